@@ -1,0 +1,126 @@
+"""The ``aegis`` command line.
+
+Start-up is kept cheap: this module imports only click. Core sub-commands live in
+their own modules and are imported when invoked (or when ``--help`` lists them);
+plugin commands are added through the ``register_commands`` hook on first need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aegis import __version__
+
+CORE_COMMANDS: dict[str, str] = {
+    "config": "aegis.cli.config_cmd:config",
+    "init": "aegis.cli.init_cmd:init",
+    "plugins": "aegis.cli.plugins_cmd:plugins",
+    "providers": "aegis.cli.providers_cmd:providers",
+}
+"""Core sub-commands: name -> ``module:attribute``, imported on first use."""
+
+
+class AegisGroup(click.Group):
+    """The ``aegis`` group: lazily loaded core commands, plugin commands, a default command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, str] = dict(CORE_COMMANDS)
+        self.default_command: str | None = None
+        self._plugins_loaded = False
+
+    def set_default_command(self, name: str) -> None:
+        """Run command ``name`` when ``aegis`` is called without a sub-command."""
+        self.default_command = name
+
+    def load_plugin_commands(self) -> None:
+        """Let plugins add their commands (once)."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from aegis.plugins import get_plugins
+
+        get_plugins().hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_plugin_commands()
+        return sorted({*self.lazy_commands, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        if cmd_name not in self.commands:
+            self.load_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from aegis.errors import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise ConfigErrorExit(exc) from None
+
+
+class ConfigErrorExit(click.ClickException):
+    """A ``ConfigError`` reported as a one-screen message and exit status 1."""
+
+    exit_code = 1
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+
+    def show(self, file: Any = None) -> None:
+        click.secho(f"error: {self.format_message()}", err=True, fg="red")
+
+
+@click.group(
+    cls=AegisGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(
+    __version__, "-V", "--version", prog_name="aegis", message="%(prog)s %(version)s"
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=True),
+    envvar="AEGIS_CONFIG",
+    help="The .aegis.py to use (or a folder holding one). Default: the closest "
+    ".aegis.py above the current folder, then ~/.aegis.py.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """aegis: run many coding agents together.
+
+    aegis drives coding-agent CLIs (Claude Code, Gemini CLI, OpenCode, and any a
+    plugin adds) as long-lived sessions, and adds agent profiles, queues of worker
+    agents, workflows and an inbox between agents. Profiles, queues and workflows
+    are defined in the project's .aegis.py; `aegis init` writes a starter one.
+
+    Without a command, aegis opens its terminal UI when aegis-tui is installed.
+    """
+    ctx.obj = {"config_path": config_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    group = ctx.command
+    assert isinstance(group, AegisGroup)
+    group.load_plugin_commands()
+    default = group.default_command and group.get_command(ctx, group.default_command)
+    if default:
+        ctx.invoke(default)
+    else:
+        click.echo(ctx.get_help())
+
+
+def main() -> None:
+    """Entry point of the ``aegis`` console script."""
+    cli(prog_name="aegis")

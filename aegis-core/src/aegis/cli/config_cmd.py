@@ -1,0 +1,114 @@
+"""``aegis config check`` and ``aegis config show``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from aegis.cli._context import load_project, print_json
+
+if TYPE_CHECKING:
+    from aegis.config.agent import Agent
+    from aegis.config.loader import Project
+
+
+@click.group()
+def config() -> None:
+    """Check and show the project configuration (.aegis.py)."""
+
+
+def agent_dict(agent: Agent) -> dict[str, Any]:
+    """An agent profile as plain data, with secrets in ``env`` masked."""
+    provider = agent.provider.model_dump(mode="json")
+    provider["env"] = dict.fromkeys(provider.get("env", {}), "***")
+    return {
+        "harness": agent.harness,
+        "description": agent.description,
+        "cwd": str(agent.cwd) if agent.cwd else None,
+        "provider": {"class": type(agent.provider).__name__, **provider},
+    }
+
+
+def project_dict(project: Project) -> dict[str, Any]:
+    return {
+        "path": str(project.path),
+        "root": str(project.root),
+        "default_agent": project.default_agent,
+        "agents": {name: agent_dict(agent) for name, agent in project.agents.items()},
+        "queues": [
+            {"name": q.name, "agent_profile": q.agent_profile, "max_parallel": q.max_parallel}
+            for q in project.queues.values()
+        ],
+        "workflows": sorted(project.workflows),
+    }
+
+
+def _missing_executables(project: Project) -> list[str]:
+    from aegis.registry import get_registry
+
+    registry = get_registry()
+    warnings = []
+    for name, agent in project.agents.items():
+        provider = registry.get(agent.harness).provider
+        if provider.executable and provider.find_executable(agent.provider) is None:
+            command = agent.provider.executable or provider.executable
+            hint = f" ({provider.install_hint})" if provider.install_hint else ""
+            warnings.append(f"agent {name!r}: {command!r} is not on PATH{hint}")
+    return warnings
+
+
+@config.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Load .aegis.py and report what is wrong with it, if anything.
+
+    Exits 0 when the configuration is valid (missing CLIs are warnings) and 1
+    with the file, line, agent and field of the first problem otherwise.
+    """
+    project = load_project(ctx)
+    click.echo(
+        f"ok: {project.path}: {len(project.agents)} agent(s) (default: "
+        f"{project.default_agent}), {len(project.queues)} queue(s), "
+        f"{len(project.workflows)} workflow(s)"
+    )
+    for warning in _missing_executables(project):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+@config.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def show(ctx: click.Context, as_json: bool) -> None:
+    """Show the agents, queues and workflows .aegis.py defines, after validation.
+
+    Values of `env` are masked.
+    """
+    project = load_project(ctx)
+    data = project_dict(project)
+    if as_json:
+        print_json(data)
+        return
+    click.secho(f"# {data['path']}", dim=True)
+    click.secho("agents:", bold=True)
+    for name, agent in data["agents"].items():
+        marker = " (default)" if name == data["default_agent"] else ""
+        provider = agent["provider"]
+        details = ", ".join(
+            f"{key}={len(value)} item(s)" if isinstance(value, list) else f"{key}={value}"
+            for key, value in provider.items()
+            if key not in ("class", "harness") and value not in (None, [], {}, "")
+        )
+        click.echo(f"  {name}{marker}: {agent['harness']} [{details}]")
+        if agent["description"]:
+            click.secho(f"      {agent['description']}", dim=True)
+    click.secho("queues:", bold=True)
+    for queue in data["queues"] or []:
+        click.echo(
+            f"  {queue['name']}: agent {queue['agent_profile']}, "
+            f"max_parallel={queue['max_parallel']}"
+        )
+    if not data["queues"]:
+        click.echo("  (none)")
+    click.secho("workflows:", bold=True)
+    click.echo("  " + (", ".join(data["workflows"]) or "(none)"))

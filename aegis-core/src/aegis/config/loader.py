@@ -1,0 +1,337 @@
+"""Finding and executing ``.aegis.py``, and checking what it defines."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+
+from aegis.config.agent import Agent
+from aegis.errors import ConfigError
+from aegis.queue.declaration import Queue
+from aegis.workflow.registry import WorkflowFn, collecting
+
+CONFIG_NAME = ".aegis.py"
+STATE_DIR_NAME = ".aegis"
+
+
+@dataclass
+class Project:
+    """Everything one ``.aegis.py`` defines, from a single execution of it."""
+
+    path: Path
+    """The ``.aegis.py`` file."""
+    agents: dict[str, Agent]
+    default_agent: str
+    queues: dict[str, Queue] = field(default_factory=dict)
+    workflows: dict[str, WorkflowFn] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """The folder holding ``.aegis.py``: sessions work here, state lives under it."""
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        """``<root>/.aegis``: queue database, run records, transcripts, tokens."""
+        return self.root / STATE_DIR_NAME
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """Closest ancestor of ``start`` (default: the current directory) containing ``.aegis.py``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
+def default_search_paths() -> list[Path]:
+    """Where ``.aegis.py`` is looked for: the project root, then the home folder."""
+    paths: list[Path] = []
+    root = find_project_root()
+    if root is not None:
+        paths.append(root / CONFIG_NAME)
+    paths.append(Path.home() / CONFIG_NAME)
+    return paths
+
+
+def find_config(search_paths: Sequence[Path] | None = None) -> Path:
+    """The first existing configuration file among ``search_paths``.
+
+    An entry may be a file, or a folder in which ``.aegis.py`` is looked for.
+    """
+    candidates = list(search_paths) if search_paths is not None else default_search_paths()
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        if path.is_dir():
+            path = path / CONFIG_NAME
+        if path.is_file():
+            return path.resolve()
+    looked = ", ".join(str(Path(c).expanduser()) for c in candidates) or "nowhere"
+    raise ConfigError(
+        f"no {CONFIG_NAME} found (looked in: {looked})",
+        hint="run `aegis init` in your project folder to write a starter .aegis.py",
+    )
+
+
+def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, Agent], str]:
+    """Load the agent profiles: ``(agents by name, name of the default agent)``.
+
+    ``search_paths`` defaults to the project's ``.aegis.py`` (found with
+    :func:`find_project_root`), then ``~/.aegis.py``. Raises :class:`ConfigError`
+    with the file, line, profile and field of whatever is wrong.
+    """
+    project = load_project(search_paths)
+    return project.agents, project.default_agent
+
+
+def load_project(search_paths: Sequence[Path] | None = None) -> Project:
+    """Execute ``.aegis.py`` once and return everything it defines."""
+    path = find_config(search_paths)
+    namespace, workflows, source = _execute(path)
+    checker = _Checker(path, source, namespace)
+    agents = checker.agents()
+    default = checker.default_agent(agents)
+    queues = checker.queues(agents)
+    return Project(path, agents, default, queues, workflows)
+
+
+def _execute(path: Path) -> tuple[dict[str, Any], dict[str, WorkflowFn], str]:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read it: {exc}", path=str(path)) from None
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"syntax error: {exc.msg}",
+            path=str(path),
+            line=exc.lineno,
+            hint=_source_line(source, exc.lineno),
+        ) from None
+    namespace: dict[str, Any] = {
+        "__file__": str(path),
+        "__name__": "__aegis_config__",
+        "__builtins__": builtins,
+    }
+    # Let .aegis.py import helper modules that sit beside it.
+    folder = str(path.parent)
+    sys.path.insert(0, folder)
+    try:
+        with collecting() as workflows:
+            exec(code, namespace)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise _execution_error(exc, path, source) from exc
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+    return namespace, workflows, source
+
+
+def _execution_error(exc: BaseException, path: Path, source: str) -> ConfigError:
+    line = _line_in(exc.__traceback__, path)
+    profile = _profile_at(source, line) if line is not None else None
+    if isinstance(exc, ConfigError):
+        exc.path = exc.path or str(path)
+        exc.line = exc.line or line
+        exc.profile = exc.profile or profile
+        return exc
+    if isinstance(exc, ValidationError):
+        from aegis.config.humanize import validation_to_config_error
+
+        error = validation_to_config_error(exc, _model_named(exc.title))
+        error.path, error.line, error.profile = str(path), line, profile
+        return error
+    return ConfigError(
+        f"{type(exc).__name__} while executing it: {exc}",
+        path=str(path),
+        line=line,
+        profile=profile,
+        hint=_source_line(source, line),
+    )
+
+
+def _model_named(title: str) -> type[Any]:
+    from aegis.registry import get_registry
+
+    return get_registry().find_config_class(title) or Agent
+
+
+def _line_in(tb: TracebackType | None, path: Path) -> int | None:
+    """The line of ``path`` where the exception passed last (the deepest frame in it)."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _source_line(source: str, line: int | None) -> str | None:
+    if line is None:
+        return None
+    lines = source.splitlines()
+    if 1 <= line <= len(lines):
+        return f"line {line}: {lines[line - 1].strip()}"
+    return None
+
+
+def _profile_at(source: str, line: int) -> str | None:
+    """The agent name whose entry spans ``line``, in ``{"name": Agent(...)}`` or
+    ``agents["name"] = Agent(...)``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    best: tuple[int, str] | None = None
+    for node in ast.walk(tree):
+        pairs: list[tuple[ast.expr | None, ast.expr]] = []
+        if isinstance(node, ast.Dict):
+            pairs = list(zip(node.keys, node.values, strict=True))
+        elif isinstance(node, ast.Assign):
+            pairs = [
+                (target.slice, node.value)
+                for target in node.targets
+                if isinstance(target, ast.Subscript)
+            ]
+        for key, value in pairs:
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                continue
+            start, end = key.lineno, value.end_lineno or value.lineno
+            if start <= line <= end and (best is None or end - start < best[0]):
+                best = (end - start, key.value)
+    return best[1] if best else None
+
+
+class _Checker:
+    """Checks the names ``.aegis.py`` defined, pointing errors at its lines."""
+
+    def __init__(self, path: Path, source: str, namespace: dict[str, Any]) -> None:
+        self.path = path
+        self.source = source
+        self.namespace = namespace
+        self._tree = ast.parse(source)
+
+    def error(self, message: str, *, name: str | None = None, **kw: Any) -> ConfigError:
+        line = kw.pop("line", None) or (self._assigned_at(name) if name else None)
+        return ConfigError(message, path=str(self.path), line=line, **kw)
+
+    def _assigned_at(self, name: str) -> int | None:
+        for node in ast.walk(self._tree):
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            else:
+                continue
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return node.lineno
+        return None
+
+    def _key_at(self, key: str) -> int | None:
+        for node in ast.walk(self._tree):
+            if isinstance(node, ast.Dict):
+                for k in node.keys:
+                    if isinstance(k, ast.Constant) and k.value == key:
+                        return k.lineno
+        return None
+
+    def _similar(self, name: str) -> str | None:
+        public = [n for n in self.namespace if not n.startswith("_")]
+        close = difflib.get_close_matches(name, public, n=1)
+        return f"did you mean `{name} = ...` instead of `{close[0]} = ...`?" if close else None
+
+    def agents(self) -> dict[str, Agent]:
+        if "agents" not in self.namespace:
+            raise self.error(
+                "it defines no `agents`",
+                hint=self._similar("agents")
+                or "agents = {'main': Agent(provider=ClaudeCode(model='sonnet'))}",
+            )
+        agents = self.namespace["agents"]
+        if not isinstance(agents, dict):
+            raise self.error(
+                f"`agents` must be a dict of name -> Agent, not {type(agents).__name__}",
+                name="agents",
+                hint="agents = {'main': Agent(...), 'reviewer': Agent(...)}",
+            )
+        if not agents:
+            raise self.error(
+                "`agents` is empty", name="agents", hint="define at least one agent profile"
+            )
+        for key, agent in agents.items():
+            if not isinstance(key, str) or not key:
+                raise self.error(
+                    f"agent names must be non-empty strings, not {key!r}", name="agents"
+                )
+            if not isinstance(agent, Agent):
+                raise self.error(
+                    f"is a {type(agent).__name__}, not an Agent",
+                    line=self._key_at(key),
+                    name="agents",
+                    profile=key,
+                    hint="write Agent(provider=...) or Agent(harness=..., model=...)",
+                )
+        return dict(agents)
+
+    def default_agent(self, agents: dict[str, Agent]) -> str:
+        names = ", ".join(agents)
+        if "default_agent" not in self.namespace:
+            raise self.error(
+                "it defines no `default_agent`",
+                hint=f"add default_agent = {next(iter(agents))!r} (agents: {names})",
+            )
+        default = self.namespace["default_agent"]
+        if not isinstance(default, str) or default not in agents:
+            raise self.error(
+                f"default_agent = {default!r} is not one of the agents",
+                name="default_agent",
+                field="default_agent",
+                hint=f"agents: {names}",
+            )
+        return default
+
+    def queues(self, agents: dict[str, Agent]) -> dict[str, Queue]:
+        declared = self.namespace.get("queues", [])
+        if isinstance(declared, Queue) or not isinstance(declared, (list, tuple)):
+            raise self.error(
+                f"`queues` must be a list of Queue, not {type(declared).__name__}",
+                name="queues",
+                hint="queues = [Queue('review', agent_profile='reviewer', max_parallel=2)]",
+            )
+        queues: dict[str, Queue] = {}
+        for queue in declared:
+            if not isinstance(queue, Queue):
+                raise self.error(
+                    f"`queues` holds {queue!r}, which is not a Queue",
+                    name="queues",
+                    hint="from aegis.queue import Queue",
+                )
+            if queue.name in queues:
+                raise self.error(
+                    f"two queues are named {queue.name!r}",
+                    name="queues",
+                    hint="queue names must be unique",
+                )
+            if queue.agent_profile not in agents:
+                raise self.error(
+                    f"queue {queue.name!r} names agent {queue.agent_profile!r}, "
+                    "which is not among the agents",
+                    name="queues",
+                    field="agent_profile",
+                    hint=f"agents: {', '.join(agents)}",
+                )
+            queues[queue.name] = queue
+        return queues

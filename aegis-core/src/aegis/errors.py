@@ -1,0 +1,67 @@
+"""Exceptions shared across aegis."""
+
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """A problem with the configuration, explained for people.
+
+    ``str(error)`` is the whole message: where (file and line, or profile and
+    field), what is wrong, and a hint on what to do. The parts are also kept as
+    attributes for frontends that lay them out themselves.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        profile: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.profile = profile
+        self.field = field
+        self.hint = hint
+
+    def where(self) -> str:
+        """``file:line`` and ``profile 'x', field 'y'`` as far as they are known."""
+        parts: list[str] = []
+        if self.path is not None:
+            parts.append(f"{self.path}:{self.line}" if self.line is not None else self.path)
+        if self.profile is not None:
+            target = f"agent {self.profile!r}"
+            if self.field is not None:
+                target += f", field {self.field!r}"
+            parts.append(target)
+        elif self.field is not None:
+            parts.append(f"field {self.field!r}")
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class MissingProviderError(ConfigError, ImportError):
+    """A provider (or its configuration class) is not installed.
+
+    It is a :class:`ConfigError` for ``.aegis.py`` and the CLI, and an
+    ``ImportError`` so that ``from aegis.config import ClaudeCode`` fails the way
+    Python programmers expect when a package is missing.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        ConfigError.__init__(self, message, hint=hint)
+
+
+class MessageRefused(Exception):
+    """Raised by a ``before_send`` hook implementation to refuse a message."""

@@ -1,0 +1,48 @@
+"""The declaration of a queue, as written in ``.aegis.py``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aegis.errors import ConfigError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A named queue whose tasks run on fresh sessions of one agent profile.
+
+    Each task spawns a session of ``agent_profile``, sends the payload as its first
+    message, records the final answer and closes the session. At most
+    ``max_parallel`` tasks of the queue run at once; the others wait in FIFO order.
+    """
+
+    name: str
+    agent_profile: str
+    max_parallel: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"queue name {self.name!r} is not valid",
+                field="name",
+                hint="use letters, digits, '-', '_' and '.', starting with a letter or digit",
+            )
+        if not isinstance(self.agent_profile, str) or not self.agent_profile:
+            raise ConfigError(
+                f"queue {self.name!r}: agent_profile must be the name of an agent, "
+                f"not {self.agent_profile!r}",
+                field="agent_profile",
+            )
+        if (
+            isinstance(self.max_parallel, bool)
+            or not isinstance(self.max_parallel, int)
+            or self.max_parallel < 1
+        ):
+            raise ConfigError(
+                f"queue {self.name!r}: max_parallel must be a whole number of at least 1, "
+                f"not {self.max_parallel!r}",
+                field="max_parallel",
+            )

@@ -1,0 +1,169 @@
+"""The provider registry: every provider the installed plugins registered, by name.
+
+Built on first use from the ``register_providers`` hook. It resolves the names
+used in ``Agent(harness=...)`` (canonical names and aliases), finds configuration
+classes for ``aegis.config.<ClassName>``, and turns "not found" into a
+``ConfigError`` that says what is installed and what to install.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from aegis.errors import ConfigError, MissingProviderError
+from aegis.plugins import PluginInfo, get_plugins
+from aegis.provider import Provider
+
+# The providers maintained with aegis, for errors that say which package to install.
+KNOWN_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # config class -> (provider name, distribution, other names)
+    "ClaudeCode": ("claude-code", "aegis-provider-claude", ("claude",)),
+    "GeminiCLI": ("gemini", "aegis-provider-gemini", ("gemini-cli",)),
+    "OpenCode": ("opencode", "aegis-provider-opencode", ()),
+}
+
+
+@dataclass(frozen=True)
+class RegisteredProvider:
+    """A provider with the plugin that registered it."""
+
+    provider: Provider
+    plugin: str
+    distribution: str | None
+    version: str | None
+
+
+class ProviderRegistry:
+    """Providers by canonical name, with their aliases and where they came from."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, RegisteredProvider] = {}
+        self._canonical: dict[str, RegisteredProvider] = {}
+        self.conflicts: list[str] = []
+        plugins = get_plugins()
+        self.failures: list[PluginInfo] = plugins.failures()
+
+        def sink(plugin: str, provider: Provider) -> None:
+            if not isinstance(provider, Provider):
+                raise TypeError(
+                    f"plugin {plugin!r} registered {provider!r}, which is not an aegis Provider"
+                )
+            info = plugins.info(plugin)
+            entry = RegisteredProvider(
+                provider,
+                plugin,
+                info.distribution if info else None,
+                info.version if info else None,
+            )
+            if provider.name in self._canonical:
+                first = self._canonical[provider.name].plugin
+                self.conflicts.append(
+                    f"provider {provider.name!r} of plugin {plugin!r} ignored: "
+                    f"plugin {first!r} registered it first"
+                )
+                return
+            self._canonical[provider.name] = entry
+            for name in provider.names():
+                if name in self._by_name:
+                    if self._by_name[name].provider is not provider:
+                        self.conflicts.append(
+                            f"name {name!r} of plugin {plugin!r} ignored: it already "
+                            f"means {self._by_name[name].provider.name!r}"
+                        )
+                    continue
+                self._by_name[name] = entry
+
+        plugins.collect("register_providers", sink)
+
+    def all(self) -> list[RegisteredProvider]:
+        """Every provider, in registration order (built-ins first)."""
+        return list(self._canonical.values())
+
+    def names(self) -> list[str]:
+        """The canonical names of every provider."""
+        return list(self._canonical)
+
+    def get(self, name: str) -> RegisteredProvider:
+        """The provider called ``name`` (or with that alias); ``ConfigError`` if none."""
+        entry = self._by_name.get(name)
+        if entry is not None:
+            return entry
+        raise self._not_found(name)
+
+    def find_config_class(self, class_name: str) -> type | None:
+        for entry in self._canonical.values():
+            if entry.provider.config_class.__name__ == class_name:
+                return entry.provider.config_class
+        return None
+
+    def config_class(self, class_name: str) -> type:
+        """The configuration class called ``class_name`` (``aegis.config.ClaudeCode``)."""
+        found = self.find_config_class(class_name)
+        if found is not None:
+            return found
+        known = KNOWN_PACKAGES.get(class_name)
+        if known is None:
+            raise AttributeError(f"module 'aegis.config' has no attribute {class_name!r}")
+        provider_name, package, _ = known
+        failure = self._failure_for(provider_name, package)
+        if failure is not None:
+            raise MissingProviderError(
+                f"aegis.config.{class_name} comes from {failure.distribution}, "
+                f"whose plugin {failure.name!r} failed to import: {failure.error}",
+                hint=f"reinstall it: pip install --force-reinstall {failure.distribution}",
+            )
+        raise MissingProviderError(
+            f"aegis.config.{class_name} needs the {package} package, which is not installed",
+            hint=f"pip install {package}",
+        )
+
+    def _failure_for(self, name: str, package: str | None = None) -> PluginInfo | None:
+        """The failed plugin that most likely provides ``name``."""
+        for info in self.failures:
+            dist = (info.distribution or "").lower()
+            if (package and dist == package) or info.name in name or name in dist:
+                return info
+        return None
+
+    def _not_found(self, name: str) -> ConfigError:
+        installed = ", ".join(sorted(self._canonical)) or "none"
+        failure = self._failure_for(name)
+        if failure is not None:
+            return MissingProviderError(
+                f"provider {name!r} is not available: plugin {failure.name!r} of "
+                f"{failure.distribution} failed to import: {failure.error}",
+                hint=f"fix or reinstall {failure.distribution}; `aegis plugins` shows every "
+                "plugin and its error",
+            )
+        for provider_name, package, aliases in KNOWN_PACKAGES.values():
+            if name == provider_name or name in aliases:
+                return MissingProviderError(
+                    f"provider {name!r} is not installed (installed: {installed})",
+                    hint=f"pip install {package}",
+                )
+        return ConfigError(
+            f"unknown provider {name!r} (installed: {installed})",
+            hint="`aegis providers` lists the installed providers; a provider for another "
+            "CLI comes from a plugin package",
+        )
+
+
+_lock = threading.Lock()
+_registry: ProviderRegistry | None = None
+
+
+def get_registry() -> ProviderRegistry:
+    """The process's provider registry, built on first call."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = ProviderRegistry()
+        return _registry
+
+
+def reset_registry() -> None:
+    """Forget the registry (it is rebuilt from the plugins on next use)."""
+    global _registry
+    with _lock:
+        _registry = None

@@ -1,0 +1,3 @@
+"""aegis provider for Anthropic's Claude Code CLI (``claude``)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""aegis provider for OpenCode (``opencode acp``)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""The aegis plugin of aegis-tui: adds ``aegis tui`` and makes it the default command.
+
+Textual is imported only when the command runs, so that ``aegis --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from aegis.hookspecs import hookimpl
+
+
+@click.command()
+@click.option("--profile", "-p", help="Open the first tab with this agent profile.")
+@click.option("--clean", is_flag=True, help="Start fresh instead of restoring the last tabs.")
+@click.pass_context
+def tui(ctx: click.Context, profile: str | None, clean: bool) -> None:
+    """Open the terminal UI (the default when aegis runs without a command)."""
+    from aegis.cli._context import search_paths
+    from aegis_tui.app import run_app
+
+    run_app(search_paths=search_paths(ctx), profile=profile, clean=clean)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(tui)
+    set_default = getattr(cli, "set_default_command", None)
+    if set_default is not None:
+        set_default("tui")

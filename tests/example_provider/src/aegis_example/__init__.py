@@ -1,0 +1,1 @@
+"""A minimal third-party aegis provider: the example of the plugin author guide."""
