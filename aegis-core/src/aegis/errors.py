@@ -65,3 +65,15 @@ class MissingProviderError(ConfigError, ImportError):
 
 class MessageRefused(Exception):
     """Raised by a ``before_send`` hook implementation to refuse a message."""
+
+
+class DriverError(Exception):
+    """A harness session could not be started or driven.
+
+    Raised by ``Driver.start`` (the CLI is missing, exits at once, or refuses the
+    handshake). Failures during a turn are reported as events instead.
+    """
+
+
+class HarnessNotFound(DriverError):
+    """The executable a provider drives is not installed (the message says how to install it)."""

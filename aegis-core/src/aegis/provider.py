@@ -13,7 +13,9 @@ import subprocess
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from aegis.config.agent import Agent
     from aegis.config.provider_config import ProviderConfig
+    from aegis.driver import Driver, SessionOptions
 
 
 class Provider:
@@ -78,6 +80,16 @@ class Provider:
             return None
         lines = (done.stdout or done.stderr).strip().splitlines()
         return lines[0].strip() if done.returncode == 0 and lines else None
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        """A driver for one session of ``agent`` (see :mod:`aegis.driver`).
+
+        Called by the session layer; the driver is entered with ``async with`` and
+        started there. Providers that can run sessions override this.
+        """
+        from aegis.errors import DriverError
+
+        raise DriverError(f"provider {self.name!r} cannot open sessions")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

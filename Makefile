@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up
+# first (uv, the Python workspace, and for the tests the pinned harness CLIs).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV_BIN := $(CURDIR)/.venv/bin
+
+.PHONY: uv setup clis demo test check lint typecheck docs bench clean
+
+uv:  ## install uv if it is missing (from PyPI, into the user site)
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+	  $(PYTHON) -m pip install --quiet --user uv || \
+	  $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+
+setup: uv  ## the workspace's virtual environment, from the lock file
+	$(UV) sync --all-packages --locked
+
+clis:  ## the pinned harness CLIs the end-to-end tests drive
+	cd tests/clis && npm ci --no-audit --no-fund --loglevel=error
+
+demo: setup  ## run aegis on its built-in offline provider, in examples/demo
+	cd examples/demo && $(VENV_BIN)/aegis providers && $(VENV_BIN)/aegis config check && \
+	  $(VENV_BIN)/aegis config show
+
+lint:
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+
+typecheck:
+	$(VENV_BIN)/mypy
+
+docs:
+	$(VENV_BIN)/mkdocs build --strict --quiet
+
+check: lint typecheck docs
+
+test: setup clis  ## everything CI runs: lint, types, docs, the whole test suite
+	$(MAKE) check
+	$(VENV_BIN)/pytest
+
+bench: setup clis  ## the benchmarks; their numbers go to docs/benchmarks.md
+	$(VENV_BIN)/python -m benchmarks
+
+clean:
+	rm -rf .venv dist site tests/clis/node_modules
