@@ -84,6 +84,8 @@ class Plugins:
             version = ep.dist.version if ep.dist is not None else None
             try:
                 plugin = ep.load()
+                # pluggy refuses an implementation whose arguments the spec lacks.
+                self._register(plugin, ep.name, dist, version)
             except Exception as exc:  # a broken plugin must not take aegis down
                 self._infos[ep.name] = PluginInfo(
                     name=ep.name,
@@ -93,9 +95,27 @@ class Plugins:
                     error=f"{type(exc).__name__}: {exc}",
                 )
                 continue
-            self._register(plugin, ep.name, dist, version)
-        # A misspelled hook implementation should fail loudly, not be ignored.
-        self.manager.check_pending()
+        self._reject_unknown_hooks()
+
+    def _reject_unknown_hooks(self) -> None:
+        """Unregister each plugin with an implementation of no known hook (a misspelling).
+
+        It is reported, like a plugin that fails to import, instead of being silently
+        ignored or taking every command down (``aegis plugins`` must still work).
+        """
+        while True:
+            try:
+                self.manager.check_pending()
+            except pluggy.PluginValidationError as exc:
+                name = self.manager.get_name(exc.plugin)
+                self.manager.unregister(exc.plugin)
+                info = self._infos.get(name or "")
+                if info is None:  # pragma: no cover - every plugin is registered with info
+                    raise
+                info.hooks = []
+                info.error = f"PluginValidationError: {exc} (a misspelled hook name?)"
+                continue
+            return
 
     def _register(
         self,
@@ -118,7 +138,7 @@ class Plugins:
         return sorted(self._infos.values(), key=lambda info: (not info.builtin, info.name))
 
     def failures(self) -> list[PluginInfo]:
-        """The plugins that failed to import."""
+        """The plugins that failed: to import, to validate, or in a registration hook."""
         return [info for info in self._infos.values() if info.error is not None]
 
     def collect(self, hook_name: str, sink: Callable[..., None]) -> None:
@@ -127,14 +147,41 @@ class Plugins:
         Each plugin gets its own ``register`` callable, so that whatever it
         registers is attributed to it: ``sink(plugin_name, *args, **kwargs)``
         receives each registration, in plugin registration order (built-ins first).
+
+        A plugin whose hook raises is marked as failed, with the error, and what it
+        registered before raising is dropped; one whose registration ``sink``
+        rejects is marked as failed too. One broken plugin does not take the
+        others down: ``aegis plugins`` shows it with its error.
         """
         caller = getattr(self.manager.hook, hook_name)
         for impl in caller.get_hookimpls():
+            calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
-            def register(*args: Any, _plugin: str = impl.plugin_name, **kw: Any) -> None:
-                sink(_plugin, *args, **kw)
+            def register(*args: Any, _calls: list[Any] = calls, **kw: Any) -> None:
+                _calls.append((args, kw))
 
-            impl.function(**dict.fromkeys(impl.argnames, register))
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, register))
+                for args, kw in calls:
+                    sink(impl.plugin_name, *args, **kw)
+            except Exception as exc:
+                self._hook_failed(impl.plugin_name, hook_name, exc)
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call the hook ``hook_name`` on every plugin, recording the ones that raise."""
+        caller = getattr(self.manager.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:
+                self._hook_failed(impl.plugin_name, hook_name, exc)
+
+    def _hook_failed(self, plugin_name: str, hook_name: str, exc: Exception) -> None:
+        info = self._infos.get(plugin_name)
+        if info is None:  # pragma: no cover - every plugin is registered with info
+            raise exc
+        if info.error is None:
+            info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
 
     def info(self, plugin_name: str) -> PluginInfo | None:
         return self._infos.get(plugin_name)
@@ -169,5 +216,7 @@ def reset_plugins() -> None:
     with _lock:
         _plugins = None
     from aegis import registry
+    from aegis.workflow import registry as workflows
 
     registry.reset_registry()
+    workflows.reset_packaged()

@@ -8,11 +8,13 @@ classes for ``aegis.config.<ClassName>``, and turns "not found" into a
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 
 from aegis.errors import ConfigError, MissingProviderError
-from aegis.plugins import PluginInfo, get_plugins
+from aegis.plugins import ENTRY_POINT_GROUP, PLUGINS_ENV, PluginInfo, allowed_plugins, get_plugins
 from aegis.provider import Provider
 
 # The providers maintained with aegis, for errors that say which package to install.
@@ -21,6 +23,14 @@ KNOWN_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ClaudeCode": ("claude-code", "aegis-provider-claude", ("claude",)),
     "GeminiCLI": ("gemini", "aegis-provider-gemini", ("gemini-cli",)),
     "OpenCode": ("opencode", "aegis-provider-opencode", ()),
+}
+
+KNOWN_MODULES: dict[str, str] = {
+    # top-level module -> the distribution that installs it
+    "aegis_claude": "aegis-provider-claude",
+    "aegis_gemini": "aegis-provider-gemini",
+    "aegis_opencode": "aegis-provider-opencode",
+    "aegis_tui": "aegis-tui",
 }
 
 
@@ -42,7 +52,6 @@ class ProviderRegistry:
         self._canonical: dict[str, RegisteredProvider] = {}
         self.conflicts: list[str] = []
         plugins = get_plugins()
-        self.failures: list[PluginInfo] = plugins.failures()
 
         def sink(plugin: str, provider: Provider) -> None:
             if not isinstance(provider, Provider):
@@ -75,6 +84,8 @@ class ProviderRegistry:
                 self._by_name[name] = entry
 
         plugins.collect("register_providers", sink)
+        # After the hook ran: a plugin whose register_providers raised has failed too.
+        self.failures: list[PluginInfo] = plugins.failures()
 
     def all(self) -> list[RegisteredProvider]:
         """Every provider, in registration order (built-ins first)."""
@@ -110,8 +121,16 @@ class ProviderRegistry:
         if failure is not None:
             raise MissingProviderError(
                 f"aegis.config.{class_name} comes from {failure.distribution}, "
-                f"whose plugin {failure.name!r} failed to import: {failure.error}",
+                f"whose plugin {failure.name!r} failed to load: {failure.error}",
                 hint=f"reinstall it: pip install --force-reinstall {failure.distribution}",
+            )
+        excluded = _left_out_by_env(package)
+        if excluded:
+            raise MissingProviderError(
+                f"aegis.config.{class_name} needs the {package} package, which is installed "
+                f"but not loaded: {PLUGINS_ENV}={os.environ.get(PLUGINS_ENV, '')!r} leaves "
+                f"out its plugin {', '.join(excluded)}",
+                hint=f"add {excluded[0]} to {PLUGINS_ENV}, or unset it to load every plugin",
             )
         raise MissingProviderError(
             f"aegis.config.{class_name} needs the {package} package, which is not installed",
@@ -128,25 +147,64 @@ class ProviderRegistry:
 
     def _not_found(self, name: str) -> ConfigError:
         installed = ", ".join(sorted(self._canonical)) or "none"
-        failure = self._failure_for(name)
+        package = next(
+            (
+                known_package
+                for provider_name, known_package, aliases in KNOWN_PACKAGES.values()
+                if name == provider_name or name in aliases
+            ),
+            None,
+        )
+        failure = self._failure_for(name, package)
         if failure is not None:
             return MissingProviderError(
                 f"provider {name!r} is not available: plugin {failure.name!r} of "
-                f"{failure.distribution} failed to import: {failure.error}",
+                f"{failure.distribution} failed to load: {failure.error}",
                 hint=f"fix or reinstall {failure.distribution}; `aegis plugins` shows every "
                 "plugin and its error",
             )
-        for provider_name, package, aliases in KNOWN_PACKAGES.values():
-            if name == provider_name or name in aliases:
+        if package is not None:
+            excluded = _left_out_by_env(package)
+            if excluded:
                 return MissingProviderError(
-                    f"provider {name!r} is not installed (installed: {installed})",
-                    hint=f"pip install {package}",
+                    f"provider {name!r} is not loaded: {package} is installed, but "
+                    f"{PLUGINS_ENV}={os.environ.get(PLUGINS_ENV, '')!r} leaves out its plugin "
+                    f"{', '.join(excluded)} (loaded: {installed})",
+                    hint=f"add {excluded[0]} to {PLUGINS_ENV}, or unset it to load every plugin",
                 )
-        return ConfigError(
-            f"unknown provider {name!r} (installed: {installed})",
-            hint="`aegis providers` lists the installed providers; a provider for another "
-            "CLI comes from a plugin package",
+            return MissingProviderError(
+                f"provider {name!r} is not installed (installed: {installed})",
+                hint=f"pip install {package}",
+            )
+        hint = (
+            "`aegis providers` lists the installed providers; a provider for another "
+            "CLI comes from a plugin package"
         )
+        if self.failures:
+            failed = "; ".join(
+                f"{info.name} ({info.distribution}): {info.error}" for info in self.failures
+            )
+            hint += f". Plugins that failed to load: {failed}"
+        return ConfigError(f"unknown provider {name!r} (installed: {installed})", hint=hint)
+
+
+def _left_out_by_env(package: str) -> list[str]:
+    """The ``aegis`` entry points of ``package`` that ``AEGIS_PLUGINS`` leaves out.
+
+    Empty when ``AEGIS_PLUGINS`` is not set or the package is not installed.
+    """
+    allowed = allowed_plugins()
+    if allowed is None:
+        return []
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return []
+    return [
+        ep.name
+        for ep in dist.entry_points
+        if ep.group == ENTRY_POINT_GROUP and ep.name not in allowed
+    ]
 
 
 _lock = threading.Lock()

@@ -16,6 +16,8 @@ import click
 from aegis import __version__
 
 CORE_COMMANDS: dict[str, str] = {
+    "ask": "aegis.cli.ask_cmd:ask",
+    "chat": "aegis.cli.chat_cmd:chat",
     "config": "aegis.cli.config_cmd:config",
     "init": "aegis.cli.init_cmd:init",
     "plugins": "aegis.cli.plugins_cmd:plugins",
@@ -44,7 +46,18 @@ class AegisGroup(click.Group):
         self._plugins_loaded = True
         from aegis.plugins import get_plugins
 
-        get_plugins().hook.register_commands(cli=self)
+        plugins = get_plugins()
+        before = {info.name for info in plugins.failures()}
+        # One plugin at a time: a plugin whose hook raises loses its commands, not aegis.
+        plugins.call_each("register_commands", cli=self)
+        for info in plugins.failures():
+            if info.name not in before:
+                click.secho(
+                    f"warning: plugin {info.name!r} ({info.distribution}) could not add its "
+                    f"commands: {info.error}",
+                    fg="yellow",
+                    err=True,
+                )
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_plugin_commands()

@@ -17,8 +17,11 @@ def plugins(as_json: bool) -> None:
     (the built-ins always load).
     """
     from aegis.plugins import get_plugins
+    from aegis.registry import get_registry
 
-    infos = get_plugins().infos()
+    plugins = get_plugins()
+    get_registry()  # runs register_providers: a plugin whose hook raises is listed as failed
+    infos = plugins.infos()
     if as_json:
         print_json([info.as_dict() for info in infos])
         return
@@ -35,7 +38,7 @@ def plugins(as_json: bool) -> None:
     for info in infos:
         if info.error:
             click.secho(
-                f"\nplugin {info.name!r} ({info.distribution}) failed to import: {info.error}",
+                f"\nplugin {info.name!r} ({info.distribution}) failed: {info.error}",
                 fg="red",
                 err=True,
             )

@@ -70,7 +70,7 @@ def providers(as_json: bool) -> None:
     print_table(["NAME", "ALIASES", "DISTRIBUTION", "EXECUTABLE", "VERSION"], rows)
     for failure in failures:
         click.secho(
-            f"\nplugin {failure['name']!r} ({failure['distribution']}) failed to import: "
+            f"\nplugin {failure['name']!r} ({failure['distribution']}) failed: "
             f"{failure['error']}; its providers are unavailable",
             fg="red",
             err=True,

@@ -92,7 +92,11 @@ class Agent(BaseModel):
             raise ConfigError(f"harness must be a name, not {harness!r}", field="harness")
         from aegis.registry import get_registry
 
-        config_class = get_registry().get(harness).provider.config_class
+        try:
+            config_class = get_registry().get(harness).provider.config_class
+        except ConfigError as exc:
+            exc.field = exc.field or "harness"
+            raise
         try:
             own["provider"] = config_class(**flat)
         except ValidationError as exc:
@@ -126,4 +130,8 @@ class Agent(BaseModel):
 def _canonical(name: str) -> str:
     from aegis.registry import get_registry
 
-    return get_registry().get(name).provider.name
+    try:
+        return get_registry().get(name).provider.name
+    except ConfigError as exc:
+        exc.field = exc.field or "harness"
+        raise

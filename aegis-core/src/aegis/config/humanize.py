@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -36,19 +37,34 @@ def describe(error: Any, model: type[BaseModel]) -> tuple[str, str, str | None]:
         message = f"{name} has no field {loc!r}"
         if owners:
             message += f"; only {', '.join(owners)} has it"
-        return loc, message, f"its fields are: {', '.join(_field_names(model))}"
+        hint = f"its fields are: {', '.join(_field_names(model))}"
+        close = difflib.get_close_matches(loc, _field_names(model), n=1)
+        if close and not owners:
+            hint = f"did you mean {close[0]!r}? {hint}"
+        return loc, message, hint
     if kind == "enum":
         expected = ctx.get("expected", "")
         return loc, f"{value!r} is not a valid {loc}", f"allowed values: {expected}"
     if kind == "literal_error":
         return loc, f"{value!r} is not allowed", f"allowed values: {ctx.get('expected', '')}"
     if kind == "missing":
-        return loc, "is required but missing", None
+        return loc, "is required but missing", f"give {model.__name__}({loc}=...)"
     message = str(error.get("msg", "is invalid"))
     message = message.removeprefix("Value error, ")
     if value is not None and kind not in ("value_error", "assertion_error"):
         message += f" (got {value!r})"
-    return loc, message, None
+    return loc, message, _expected(model, error.get("loc", ()))
+
+
+def _expected(model: type[BaseModel], loc: Any) -> str:
+    """A hint naming the type the field at ``loc`` expects."""
+    top = str(loc[0]) if loc else ""
+    field = model.model_fields.get(top)
+    if field is None:
+        return f"see the fields of {model.__name__}: {', '.join(_field_names(model))}"
+    annotation = field.annotation
+    shown = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    return f"{model.__name__}.{top} takes {shown or annotation}"
 
 
 def validation_to_config_error(exc: ValidationError, model: type[BaseModel]) -> ConfigError:
@@ -59,6 +75,8 @@ def validation_to_config_error(exc: ValidationError, model: type[BaseModel]) -> 
     """
     problems = [describe(error, model) for error in exc.errors()]
     field, message, hint = problems[0]
-    for other_field, other_message, _ in problems[1:]:
+    for other_field, other_message, other_hint in problems[1:]:
         message += f"; {other_field}: {other_message}"
+        if other_hint:
+            hint = f"{hint}; {other_field}: {other_hint}" if hint else other_hint
     return ConfigError(message, field=field, hint=hint)

@@ -154,13 +154,26 @@ def _execution_error(exc: BaseException, path: Path, source: str) -> ConfigError
         error = validation_to_config_error(exc, _model_named(exc.title))
         error.path, error.line, error.profile = str(path), line, profile
         return error
+    hint = _source_line(source, line)
+    package = _package_of(exc)
+    if package is not None:
+        hint = f"pip install {package}" + (f" ({hint})" if hint else "")
     return ConfigError(
         f"{type(exc).__name__} while executing it: {exc}",
         path=str(path),
         line=line,
         profile=profile,
-        hint=_source_line(source, line),
+        hint=hint,
     )
+
+
+def _package_of(exc: BaseException) -> str | None:
+    """The aegis package to install for a ``ModuleNotFoundError`` of one of its modules."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    from aegis.registry import KNOWN_MODULES
+
+    return KNOWN_MODULES.get(exc.name.partition(".")[0])
 
 
 def _model_named(title: str) -> type[Any]:
@@ -248,16 +261,25 @@ class _Checker:
                         return k.lineno
         return None
 
-    def _similar(self, name: str) -> str | None:
-        public = [n for n in self.namespace if not n.startswith("_")]
-        close = difflib.get_close_matches(name, public, n=1)
+    def _similar(self, name: str, kind: type | tuple[type, ...]) -> str | None:
+        """A hint for a misspelled ``name``: a similar name bound to a value of ``kind``.
+
+        Only values of the expected kind count, so that an import such as ``Agent``
+        is not taken for a misspelled ``agents``.
+        """
+        candidates = [
+            n
+            for n, value in self.namespace.items()
+            if not n.startswith("_") and isinstance(value, kind) and not isinstance(value, type)
+        ]
+        close = difflib.get_close_matches(name, candidates, n=1)
         return f"did you mean `{name} = ...` instead of `{close[0]} = ...`?" if close else None
 
     def agents(self) -> dict[str, Agent]:
         if "agents" not in self.namespace:
             raise self.error(
                 "it defines no `agents`",
-                hint=self._similar("agents")
+                hint=self._similar("agents", dict)
                 or "agents = {'main': Agent(provider=ClaudeCode(model='sonnet'))}",
             )
         agents = self.namespace["agents"]
@@ -291,7 +313,8 @@ class _Checker:
         if "default_agent" not in self.namespace:
             raise self.error(
                 "it defines no `default_agent`",
-                hint=f"add default_agent = {next(iter(agents))!r} (agents: {names})",
+                hint=self._similar("default_agent", str)
+                or f"add default_agent = {next(iter(agents))!r} (agents: {names})",
             )
         default = self.namespace["default_agent"]
         if not isinstance(default, str) or default not in agents:

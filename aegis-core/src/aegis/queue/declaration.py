@@ -35,6 +35,7 @@ class Queue:
                 f"queue {self.name!r}: agent_profile must be the name of an agent, "
                 f"not {self.agent_profile!r}",
                 field="agent_profile",
+                hint="name one of the keys of `agents`: Queue(name, agent_profile='main', ...)",
             )
         if (
             isinstance(self.max_parallel, bool)
@@ -45,4 +46,6 @@ class Queue:
                 f"queue {self.name!r}: max_parallel must be a whole number of at least 1, "
                 f"not {self.max_parallel!r}",
                 field="max_parallel",
+                hint="max_parallel is how many of its tasks may run at once; 1 runs them "
+                "one after another",
             )

@@ -1,0 +1,78 @@
+"""Showing canonical events on a terminal (``aegis ask``, ``aegis chat``, progress views).
+
+Reply text goes to stdout; everything else (tool calls, results, errors, notices)
+goes to stderr, so that ``aegis ask ... > answer.txt`` captures just the answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from aegis import events as ev
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ConsoleRenderer:
+    """Prints one session's events as they stream."""
+
+    def __init__(self, *, show_user: bool = False, prefix: str = "") -> None:
+        self.show_user = show_user
+        self.prefix = prefix
+        self._streamed = False  # did text of the current turn reach stdout as deltas?
+        self._at_line_start = True
+
+    def _out(self, text: str) -> None:
+        if not text:
+            return
+        click.echo(text, nl=False)
+        self._at_line_start = text.endswith("\n")
+
+    def _newline(self) -> None:
+        if not self._at_line_start:
+            click.echo()
+            self._at_line_start = True
+
+    def _note(self, text: str, **style: object) -> None:
+        self._newline()
+        click.secho(f"{self.prefix}{text}", err=True, **style)  # type: ignore[arg-type]
+
+    def show(self, event: ev.Event) -> None:
+        if isinstance(event, ev.TextDelta):
+            self._streamed = True
+            self._out(event.text)
+        elif isinstance(event, ev.AssistantMessage):
+            if not self._streamed:
+                self._out(event.text)
+                self._newline()
+        elif isinstance(event, ev.ToolCall):
+            summary = event.title or _short(json.dumps(event.input, ensure_ascii=False))
+            self._note(f"⏺ {event.name} [{event.kind.value}] {summary}", fg="cyan")
+        elif isinstance(event, ev.ToolResult):
+            mark = "✓" if event.ok else "✗"
+            self._note(f"  {mark} {_short(event.output)}", dim=True)
+        elif isinstance(event, ev.Plan):
+            steps = "; ".join(f"[{e.status}] {e.content}" for e in event.entries)
+            self._note(f"plan: {_short(steps, 300)}", fg="magenta")
+        elif isinstance(event, ev.Error):
+            self._note(f"error: {event.message}", fg="red")
+        elif isinstance(event, ev.UserMessage):
+            if self.show_user or event.sender != "user":
+                self._note(f"[{event.sender}] {_short(event.text, 300)}", fg="yellow")
+        elif isinstance(event, ev.TurnEnd):
+            if not self._streamed and event.text:
+                self._out(event.text)
+            self._newline()
+            self._streamed = False
+            if event.stop_reason is ev.StopReason.cancelled:
+                self._note("(interrupted)", dim=True)
+
+
+def event_json(handle: str, event: ev.Event) -> str:
+    """One JSONL line for ``aegis ask --json``."""
+    return json.dumps({"handle": handle, **ev.to_dict(event)}, ensure_ascii=False)

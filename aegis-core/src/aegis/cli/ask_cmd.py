@@ -1,0 +1,69 @@
+"""``aegis ask``: one turn with an agent, streamed to the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+import anyio
+import click
+
+from aegis.cli._context import load_project
+from aegis.cli._render import ConsoleRenderer, event_json
+from aegis.cli._runtime import run_command
+
+
+@click.command()
+@click.argument("profile")
+@click.argument("message", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print canonical events as JSON lines.")
+@click.pass_context
+def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) -> None:
+    """Send MESSAGE to a new session of agent PROFILE and stream the reply.
+
+    The reply text goes to stdout; tool calls, results and errors go to stderr.
+    MESSAGE `-` (or no MESSAGE) reads it from standard input. The exit status is
+    0 when the turn succeeded, 1 when it failed or was interrupted, 130 after
+    Ctrl+C.
+
+    \b
+    Examples:
+      aegis ask offline "hello"
+      aegis ask claude "Summarise README.md" > summary.txt
+      git diff | aegis ask reviewer -
+    """
+    project = load_project(ctx)
+    if message is None or message == "-":
+        message = sys.stdin.read()
+    if not message.strip():
+        raise click.UsageError("the message is empty")
+    text = message
+
+    async def main() -> int:
+        from aegis.errors import DriverError
+        from aegis.session import SessionManager
+
+        renderer = ConsoleRenderer()
+        status = 1
+        async with SessionManager.for_project(project) as bridge, anyio.create_task_group() as tg:
+            with bridge.subscribe() as stream:
+
+                async def show() -> None:
+                    async for handle, event in stream:
+                        if as_json:
+                            click.echo(event_json(handle, event))
+                        else:
+                            renderer.show(event)
+
+                tg.start_soon(show)
+                try:
+                    handle = await bridge.spawn(profile)
+                except DriverError:
+                    pass  # its Error event says why
+                else:
+                    end = await bridge.request(handle, text, sender="user")
+                    await bridge.close(handle)
+                    status = 0 if end.ok else 1
+            # Leaving `subscribe` ends the stream: show() prints what is left, then stops.
+        return status
+
+    ctx.exit(run_command(main))

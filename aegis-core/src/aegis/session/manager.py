@@ -1,0 +1,342 @@
+"""The SessionManager: spawn, send, drain, interrupt and close sessions of agent profiles."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from aegis.config.agent import Agent
+from aegis.config.loader import STATE_DIR_NAME, Project
+from aegis.driver import McpServer, SessionOptions
+from aegis.errors import ConfigError, DriverError, MessageRefused
+from aegis.events import Event, TurnEnd
+from aegis.session import handles
+from aegis.session.info import SessionInfo, SessionState
+from aegis.session.session import Delivery, Session
+from aegis.session.transcript import TranscriptFile, record
+
+log = logging.getLogger("aegis.session")
+
+Subscriber = tuple[str | None, MemoryObjectSendStream[tuple[str, Event]]]
+
+
+class UnknownSession(LookupError):
+    """No session has this handle."""
+
+
+class SessionClosed(RuntimeError):
+    """The session has ended (closed or failed) and takes no more messages."""
+
+
+class SessionManager:
+    """Owns every session of one aegis process, in one task group.
+
+    Use it as an async context manager; leaving it closes every session (and
+    stops every CLI process group)::
+
+        async with SessionManager.for_project(project) as bridge:
+            handle = await bridge.spawn("reviewer")
+            end = await bridge.request(handle, "Review the diff", sender="user")
+
+    ``env`` is added to every CLI's environment (tests point the CLIs at a fake
+    model this way); ``mcp_servers`` and ``preamble`` let the MCP plane give each
+    session its tools and tell the agent who it is.
+    """
+
+    def __init__(
+        self,
+        agents: Mapping[str, Agent],
+        *,
+        root: Path,
+        state_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        mcp_servers: Callable[[str, str], Sequence[McpServer]] | None = None,
+        preamble: Callable[[str, str], str | None] | None = None,
+    ) -> None:
+        self.agents = dict(agents)
+        self.root = root
+        self.state_dir = state_dir or root / STATE_DIR_NAME
+        self.sessions_dir = self.state_dir / "sessions"
+        self.env = dict(env or {})
+        self._mcp_servers = mcp_servers
+        self._preamble = preamble
+        self._sessions: dict[str, Session] = {}
+        self._subscribers: list[Subscriber] = []
+        self._transcripts: dict[str, TranscriptFile] = {}
+        self._stack = AsyncExitStack()
+        self._tg: TaskGroup | None = None
+        self._writes_send, self._writes = anyio.create_memory_object_stream[tuple[str, bytes]](
+            math.inf
+        )
+
+    @classmethod
+    def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
+        """A manager for the agents and state folder of ``project``."""
+        return cls(project.agents, root=project.root, state_dir=project.state_dir, **kwargs)
+
+    # --- lifetime -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        self._tg.start_soon(self._write_transcripts)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.close_all()
+            self._writes_send.close()
+        await self._stack.__aexit__(exc_type, exc, tb)
+        for transcript in self._transcripts.values():
+            transcript.close()
+
+    async def close_all(self) -> None:
+        """Close every session (concurrently) and wait until they are all gone."""
+        sessions = [s for s in self._sessions.values() if not s.finished.is_set()]
+        for session in sessions:
+            session.scope.cancel()
+        for session in sessions:
+            await session.finished.wait()
+
+    # --- sessions -------------------------------------------------------------------------
+
+    async def spawn(
+        self,
+        profile: str,
+        handle: str | None = None,
+        *,
+        wait: bool = True,
+        resume: str | None = None,
+        cwd: Path | None = None,
+    ) -> str:
+        """Start a session of agent ``profile`` and return its handle.
+
+        ``handle`` picks the handle (it must not have been used in this project,
+        unless ``resume`` restores that session); by default a new readable one is
+        made. With ``wait`` (the default) this returns once the session is ready,
+        and raises :class:`~aegis.errors.DriverError` if it could not start;
+        otherwise it returns at once and messages wait in the inbox.
+        """
+        if self._tg is None:
+            raise RuntimeError("use the SessionManager in an `async with` block")
+        agent = self.agents.get(profile)
+        if agent is None:
+            raise ConfigError(
+                f"no agent profile {profile!r}", hint=f"profiles: {', '.join(self.agents)}"
+            )
+        if handle is not None and handle in self._sessions and self._sessions[handle].state.live:
+            raise handles.HandleTaken(f"session {handle!r} is live")
+        handle = handles.allocate(self.sessions_dir, handle, reuse=resume is not None)
+        from aegis.registry import get_registry
+
+        provider = get_registry().get(agent.harness).provider
+        session = Session(handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink)
+        self._sessions[handle] = session
+        self._write_meta(session)
+        options = SessionOptions(
+            cwd=session.cwd,
+            emit=session.emit,
+            mcp_servers=tuple(self._mcp_servers(handle, profile)) if self._mcp_servers else (),
+            resume=resume,
+            env=self.env,
+            preamble=self._preamble(handle, profile) if self._preamble else None,
+            diagnostics=session.diagnostics,
+        )
+        self._tg.start_soon(self._run, session, provider, options)
+        if wait:
+            while session.state is SessionState.starting:
+                await session.changed()
+            if session.state is SessionState.failed:
+                raise DriverError(session.error or f"session {handle!r} failed to start")
+        return handle
+
+    async def _run(self, session: Session, provider: Any, options: SessionOptions) -> None:
+        with session.scope:
+            try:
+                async with provider.open_driver(session.agent, options) as driver:
+                    session.driver = driver
+                    await driver.start()
+                    self._write_meta(session)
+                    session.set_state(SessionState.ready)
+                    self._notify("session_started", session=session.info())
+                    await session.serve(driver, lambda end: self._turn_finished(session, end))
+            except DriverError as exc:
+                session.fail(str(exc))
+            except Exception as exc:
+                log.exception("session %s crashed", session.handle)
+                session.fail(f"{type(exc).__name__}: {exc}")
+        # Whatever ended the session (close, failure, cancellation), settle its inbox.
+        session.driver = None
+        if session.state is not SessionState.failed:
+            session.set_state(SessionState.closed)
+        session.undelivered(
+            session.error or "the session was closed before this message was delivered"
+        )
+        self._write_meta(session)
+        session.finished.set()
+        self._notify("session_closed", session=session.info())
+
+    def _turn_finished(self, session: Session, end: TurnEnd) -> None:
+        self._notify("turn_finished", handle=session.handle, turn=end)
+
+    def _session(self, handle: str) -> Session:
+        session = self._sessions.get(handle)
+        if session is None:
+            raise UnknownSession(f"no session {handle!r}")
+        return session
+
+    def send(self, handle: str, message: str, sender: str = "user") -> None:
+        """Put ``message`` in the inbox of ``handle``; it is delivered in order when ready.
+
+        Returns at once. Raises :class:`UnknownSession` or :class:`SessionClosed`,
+        or :class:`~aegis.errors.MessageRefused` when a ``before_send`` hook refuses.
+        """
+        self._deliver(handle, message, sender)
+
+    async def request(self, handle: str, message: str, sender: str = "user") -> TurnEnd:
+        """Send ``message`` and wait for the end of the turn it starts."""
+        delivery = self._deliver(handle, message, sender)
+        await delivery.done.wait()
+        assert delivery.result is not None
+        return delivery.result
+
+    def _deliver(self, handle: str, message: str, sender: str) -> Delivery:
+        session = self._session(handle)
+        if not session.state.live:
+            raise SessionClosed(f"session {handle!r} is {session.state.value}")
+        message = self._before_send(handle, message, sender)
+        delivery = Delivery(message, sender)
+        session.put(delivery)
+        return delivery
+
+    async def drain(self, handle: str, timeout: float | None = None) -> bool:
+        """Wait until ``handle`` is idle (ready with an empty inbox, or ended).
+
+        Returns ``False`` if ``timeout`` seconds passed first.
+        """
+        session = self._session(handle)
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            while not session.idle:
+                await session.changed()
+            return True
+        return False
+
+    async def interrupt(self, handle: str) -> None:
+        """Stop the turn ``handle`` is running, if any (waiting messages stay queued)."""
+        session = self._session(handle)
+        if session.driver is not None and session.state is SessionState.busy:
+            await session.driver.interrupt()
+
+    async def close(self, handle: str) -> None:
+        """End session ``handle`` and stop its CLI. Closing an ended session does nothing."""
+        session = self._session(handle)
+        session.scope.cancel()
+        await session.finished.wait()
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """A snapshot of every session of this manager, in spawn order."""
+        return [session.info() for session in self._sessions.values()]
+
+    def get(self, handle: str) -> SessionInfo:
+        """A snapshot of session ``handle``."""
+        return self._session(handle).info()
+
+    def diagnostics(self, handle: str) -> str:
+        """The last lines the session's CLI wrote to stderr, and aegis's notes."""
+        return self._session(handle).diagnostics.tail(200)
+
+    # --- events ---------------------------------------------------------------------------
+
+    @contextmanager
+    def subscribe(
+        self, handle: str | None = None
+    ) -> Iterator[MemoryObjectReceiveStream[tuple[str, Event]]]:
+        """A stream of ``(handle, event)`` for one session, or for all when ``handle`` is None."""
+        send, receive = anyio.create_memory_object_stream[tuple[str, Event]](math.inf)
+        subscriber: Subscriber = (handle, send)
+        self._subscribers.append(subscriber)
+        try:
+            yield receive
+        finally:
+            self._subscribers.remove(subscriber)
+            send.close()
+
+    def transcript_path(self, handle: str) -> Path:
+        return self.sessions_dir / handle / "transcript.jsonl"
+
+    def _sink(self, session: Session, event: Event) -> None:
+        self._writes_send.send_nowait((session.handle, record(event, session.seq)))
+        for wanted, send in self._subscribers:
+            if wanted is None or wanted == session.handle:
+                send.send_nowait((session.handle, event))
+
+    async def _write_transcripts(self) -> None:
+        # Batches whatever arrived since the last write, and writes it off the event loop.
+        async for handle, line in self._writes:
+            batch: dict[str, list[bytes]] = {handle: [line]}
+            while True:
+                try:
+                    handle, line = self._writes.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+                batch.setdefault(handle, []).append(line)
+            await anyio.to_thread.run_sync(self._append, batch)
+
+    def _append(self, batch: dict[str, list[bytes]]) -> None:
+        for handle, lines in batch.items():
+            transcript = self._transcripts.get(handle)
+            if transcript is None:
+                transcript = self._transcripts[handle] = TranscriptFile(
+                    self.transcript_path(handle)
+                )
+            transcript.append(lines)
+
+    def _write_meta(self, session: Session) -> None:
+        """``session.json`` beside the transcript: what restoring the session needs."""
+        path = self.sessions_dir / session.handle / "session.json"
+        data = session.info().as_dict()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=1))
+        os.replace(temporary, path)
+
+    # --- hooks ------------------------------------------------------------------------------
+
+    def _before_send(self, handle: str, message: str, sender: str) -> str:
+        from aegis.plugins import get_plugins
+
+        caller = get_plugins().hook.before_send
+        for impl in caller.get_hookimpls():
+            kwargs = {"handle": handle, "message": message, "sender": sender}
+            try:
+                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except MessageRefused:
+                raise
+            except Exception:
+                log.exception("before_send of plugin %s failed; message kept", impl.plugin_name)
+                continue
+            if isinstance(result, str):
+                message = result
+        return message
+
+    def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        from aegis.plugins import get_plugins
+
+        try:
+            getattr(get_plugins().hook, hook_name)(**kwargs)
+        except Exception:
+            log.exception("a %s hook failed", hook_name)
