@@ -252,6 +252,10 @@ class SessionManager:
         """A snapshot of every session of this manager, in spawn order."""
         return [session.info() for session in self._sessions.values()]
 
+    def known(self, handle: str) -> bool:
+        """Whether ``handle`` is a session of this manager or was one in this project."""
+        return handle in self._sessions or (self.sessions_dir / handle).is_dir()
+
     def get(self, handle: str) -> SessionInfo:
         """A snapshot of session ``handle``."""
         return self._session(handle).info()

@@ -13,7 +13,16 @@ A workflow is an ``async def`` decorated with :func:`workflow`; it receives a
         return report
 """
 
+from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows, workflow
 
-__all__ = ["WorkflowError", "WorkflowFn", "get_workflow", "list_workflows", "workflow"]
+__all__ = [
+    "WorkflowEngine",
+    "WorkflowError",
+    "WorkflowFn",
+    "get_workflow",
+    "list_workflows",
+    "now_iso",
+    "workflow",
+]

@@ -1,0 +1,44 @@
+"""``aegis serve``: the substrate, headless, until stopped."""
+
+from __future__ import annotations
+
+import anyio
+import click
+
+from aegis.cli._context import load_project
+from aegis.cli._runtime import EXIT_SIGINT, EXIT_SIGTERM, run_command
+
+
+@click.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run aegis headless: queues drain and agents can reach each other.
+
+    Tasks enqueued from anywhere (`aegis queue enqueue`, workflows, agents) run
+    here, at most max_parallel per queue. Runs until Ctrl+C or SIGTERM, then
+    stops gracefully: no new task starts, running ones get a grace period and are
+    then ended as interrupted, and every agent process is stopped.
+    """
+    project = load_project(ctx)
+
+    async def main() -> int:
+        from aegis.events import StateChanged
+        from aegis.substrate import Substrate
+
+        async with Substrate(project) as substrate:
+            queues = ", ".join(
+                f"{q.name} ({q.agent_profile} x{q.max_parallel})" for q in project.queues.values()
+            )
+            click.echo(f"aegis serve: {project.root}", err=True)
+            click.echo(f"  queues: {queues or 'none'}", err=True)
+            click.echo("  Ctrl+C or SIGTERM stops", err=True)
+            with substrate.bridge.subscribe() as stream:
+                async for handle, event in stream:
+                    if isinstance(event, StateChanged) and event.state in ("closed", "failed"):
+                        info = substrate.bridge.get(handle)
+                        click.echo(f"{handle} ({info.profile}) {event.state}", err=True)
+            await anyio.sleep_forever()
+        return 0
+
+    status = run_command(main)
+    ctx.exit(0 if status in (EXIT_SIGINT, EXIT_SIGTERM) else status)

@@ -1,0 +1,290 @@
+"""The WorkflowEngine: what a workflow function receives to drive agents, queues and the shell."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from aegis.workflow.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from aegis.session.info import SessionInfo
+
+log = logging.getLogger("aegis.workflow")
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 in UTC with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class WorkflowEngine:
+    """Runtime handle a workflow receives as its first positional argument.
+
+    Constructed once per workflow run and bound to the live aegis substrate (the
+    session bridge, the QueueManager and the InboxRouter). It tracks the handles
+    the workflow spawned (closed when the run ends) and the handles it touched
+    (drained when the run ends).
+    """
+
+    def __init__(
+        self,
+        *,
+        workflow_name: str,
+        workflow_run_id: str,
+        bridge: Any,
+        queue_manager: Any,
+        inbox_router: Any,
+        caller_handle: str | None = None,
+        state_dir: Path | None = None,
+        now: Callable[[], str] = now_iso,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        self.workflow_name = workflow_name
+        self.workflow_run_id = workflow_run_id
+        self.caller_handle = caller_handle
+        self.state_dir = state_dir
+        self.log_lines: list[tuple[str, str]] = []
+        """``(timestamp, message)`` of every :meth:`log` call, in order."""
+        self.on_log: Callable[[str, str], None] | None = None
+        """Called with ``(timestamp, message)`` on each log line (progress views)."""
+        self._bridge = bridge
+        self._queues = queue_manager
+        self._inbox = inbox_router
+        self._now = now
+        self._drain_timeout = drain_timeout
+        self._spawned_handles: list[str] = []
+        self._touched_handles: list[str] = []
+        self._undelivered = 0
+        self._delivered = anyio.Event()
+        self._sends: MemoryObjectSendStream[tuple[str, str]]
+        self._pending_sends: MemoryObjectReceiveStream[tuple[str, str]]
+        self._sends, self._pending_sends = anyio.create_memory_object_stream[tuple[str, str]](
+            math.inf
+        )
+
+    @property
+    def sender(self) -> str:
+        """How this run's messages are tagged: ``workflow:<run id>``."""
+        return f"workflow:{self.workflow_run_id}"
+
+    def _touch(self, handle: str) -> None:
+        if handle not in self._touched_handles:
+            self._touched_handles.append(handle)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    async def spawn(self, profile: str, *, handle: str | None = None) -> str:
+        """Spawn a long-lived agent through the bridge and return its handle.
+
+        The session is closed when the workflow exits.
+        """
+        try:
+            handle = await self._bridge.spawn(profile, handle)
+        except Exception as exc:
+            raise WorkflowError(f"could not spawn {profile!r}: {exc}") from exc
+        self._spawned_handles.append(handle)
+        self._touch(handle)
+        self.log(f"spawned {handle} ({profile})")
+        return handle
+
+    def send(self, handle: str, message: str) -> None:
+        """Put a message tagged ``workflow:<run id>`` in ``handle``'s inbox. Returns at once.
+
+        Delivery happens in the background, in order; :meth:`drain` waits for the
+        session to have dealt with it. An unknown handle is an error right away.
+        """
+        from aegis.session.manager import UnknownSession
+
+        if not self._bridge.known(handle):
+            raise UnknownSession(f"no session {handle!r}")
+        self._touch(handle)
+        self._undelivered += 1
+        self._sends.send_nowait((handle, message))
+
+    async def ask(self, handle: str, message: str) -> str:
+        """Send ``message`` to live session ``handle`` and return its final answer.
+
+        Raises :class:`WorkflowError` when the turn fails.
+        """
+        self._touch(handle)
+        try:
+            end = await self._bridge.request(handle, message, sender=self.sender)
+        except Exception as exc:
+            raise WorkflowError(f"could not ask {handle}: {exc}") from exc
+        if not end.ok:
+            raise WorkflowError(f"{handle} did not answer: {end.error or end.stop_reason.value}")
+        return str(end.text)
+
+    async def deliver_sends(self) -> None:
+        """Deliver what :meth:`send` queued, in order (the runner runs this in its task group)."""
+        async for handle, message in self._pending_sends:
+            try:
+                await self._inbox.deliver(handle, message, self.sender)
+            except Exception as exc:
+                self.log(f"warning: message to {handle} not delivered: {exc}")
+            finally:
+                self._undelivered -= 1
+                if not self._undelivered:
+                    self._delivered.set()
+                    self._delivered = anyio.Event()
+
+    async def drain(self, handle: str | None = None) -> None:
+        """Wait for each touched session (or just ``handle``) to be ready with nothing queued.
+
+        Each handle gets at most ``drain_timeout`` seconds; on timeout a warning is
+        logged and the drain goes on, so a hung agent cannot trap the workflow.
+        """
+        await self._flush_sends()
+        for target in [handle] if handle is not None else list(self._touched_handles):
+            try:
+                idle = await self._bridge.drain(target, timeout=self._drain_timeout)
+            except LookupError:
+                continue
+            if not idle:
+                self.log(f"warning: {target} still busy after {self._drain_timeout:g}s; going on")
+
+    async def _flush_sends(self) -> None:
+        # Sends are delivered by deliver_sends(); wait until it has handed them all over.
+        while self._undelivered:
+            await self._delivered.wait()
+
+    async def close(self, handle: str) -> None:
+        """Close a long-lived agent. Idempotent; a handle unknown to this engine is ignored."""
+        if handle not in self._spawned_handles and handle not in self._touched_handles:
+            return
+        if handle in self._spawned_handles:
+            self._spawned_handles.remove(handle)
+        try:
+            await self._bridge.close(handle)
+        except LookupError:
+            return
+        self.log(f"closed {handle}")
+
+    async def finish(self) -> None:
+        """Drain every touched handle, then close every handle this run spawned."""
+        with anyio.CancelScope(shield=True):
+            await self.drain()
+            for handle in list(self._spawned_handles):
+                await self.close(handle)
+            self._sends.close()
+
+    # --- queues ---------------------------------------------------------------------------
+
+    async def delegate(self, queue: str, payload: str) -> str:
+        """Enqueue a one-shot task on ``queue``, wait for it, and return the worker's final text.
+
+        Raises :class:`WorkflowError` on an unknown queue, a failed worker, or an
+        error of the substrate.
+        """
+        known = getattr(self._queues, "queues", None)
+        if known is not None and queue not in known:
+            raise WorkflowError(f"unknown queue {queue!r} (queues: {', '.join(known) or 'none'})")
+        try:
+            task_id = await self._queues.enqueue(queue, payload, sender=self.sender)
+            self.log(f"delegated {task_id} to queue {queue}")
+            task = await self._queues.wait(task_id)
+        except WorkflowError:
+            raise
+        except Exception as exc:
+            raise WorkflowError(f"delegating to queue {queue!r} failed: {exc}") from exc
+        if task.status.value != "done":
+            raise WorkflowError(
+                f"task {task_id} on queue {queue!r} {task.status.value}: {task.error}"
+            )
+        return str(task.result or "")
+
+    # --- the shell --------------------------------------------------------------------------
+
+    async def bash(
+        self,
+        cmd: str,
+        *,
+        cwd: str | Path | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``cmd`` with ``/bin/sh``; return its exit status and output.
+
+        ``cwd`` defaults to the project root. ``timeout=None`` waits forever; on
+        timeout the command's whole process group is killed and
+        :class:`WorkflowError` is raised. A non-zero exit status is not an error:
+        check ``returncode``.
+        """
+        folder = Path(cwd) if cwd is not None else self.project_root
+        full_env = {**os.environ, **(env or {})}
+        started = time.monotonic()
+        process = await anyio.open_process(
+            ["/bin/sh", "-c", cmd],
+            cwd=folder,
+            env=full_env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        out: list[bytes] = []
+        err: list[bytes] = []
+
+        async def read(stream: Any, into: list[bytes]) -> None:
+            async for chunk in stream:
+                into.append(chunk)
+
+        try:
+            with anyio.fail_after(math.inf if timeout is None else timeout):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read, process.stdout, out)
+                    tg.start_soon(read, process.stderr, err)
+                    await process.wait()
+        except TimeoutError:
+            raise WorkflowError(f"bash timed out after {timeout:g}s: {cmd}") from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                from aegis.process import kill_group
+
+                kill_group(process.pid, signal.SIGKILL)
+                await process.aclose()
+        self.log(f"bash ({time.monotonic() - started:.1f}s, exit {process.returncode}): {cmd}")
+        return subprocess.CompletedProcess(
+            cmd,
+            process.returncode if process.returncode is not None else -1,
+            b"".join(out).decode("utf-8", "replace"),
+            b"".join(err).decode("utf-8", "replace"),
+        )
+
+    @property
+    def project_root(self) -> Path:
+        """The project root (where ``.aegis.py`` is): ``bash``'s default folder."""
+        root = getattr(self._bridge, "root", None)
+        if isinstance(root, Path):
+            return root
+        from aegis.config.loader import find_project_root
+
+        return find_project_root() or Path.cwd()
+
+    # --- information ------------------------------------------------------------------------
+
+    def log(self, message: str) -> None:
+        """Add a line to this run's log (kept in its run record and shown live)."""
+        stamp = self._now()
+        self.log_lines.append((stamp, message))
+        log.info("[%s] %s", self.workflow_run_id, message)
+        if self.on_log is not None:
+            self.on_log(stamp, message)
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Every session of the substrate, with its state."""
+        return list(self._bridge.list_sessions())
+
+    def list_agents(self) -> list[str]:
+        """The names of the agent profiles."""
+        return sorted(self._bridge.agents)

@@ -1,0 +1,255 @@
+"""Running workflows: a run id, the engine, the outcome, and a run record on disk.
+
+A run ends in one of three ways: ``ok`` (the function returned), ``failed`` (it
+raised :class:`WorkflowError`: an expected failure) or ``crashed`` (any other
+exception; its traceback is kept). Records live in ``.aegis/workflows/<run id>.json``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import secrets
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import anyio
+
+from aegis.workflow.engine import WorkflowEngine, now_iso
+from aegis.workflow.errors import WorkflowError
+from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows
+
+
+class RunStatus(str, Enum):
+    running = "running"
+    ok = "ok"
+    failed = "failed"
+    crashed = "crashed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 failed (WorkflowError), 2 crashed; what ``aegis workflow run`` exits with."""
+        return {RunStatus.ok: 0, RunStatus.failed: 1}.get(self, 2)
+
+
+@dataclass
+class RunRecord:
+    """What a workflow run did: kept on disk, shown by ``aegis workflow show``."""
+
+    id: str
+    workflow: str
+    arguments: dict[str, Any]
+    status: RunStatus = RunStatus.running
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    log: list[tuple[str, str]] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    caller_handle: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["log"] = [list(line) for line in self.log]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        values = dict(data)
+        values["status"] = RunStatus(values["status"])
+        values["log"] = [tuple(line) for line in values.get("log", [])]
+        return cls(**values)
+
+
+def new_run_id(name: str) -> str:
+    """``<UTC time>-<workflow>-<random>``: unique, readable, and sortable by start time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{name}-{secrets.token_hex(2)}"
+
+
+def coerce_arguments(fn: WorkflowFn, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``--arg key=value`` strings into the types the workflow's signature declares."""
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())[1:]  # the first one is the engine
+    by_name = {p.name: p for p in params}
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    try:
+        hints = get_type_hints(fn)
+    except Exception:  # unresolvable annotations: keep strings
+        hints = {}
+    values: dict[str, Any] = {}
+    for key, text in raw.items():
+        if key not in by_name and not accepts_any:
+            names = ", ".join(p.name for p in params if p.kind is not p.VAR_KEYWORD) or "none"
+            raise WorkflowError(f"unknown argument {key!r} (arguments: {names})")
+        values[key] = _convert(key, text, hints.get(key, str))
+    missing = [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in values
+    ]
+    if missing:
+        raise WorkflowError(f"missing argument(s): {', '.join(missing)} (use --arg name=value)")
+    return values
+
+
+def _convert(key: str, text: str, kind: Any) -> Any:
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind in (int, float):
+            return kind(text)
+    except ValueError:
+        raise WorkflowError(f"argument {key!r}: {text!r} is not a {kind.__name__}") from None
+    return text
+
+
+class WorkflowRunner:
+    """Runs workflows on a live substrate and keeps their run records."""
+
+    def __init__(
+        self,
+        *,
+        bridge: Any,
+        queue_manager: Any,
+        inbox_router: Any,
+        state_dir: Path,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        self.bridge = bridge
+        self.queue_manager = queue_manager
+        self.inbox_router = inbox_router
+        self.runs_dir = state_dir / "workflows"
+        self.state_dir = state_dir
+        self.drain_timeout = drain_timeout
+
+    async def run(
+        self,
+        name: str,
+        arguments: Mapping[str, str] | None = None,
+        *,
+        caller_handle: str | None = None,
+        on_log: Callable[[str, str], None] | None = None,
+        run_id: str | None = None,
+    ) -> RunRecord:
+        """Run workflow ``name`` to its end and return its record (never raises for the
+        workflow's own failures: they are in the record's status)."""
+        fn = get_workflow(name)
+        if fn is None:
+            known = ", ".join(list_workflows()) or "none"
+            raise WorkflowError(f"no workflow {name!r} (workflows: {known})")
+        record = RunRecord(
+            id=run_id or new_run_id(name),
+            workflow=name,
+            arguments=dict(arguments or {}),
+            caller_handle=caller_handle,
+        )
+        engine = WorkflowEngine(
+            workflow_name=name,
+            workflow_run_id=record.id,
+            bridge=self.bridge,
+            queue_manager=self.queue_manager,
+            inbox_router=self.inbox_router,
+            caller_handle=caller_handle,
+            state_dir=self.state_dir,
+            now=now_iso,
+            drain_timeout=self.drain_timeout,
+        )
+
+        def logged(stamp: str, message: str) -> None:
+            record.log = engine.log_lines
+            self._save(record)
+            if on_log is not None:
+                on_log(stamp, message)
+
+        engine.on_log = logged
+        self._save(record)
+        self._notify("workflow_started", record)
+        failure: BaseException | None = None
+
+        async def body() -> None:
+            # Runs the workflow and keeps its outcome, so that nothing but cancellation
+            # leaves the task group (which would wrap it in an exception group).
+            nonlocal failure
+            try:
+                values = coerce_arguments(fn, record.arguments)
+                record.result = await fn(engine, **values)
+            except Exception as exc:
+                failure = exc
+                record.traceback = traceback.format_exc()
+            finally:
+                await engine.finish()
+                tg.cancel_scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(engine.deliver_sends)
+                tg.start_soon(body)
+        except anyio.get_cancelled_exc_class():
+            record.status, record.error = RunStatus.crashed, "cancelled: aegis stopped"
+            record.finished_at = time.time()
+            self._save(record)
+            raise
+        if failure is None:
+            record.status = RunStatus.ok
+        elif isinstance(failure, WorkflowError):
+            record.status, record.error, record.traceback = RunStatus.failed, str(failure), None
+        else:
+            record.status = RunStatus.crashed
+            record.error = f"{type(failure).__name__}: {failure}"
+        record.log = engine.log_lines
+        record.finished_at = time.time()
+        self._save(record)
+        self._notify("workflow_finished", record)
+        return record
+
+    def _save(self, record: RunRecord) -> None:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.runs_dir / f"{record.id}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record.as_dict(), indent=1, default=str))
+        os.replace(temporary, path)
+
+    def _notify(self, hook: str, record: RunRecord) -> None:
+        import logging
+
+        from aegis.plugins import get_plugins
+
+        try:
+            getattr(get_plugins().hook, hook)(run=record)
+        except Exception:
+            logging.getLogger("aegis.workflow").exception("a %s hook failed", hook)
+
+
+def load_runs(state_dir: Path) -> list[RunRecord]:
+    """Every run record of a project, oldest first (unreadable records are skipped)."""
+    runs_dir = state_dir / "workflows"
+    records = []
+    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
+        try:
+            records.append(RunRecord.from_dict(json.loads(path.read_text())))
+        except (ValueError, KeyError, TypeError):
+            continue
+    records.sort(key=lambda r: r.started_at)
+    return records
