@@ -22,6 +22,9 @@ CORE_COMMANDS: dict[str, str] = {
     "init": "aegis.cli.init_cmd:init",
     "plugins": "aegis.cli.plugins_cmd:plugins",
     "providers": "aegis.cli.providers_cmd:providers",
+    "queue": "aegis.cli.queue_cmd:queue",
+    "serve": "aegis.cli.serve_cmd:serve",
+    "workflow": "aegis.cli.workflow_cmd:workflow",
 }
 """Core sub-commands: name -> ``module:attribute``, imported on first use."""
 

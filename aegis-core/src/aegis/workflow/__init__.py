@@ -1,7 +1,7 @@
 """Deterministic async workflows that drive agents, queues and the shell.
 
 A workflow is an ``async def`` decorated with :func:`workflow`; it receives a
-``WorkflowEngine`` as its first argument::
+:class:`WorkflowEngine` as its first argument::
 
     from aegis.workflow import workflow, WorkflowError
 
@@ -13,9 +13,16 @@ A workflow is an ``async def`` decorated with :func:`workflow`; it receives a
         return report
 """
 
-from aegis.workflow.engine import WorkflowEngine, now_iso
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows, workflow
+
+if TYPE_CHECKING:
+    from aegis.workflow.engine import WorkflowEngine as WorkflowEngine
+    from aegis.workflow.engine import now_iso as now_iso
 
 __all__ = [
     "WorkflowEngine",
@@ -26,3 +33,13 @@ __all__ = [
     "now_iso",
     "workflow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The engine pulls in anyio and the session layer; loading .aegis.py (which
+    # imports the decorator from here) should not pay for that.
+    if name in ("WorkflowEngine", "now_iso"):
+        from aegis.workflow import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'aegis.workflow' has no attribute {name!r}")

@@ -1,0 +1,266 @@
+"""``aegis queue``: see, feed and steer the project's queues of worker agents."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from aegis.cli._context import load_project, print_json, print_table
+from aegis.cli._runtime import run_command
+
+if TYPE_CHECKING:
+    from aegis.config.loader import Project
+    from aegis.queue.manager import QueueManager
+    from aegis.queue.task import TaskRecord
+
+T = TypeVar("T")
+
+
+def _with_queues(
+    project: Project, action: Callable[[QueueManager], Awaitable[T]], *, dispatch: bool = False
+) -> T:
+    """Run ``action`` with the project's QueueManager (dispatching tasks only if asked)."""
+    box: list[T] = []
+
+    async def main() -> int:
+        from aegis.substrate import Substrate
+
+        async with Substrate(project, dispatch=dispatch, mcp=False) as substrate:
+            box.append(await action(substrate.queues))
+        return 0
+
+    status = run_command(main)
+    if not box:
+        raise SystemExit(status)
+    return box[0]
+
+
+def _when(stamp: float | None) -> str:
+    return "-" if stamp is None else datetime.fromtimestamp(stamp).strftime("%H:%M:%S")
+
+
+def _duration(task: TaskRecord) -> str:
+    if task.started_at is None:
+        return "-"
+    end = task.finished_at or datetime.now().timestamp()
+    return f"{end - task.started_at:.1f}s"
+
+
+def _preview(text: str | None, limit: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@click.group()
+def queue() -> None:
+    """Queues of worker agents: each task runs on a fresh session of the queue's agent.
+
+    Queues are declared in .aegis.py (`queues = [Queue(...)]`). Tasks are kept in
+    .aegis/queue.db: they survive restarts. `aegis serve` (or the TUI) runs them;
+    `aegis queue enqueue --wait` runs the task itself when nothing else does.
+    """
+
+
+@queue.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """Each queue with its agent and its tasks: running, queued, done, failed."""
+    project = load_project(ctx)
+    counts = _with_queues(project, lambda queues: queues.counts())
+    rows: list[dict[str, Any]] = []
+    for name in sorted({*project.queues, *counts}):
+        declared = project.queues.get(name)
+        per_status = counts.get(name, {})
+        rows.append(
+            {
+                "name": name,
+                "agent_profile": declared.agent_profile if declared else None,
+                "max_parallel": declared.max_parallel if declared else None,
+                **{s: per_status.get(s, 0) for s in ("running", "queued", "done", "failed")},
+                "cancelled": per_status.get("cancelled", 0),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["QUEUE", "AGENT", "PARALLEL", "RUNNING", "QUEUED", "DONE", "FAILED"],
+        [
+            [
+                r["name"] + ("" if r["agent_profile"] else " (not declared)"),
+                r["agent_profile"] or "-",
+                str(r["max_parallel"] or "-"),
+                *(str(r[s]) for s in ("running", "queued", "done", "failed")),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@queue.command()
+@click.argument("queue_name", metavar="[QUEUE]", required=False)
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]))
+@click.option("--limit", default=30, show_default=True, help="How many of the latest tasks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def tasks(
+    ctx: click.Context, queue_name: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """The latest tasks (of QUEUE), oldest first."""
+    project = load_project(ctx)
+    found = _with_queues(project, lambda q: q.list_tasks(queue_name, status, limit))
+    if as_json:
+        print_json([task.as_dict() for task in found])
+        return
+    print_table(
+        ["TASK", "QUEUE", "STATUS", "STARTED", "TOOK", "RESULT / ERROR"],
+        [
+            [
+                t.id,
+                t.queue,
+                t.status.value,
+                _when(t.started_at),
+                _duration(t),
+                _preview(t.result if t.status.value == "done" else t.error),
+            ]
+            for t in found
+        ],
+    )
+
+
+def _show_task(task: TaskRecord) -> None:
+    click.secho(f"{task.id}: {task.status.value}", bold=True)
+    click.echo(f"  queue:    {task.queue}")
+    click.echo(f"  sender:   {task.sender}{' (callback)' if task.callback else ''}")
+    click.echo(
+        f"  attempt:  {task.attempt}" + (f" (retry of {task.retry_of})" if task.retry_of else "")
+    )
+    click.echo(
+        f"  created:  {_when(task.created_at)}  started: {_when(task.started_at)}  "
+        f"finished: {_when(task.finished_at)}  took: {_duration(task)}"
+    )
+    if task.worker_handle:
+        click.echo(f"  worker:   {task.worker_handle}")
+    if task.usage is not None:
+        cost = f", ${task.usage.cost_usd:.4f}" if task.usage.cost_usd is not None else ""
+        click.echo(
+            f"  usage:    {task.usage.input_tokens} in, {task.usage.output_tokens} out{cost}"
+        )
+    click.secho("payload:", bold=True)
+    click.echo(task.payload)
+    if task.error:
+        click.secho(f"error: {task.error}", fg="red")
+    if task.result:
+        click.secho("result:", bold=True)
+        click.echo(task.result)
+
+
+@queue.command()
+@click.argument("queue_name", metavar="QUEUE")
+@click.argument("payload")
+@click.option("--wait", is_flag=True, help="Wait for the task to end and print its result.")
+@click.option("--timeout", type=float, help="With --wait: give up after this many seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@click.pass_context
+def enqueue(
+    ctx: click.Context,
+    queue_name: str,
+    payload: str,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Add a task with PAYLOAD (`-`: read it from stdin) to QUEUE and print its id.
+
+    With --wait, aegis runs queues in this process until the task ends (so it
+    works without `aegis serve`), prints the worker's final answer, and exits 0
+    when the task is done, 1 when it failed or was cancelled.
+    """
+    project = load_project(ctx)
+    if payload == "-":
+        payload = sys.stdin.read()
+    if queue_name not in project.queues:
+        known = ", ".join(project.queues) or "none are declared in .aegis.py"
+        raise click.ClickException(f"no queue {queue_name!r} (queues: {known})")
+
+    async def add_and_maybe_wait(queues: QueueManager) -> TaskRecord:
+        task_id = await queues.enqueue(queue_name, payload, sender="user")
+        if not wait:
+            found = await queues.get(task_id)
+            assert found is not None
+            return found
+        click.secho(f"{task_id} queued on {queue_name}; waiting…", dim=True, err=True)
+        return await queues.wait(task_id, timeout=timeout)
+
+    try:
+        task = _with_queues(project, add_and_maybe_wait, dispatch=wait)
+    except TimeoutError:
+        raise click.ClickException(f"the task did not end within {timeout:g}s") from None
+    if as_json:
+        print_json(task.as_dict())
+    elif not wait:
+        click.echo(task.id)
+    elif task.status.value == "done":
+        click.echo(task.result or "")
+    else:
+        click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
+    ctx.exit(0 if not wait or task.status.value == "done" else 1)
+
+
+def _task_command(ctx: click.Context, task_id: str, action: str) -> TaskRecord:
+    from aegis.queue.manager import NotRetryable, UnknownTask
+
+    project = load_project(ctx)
+
+    async def act(queues: QueueManager) -> TaskRecord:
+        if action == "cancel":
+            return await queues.cancel(task_id)
+        if action == "retry":
+            new_id = await queues.retry(task_id)
+            task = await queues.get(new_id)
+        else:
+            task = await queues.get(task_id)
+        if task is None:
+            raise UnknownTask(f"no task {task_id!r}")
+        return task
+
+    try:
+        return _with_queues(project, act)
+    except (UnknownTask, NotRetryable) as exc:
+        raise click.ClickException(f"{exc} (see `aegis queue tasks`)") from None
+
+
+@queue.command()
+@click.argument("task_id", metavar="TASK")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
+    """Everything about one task: status, timings, payload, result or error."""
+    task = _task_command(ctx, task_id, "show")
+    if as_json:
+        print_json(task.as_dict())
+    else:
+        _show_task(task)
+
+
+@queue.command()
+@click.argument("task_id", metavar="TASK")
+@click.pass_context
+def cancel(ctx: click.Context, task_id: str) -> None:
+    """Cancel a task: a queued one never runs, a running one has its worker stopped."""
+    task = _task_command(ctx, task_id, "cancel")
+    click.echo(f"{task.id}: {task.status.value}")
+
+
+@queue.command()
+@click.argument("task_id", metavar="TASK")
+@click.pass_context
+def retry(ctx: click.Context, task_id: str) -> None:
+    """Run a failed or cancelled task again, as a new task; prints the new task's id."""
+    task = _task_command(ctx, task_id, "retry")
+    click.echo(task.id)

@@ -1,0 +1,36 @@
+"""Settings every test of the tree needs: none of the developer's aegis variables leak in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_aegis_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AEGIS_PLUGINS`` or ``AEGIS_CONFIG`` set in the shell must not change a test."""
+    monkeypatch.delenv("AEGIS_PLUGINS", raising=False)
+    monkeypatch.delenv("AEGIS_CONFIG", raising=False)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """aegis runs on anyio's asyncio backend (the ACP and MCP libraries need asyncio)."""
+    return "asyncio"
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[None]:
+    """Registers the in-process ``fake`` provider (tests/session/fake_provider.py) for one test."""
+    from aegis.plugins import get_plugins
+    from aegis.registry import reset_registry
+    from tests.session.fake_provider import FakeDriver, Plugin
+
+    plugin = Plugin()
+    get_plugins().manager.register(plugin, name="fake-provider")
+    reset_registry()
+    FakeDriver.instances.clear()
+    yield
+    get_plugins().manager.unregister(plugin)
+    reset_registry()

@@ -1,0 +1,71 @@
+"""A provider from a separate package (tests/example_provider) works like the built-in ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import aegis.config
+from aegis.cli import cli
+from aegis.config import Agent, ConfigError, load_config
+from aegis.registry import get_registry
+from aegis_example.config import Example
+from aegis_example.plugin import ExampleProvider
+
+
+def test_example_provider_is_discovered_through_its_entry_point() -> None:
+    entry = get_registry().get("example")
+
+    assert isinstance(entry.provider, ExampleProvider)
+    assert (entry.plugin, entry.distribution) == ("example", "aegis-example-provider")
+    assert get_registry().get("ex") is entry
+
+
+def test_providers_command_lists_the_example_provider() -> None:
+    result = CliRunner().invoke(cli, ["providers", "--json"])
+
+    assert result.exit_code == 0, result.output
+    example = next(p for p in json.loads(result.stdout)["providers"] if p["name"] == "example")
+    assert example["aliases"] == ["ex"]
+    assert example["distribution"] == "aegis-example-provider"
+    assert example["config_class"] == "Example"
+    assert example["install_hint"] == "pip install example-agent"
+
+
+def test_aegis_config_resolves_the_example_config_class() -> None:
+    assert aegis.config.Example is Example
+
+
+def test_example_works_in_flat_shape_by_name_and_alias_and_as_provider_object() -> None:
+    by_name = Agent(harness="example", greeting="hi", permission="read")
+    by_alias = Agent(harness="ex", greeting="hi", permission="read")
+    by_object = Agent(provider=Example(greeting="hi", permission="read"))
+
+    assert by_name == by_alias == by_object
+    assert by_name.harness == "example"
+    assert by_name.provider.greeting == "hi"
+    assert by_name.effort is None
+
+
+def test_example_field_is_validated_like_any_provider_field() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Agent(harness="gemini", greeting="hi")
+
+    assert "only Example has it" in caught.value.message
+
+
+def test_example_profile_loads_from_aegis_py(write_config: Callable[[str], Path]) -> None:
+    write_config(
+        "from aegis.config import Agent, Example\n"
+        "agents = {'ex': Agent(provider=Example(greeting='hey'))}\n"
+        "default_agent = 'ex'\n"
+    )
+
+    agents, default = load_config()
+
+    assert default == "ex"
+    assert agents["ex"].provider == Example(greeting="hey")
