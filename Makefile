@@ -18,9 +18,8 @@ setup: uv  ## the workspace's virtual environment, from the lock file
 clis:  ## the pinned harness CLIs the end-to-end tests drive
 	cd tests/clis && npm ci --no-audit --no-fund --loglevel=error
 
-demo: setup  ## run aegis on its built-in offline provider, in examples/demo
-	cd examples/demo && $(VENV_BIN)/aegis providers && $(VENV_BIN)/aegis config check && \
-	  $(VENV_BIN)/aegis config show
+demo: setup  ## run a demo workflow on the built-in offline provider, in examples/demo
+	cd examples/demo && $(VENV_BIN)/aegis config check && $(VENV_BIN)/aegis workflow run demo
 
 lint:
 	$(VENV_BIN)/ruff check .

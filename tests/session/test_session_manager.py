@@ -219,3 +219,20 @@ async def test_subscribers_see_events_as_they_stream(tmp_path: Path) -> None:
                 if isinstance(event, TextDelta):
                     first_delta = event
     assert first_delta.text == "reply: stream me"
+
+
+async def test_closing_a_session_mid_turn_ends_the_waiting_request(tmp_path: Path) -> None:
+    async with manager(tmp_path) as bridge:
+        handle = await bridge.spawn("main")
+        async with anyio.create_task_group() as tg:
+            ends: list[Any] = []
+
+            async def in_flight() -> None:
+                ends.append(await bridge.request(handle, "hold"))
+
+            tg.start_soon(in_flight)
+            while bridge.get(handle).state is not SessionState.busy:
+                await anyio.sleep(0.001)
+            await bridge.close(handle)
+    assert ends[0].stop_reason is StopReason.error
+    assert "closed" in ends[0].error

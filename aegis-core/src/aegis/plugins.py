@@ -27,7 +27,11 @@ from aegis import hookspecs
 ENTRY_POINT_GROUP = "aegis"
 PLUGINS_ENV = "AEGIS_PLUGINS"
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("aegis.builtins.scripted",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "aegis.builtins.scripted",
+    "aegis.builtins.workflows",
+    "aegis.builtins.sqlite_queue",
+)
 """Modules of aegis-core registered as plugins, through the same hooks as any other."""
 
 

@@ -78,6 +78,7 @@ class Session:
         self._inbox: MemoryObjectReceiveStream[Delivery]
         self._inbox_send, self._inbox = anyio.create_memory_object_stream[Delivery](math.inf)
         self._waiting: list[Delivery] = []
+        self._current: Delivery | None = None
 
     # --- what others see ------------------------------------------------------------
 
@@ -150,9 +151,11 @@ class Session:
         """Deliver inbox messages in order, one turn each, until the session fails."""
         async for delivery in self._inbox:
             self._waiting.remove(delivery)
+            self._current = delivery
             self.set_state(SessionState.busy)
             self.emit(UserMessage(delivery.text, delivery.sender))
             end = await driver.prompt(delivery.text)
+            self._current = None
             if end.usage is not None:
                 self.usage = self.usage + end.usage
             delivery.finish(end)
@@ -164,8 +167,12 @@ class Session:
                 self.set_state(SessionState.ready)
 
     def undelivered(self, reason: str) -> list[Delivery]:
-        """End the inbox: every waiting message is answered with an error turn."""
+        """End the inbox: the turn in flight (if the session ended during it) and every
+        waiting message are answered with an error turn. Returns the waiting ones."""
         self._inbox_send.close()
+        if self._current is not None and not self._current.done.is_set():
+            self._current.finish(TurnEnd(StopReason.error, error=reason))
+        self._current = None
         left, self._waiting = self._waiting, []
         for delivery in left:
             delivery.finish(TurnEnd(StopReason.error, error=reason))

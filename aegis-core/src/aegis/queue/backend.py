@@ -1,0 +1,122 @@
+"""The contract of a queue backend: where tasks live, durably.
+
+aegis-core ships an embedded SQLite backend (``"sqlite"``, the default); a plugin
+may register another (a distributed engine, for workers on many hosts) through the
+``register_queue_backends`` hook::
+
+    @hookimpl
+    def register_queue_backends(register):
+        register("redis", lambda state_dir: RedisQueueBackend(...))
+
+Every method is synchronous and may block on I/O: the :class:`QueueManager` calls
+them in worker threads, never on the event loop, and from several threads at
+once, so an implementation must be thread-safe. Several aegis processes (and,
+for a distributed backend, hosts) may share one store: the guarantees below hold
+across all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from aegis.events import Usage
+from aegis.queue.task import TaskRecord, Tasks, TaskStatus
+
+INTERRUPTED = "interrupted: aegis stopped while this task ran"
+"""The error of a task that was running when the aegis process running it stopped."""
+
+
+@runtime_checkable
+class QueueBackend(Protocol):
+    """Durable storage of queued tasks, and the outbox of their callbacks.
+
+    State changes are atomic and the first end of a task wins: once done, failed
+    or cancelled, a task never changes again, so a late ``finish`` (a worker that
+    returns after its task was cancelled or recovered) changes nothing.
+    """
+
+    def add(
+        self,
+        queue: str,
+        payload: str,
+        *,
+        sender: str = "user",
+        callback: bool = False,
+        attempt: int = 1,
+        retry_of: str | None = None,
+    ) -> TaskRecord:
+        """Store a new queued task and return it; its id sorts after every earlier task's."""
+        ...
+
+    def claim(self, queue: str, max_parallel: int, owner: str) -> TaskRecord | None:
+        """Mark the oldest queued task of ``queue`` running for ``owner``, and return it.
+
+        Atomic across processes: nothing is claimed (``None``) when ``max_parallel``
+        tasks of ``queue`` are running already, whoever runs them, or when none is
+        queued.
+        """
+        ...
+
+    def set_worker(self, task_id: str, worker_handle: str) -> None:
+        """Record the handle of the session working on a running task."""
+        ...
+
+    def finish(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        result: str | None = None,
+        error: str | None = None,
+        usage: Usage | None = None,
+    ) -> TaskRecord | None:
+        """End a queued or running task as ``status`` (done, failed or cancelled).
+
+        Returns the ended record, or ``None`` when the task had ended already (or
+        does not exist): then nothing changes. When the task asked for a callback
+        (see :attr:`TaskRecord.callback_target`), its outbox entry is written in the
+        same transaction as its end, so that an ended task has exactly one.
+        """
+        ...
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        """The task ``task_id``, or ``None``."""
+        ...
+
+    def list(
+        self,
+        queue: str | None = None,
+        status: TaskStatus | None = None,
+        limit: int | None = 100,
+    ) -> Tasks:
+        """The ``limit`` most recent tasks (of ``queue``, with ``status``), oldest first.
+
+        ``limit=None`` lists them all.
+        """
+        ...
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many tasks each queue has in each status: ``{queue: {status: n}}``."""
+        ...
+
+    def recover(self, is_owner_alive: Callable[[str], bool]) -> Tasks:
+        """End as failed (:data:`INTERRUPTED`) the running tasks whose owner is dead.
+
+        ``is_owner_alive(owner)`` tells whether the process named by an owner string
+        still runs. Returns the tasks recovered by this call: running it twice, or
+        in two processes at once, recovers each task once (with one callback).
+        """
+        ...
+
+    def pending_callbacks(self, limit: int = 100) -> Tasks:
+        """Ended tasks whose callback is still to be delivered, oldest first."""
+        ...
+
+    def mark_callback_delivered(self, task_id: str) -> None:
+        """Take the callback of ``task_id`` out of the outbox."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files. The backend is not used afterwards."""
+        ...

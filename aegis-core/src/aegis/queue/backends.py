@@ -1,0 +1,48 @@
+"""Finding a queue backend by name, among those the plugins registered."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aegis.errors import ConfigError
+from aegis.queue.backend import QueueBackend
+
+BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
+DEFAULT_BACKEND = "sqlite"
+
+
+def queue_backend_factories() -> dict[str, Callable[[Path], Any]]:
+    """Every registered backend factory by name; the first registration of a name wins."""
+    from aegis.plugins import get_plugins
+
+    factories: dict[str, Callable[[Path], Any]] = {}
+
+    def sink(plugin: str, name: str, factory: Callable[[Path], Any]) -> None:
+        if not isinstance(name, str) or not callable(factory):
+            raise TypeError("register_queue_backends: call register(name, factory)")
+        factories.setdefault(name, factory)
+
+    get_plugins().collect("register_queue_backends", sink)
+    return factories
+
+
+def get_queue_backend(name: str | None, state_dir: Path) -> QueueBackend:
+    """Open the queue backend ``name`` for the project whose state is in ``state_dir``.
+
+    ``name=None`` picks ``$AEGIS_QUEUE_BACKEND``, else ``"sqlite"``. An unknown name
+    is a :class:`~aegis.errors.ConfigError` listing the registered backends.
+    """
+    name = name or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+    factories = queue_backend_factories()
+    factory = factories.get(name)
+    if factory is None:
+        raise ConfigError(
+            f"no queue backend {name!r}",
+            hint=f"registered queue backends: {', '.join(sorted(factories)) or 'none'}"
+            f" (pick one with ${BACKEND_ENV}, or install the plugin that provides {name!r})",
+        )
+    backend: QueueBackend = factory(state_dir)
+    return backend

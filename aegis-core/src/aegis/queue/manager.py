@@ -1,0 +1,542 @@
+"""The QueueManager: runs the tasks of named queues on fresh worker sessions.
+
+A task is a payload for a queue. Running it spawns a fresh session of the queue's
+agent profile through the bridge, sends the payload as its first turn, records the
+turn's whole final assistant text (``TurnEnd.text``), usage, status and times, and
+closes the session. At most ``max_parallel`` tasks of a queue run at once — across
+every aegis process sharing the queue's backend — and they start oldest first.
+
+Tasks live in a :class:`~aegis.queue.backend.QueueBackend` (``.aegis/queue.db`` by
+default), so a restart loses none, and any process of the project can enqueue,
+list, wait for, cancel or retry them; the processes whose manager dispatches
+(``aegis serve``) run them.
+
+Callbacks
+    A task enqueued by ``agent:<handle>`` with ``callback=True`` reports back: its
+    end reaches that session's inbox as one message from ``queue:<name>`` carrying
+    the task id, ``ok``/``failed``/``cancelled`` and the result or the error.
+    Exactly once: the backend writes the callback's outbox row in the transaction
+    that ends the task (a task ends once, so it has one row); every manager
+    delivers the outbox at least once (again after a crash), through the
+    :class:`~aegis.inbox.InboxRouter` with the idempotency key ``callback:<task
+    id>``, which stores a key once — so the session gets the message once.
+
+The crash policy (there is one)
+    A task that was running when aegis stopped — a crash, ``kill -9``, or a
+    graceful stop that waited ``shutdown_grace`` seconds for it in vain — ends as
+    **failed** with the error ``"interrupted: aegis stopped while this task ran"``.
+    Its callback says so, and :meth:`QueueManager.retry` runs it again as a new
+    task. aegis never re-runs it by itself: a worker may have half-done its job
+    (edited files, pushed a branch), and only its caller can tell whether running
+    it again is safe. Queued tasks simply stay queued and run after a restart.
+
+    Which tasks were running "when aegis stopped" is decided from their owner, the
+    ``"<host>:<pid>:<start time>"`` of the process that claimed them: on entering
+    (and every ``recover_interval`` seconds) a manager ends the running tasks of
+    owners that no longer run on this host. After a graceful stop this process's
+    own running tasks are ended on the way out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+from anyio.abc import TaskGroup
+
+from aegis.errors import MessageRefused
+from aegis.events import StopReason, TurnEnd, Usage
+from aegis.queue.backend import INTERRUPTED, QueueBackend
+from aegis.queue.declaration import Queue
+from aegis.queue.owner import current_owner, is_owner_alive
+from aegis.queue.task import TaskRecord, TaskStatus
+from aegis.session.manager import UnknownSession
+
+if TYPE_CHECKING:
+    from aegis.inbox import InboxRouter
+    from aegis.session.manager import SessionManager
+
+log = logging.getLogger("aegis.queue")
+
+CANCELLED = "cancelled"
+"""The error of a cancelled task."""
+
+_CLOSE_TIMEOUT = 10.0  # seconds a worker session gets to close before we go on
+_REMOTE_CHECK_INTERVAL = 1.0  # seconds between looks for a cancel made by another process
+
+
+class UnknownQueue(LookupError):
+    """No queue of that name is declared."""
+
+
+class UnknownTask(LookupError):
+    """No task has that id."""
+
+
+class NotRetryable(ValueError):
+    """Only failed or cancelled tasks can be retried."""
+
+
+def callback_text(task: TaskRecord) -> str:
+    """The message a task's callback delivers: its id, how it ended, the result or the error."""
+    head = f"Task {task.id} on queue {task.queue!r}"
+    if task.status is TaskStatus.done:
+        return f"{head}: ok.\n\n{task.result or ''}"
+    if task.status is TaskStatus.cancelled:
+        return f"{head}: cancelled ({task.error or CANCELLED})."
+    return f"{head}: failed: {task.error or 'unknown error'}"
+
+
+@dataclasses.dataclass(eq=False)
+class _Running:
+    """A task this process runs, from its claim until its worker is closed."""
+
+    task: TaskRecord
+    scope: anyio.CancelScope = dataclasses.field(default_factory=anyio.CancelScope)
+    done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    handle: str | None = None
+    stop_reason: TaskStatus | None = None
+    """Why we stop it: ``cancelled``, or ``failed`` for an interrupted task."""
+    gone: str | None = None
+    """Why the worker session ended before its turn did."""
+
+    def stop(self, reason: TaskStatus) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.scope.cancel()
+
+
+class QueueManager:
+    """Runs the declared queues of one project against a queue backend.
+
+    Use it as an async context manager inside the bridge's and the inbox router's
+    blocks. Entering recovers the tasks of dead aegis processes and (unless
+    ``dispatch=False``: a process that only enqueues and waits) starts one
+    dispatcher per queue; leaving stops dispatching, gives running tasks
+    ``shutdown_grace`` seconds, then interrupts the rest (see the crash policy in
+    the module's documentation).
+
+    ``owner`` names this process in the backend (default
+    ``"<host>:<pid>:<process start time>"``). ``poll_interval`` is how often the
+    backend is looked at for what other processes did (new tasks, cancels, ended
+    tasks, due callbacks); what this process does is seen at once.
+    """
+
+    def __init__(
+        self,
+        queues: Mapping[str, Queue],
+        *,
+        backend: QueueBackend,
+        bridge: SessionManager,
+        inbox_router: InboxRouter,
+        owner: str | None = None,
+        poll_interval: float = 0.25,
+        shutdown_grace: float = 10.0,
+        dispatch: bool = True,
+        recover_interval: float = 30.0,
+    ) -> None:
+        self.queues: dict[str, Queue] = dict(queues)
+        self.backend = backend
+        self.bridge = bridge
+        self.inbox_router = inbox_router
+        self.owner = owner or current_owner()
+        self.poll_interval = poll_interval
+        self.shutdown_grace = shutdown_grace
+        self.dispatch = dispatch
+        self.recover_interval = recover_interval
+        self._running: dict[str, _Running] = {}
+        self._events: dict[str, anyio.Event] = {}
+        self._stopping = False
+        self._dispatchers = 0
+        self._warned: set[str] = set()
+        self._stack = AsyncExitStack()
+        self._tg: TaskGroup | None = None
+
+    # --- signals between the tasks of this manager ---------------------------------------
+
+    def _event(self, name: str) -> anyio.Event:
+        """The current event of ``name``: awaited by a loop, set (once) to wake it."""
+        event = self._events.get(name)
+        if event is None or event.is_set():
+            event = self._events[name] = anyio.Event()
+        return event
+
+    def _signal(self, name: str) -> None:
+        event = self._events.get(name)
+        if event is not None:
+            event.set()
+
+    @staticmethod
+    async def _nap(event: anyio.Event, seconds: float) -> None:
+        """Sleep ``seconds``, or less if ``event`` (got before looking) is set."""
+        with anyio.move_on_after(seconds):
+            await event.wait()
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._recover()
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        self._tg.start_soon(self._deliver_callbacks_loop)
+        self._tg.start_soon(self._recover_loop)
+        if self.dispatch:
+            for queue in self.queues.values():
+                self._dispatchers += 1
+                self._tg.start_soon(self._dispatch, queue)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._tg is not None
+        # Shielded: an orderly stop must finish even when the stop is a cancellation.
+        with anyio.CancelScope(shield=True):
+            self._stopping = True
+            for queue in self.queues:
+                self._signal(f"wake:{queue}")
+            with anyio.move_on_after(self.shutdown_grace):
+                while self._dispatchers:  # a claim in flight still starts its task
+                    await self._nap(self._event("dispatchers"), math.inf)
+            with anyio.move_on_after(self.shutdown_grace):
+                while self._running:
+                    await self._nap(self._event("ended"), math.inf)
+            for run in list(self._running.values()):
+                run.stop(TaskStatus.failed)
+            while self._running:
+                await self._nap(self._event("ended"), math.inf)
+            with anyio.move_on_after(self.shutdown_grace):
+                await self._deliver_callbacks()
+            self._tg.cancel_scope.cancel()
+        await self._stack.__aexit__(exc_type, exc, tb)
+
+    # --- the public surface ------------------------------------------------------------
+
+    def _queue(self, name: str) -> Queue:
+        queue = self.queues.get(name)
+        if queue is None:
+            known = ", ".join(sorted(self.queues)) or "none are declared in .aegis.py"
+            raise UnknownQueue(f"no queue {name!r} (queues: {known})")
+        return queue
+
+    async def enqueue(
+        self, queue: str, payload: str, sender: str = "user", callback: bool = False
+    ) -> str:
+        """Add a task to ``queue`` and return its id; it runs when a slot is free.
+
+        ``sender`` is who asks (``"user"``, ``"agent:<handle>"``, ``"queue:<name>"``,
+        ``"workflow:<run id>"``). With ``callback`` and an ``agent:`` sender, the
+        end of the task is delivered to that agent's inbox. Raises
+        :class:`UnknownQueue` naming the declared queues.
+        """
+        self._queue(queue)
+        task = await anyio.to_thread.run_sync(
+            lambda: self.backend.add(queue, payload, sender=sender, callback=callback)
+        )
+        self._notify("task_enqueued", task)
+        self._signal(f"wake:{queue}")
+        return task.id
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        """The task ``task_id``, or ``None``."""
+        return await anyio.to_thread.run_sync(self.backend.get, task_id)
+
+    async def list_tasks(
+        self,
+        queue: str | None = None,
+        status: TaskStatus | str | None = None,
+        limit: int | None = 100,
+    ) -> list[TaskRecord]:
+        """The ``limit`` most recent tasks (of ``queue``, with ``status``), oldest first."""
+        wanted = TaskStatus(status) if status is not None else None
+        return await anyio.to_thread.run_sync(
+            lambda: self.backend.list(queue=queue, status=wanted, limit=limit)
+        )
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """``{queue: {status: n}}`` over every task of the backend."""
+        return await anyio.to_thread.run_sync(self.backend.counts)
+
+    async def _require(self, task_id: str) -> TaskRecord:
+        task = await self.get(task_id)
+        if task is None:
+            raise UnknownTask(f"no task {task_id!r}")
+        return task
+
+    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecord:
+        """Wait until task ``task_id`` has ended (done, failed or cancelled) and return it.
+
+        Raises :class:`UnknownTask`, or ``TimeoutError`` after ``timeout`` seconds.
+        """
+        with anyio.fail_after(timeout):
+            while True:
+                ended = self._event("ended")  # got before looking: no end is missed
+                task = await self._require(task_id)
+                if task.status.ended:
+                    return task
+                await self._nap(ended, self.poll_interval)
+
+    async def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a task: a queued one never runs; a running one has its worker stopped.
+
+        Returns the task as it ended. An ended task is left as it is (and
+        returned). A task running in another aegis process is marked cancelled at
+        once, and that process stops its worker within about a second.
+        """
+        task = await self._require(task_id)
+        if task.status.ended:
+            return task
+        ended = await anyio.to_thread.run_sync(
+            lambda: self.backend.finish(task_id, TaskStatus.cancelled, error=CANCELLED)
+        )
+        if ended is not None:
+            self._task_ended(ended)
+        run = self._running.get(task_id)
+        if run is not None:  # ours: interrupt and close its worker before returning
+            run.stop(TaskStatus.cancelled)
+            await run.done.wait()
+        return await self._require(task_id)
+
+    async def retry(self, task_id: str) -> str:
+        """Enqueue a failed or cancelled task again; returns the new task's id.
+
+        The new task has the same queue, payload, sender and callback, the next
+        ``attempt`` number, and ``retry_of`` set to ``task_id``.
+        """
+        task = await self._require(task_id)
+        if task.status not in (TaskStatus.failed, TaskStatus.cancelled):
+            raise NotRetryable(
+                f"task {task_id} is {task.status.value}: only failed or cancelled tasks are retried"
+            )
+        self._queue(task.queue)
+        new = await anyio.to_thread.run_sync(
+            lambda: self.backend.add(
+                task.queue,
+                task.payload,
+                sender=task.sender,
+                callback=task.callback,
+                attempt=task.attempt + 1,
+                retry_of=task.id,
+            )
+        )
+        self._notify("task_enqueued", new)
+        self._signal(f"wake:{task.queue}")
+        return new.id
+
+    # --- dispatching ----------------------------------------------------------------------
+
+    async def _dispatch(self, queue: Queue) -> None:
+        try:
+            while not self._stopping:
+                wake = self._event(f"wake:{queue.name}")
+                while not self._stopping and self._running_here(queue) < queue.max_parallel:
+                    try:
+                        task = await anyio.to_thread.run_sync(
+                            self.backend.claim, queue.name, queue.max_parallel, self.owner
+                        )
+                    except Exception:
+                        log.exception("could not claim a task of queue %s", queue.name)
+                        break
+                    if task is None:
+                        break
+                    run = self._running[task.id] = _Running(task)
+                    assert self._tg is not None
+                    self._tg.start_soon(self._run, queue, run)
+                await self._nap(wake, self.poll_interval)
+        finally:
+            self._dispatchers -= 1
+            self._signal("dispatchers")
+
+    def _running_here(self, queue: Queue) -> int:
+        # Counts workers until they are closed, so this process never has more
+        # than max_parallel sessions of the queue, even while one is closing.
+        return sum(1 for run in self._running.values() if run.task.queue == queue.name)
+
+    async def _run(self, queue: Queue, run: _Running) -> None:
+        """Run one claimed task to its end, and always record that end."""
+        task = run.task
+        # Until the turn has ended, the outcome is "interrupted": that is what is
+        # recorded if this process is stopped (cancelled) while the task runs.
+        status, result, usage = TaskStatus.failed, None, None
+        error: str | None = INTERRUPTED
+        try:
+            with run.scope:
+                run.handle = await self.bridge.spawn(queue.agent_profile)
+                await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
+                self._notify("task_started", dataclasses.replace(task, worker_handle=run.handle))
+                end = await self._work(queue, run, run.handle)
+                status = TaskStatus.done if end.ok else TaskStatus.failed
+                result, usage = end.text, end.usage
+                error = None if end.ok else end.error or f"the turn ended: {end.stop_reason}"
+            if run.stop_reason is TaskStatus.cancelled:
+                status, error = TaskStatus.cancelled, CANCELLED
+        except Exception as exc:  # the worker could not start (DriverError), and the like
+            status, error = TaskStatus.failed, str(exc) or type(exc).__name__
+        finally:
+            # Shielded: the end of a task is recorded even when aegis is stopping.
+            with anyio.CancelScope(shield=True):
+                await self._settle(run, status, result, error, usage)
+
+    async def _work(self, queue: Queue, run: _Running, handle: str) -> TurnEnd:
+        """The worker's first turn, watched for a worker that dies and a task ended elsewhere."""
+        end: TurnEnd | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch, run, handle, tg.cancel_scope)
+            try:
+                end = await self.bridge.request(
+                    handle, run.task.payload, sender=f"queue:{queue.name}"
+                )
+            except Exception as exc:  # refused by a before_send hook, session gone
+                end = TurnEnd(StopReason.error, error=str(exc) or type(exc).__name__)
+            tg.cancel_scope.cancel()
+        if end is None:  # the watch stopped the turn: the worker session ended
+            end = TurnEnd(StopReason.error, error=run.gone or f"worker {handle} ended")
+        return end
+
+    async def _watch(self, run: _Running, handle: str, work: anyio.CancelScope) -> None:
+        """Stop the turn when its session ended without answering, or the task ended elsewhere."""
+        checks = 0
+        try:
+            while True:
+                await anyio.sleep(self.poll_interval)
+                info = self.bridge.get(handle)
+                if not info.state.live:
+                    # Its CLI died mid-turn: give a late answer a moment to win, then stop.
+                    await anyio.sleep(self.poll_interval)
+                    run.gone = info.error or f"the worker session {handle} ended"
+                    work.cancel()
+                    return
+                checks += 1
+                if checks * self.poll_interval >= _REMOTE_CHECK_INTERVAL:
+                    checks = 0
+                    task = await anyio.to_thread.run_sync(self.backend.get, run.task.id)
+                    if task is not None and task.status.ended:  # cancelled or recovered
+                        run.stop(task.status)
+                        return
+        except Exception:  # the watch is a safety net: it must not fail the task
+            log.exception("watching task %s failed", run.task.id)
+
+    async def _settle(
+        self,
+        run: _Running,
+        status: TaskStatus,
+        result: str | None,
+        error: str | None,
+        usage: Usage | None,
+    ) -> None:
+        """Record how a task ended (the first end wins), close its worker, tell everyone."""
+        task = run.task
+        try:
+            ended = await anyio.to_thread.run_sync(
+                lambda: self.backend.finish(
+                    task.id, status, result=result, error=error, usage=usage
+                )
+            )
+        except Exception:
+            log.exception("could not record the end of task %s", task.id)
+            ended = None
+        if run.handle is not None:
+            with anyio.move_on_after(_CLOSE_TIMEOUT):
+                try:
+                    if run.stop_reason is not None:
+                        await self.bridge.interrupt(run.handle)
+                    await self.bridge.close(run.handle)
+                except Exception:
+                    log.exception("could not close worker %s of task %s", run.handle, task.id)
+        self._running.pop(task.id, None)
+        run.done.set()
+        if ended is not None:
+            self._task_ended(ended)
+        else:
+            self._signal("ended")
+        self._signal(f"wake:{task.queue}")
+
+    def _task_ended(self, task: TaskRecord) -> None:
+        self._notify("task_finished", task)
+        self._signal("ended")
+        if task.callback_target is not None:
+            self._signal("callbacks")
+
+    # --- callbacks and recovery ---------------------------------------------------------------
+
+    async def _deliver_callbacks_loop(self) -> None:
+        while True:
+            due = self._event("callbacks")
+            await self._deliver_callbacks()
+            await self._nap(due, self.poll_interval)
+
+    async def _deliver_callbacks(self) -> None:
+        """Deliver the outbox: at least once here, exactly once thanks to the inbox's key."""
+        try:
+            tasks = await anyio.to_thread.run_sync(self.backend.pending_callbacks)
+        except Exception:
+            log.exception("could not read the callback outbox")
+            return
+        for task in tasks:
+            target = task.callback_target
+            try:
+                if target is not None:
+                    await self.inbox_router.deliver(
+                        target,
+                        callback_text(task),
+                        f"queue:{task.queue}",
+                        key=f"callback:{task.id}",
+                    )
+            except (UnknownSession, MessageRefused) as exc:
+                # Nobody to deliver to, or refused for good: retrying cannot help.
+                log.warning("callback of task %s to %s dropped: %s", task.id, target, exc)
+            except Exception as exc:
+                if task.id not in self._warned:
+                    self._warned.add(task.id)
+                    log.warning("callback of task %s not delivered yet: %s", task.id, exc)
+                continue
+            try:
+                await anyio.to_thread.run_sync(self.backend.mark_callback_delivered, task.id)
+            except Exception:
+                log.exception("could not mark the callback of task %s delivered", task.id)
+
+    async def _recover_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.recover_interval)
+            await self._recover()
+
+    async def _recover(self) -> None:
+        """End the tasks that dead aegis processes were running (see the crash policy)."""
+        try:
+            recovered = await anyio.to_thread.run_sync(self.backend.recover, self._owner_alive)
+        except Exception:
+            log.exception("could not recover interrupted tasks")
+            return
+        for task in recovered:
+            log.warning("task %s on queue %s: %s", task.id, task.queue, INTERRUPTED)
+            self._task_ended(task)
+
+    def _owner_alive(self, owner: str) -> bool:
+        # This manager's own tasks are alive while it runs them, whatever its owner string.
+        return owner == self.owner or is_owner_alive(owner)
+
+    # --- hooks ----------------------------------------------------------------------------
+
+    def _notify(self, hook_name: str, task: TaskRecord) -> None:
+        """Call an observer hook; an observer that raises is logged, never breaks the queue."""
+        from aegis.plugins import get_plugins
+
+        try:
+            impls = getattr(get_plugins().hook, hook_name).get_hookimpls()
+        except Exception:
+            log.exception("could not load the plugins for %s", hook_name)
+            return
+        for impl in impls:
+            kwargs: dict[str, Any] = {"task": task}
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception:
+                log.exception("%s hook of plugin %s failed", hook_name, impl.plugin_name)

@@ -1,0 +1,123 @@
+"""The fakes of the queue and inbox tests: in-process workers, and a running substrate.
+
+The worker driver is the session tests' :class:`FakeDriver` (``hold`` waits for its
+``release``, ``die`` kills the fake CLI), plus ``chunks``: a turn of several
+streamed chunks and two assistant messages, whose whole text only ``TurnEnd``
+carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aegis import hookimpl
+from aegis.config import Agent
+from aegis.driver import Driver, SessionOptions
+from aegis.events import AssistantMessage, StopReason, TextDelta, TurnEnd, Usage
+from aegis.inbox import InboxRouter
+from aegis.plugins import get_plugins
+from aegis.queue import Queue
+from aegis.queue.manager import QueueManager
+from aegis.queue.sqlite_backend import SqliteQueueBackend
+from aegis.registry import reset_registry
+from aegis.session import SessionManager
+from tests.session.fake_provider import Fake, FakeDriver, FakeProvider
+
+WHOLE_TEXT = "First part.\n\nSecond part, the conclusion."
+POLL = 0.02
+
+
+class WorkerDriver(FakeDriver):
+    """:class:`FakeDriver`, plus ``chunks``: a reply streamed in pieces."""
+
+    async def prompt(self, text: str) -> TurnEnd:
+        if "chunks" not in text:
+            return await super().prompt(text)
+        self.prompts.append(text)
+        first, second = WHOLE_TEXT.split("\n\n")
+        for piece in (first[:5], first[5:]):
+            self.options.emit(TextDelta(piece))
+        self.options.emit(AssistantMessage(first))
+        self.options.emit(TextDelta(second))
+        self.options.emit(AssistantMessage(second))
+        end = TurnEnd(StopReason.end_turn, text=WHOLE_TEXT, usage=Usage(100, 20, 60, 0, 0.5))
+        self.options.emit(end)
+        return end
+
+
+class WorkerProvider(FakeProvider):
+    def open_driver(self, agent: Any, options: SessionOptions) -> Driver:
+        return WorkerDriver(agent.provider, options)
+
+
+class WorkerPlugin:
+    @hookimpl
+    def register_providers(self, register: Any) -> None:
+        register(WorkerProvider())
+
+
+@pytest.fixture
+def fake_workers() -> Iterator[None]:
+    """Registers the in-process ``fake`` provider (with ``chunks``) for one test."""
+    plugin = WorkerPlugin()
+    get_plugins().manager.register(plugin, name="fake-workers")
+    reset_registry()
+    FakeDriver.instances.clear()
+    yield
+    get_plugins().manager.unregister(plugin)
+    reset_registry()
+
+
+AGENTS = {"worker": Agent(provider=Fake()), "boss": Agent(provider=Fake())}
+
+
+@dataclass
+class Running:
+    bridge: SessionManager
+    inbox: InboxRouter
+    queues: QueueManager
+    backend: SqliteQueueBackend
+
+
+@asynccontextmanager
+async def running(root: Path, *queues: Queue, **options: Any) -> AsyncIterator[Running]:
+    """A bridge, an inbox router and a queue manager on ``root``'s state, polling fast."""
+    options.setdefault("poll_interval", POLL)
+    backend = SqliteQueueBackend.for_state_dir(root / ".aegis")
+    try:
+        async with (
+            SessionManager(AGENTS, root=root) as bridge,
+            InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+            QueueManager(
+                {q.name: q for q in queues},
+                backend=backend,
+                bridge=bridge,
+                inbox_router=inbox,
+                **options,
+            ) as manager,
+        ):
+            yield Running(bridge, inbox, manager, backend)
+    finally:
+        backend.close()
+
+
+def driver_for(payload: str) -> FakeDriver | None:
+    """The worker driver whose first prompt was ``payload``."""
+    for driver in FakeDriver.instances:
+        if driver.prompts[:1] == [payload]:
+            return driver
+    return None
+
+
+async def until(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait until ``predicate()`` is true (fails the test after ``timeout`` seconds)."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.005)
