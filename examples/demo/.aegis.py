@@ -17,7 +17,7 @@ agents = {
             rules=[
                 ScriptRule(
                     match=r"(?i)plan (.+)",
-                    reply="Plan for {0}: 1. list the files 2. remove the stale ones 3. report",
+                    reply="Plan for {1}: 1. list the files 2. remove the stale ones 3. report",
                 ),
                 ScriptRule(match=r"(?i)hello", reply="Hello again! The plan still stands."),
             ]
@@ -29,8 +29,8 @@ agents = {
             rules=[
                 ScriptRule(
                     match=r"(?i)count the files",
-                    tool_calls=(ScriptedToolCall(tool="bash", input={"command": "ls | wc -l"}),),
-                    reply="I counted the files.",
+                    tool_calls=(ScriptedToolCall(tool="bash", input={"command": "ls -A | wc -l"}),),
+                    reply="I counted {output} file(s) here.",
                 ),
             ]
         ),

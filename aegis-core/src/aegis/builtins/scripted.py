@@ -9,19 +9,48 @@ provider of the demo, of a fresh machine, and of tests of your own workflows::
             tool="bash", input={"command": "pytest -q"})], reply="Tests ran."),
     ]))
 
-A message that matches no rule is echoed back.
+A message that matches no rule is echoed back (``echo: <message>``).
+
+The agent is a real ACP agent process (:mod:`aegis.builtins.scripted_agent`), driven
+by the same :class:`~aegis.acp.driver.AcpDriver` as the ACP CLIs, so a session of it
+goes through every layer a real harness does: its tool calls really run (in the
+session's working directory), it asks permission before edits and commands when the
+profile's permission is ``read``, ``write`` or ``full`` (with ``auto`` it just runs
+them, as a CLI's own default would), it streams its replies, honours interrupts,
+reports usage (one token per word) and resumes sessions from the history it keeps
+under ``.aegis/scripted/`` in the session's working directory.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from typing import Any, ClassVar
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aegis.acp.driver import AcpDriver
 from aegis.config.provider_config import ProviderConfig
 from aegis.hookspecs import hookimpl
 from aegis.provider import Provider
+
+if TYPE_CHECKING:
+    from aegis.config.agent import Agent
+    from aegis.driver import Driver, SessionOptions
+    from aegis.events import SessionStarted
+
+CONFIG_ENV = "AEGIS_SCRIPTED_CONFIG"
+"""The agent's configuration as JSON: ``{"rules": [...], "permission": "auto", "model": "..."}``."""
+CONFIG_FILE_ENV = "AEGIS_SCRIPTED_CONFIG_FILE"
+"""A file holding that JSON instead, used when it is too large for the environment."""
+STATE_ENV = "AEGIS_SCRIPTED_STATE"
+"""Where the agent keeps session histories (default: ``<cwd>/.aegis/scripted``)."""
 
 
 class ScriptedToolCall(BaseModel):
@@ -43,7 +72,13 @@ class ScriptRule(BaseModel):
     match: str
     """A regular expression searched for in the incoming message."""
     reply: str = ""
-    """The reply text; ``{0}``, ``{1}``... are the match's groups, ``{message}`` the message."""
+    """The reply text, with placeholders filled in.
+
+    ``{0}`` is the whole match and ``{1}``, ``{2}``... its groups; ``{message}`` is the
+    message, ``{output}`` the output of the last tool call, and ``{turn}`` the number of
+    this turn in the session (counting turns before a resume). Other braces stay as
+    they are.
+    """
     tool_calls: tuple[ScriptedToolCall, ...] = ()
     delay: float = Field(default=0.0, ge=0.0)
     """Seconds to wait before replying (to simulate a slow model)."""
@@ -76,6 +111,69 @@ class ScriptedProvider(Provider):
     config_class = Scripted
     executable = None
     description = "built-in offline agent whose replies are scripted in the profile"
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        return ScriptedDriver(agent, options)
+
+
+class ScriptedDriver(AcpDriver):
+    """Runs the scripted agent process (``python -m aegis.builtins.scripted_agent``)."""
+
+    env_limit: ClassVar[int] = 64 * 1024
+    """A configuration larger than this (in bytes) goes through a file, not the environment."""
+
+    def __init__(self, agent: Agent, options: SessionOptions) -> None:
+        super().__init__(agent, options)
+        provider = agent.provider
+        rules = provider.rules if isinstance(provider, Scripted) else ()
+        self.config_json = json.dumps(
+            {
+                "rules": [rule.model_dump(mode="json") for rule in rules],
+                "permission": agent.permission.value,
+                "model": agent.model or "scripted",
+            }
+        )
+        self._config_file: Path | None = None
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "aegis.builtins.scripted_agent"]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        # Whichever way is not used must not leak in from aegis's own environment.
+        env.pop(CONFIG_FILE_ENV, None)
+        env.pop(CONFIG_ENV, None)
+        if self._config_file is not None:
+            env[CONFIG_FILE_ENV] = str(self._config_file)
+        else:
+            env[CONFIG_ENV] = self.config_json
+        return env
+
+    async def start(self) -> SessionStarted:
+        if len(self.config_json.encode()) > self.env_limit and self._config_file is None:
+            self._config_file = await anyio.to_thread.run_sync(_write_private, self.config_json)
+        return await super().start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            if self._config_file is not None:
+                with anyio.CancelScope(shield=True):
+                    await anyio.Path(self._config_file).unlink(missing_ok=True)
+                self._config_file = None
+
+
+def _write_private(text: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix="aegis-scripted-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+    return Path(name)
 
 
 @hookimpl

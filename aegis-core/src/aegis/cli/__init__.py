@@ -8,6 +8,8 @@ plugin commands are added through the ``register_commands`` hook on first need.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,4 +141,10 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 def main() -> None:
     """Entry point of the ``aegis`` console script."""
-    cli(prog_name="aegis")
+    try:
+        cli(prog_name="aegis")
+    except* BrokenPipeError:
+        # The reader went away (`aegis ask ... | head`): leave quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)

@@ -76,3 +76,33 @@ class ConsoleRenderer:
 def event_json(handle: str, event: ev.Event) -> str:
     """One JSONL line for ``aegis ask --json``."""
     return json.dumps({"handle": handle, **ev.to_dict(event)}, ensure_ascii=False)
+
+
+class ProgressPrinter:
+    """One line per notable event of many sessions at once (workflow runs, ``serve``).
+
+    Streaming text is not shown chunk by chunk (several sessions would interleave);
+    each turn's whole answer is shown when the turn ends.
+    """
+
+    def __init__(self, *, width: int = 110) -> None:
+        self.width = width
+
+    def _line(self, handle: str, text: str, **style: object) -> None:
+        click.secho(_short(f"  {handle}: {text}", self.width), err=True, **style)  # type: ignore[arg-type]
+
+    def show(self, handle: str, event: ev.Event) -> None:
+        if isinstance(event, ev.UserMessage):
+            self._line(handle, f"← [{event.sender}] {event.text}", fg="yellow")
+        elif isinstance(event, ev.ToolCall):
+            summary = event.title or json.dumps(event.input, ensure_ascii=False)
+            self._line(handle, f"⏺ {event.name} [{event.kind.value}] {summary}", fg="cyan")
+        elif isinstance(event, ev.ToolResult):
+            self._line(handle, f"{'✓' if event.ok else '✗'} {event.output}", dim=True)
+        elif isinstance(event, ev.TurnEnd):
+            if event.ok:
+                self._line(handle, f"→ {event.text}")
+            else:
+                self._line(handle, f"turn {event.stop_reason.value}: {event.error or ''}", fg="red")
+        elif isinstance(event, ev.Error):
+            self._line(handle, f"error: {event.message}", fg="red")

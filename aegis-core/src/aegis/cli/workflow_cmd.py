@@ -88,24 +88,19 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
     arguments = _parse_args(args)
 
     async def main() -> int:
-        from aegis.events import ToolCall, TurnEnd
+        from aegis.cli._render import ProgressPrinter
         from aegis.substrate import Substrate
 
         def on_log(stamp: str, message: str) -> None:
             click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
+        printer = ProgressPrinter()
         async with Substrate(project) as substrate, anyio.create_task_group() as tg:
             with substrate.bridge.subscribe() as stream:
 
                 async def progress() -> None:
                     async for handle, event in stream:
-                        if isinstance(event, ToolCall):
-                            click.secho(f"  {handle}: {event.name} {event.title}", err=True)
-                        elif isinstance(event, TurnEnd):
-                            text = " ".join(event.text.split())[:100]
-                            click.secho(
-                                f"  {handle}: turn {event.stop_reason.value}: {text}", err=True
-                            )
+                        printer.show(handle, event)
 
                 tg.start_soon(progress)
                 record = await substrate.workflows.run(name, arguments, on_log=on_log)
