@@ -166,30 +166,33 @@ class SessionManager:
         return handle
 
     async def _run(self, session: Session, provider: Any, options: SessionOptions) -> None:
-        with session.scope:
-            try:
-                async with provider.open_driver(session.agent, options) as driver:
-                    session.driver = driver
-                    await driver.start()
-                    self._write_meta(session)
-                    session.set_state(SessionState.ready)
-                    self._notify("session_started", session=session.info())
-                    await session.serve(driver, lambda end: self._turn_finished(session, end))
-            except DriverError as exc:
-                session.fail(str(exc))
-            except Exception as exc:
-                log.exception("session %s crashed", session.handle)
-                session.fail(f"{type(exc).__name__}: {exc}")
-        # Whatever ended the session (close, failure, cancellation), settle its inbox.
-        session.driver = None
-        if session.state is not SessionState.failed:
-            session.set_state(SessionState.closed)
-        session.undelivered(
-            session.error or "the session was closed before this message was delivered"
-        )
-        self._write_meta(session)
-        session.finished.set()
-        self._notify("session_closed", session=session.info())
+        try:
+            with session.scope:
+                try:
+                    async with provider.open_driver(session.agent, options) as driver:
+                        session.driver = driver
+                        await driver.start()
+                        self._write_meta(session)
+                        session.set_state(SessionState.ready)
+                        self._notify("session_started", session=session.info())
+                        await session.serve(driver, lambda end: self._turn_finished(session, end))
+                except DriverError as exc:
+                    session.fail(str(exc))
+                except Exception as exc:
+                    log.exception("session %s crashed", session.handle)
+                    session.fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            # Whatever ended the session (close, failure, or the cancellation of
+            # everything around it), settle its inbox and tell whoever waits.
+            session.driver = None
+            if session.state is not SessionState.failed:
+                session.set_state(SessionState.closed)
+            session.undelivered(
+                session.error or "the session was closed before this message was delivered"
+            )
+            self._write_meta(session)
+            session.finished.set()
+            self._notify("session_closed", session=session.info())
 
     def _turn_finished(self, session: Session, end: TurnEnd) -> None:
         self._notify("turn_finished", handle=session.handle, turn=end)
