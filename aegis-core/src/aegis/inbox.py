@@ -32,18 +32,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio
 from anyio.abc import TaskGroup
 
 from aegis.errors import MessageRefused
 from aegis.events import StateChanged
+from aegis.lifespan import Lifespan
 from aegis.queue._sqlite import SqliteFile
 from aegis.session.handles import valid_handle
 from aegis.session.info import SessionState
@@ -179,7 +178,7 @@ def _message(row: sqlite3.Row) -> InboxMessage:
     )
 
 
-class InboxRouter:
+class InboxRouter(Lifespan):
     """Routes messages to sessions by handle, keeping them while the session is not live.
 
     Use it as an async context manager inside the bridge's block: it owns the task
@@ -194,30 +193,25 @@ class InboxRouter:
         self.poll_interval = poll_interval
         self._store: InboxStore | None = None
         self._lock = anyio.Lock()
-        self._stack = AsyncExitStack()
         self._tg: TaskGroup | None = None
 
     # --- lifetime -----------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
         self._store = await anyio.to_thread.run_sync(InboxStore, self.state_dir / DB_NAME)
-        await anyio.to_thread.run_sync(self._store.prune, time.time() - KEEP_DELIVERED_S)
-        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
-        await self._tg.start(self._watch)
-        self._tg.start_soon(self._poll)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._tg is not None
-        self._tg.cancel_scope.cancel()
         try:
-            await self._stack.__aexit__(exc_type, exc, tb)
+            await anyio.to_thread.run_sync(self._store.prune, time.time() - KEEP_DELIVERED_S)
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await tg.start(self._watch)
+                tg.start_soon(self._poll)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
         finally:
+            self._tg = None
             store, self._store = self._store, None
             if store is not None:
                 with anyio.CancelScope(shield=True):

@@ -42,16 +42,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
 
 from aegis.errors import MessageRefused
 from aegis.events import StopReason, TurnEnd, Usage
+from aegis.lifespan import Lifespan
 from aegis.queue.backend import INTERRUPTED, QueueBackend
 from aegis.queue.declaration import Queue
 from aegis.queue.owner import current_owner, is_owner_alive
@@ -112,7 +112,7 @@ class _Running:
         self.scope.cancel()
 
 
-class QueueManager:
+class QueueManager(Lifespan):
     """Runs the declared queues of one project against a queue backend.
 
     Use it as an async context manager inside the bridge's and the inbox router's
@@ -155,7 +155,6 @@ class QueueManager:
         self._stopping = False
         self._dispatchers = 0
         self._warned: set[str] = set()
-        self._stack = AsyncExitStack()
         self._tg: TaskGroup | None = None
 
     # --- signals between the tasks of this manager ---------------------------------------
@@ -180,24 +179,24 @@ class QueueManager:
 
     # --- lifetime ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
         await self._recover()
-        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
-        self._tg.start_soon(self._deliver_callbacks_loop)
-        self._tg.start_soon(self._recover_loop)
-        if self.dispatch:
-            for queue in self.queues.values():
-                self._dispatchers += 1
-                self._tg.start_soon(self._dispatch, queue)
-        return self
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._deliver_callbacks_loop)
+            tg.start_soon(self._recover_loop)
+            if self.dispatch:
+                for queue in self.queues.values():
+                    self._dispatchers += 1
+                    tg.start_soon(self._dispatch, queue)
+            try:
+                yield
+            finally:
+                await self._stop(tg)
+        self._tg = None
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._tg is not None
+    async def _stop(self, tg: TaskGroup) -> None:
         # Shielded: an orderly stop must finish even when the stop is a cancellation.
         with anyio.CancelScope(shield=True):
             self._stopping = True
@@ -215,8 +214,7 @@ class QueueManager:
                 await self._nap(self._event("ended"), math.inf)
             with anyio.move_on_after(self.shutdown_grace):
                 await self._deliver_callbacks()
-            self._tg.cancel_scope.cancel()
-        await self._stack.__aexit__(exc_type, exc, tb)
+            tg.cancel_scope.cancel()
 
     # --- the public surface ------------------------------------------------------------
 

@@ -6,11 +6,10 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -21,6 +20,7 @@ from aegis.config.loader import STATE_DIR_NAME, Project
 from aegis.driver import McpServer, SessionOptions
 from aegis.errors import ConfigError, DriverError, MessageRefused
 from aegis.events import Event, TurnEnd
+from aegis.lifespan import Lifespan
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
@@ -39,7 +39,7 @@ class SessionClosed(RuntimeError):
     """The session has ended (closed or failed) and takes no more messages."""
 
 
-class SessionManager:
+class SessionManager(Lifespan):
     """Owns every session of one aegis process, in one task group.
 
     Use it as an async context manager; leaving it closes every session (and
@@ -74,7 +74,6 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._subscribers: list[Subscriber] = []
         self._transcripts: dict[str, TranscriptFile] = {}
-        self._stack = AsyncExitStack()
         self._tg: TaskGroup | None = None
         self._writes_send, self._writes = anyio.create_memory_object_stream[tuple[str, bytes]](
             math.inf
@@ -87,23 +86,22 @@ class SessionManager:
 
     # --- lifetime -----------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
-        self._tg.start_soon(self._write_transcripts)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await self.close_all()
-            self._writes_send.close()
-        await self._stack.__aexit__(exc_type, exc, tb)
-        for transcript in self._transcripts.values():
-            transcript.close()
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._write_transcripts)
+                try:
+                    yield
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self.close_all()
+                        self._writes_send.close()  # the writer flushes, then ends
+        finally:
+            self._tg = None
+            for transcript in self._transcripts.values():
+                transcript.close()
 
     async def close_all(self) -> None:
         """Close every session (concurrently) and wait until they are all gone."""
