@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_claude.config import ClaudeCode
+
+if TYPE_CHECKING:
+    from aegis.config.agent import Agent
+    from aegis.driver import Driver, SessionOptions
 
 
 class ClaudeCodeProvider(Provider):
@@ -15,3 +22,19 @@ class ClaudeCodeProvider(Provider):
     executable = "claude"
     install_hint = "npm install -g @anthropic-ai/claude-code"
     description = "Anthropic's Claude Code CLI, over stream-json"
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        """A :class:`~aegis_claude.driver.ClaudeDriver` for one session of ``agent``.
+
+        A missing executable is reported by ``start()`` (``HarnessNotFound``), where
+        the session layer expects start-up failures.
+        """
+        from aegis_claude.driver import ClaudeDriver
+
+        config = agent.provider
+        if not isinstance(config, ClaudeCode):
+            raise DriverError(
+                f"agent's provider is {type(config).__name__}, not ClaudeCode: "
+                f"the {self.name!r} provider cannot drive it"
+            )
+        return ClaudeDriver(config, options, executable=self.find_executable(config))

@@ -1,0 +1,164 @@
+"""Shared pieces of the Claude provider's tests: event recording, fixtures, the fake CLI."""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aegis.config import Agent
+from aegis.driver import McpServer, SessionOptions
+from aegis.events import Event
+from aegis_claude.config import ClaudeCode
+from aegis_claude.driver import ClaudeDriver
+from aegis_claude.provider import ClaudeCodeProvider
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAKE_CLAUDE = Path(__file__).parent / "fake_claude.py"
+
+JSON = dict[str, Any]
+E = TypeVar("E")
+
+
+@dataclass
+class Recorder:
+    """Collects a session's events; ``mark()`` and ``since()`` slice them per turn."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def since(self, mark: int) -> list[Event]:
+        return self.events[mark:]
+
+    def of(self, kind: type[E], since: int = 0) -> list[E]:
+        return [e for e in self.events[since:] if isinstance(e, kind)]
+
+
+def fixture_lines(name: str) -> list[JSON]:
+    """The stdout lines of a captured scenario (see ``fixtures/capture.py``)."""
+    with (FIXTURES / f"{name}.jsonl").open(encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
+
+
+def turn_lines(lines: list[JSON]) -> Iterator[list[JSON]]:
+    """The lines of each turn: from its lifecycle ``started`` up to its ``result``."""
+    current: list[JSON] | None = None
+    for line in lines:
+        if line.get("type") == "command_lifecycle" and line.get("state") == "started":
+            current = []
+        elif current is not None:
+            current.append(line)
+            if line.get("type") == "result":
+                yield current
+                current = None
+
+
+def open_driver(
+    config: ClaudeCode,
+    cwd: Path,
+    recorder: Recorder,
+    *,
+    env: dict[str, str] | None = None,
+    mcp_servers: tuple[McpServer, ...] = (),
+    resume: str | None = None,
+    preamble: str | None = None,
+) -> ClaudeDriver:
+    """A driver for ``config`` through the provider, as the session layer opens it."""
+    options = SessionOptions(
+        cwd=cwd,
+        emit=recorder,
+        env=env or {},
+        mcp_servers=mcp_servers,
+        resume=resume,
+        preamble=preamble,
+    )
+    driver = ClaudeCodeProvider().open_driver(Agent(provider=config), options)
+    assert isinstance(driver, ClaudeDriver)
+    return driver
+
+
+@dataclass
+class FakeCli:
+    """The fake claude of ``fake_claude.py``, set up in a folder with its scenario."""
+
+    folder: Path
+    executable: Path
+    log_path: Path
+
+    def write(self, scenario: JSON) -> None:
+        (self.folder / "scenario.json").write_text(json.dumps(scenario))
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "FAKE_CLAUDE_SCENARIO": str(self.folder / "scenario.json"),
+            "FAKE_CLAUDE_LOG": str(self.log_path),
+        }
+
+    def log(self) -> list[JSON]:
+        """What the fake received: its argv and environment first, then stdin messages."""
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def received(self, kind: str) -> list[JSON]:
+        return [entry for entry in self.log()[1:] if entry.get("type") == kind]
+
+
+def make_fake_cli(folder: Path) -> FakeCli:
+    """Write a wrapper script running ``fake_claude.py`` with this interpreter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    executable = folder / "fake-claude"
+    executable.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_CLAUDE}" "$@"\n')
+    executable.chmod(executable.stat().st_mode | stat.S_IXUSR)
+    return FakeCli(folder, executable, folder / "log.jsonl")
+
+
+def settled(check: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Whether ``check`` holds within ``timeout`` seconds.
+
+    For the death of processes that are not our children: SIGKILL is delivered
+    asynchronously and no event tells us when it took effect, so poll.
+    """
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs (a zombie left for an init that does not reap counts)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    state = status[status.rindex(")") + 2 :].split()[0]
+    return state in ("Z", "X")
+
+
+def group_alive(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    alive: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = status[status.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            alive.append(int(entry.name))
+    return alive
