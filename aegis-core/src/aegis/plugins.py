@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aegis.builtins.scripted",
     "aegis.builtins.workflows",
     "aegis.builtins.sqlite_queue",
+    "aegis.builtins.mcp_tools",
 )
 """Modules of aegis-core registered as plugins, through the same hooks as any other."""
 

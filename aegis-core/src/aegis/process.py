@@ -5,6 +5,14 @@ stopping it stops whatever it started too (tool subprocesses, MCP servers, node
 workers). Closing escalates: close stdin, then SIGTERM to the group, then
 SIGKILL, each after a grace period. A process-wide reaper kills any group still
 alive when the interpreter exits, whatever the exit path.
+
+Some CLIs start their tools in sessions of their own (claude's Bash tool runs each
+command under ``setsid``), so a command that leaves something running escapes the
+group. To find those too, each harness's environment carries a tag
+(``AEGIS_PROCESS_TAG=<random>``) that every descendant inherits whatever its group,
+session or parent; closing kills every process carrying it. That part is Linux
+only (it reads ``/proc/<pid>/environ``); a process that wipes its environment
+escapes it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import atexit
 import contextlib
 import os
 import signal
+import tempfile
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +36,11 @@ _CHUNK = 1 << 16
 MAX_LINE_BYTES = 256 << 20
 """Lines longer than this are dropped (with a diagnostic) rather than buffered."""
 
+TAG_VARIABLE = "AEGIS_PROCESS_TAG"
+"""The environment variable marking a harness's processes, whatever their group."""
+
 _live_groups: set[int] = set()
+_live_tags: set[str] = set()
 
 
 def _reap_all() -> None:
@@ -34,6 +48,48 @@ def _reap_all() -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
     _live_groups.clear()
+    for tag in list(_live_tags):
+        kill_tagged(tag)
+
+
+def tagged_pids(tag: str, proc: Path = Path("/proc")) -> list[int]:
+    """The processes whose environment holds ``AEGIS_PROCESS_TAG=<tag>`` (not this one)."""
+    needle = f"{TAG_VARIABLE}={tag}".encode()
+    own = os.getpid()
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in proc.iterdir():
+            if not entry.name.isdigit() or int(entry.name) == own:
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if needle in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def kill_tagged(tag: str) -> list[int]:
+    """SIGKILL every process carrying ``tag``; return their pids."""
+    _live_tags.discard(tag)
+    pids = tagged_pids(tag)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def private_file(text: str, prefix: str = "aegis-") -> Path:
+    """A new temporary file holding ``text``, readable by its owner only (0600).
+
+    For what must not go on a command line, where ``ps`` shows it to everyone:
+    tokens, large configurations. The caller deletes it.
+    """
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+    return Path(name)
 
 
 atexit.register(_reap_all)
@@ -62,10 +118,13 @@ class Diagnostics:
 class ManagedProcess:
     """A harness CLI process, started in its own process group."""
 
-    def __init__(self, process: Process, argv: Sequence[str], diagnostics: Diagnostics) -> None:
+    def __init__(
+        self, process: Process, argv: Sequence[str], diagnostics: Diagnostics, tag: str
+    ) -> None:
         self.process = process
         self.argv = list(argv)
         self.diagnostics = diagnostics
+        self.tag = tag
         self._closed = False
         _live_groups.add(process.pid)
 
@@ -82,16 +141,20 @@ class ManagedProcess:
         """Start ``argv``; a missing executable raises ``HarnessNotFound``-style errors."""
         from aegis.errors import HarnessNotFound
 
+        tag = uuid.uuid4().hex
+        _live_tags.add(tag)
         try:
             process = await anyio.open_process(
-                list(argv), cwd=cwd, env=dict(env), start_new_session=True
+                list(argv), cwd=cwd, env={**env, TAG_VARIABLE: tag}, start_new_session=True
             )
         except FileNotFoundError:
+            _live_tags.discard(tag)
             hint = f": {install_hint}" if install_hint else ""
             raise HarnessNotFound(f"{argv[0]!r} is not installed or not on PATH{hint}") from None
         except OSError as exc:
+            _live_tags.discard(tag)
             raise DriverError(f"cannot start {argv[0]!r}: {exc}") from exc
-        return cls(process, argv, diagnostics)
+        return cls(process, argv, diagnostics, tag)
 
     @property
     def pid(self) -> int:
@@ -179,8 +242,10 @@ class ManagedProcess:
                     kill_group(self.pid, signal.SIGTERM)
                     with anyio.move_on_after(grace):
                         await self.process.wait()
-                # The leader may be gone while its children live on: always sweep the group.
+                # The leader may be gone while its children live on: always sweep the
+                # group, then whatever left it but still carries the tag.
                 kill_group(self.pid, signal.SIGKILL)
+                await anyio.to_thread.run_sync(kill_tagged, self.tag)
                 if self.process.returncode is None:
                     with anyio.move_on_after(grace):
                         await self.process.wait()

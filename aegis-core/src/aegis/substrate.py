@@ -1,9 +1,8 @@
 """The substrate: everything a frontend runs on, assembled for one project.
 
-The session bridge, the inbox router, the durable queues and the workflow runner
-(and, with the MCP plane, the server every agent can call) start together and stop
-together. ``aegis serve``, ``aegis workflow run``, ``aegis chat`` and the TUI each
-run one::
+The session bridge, the inbox router, the durable queues, the workflow runner and
+the MCP plane (the server every agent can call) start together and stop together.
+``aegis serve``, ``aegis workflow run``, ``aegis chat`` and the TUI each run one::
 
     async with Substrate(project) as substrate:
         record = await substrate.workflows.run("branch_review", {"base": "main"})
@@ -12,13 +11,13 @@ run one::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import Self
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
+from aegis.lifespan import Lifespan
+from aegis.mcp.plane import McpPlane
 from aegis.queue.backends import get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.session.manager import SessionManager
@@ -27,8 +26,8 @@ from aegis.workflow.runner import WorkflowRunner
 QUEUE_BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
 
 
-class Substrate:
-    """Bridge, inbox router, queue manager and workflow runner of one project."""
+class Substrate(Lifespan):
+    """Bridge, inbox router, queue manager, workflow runner and MCP plane of one project."""
 
     def __init__(
         self,
@@ -40,10 +39,20 @@ class Substrate:
         mcp: bool = True,
     ) -> None:
         """``dispatch``: run queued tasks in this process. ``mcp``: run the MCP plane
-        (commands that only look at state, like ``aegis queue list``, need neither)."""
+        (commands that only look at state, like ``aegis queue list``, need neither);
+        without it, sessions get no aegis tools and no preamble."""
         self.project = project
         self.state_dir = project.state_dir
-        self.bridge = SessionManager.for_project(project, env=env)
+        self.mcp_enabled = mcp
+        # The plane comes first: the bridge asks it, for every session it opens, for
+        # the session's MCP servers (with the session's own token) and preamble.
+        self.mcp: McpPlane | None = McpPlane(self) if mcp else None
+        self.bridge = SessionManager.for_project(
+            project,
+            env=env,
+            mcp_servers=self.mcp.servers_for if self.mcp is not None else None,
+            preamble=self.mcp.preamble if self.mcp is not None else None,
+        )
         self.inbox = InboxRouter(self.bridge, self.state_dir)
         backend_name = queue_backend or os.environ.get(QUEUE_BACKEND_ENV, "sqlite")
         self.queues = QueueManager(
@@ -59,21 +68,14 @@ class Substrate:
             inbox_router=self.inbox,
             state_dir=self.state_dir,
         )
-        self.mcp_enabled = mcp
-        self._stack = AsyncExitStack()
 
-    async def __aenter__(self) -> Self:
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self.bridge)
-            await stack.enter_async_context(self.inbox)
-            await stack.enter_async_context(self.queues)
-            self._stack = stack.pop_all()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.__aexit__(exc_type, exc, tb)
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
+        async with self.bridge, self.inbox, self.queues:
+            if self.mcp is None:
+                yield
+            else:
+                # Entered last, left first: a tool call never finds the queues or inbox closed.
+                async with self.mcp:
+                    yield

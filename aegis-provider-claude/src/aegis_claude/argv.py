@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from aegis.config.enums import Permission
 from aegis.driver import McpServer, SessionOptions
@@ -30,12 +31,15 @@ def build_argv(
     options: SessionOptions,
     *,
     session_id: str,
+    mcp_config_path: Path | None = None,
 ) -> list[str]:
     """The command line of one long-lived ``claude`` session.
 
     ``session_id`` is the conversation's id: with ``options.resume`` set it must be
     that id (``--resume``), otherwise it is a new UUID that claude adopts
     (``--session-id``), so that the id is known before the first turn.
+    ``mcp_config_path`` is the file holding :func:`mcp_config` of the session's MCP
+    servers (required when it has some).
     """
     argv = [executable, *BASE_ARGS, "--permission-mode", config.permission_mode]
     if config.permission is not Permission.full:
@@ -50,9 +54,11 @@ def build_argv(
     else:
         argv += ["--session-id", session_id]
     if options.mcp_servers:
+        if mcp_config_path is None:
+            raise ValueError("a session with MCP servers needs mcp_config_path")
         # The ``=`` form: --mcp-config takes several values and would swallow a
         # positional argument of extra_args that followed it.
-        argv.append(f"--mcp-config={mcp_config(options.mcp_servers)}")
+        argv.append(f"--mcp-config={mcp_config_path}")
     if config.strict_mcp_config:
         argv.append("--strict-mcp-config")
     if options.preamble:

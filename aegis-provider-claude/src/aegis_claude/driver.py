@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -42,10 +43,9 @@ from aegis.driver import Driver, SessionOptions
 from aegis.errors import DriverError, HarnessNotFound
 from aegis.events import Error, Event, SessionStarted, StopReason, TurnEnd
 from aegis.permissions import allows, refusal
-from aegis.process import ManagedProcess
-from aegis_claude.argv import build_argv, build_env, check_root_bypass
+from aegis.process import ManagedProcess, private_file
+from aegis_claude.argv import build_argv, build_env, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
-from aegis_claude.orphans import TAG_VARIABLE, kill_tagged, new_tag
 from aegis_claude.tools import tool_kind
 from aegis_claude.translate import Translator
 
@@ -132,7 +132,7 @@ class ClaudeDriver(Driver):
         self._stderr_done = anyio.Event()
         self._closing = False
         self._request_ids = 0
-        self._tag: str | None = None
+        self._mcp_file: Path | None = None
 
     @property
     def tools(self) -> tuple[str, ...]:
@@ -161,9 +161,9 @@ class ClaudeDriver(Driver):
             if self.process is not None:
                 await self.process.terminate()
         finally:
-            if self._tag is not None:
-                # What claude's tools left running outside its process group.
-                kill_tagged(self._tag)
+            if self._mcp_file is not None:
+                self._mcp_file.unlink(missing_ok=True)
+                self._mcp_file = None
             if self._task_group is not None:
                 self._task_group.cancel_scope.cancel()
                 # The body's own exception is not the background tasks' business: given
@@ -184,9 +184,18 @@ class ClaudeDriver(Driver):
             )
         env = build_env(self.config, self.options)
         check_root_bypass(self.config, env)
-        self._tag = env[TAG_VARIABLE] = new_tag()
         session_id = self.options.resume or str(uuid.uuid4())
-        argv = build_argv(self.executable, self.config, self.options, session_id=session_id)
+        if self.options.mcp_servers:
+            # In a private file, not on the command line: the servers' headers carry
+            # bearer tokens, and `ps` shows every process's arguments to everyone.
+            self._mcp_file = private_file(mcp_config(self.options.mcp_servers), "aegis-mcp-")
+        argv = build_argv(
+            self.executable,
+            self.config,
+            self.options,
+            session_id=session_id,
+            mcp_config_path=self._mcp_file,
+        )
         self.process = await ManagedProcess.start(
             argv,
             cwd=self.options.cwd,

@@ -10,7 +10,8 @@ import pytest
 from aegis.config.enums import Effort, Permission
 from aegis.driver import McpServer, SessionOptions
 from aegis.errors import DriverError
-from aegis_claude.argv import build_argv, build_env, check_root_bypass
+from aegis.process import private_file
+from aegis_claude.argv import build_argv, build_env, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
 
 SID = "8b5a0cad-9a6a-46c5-a05f-37fa1cbd2489"
@@ -23,7 +24,8 @@ def _argv(
     preamble: str | None = None,
 ) -> list[str]:
     options = SessionOptions(cwd=Path("."), mcp_servers=mcp_servers, preamble=preamble)
-    return build_argv("claude", config, options, session_id=SID)
+    config_path = Path("/private/mcp.json") if mcp_servers else None
+    return build_argv("claude", config, options, session_id=SID, mcp_config_path=config_path)
 
 
 def _value(argv: list[str], flag: str) -> str:
@@ -83,25 +85,32 @@ def test_new_session_gets_its_id_up_front_and_resume_reuses_one() -> None:
     assert _value(resumed, "--resume") == "old-id" and "--session-id" not in resumed
 
 
-def test_mcp_servers_become_one_inline_http_config() -> None:
+def test_mcp_servers_become_one_http_config_in_a_private_file() -> None:
     servers = (
         McpServer("aegis", "http://127.0.0.1:1/mcp", {"Authorization": "Bearer t"}),
         McpServer("other", "http://127.0.0.1:2/mcp"),
     )
     argv = _argv(ClaudeCode(strict_mcp_config=True), mcp_servers=servers)
 
-    [flag] = [a for a in argv if a.startswith("--mcp-config")]
-    assert json.loads(flag.removeprefix("--mcp-config=")) == {
-        "mcpServers": {
-            "aegis": {
-                "type": "http",
-                "url": "http://127.0.0.1:1/mcp",
-                "headers": {"Authorization": "Bearer t"},
-            },
-            "other": {"type": "http", "url": "http://127.0.0.1:2/mcp", "headers": {}},
-        }
-    }
+    # The token stays off the command line, which `ps` shows to every user.
+    assert "--mcp-config=/private/mcp.json" in argv
+    assert not [a for a in argv if "Bearer" in a]
     assert "--strict-mcp-config" in argv
+    path = private_file(mcp_config(servers))
+    try:
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert json.loads(path.read_text()) == {
+            "mcpServers": {
+                "aegis": {
+                    "type": "http",
+                    "url": "http://127.0.0.1:1/mcp",
+                    "headers": {"Authorization": "Bearer t"},
+                },
+                "other": {"type": "http", "url": "http://127.0.0.1:2/mcp", "headers": {}},
+            }
+        }
+    finally:
+        path.unlink()
 
 
 def test_no_mcp_flags_without_servers_or_strictness() -> None:

@@ -24,10 +24,8 @@ under ``.aegis/scripted/`` in the session's working directory.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from aegis.acp.driver import AcpDriver
 from aegis.config.provider_config import ProviderConfig
 from aegis.hookspecs import hookimpl
+from aegis.process import private_file
 from aegis.provider import Provider
 
 if TYPE_CHECKING:
@@ -151,7 +150,9 @@ class ScriptedDriver(AcpDriver):
 
     async def start(self) -> SessionStarted:
         if len(self.config_json.encode()) > self.env_limit and self._config_file is None:
-            self._config_file = await anyio.to_thread.run_sync(_write_private, self.config_json)
+            self._config_file = await anyio.to_thread.run_sync(
+                private_file, self.config_json, "aegis-scripted-"
+            )
         return await super().start()
 
     async def __aexit__(
@@ -167,13 +168,6 @@ class ScriptedDriver(AcpDriver):
                 with anyio.CancelScope(shield=True):
                     await anyio.Path(self._config_file).unlink(missing_ok=True)
                 self._config_file = None
-
-
-def _write_private(text: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix="aegis-scripted-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    return Path(name)
 
 
 @hookimpl

@@ -1,0 +1,255 @@
+"""The plane's lifetime inside the substrate, what each session is given, and plugin tools."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from aegis import hookimpl
+from aegis.mcp import ToolContext, ToolError
+from aegis.plugins import get_plugins
+from aegis.substrate import Substrate
+from tests.mcp.support import as_agent, error, ok, running, spawn, text
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
+
+
+async def test_the_plane_serves_on_loopback_while_the_substrate_runs_and_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    threads = set(threading.enumerate())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        async with running(tmp_path) as substrate:
+            assert substrate.mcp is not None
+            url = substrate.mcp.url
+            assert url is not None
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
+            lead = await spawn(substrate)
+            async with as_agent(lead) as client:
+                ok(await client.call_tool("aegis_meta", {}))
+        assert substrate.mcp.url is None
+        async with httpx2.AsyncClient() as http:
+            with pytest.raises(httpx2.ConnectError):
+                await http.post(url, json={})
+        gc.collect()
+    # An unclosed socket, transport or stream of the plane would be a ResourceWarning.
+    # (The bridge's subscribe() leaves its subscribers' receive streams open: not ours.)
+    leaks = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, ResourceWarning)
+        and "MemoryObjectReceiveStream" not in str(w.message)
+    ]
+    assert leaks == []
+    # The plane runs no thread of its own (anyio's worker threads are a shared pool).
+    left = [t.name for t in set(threading.enumerate()) - threads if "AnyIO worker" not in t.name]
+    assert left == []
+
+
+async def test_each_session_is_given_the_plane_with_its_own_token_and_a_preamble(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as substrate:
+        lead = await spawn(substrate, "lead")
+        helper = await spawn(substrate, "helper")
+    for spawned, profile in ((lead, "lead"), (helper, "helper")):
+        assert spawned.server.name == "aegis"
+        assert spawned.server.headers["Authorization"].startswith("Bearer ")
+        preamble = spawned.driver.options.preamble
+        assert preamble is not None
+        assert f"You are agent `{spawned.handle}` (profile `{profile}`)" in preamble
+        assert "aegis_handoff" in preamble and "aegis_enqueue" in preamble
+        assert spawned.token not in preamble
+        assert len(preamble) < 1000  # told once, at every session's start: kept short
+    assert lead.token != helper.token
+
+
+async def test_a_client_holding_its_stream_open_does_not_hold_up_stopping(tmp_path: Path) -> None:
+    connected = anyio.Event()
+
+    async def stay_connected(spawned: Any) -> None:
+        try:
+            async with as_agent(spawned) as client:
+                ok(await client.call_tool("aegis_meta", {}))
+                connected.set()
+                await anyio.sleep_forever()
+        except Exception:  # the plane going away under it is what this test does
+            pass
+
+    async with anyio.create_task_group() as tg:
+        async with running(tmp_path) as substrate:
+            lead = await spawn(substrate)
+            tg.start_soon(stay_connected, lead)
+            await connected.wait()
+            stopping = time.monotonic()
+        stopped_in = time.monotonic() - stopping
+        tg.cancel_scope.cancel()
+    assert stopped_in < 2.0
+
+
+@pytest.mark.timeout(30)  # the bug this pins down was a hang on the way out
+async def test_cancelling_aegis_with_clients_connected_stops_the_plane_promptly(
+    tmp_path: Path,
+) -> None:
+    connected = anyio.Event()
+    substrates: list[Substrate] = []
+
+    async def run_substrate() -> None:
+        async with running(tmp_path) as substrate:
+            substrates.append(substrate)
+            lead = await spawn(substrate)
+            async with as_agent(lead) as client:
+                ok(await client.call_tool("aegis_meta", {}))
+                connected.set()
+                await anyio.sleep_forever()  # until cancelled, as Ctrl+C does
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_substrate)
+        await connected.wait()
+        await anyio.sleep(0.2)  # the client's GET stream is open by now
+        url = substrates[0].mcp.url if substrates[0].mcp else None
+        cancelled = time.monotonic()
+        tg.cancel_scope.cancel()
+    stopped_in = time.monotonic() - cancelled
+    assert stopped_in < 3.0
+    assert url is not None
+    async with httpx2.AsyncClient() as http:
+        with pytest.raises(httpx2.ConnectError):
+            await http.post(url, json={})
+
+
+async def test_without_the_plane_sessions_get_no_aegis_server_and_no_preamble(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path, mcp=False) as substrate:
+        lead = await spawn(substrate)
+    assert substrate.mcp is None
+    assert lead.driver.options.mcp_servers == ()
+    assert lead.driver.options.preamble is None
+
+
+async def test_the_sdk_default_protocol_revision_is_served_and_authenticated_too(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as substrate:
+        lead = await spawn(substrate, "lead")
+        async with as_agent(lead, mode="auto") as client:
+            meta = ok(await client.call_tool("aegis_meta", {}))
+    assert meta["handle"] == lead.handle
+
+
+# --- tools of plugins -------------------------------------------------------------------------
+
+calls: list[ToolContext] = []
+
+
+async def shout(ctx: ToolContext, words: str, times: int = 1) -> str:
+    """Repeat words in capitals."""
+    calls.append(ctx)
+    return f"{ctx.handle}: {' '.join([words.upper()] * times)}"
+
+
+async def refuse(ctx: ToolContext) -> str:
+    """Always refuses."""
+    raise ToolError("not today: try shout")
+
+
+async def crash(ctx: ToolContext) -> str:
+    """Always crashes."""
+    return str(1 // 0)
+
+
+def not_async(ctx: ToolContext) -> str:
+    return "blocking"
+
+
+class GoodTools:
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        register(shout, name="test_shout")
+        register(refuse, name="test_refuse", description="Refuses, with a reason.")
+        register(crash, name="test_crash")
+
+
+class BadTools:
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        register(not_async, name="test_not_async")
+
+
+class ClashingTools:
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        register(shout, name="aegis_meta")
+
+
+@pytest.fixture
+def tool_plugins() -> Iterator[None]:
+    """Registers the test plugins the way entry points are registered (with their info)."""
+    plugins = get_plugins()
+    added = {"good-tools": GoodTools(), "bad-tools": BadTools(), "clashing-tools": ClashingTools()}
+    for name, plugin in added.items():
+        plugins._register(plugin, name, "test-dist", "1.0")
+    calls.clear()
+    yield
+    for name, plugin in added.items():
+        plugins.manager.unregister(plugin)
+        plugins._infos.pop(name, None)
+
+
+@pytest.mark.usefixtures("tool_plugins")
+async def test_plugins_add_tools_through_register_tools_and_get_the_callers_context(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="aegis.mcp")
+    async with running(tmp_path) as substrate:
+        lead = await spawn(substrate, "lead")
+        async with as_agent(lead) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            shouted = await client.call_tool("test_shout", {"words": "hi", "times": 2})
+            refused = error(await client.call_tool("test_refuse", {}))
+            crashed = error(await client.call_tool("test_crash", {}))
+            still_fine = ok(await client.call_tool("aegis_meta", {}))
+    assert {"test_shout", "test_refuse", "test_crash"} <= set(tools)
+    assert tools["test_shout"].description == "Repeat words in capitals."
+    assert tools["test_refuse"].description == "Refuses, with a reason."
+    assert set(tools["test_shout"].input_schema["properties"]) == {"words", "times"}
+    assert not shouted.is_error and text(shouted) == f"{lead.handle}: HI HI"
+    [ctx] = calls
+    assert (ctx.handle, ctx.profile, ctx.sender) == (lead.handle, "lead", f"agent:{lead.handle}")
+    assert ctx.substrate is substrate
+    assert refused == "not today: try shout"
+    assert crashed == (
+        "test_crash failed with an internal error "
+        "(ZeroDivisionError: integer division or modulo by zero); see the aegis log"
+    )
+    assert "tool test_crash (plugin good-tools) crashed" in caplog.text
+    assert still_fine["handle"] == lead.handle
+    # A refused registration marks its plugin failed (``aegis plugins`` shows why).
+    bad = get_plugins().info("bad-tools")
+    clash = get_plugins().info("clashing-tools")
+    assert bad is not None and bad.error is not None and "async function" in bad.error
+    assert clash is not None and clash.error is not None
+    assert "'aegis_meta' is already registered by plugin aegis.builtins.mcp_tools" in clash.error
+    assert "test_not_async" not in tools
+
+
+def test_a_substrate_can_be_made_without_starting_anything(tmp_path: Path) -> None:
+    from tests.mcp.support import make_project
+
+    substrate = Substrate(make_project(tmp_path))
+    assert substrate.mcp is not None and substrate.mcp.url is None
+    # Not running: a session opened now would get no aegis tools, and is told nothing.
+    assert substrate.mcp.servers_for("someone", "lead") == ()
+    assert substrate.mcp.preamble("someone", "lead") is None
