@@ -94,10 +94,15 @@ def test_tui_is_the_default_command_once_plugin_commands_are_loaded() -> None:
 def test_bare_aegis_opens_the_tui(
     monkeypatch: pytest.MonkeyPatch, write_config: Callable[[str], Path]
 ) -> None:
-    import aegis_tui.app
+    import aegis_tui.launch
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(aegis_tui.app, "run_app", lambda **kw: calls.append(kw))
+
+    def fake_run_app(**kw: Any) -> int:
+        calls.append(kw)
+        return 0
+
+    monkeypatch.setattr(aegis_tui.launch, "run_app", fake_run_app)
 
     result = CliRunner().invoke(cli, ["--config", "elsewhere.py"], prog_name="aegis")
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_gemini.config import GeminiCLI
+
+if TYPE_CHECKING:
+    from aegis.config.agent import Agent
+    from aegis.driver import Driver, SessionOptions
 
 
 class GeminiProvider(Provider):
@@ -15,3 +22,18 @@ class GeminiProvider(Provider):
     executable = "gemini"
     install_hint = "npm install -g @google/gemini-cli"
     description = "Google's Gemini CLI, over ACP"
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        """A :class:`~aegis_gemini.driver.GeminiDriver` for one session of ``agent``.
+
+        A missing executable is reported by ``start()`` (``HarnessNotFound``, with the
+        npm command that installs it), where the session layer expects start-up failures.
+        """
+        from aegis_gemini.driver import GeminiDriver
+
+        if not isinstance(agent.provider, GeminiCLI):
+            raise DriverError(
+                f"agent's provider is {type(agent.provider).__name__}, not GeminiCLI: "
+                f"the {self.name!r} provider cannot drive it"
+            )
+        return GeminiDriver(agent, options)

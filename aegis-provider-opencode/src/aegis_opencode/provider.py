@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_opencode.config import OpenCode
+
+if TYPE_CHECKING:
+    from aegis.config.agent import Agent
+    from aegis.driver import Driver, SessionOptions
 
 
 class OpenCodeProvider(Provider):
@@ -15,3 +22,18 @@ class OpenCodeProvider(Provider):
     executable = "opencode"
     install_hint = "npm install -g opencode-ai"
     description = "OpenCode, over ACP"
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        """An :class:`~aegis_opencode.driver.OpenCodeDriver` for one session of ``agent``.
+
+        A missing executable is reported by ``start()`` (``HarnessNotFound``, with the
+        npm command that installs it), where the session layer expects start-up failures.
+        """
+        from aegis_opencode.driver import OpenCodeDriver
+
+        if not isinstance(agent.provider, OpenCode):
+            raise DriverError(
+                f"agent's provider is {type(agent.provider).__name__}, not OpenCode: "
+                f"the {self.name!r} provider cannot drive it"
+            )
+        return OpenCodeDriver(agent, options)

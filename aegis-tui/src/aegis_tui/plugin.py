@@ -11,19 +11,24 @@ from aegis.hookspecs import hookimpl
 
 
 @click.command()
-@click.option("--profile", "-p", help="Open the first tab with this agent profile.")
+@click.option("--profile", "-p", help="Open a tab of this agent profile (beside restored tabs).")
 @click.option("--clean", is_flag=True, help="Start fresh instead of restoring the last tabs.")
 @click.pass_context
 def tui(ctx: click.Context, profile: str | None, clean: bool) -> None:
-    """Open the terminal UI (the default when aegis runs without a command)."""
-    from aegis.cli._context import search_paths
-    from aegis_tui.app import run_app
+    """Open the terminal UI (the default when aegis runs without a command).
 
-    run_app(search_paths=search_paths(ctx), profile=profile, clean=clean)
+    One tab per agent session; the tabs are restored the next time aegis opens
+    in the same project (their sessions resumed). F1 lists the keys.
+    """
+    from aegis.cli._context import search_paths
+    from aegis_tui.launch import run_app
+
+    ctx.exit(run_app(search_paths=search_paths(ctx), profile=profile, clean=clean))
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
+    """Add ``aegis tui`` and make it what a bare ``aegis`` runs."""
     cli.add_command(tui)
     set_default = getattr(cli, "set_default_command", None)
     if set_default is not None:

@@ -16,7 +16,8 @@ Hooks to override: :meth:`~AcpDriver.command` (required), :meth:`~AcpDriver.envi
 :meth:`~AcpDriver.configure_session` (after ``session/new`` or ``session/load``; by
 default it selects the profile's model through a ``model`` configuration option),
 :meth:`~AcpDriver.prompt_blocks`, and :attr:`~AcpDriver.translator_class` to name a
-CLI's tool calls differently.
+CLI's tool calls differently; :attr:`~AcpDriver.replay_quiet` for a CLI that goes on
+replaying after it answered ``session/load``.
 
 It follows the rules of :mod:`aegis.driver`. In ACP terms: ``start`` runs
 ``initialize`` then ``session/new`` (or ``session/load`` to resume, whose replay of the
@@ -80,6 +81,14 @@ class AcpDriver(Driver):
     It does not by default: the CLIs answer a model API error this way and take the
     next prompt normally.
     """
+    replay_quiet: ClassVar[float] = 0.0
+    """Seconds without a ``session/update`` that mark the end of a ``session/load`` replay.
+
+    ACP has the agent finish replaying before it answers ``session/load``, and by
+    default (0) the driver relies on that. For an agent that answers first and goes on
+    replaying (gemini 0.61), the driver keeps taking updates as history until they have
+    been quiet this long, so that none of the old conversation reaches the first turn.
+    """
     translator_class: ClassVar[type[UpdateTranslator]] = UpdateTranslator
 
     def __init__(self, agent: Agent, options: SessionOptions) -> None:
@@ -102,6 +111,7 @@ class AcpDriver(Driver):
         self._turn_done = anyio.Event()
         self._cancel_requested = False
         self._cancel_overdue = False
+        self._update_arrived = anyio.Event()
 
     # --- hooks for providers ------------------------------------------------------------
 
@@ -338,6 +348,7 @@ class AcpDriver(Driver):
             self.translator.begin_replay()
             try:
                 self.session_result = await client.load_session(resume, cwd, servers)
+                await self._replay_settled()
             finally:
                 self.translator.end_replay()
         elif isinstance(
@@ -348,6 +359,18 @@ class AcpDriver(Driver):
         else:
             raise DriverError(f"{self._name} cannot resume sessions (no loadSession capability)")
         self.state.take_session_result(self.session_result)
+
+    async def _replay_settled(self) -> None:
+        """Wait until the agent's replay has been quiet for :attr:`replay_quiet` seconds."""
+        if self.replay_quiet <= 0:
+            return
+        # A quiet period is the only end a late replay has: nothing marks its last update.
+        while True:
+            arrived = self._update_arrived = anyio.Event()
+            with anyio.move_on_after(self.replay_quiet):
+                await arrived.wait()
+            if not arrived.is_set():
+                return
 
     async def _read(self, process: ManagedProcess, client: AcpClient) -> None:
         async with anyio.create_task_group() as tg:
@@ -376,6 +399,7 @@ class AcpDriver(Driver):
         if session_id != self.state.session_id:
             self.diagnostics.add(f"aegis: ignored an update for another session {session_id!r}")
             return
+        self._update_arrived.set()
         self.translator.handle(update)
 
     def _on_permission(

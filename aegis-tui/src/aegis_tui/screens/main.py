@@ -1,0 +1,54 @@
+"""The main screen: the tab bar, the active tab's transcript, the input box and the status lines."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer
+
+from aegis_tui.keys import MAIN_KEYS
+from aegis_tui.widgets.prompt import PromptInput
+from aegis_tui.widgets.queue_strip import QueueStrip
+from aegis_tui.widgets.queued import QueuedMessages
+from aegis_tui.widgets.status import StatusBar
+from aegis_tui.widgets.tabs import TabBar
+
+
+class MainScreen(Screen[None]):
+    """Where the sessions are. Its keys run actions of the app (``app.new_tab``, ...),
+    and belong to this screen so that the other screens' footers show their own keys."""
+
+    DEFAULT_CSS = """
+    MainScreen #views { height: 1fr; }
+    MainScreen #views > TranscriptView { height: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [key.binding(prefix="app.") for key in MAIN_KEYS]
+
+    def compose(self) -> ComposeResult:
+        yield TabBar(id="tabs")
+        yield ContentSwitcher(id="views")
+        yield QueuedMessages(id="queued")
+        yield PromptInput(placeholder="message the agent; enter sends", id="prompt")
+        yield StatusBar(id="status")
+        yield QueueStrip(id="queue-strip")
+        yield Footer()
+
+    class Ready(Message):
+        """The screen's widgets are mounted (the app starts its sessions then)."""
+
+    def on_mount(self) -> None:
+        self.query_one(PromptInput).focus()
+        # After the first refresh: by then every child is mounted, whatever the load.
+        self.call_after_refresh(self.post_message, self.Ready())
+
+    async def on_unmount(self) -> None:
+        # Taken down without an ExitApp (a test's end, a crash): stop the sessions
+        # while the app's worker still runs (see AegisApp.on_exit_app).
+        stop = getattr(self.app, "stop_substrate", None)
+        if stop is not None:
+            await stop()

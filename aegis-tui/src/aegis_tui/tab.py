@@ -1,0 +1,104 @@
+"""One tab's view of its session: state, totals, timings, and messages not yet delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aegis.events import (
+    Error,
+    Event,
+    SessionStarted,
+    StateChanged,
+    TurnEnd,
+    Usage,
+    UserMessage,
+)
+
+STATE_DOTS: dict[str, tuple[str, str]] = {
+    "starting": ("◌", "yellow"),
+    "ready": ("●", "green"),
+    "busy": ("◉", "dodger_blue1"),
+    "failed": ("✖", "red"),
+    "closed": ("○", "grey50"),
+}
+"""The dot each session state shows in the tab bar, and its colour."""
+
+Clock = Callable[[], float]
+"""Seconds on a monotonic clock (injected, so that tests see fixed times)."""
+
+
+@dataclass
+class Tab:
+    """The state of one tab, kept from its session's events."""
+
+    handle: str
+    profile: str
+    provider: str
+    model: str | None
+    permission: str
+    opened_at: float
+    state: str = "starting"
+    harness_session_id: str | None = None
+    unseen: bool = False
+    """Output arrived while another tab was shown."""
+    pending: list[str] = field(default_factory=list)
+    """Messages typed here and waiting in the session's inbox, oldest first."""
+    usage: Usage = field(default_factory=Usage)
+    """Totals over every turn of the transcript (earlier runs included)."""
+    turn_started: float | None = None
+    last_turn: float | None = None
+    """Seconds the last finished turn took."""
+    error: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in ("starting", "ready", "busy")
+
+    def dot(self) -> tuple[str, str]:
+        return STATE_DOTS.get(self.state, ("?", "white"))
+
+    def replay(self, event: Event) -> None:
+        """Take an event of an earlier run (restored from the transcript): totals only."""
+        if isinstance(event, TurnEnd) and event.usage is not None:
+            self.usage = self.usage + event.usage
+
+    def apply(self, event: Event, now: float) -> None:
+        """Take a live event of the session."""
+        if isinstance(event, StateChanged):
+            self._state(event.state, now)
+        elif isinstance(event, SessionStarted):
+            self.harness_session_id = event.harness_session_id
+            self.model = event.model or self.model
+        elif isinstance(event, UserMessage):
+            if event.sender == "user" and self.pending:
+                # Delivered in order: the oldest waiting message is the one that went in.
+                self.pending.pop(0)
+        elif isinstance(event, TurnEnd):
+            if event.usage is not None:
+                self.usage = self.usage + event.usage
+        elif isinstance(event, Error) and event.fatal:
+            self.error = event.message
+
+    def _state(self, state: str, now: float) -> None:
+        if state == "busy" and self.state != "busy":
+            self.turn_started = now
+        elif self.state == "busy" and state != "busy" and self.turn_started is not None:
+            self.last_turn = now - self.turn_started
+            self.turn_started = None
+        self.state = state
+        if state in ("closed", "failed"):
+            self.pending.clear()  # the bridge answered them with an error turn
+
+    def turn_time(self, now: float) -> float | None:
+        """Seconds of the turn running now, else of the last one (``None``: no turn yet)."""
+        if self.turn_started is not None:
+            return now - self.turn_started
+        return self.last_turn
+
+    def session_time(self, now: float) -> float:
+        return now - self.opened_at
+
+    def badge(self) -> str:
+        """``provider/model`` (or the provider alone when the CLI picks the model)."""
+        return f"{self.provider}/{self.model}" if self.model else self.provider

@@ -1,0 +1,95 @@
+"""What the OpenCode provider's tests share: an event recorder and the driver's opening."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from aegis.config import Agent
+from aegis.driver import McpServer, SessionOptions
+from aegis.events import Event
+from aegis.registry import get_registry
+from aegis_opencode.config import OpenCode
+from aegis_opencode.driver import OpenCodeDriver
+from tests.support.clis import CliEnv, opencode_config, opencode_env
+
+E = TypeVar("E")
+
+MODELS = ("m1", "m2")
+"""The fake provider's models; opencode's configured default is the first."""
+MODEL = "fake/m2"
+"""The profiles' model: not opencode's default, so that choosing it shows."""
+
+
+@dataclass
+class Recorder:
+    """Collects a session's events; :meth:`seen` waits for one of a kind without polling."""
+
+    events: list[Event] = field(default_factory=list)
+    _waiting: dict[type[Any], anyio.Event] = field(default_factory=dict)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        waiter = self._waiting.pop(type(event), None)
+        if waiter is not None:
+            waiter.set()
+
+    async def seen(self, kind: type[Any], since: int = 0) -> None:
+        while not any(isinstance(e, kind) for e in self.events[since:]):
+            await self._waiting.setdefault(kind, anyio.Event()).wait()
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def of(self, kind: type[E], since: int = 0) -> list[E]:
+        return [e for e in self.events[since:] if isinstance(e, kind)]
+
+
+@dataclass(frozen=True)
+class Project:
+    """An isolated opencode home and the project folder whose opencode.json it reads."""
+
+    env: CliEnv
+    path: Path
+
+
+def isolated_opencode(tmp: Path, url: str) -> Project:
+    """opencode against ``url`` with a home of its own, offering the fake models ``MODELS``."""
+    path = tmp / "project"
+    env = opencode_env(tmp, url, path)
+    (path / "opencode.json").write_text(json.dumps(opencode_config(url, MODELS)))
+    return Project(env, path)
+
+
+def profile(project: Project | None = None, **config: Any) -> Agent:
+    """An opencode profile with the pinned executable and ``MODEL``, ``full`` by default."""
+    config.setdefault("model", MODEL)
+    config.setdefault("permission", "full")
+    if project is not None:
+        config.setdefault("executable", str(project.env.executable))
+    return Agent(provider=OpenCode(**config))
+
+
+def open_driver(
+    agent: Agent,
+    project: Project,
+    recorder: Recorder,
+    *,
+    mcp_servers: tuple[McpServer, ...] = (),
+    resume: str | None = None,
+) -> OpenCodeDriver:
+    """A driver through the registered provider, as the session layer opens one."""
+    options = SessionOptions(
+        cwd=project.path,
+        emit=recorder,
+        env=project.env.env,
+        mcp_servers=mcp_servers,
+        resume=resume,
+    )
+    driver = get_registry().get("opencode").provider.open_driver(agent, options)
+    assert isinstance(driver, OpenCodeDriver)
+    return driver

@@ -1,0 +1,116 @@
+"""Building TUI apps on a throw-away project of the offline ``scripted`` provider."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from aegis.config.loader import Project, load_project
+from aegis.substrate import Substrate
+from aegis_tui.app import AegisApp
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.config import Agent
+from aegis.queue import Queue
+
+LINES = "printf 'one\\\\ntwo\\\\nthree\\\\nfour\\\\nfive\\\\n'"
+agents = {
+    "planner": Agent(
+        description="breaks a goal into steps",
+        provider=Scripted(rules=[
+            ScriptRule(match=r"(?i)^hello", reply="Hi! What shall we **build** today?"),
+            ScriptRule(match=r"(?i)^slow", reply="Done, slowly.", delay=%(slow)s),
+            ScriptRule(
+                match=r"(?i)^list",
+                tool_calls=[ScriptedToolCall(tool="bash", input={"command": LINES})],
+                reply="Five lines.",
+            ),
+        ]),
+    ),
+    "worker": Agent(
+        description="does one step",
+        provider=Scripted(rules=[ScriptRule(match=r"(?i)count", reply="Counted: 3.")]),
+    ),
+}
+default_agent = "planner"
+queues = [Queue("work", agent_profile="worker", max_parallel=1)]
+"""
+"""A project: ``planner`` (the default) answers hello, slow and list; ``worker`` runs the
+``work`` queue."""
+
+
+def write_project(root: Path, *, slow: float = 1.0) -> Project:
+    """Write the test project's ``.aegis.py`` in ``root`` and load it."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".aegis.py").write_text(CONFIG % {"slow": slow})
+    return load_project([root])
+
+
+class FixedClock:
+    """A clock that moves only when told: status-bar times stay the same in snapshots."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(
+    project: Project,
+    *,
+    handles: Iterable[str] = ("alpha", "beta", "gamma", "delta"),
+    clock: Callable[[], float] | None = None,
+    **kwargs: Any,
+) -> AegisApp:
+    """The app on ``project``, with fixed handles and a fixed clock, polling no queue."""
+
+    def substrate(project: Project) -> Substrate:
+        return Substrate(project, mcp=False)
+
+    kwargs.setdefault("queue_poll", None)
+    kwargs.setdefault("substrate", substrate)
+    return AegisApp(
+        project,
+        handles=handles,
+        clock=clock or FixedClock(),
+        wall_clock=FixedClock(1_700_000_000.0),
+        **kwargs,
+    )
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+def transcript(app: AegisApp, handle: str | None = None) -> str:
+    """The whole transcript of a tab as plain text (every block, not only those in view)."""
+    tab = app.tab_named(handle) if handle else app.current
+    assert tab is not None
+    return "\n".join(block.plain() for block in app.view_of(tab).timeline.blocks)
+
+
+def ready(app: AegisApp, *handles: str) -> Callable[[], bool]:
+    """A condition: the tabs ``handles`` are open and their sessions ready, nothing queued."""
+
+    def check() -> bool:
+        for handle in handles:
+            try:
+                tab = app.tab_named(handle)
+            except KeyError:
+                return False
+            if tab.state != "ready" or tab.pending:
+                return False
+        return True
+
+    return check

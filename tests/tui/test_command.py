@@ -1,0 +1,119 @@
+"""The ``aegis`` command opens the TUI: bare and as ``aegis tui``, in a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aegis.cli import AegisGroup, cli
+from tests.tui.helpers import write_project
+
+AEGIS = Path(sys.executable).parent / "aegis"
+
+
+def test_the_plugin_adds_tui_and_makes_it_the_default_command() -> None:
+    assert isinstance(cli, AegisGroup)
+    cli.load_plugin_commands()
+    assert cli.default_command == "tui"
+    result = CliRunner().invoke(cli, ["tui", "--help"])
+    assert result.exit_code == 0
+    assert "--profile" in result.output and "--clean" in result.output
+
+
+def test_loading_the_plugin_does_not_import_textual() -> None:
+    code = "import sys, aegis_tui.plugin; print('textual' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_an_unknown_profile_is_refused_with_the_profiles_there_are(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path), "tui", "--profile", "nobody"])
+    assert result.exit_code == 2
+    assert "no agent profile 'nobody' (profiles: planner, worker)" in result.output
+
+
+class Tmux:
+    """A tmux server of its own (its socket in the test's folder), running one command."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.socket = str(cwd / f"tmux-{uuid.uuid4().hex[:6]}.sock")
+        self.cwd = cwd
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    def start(self, command: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AEGIS_")}
+        env["TERM"] = "xterm-256color"
+        subprocess.run(
+            ["tmux", "-S", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "aegis",
+             "-x", "110", "-y", "32", "-c", str(self.cwd), command],
+            check=True, env=env,
+        )  # fmt: skip
+
+    def keys(self, *keys: str) -> None:
+        self._run("send-keys", "-t", "aegis", *keys)
+
+    def screen(self) -> str:
+        return self._run("capture-pane", "-p", "-t", "aegis")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never showed; the screen:\n{screen}")
+            time.sleep(0.2)
+
+    def alive(self) -> bool:
+        return (
+            subprocess.run(
+                ["tmux", "-S", self.socket, "has-session", "-t", "aegis"], capture_output=True
+            ).returncode
+            == 0
+        )
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    assert shutil.which("tmux"), "tmux is needed (Debian: apt-get install tmux)"
+    session = Tmux(tmp_path)
+    yield session
+    session.kill()
+
+
+def test_bare_aegis_opens_the_tui_and_talks_to_the_offline_agent(
+    tmp_path: Path, tmux: Tmux
+) -> None:
+    write_project(tmp_path)
+    # `; sleep` keeps the window (and what aegis printed) after aegis exits.
+    tmux.start(f"{AEGIS}; echo aegis-exited-$?; sleep 30")
+    tmux.wait_for("planner [scripted/scripted]")
+    tmux.wait_for("session started")
+    tmux.keys("hello", "Enter")
+    screen = tmux.wait_for("Hi! What shall we build today?")
+    assert "you" in screen and "hello" in screen
+    tmux.keys("C-t")
+    tmux.wait_for(" 2 ")
+    tmux.keys("C-q")
+    tmux.wait_for("aegis-exited-0")
+    state = (tmp_path / ".aegis" / "tui.json").read_text()
+    assert state.count('"handle"') == 2

@@ -1,0 +1,230 @@
+"""SVG snapshots of the TUI (pytest-textual-snapshot): ``pytest --snapshot-update`` rewrites them.
+
+Every screen is deterministic: fixed handles, a fixed clock, the offline scripted
+provider (or fixed task records), no queue polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+
+from aegis.events import (
+    AssistantMessage,
+    Error,
+    Plan,
+    PlanEntry,
+    StopReason,
+    Thinking,
+    ToolCall,
+    ToolKind,
+    ToolResult,
+    TurnEnd,
+    UserMessage,
+)
+from aegis.queue.task import TaskRecord, TaskStatus
+from aegis_tui.screens.broken_state import BrokenStateScreen
+from aegis_tui.widgets.transcript import TranscriptView
+from tests.tui.helpers import make_app, ready, until, write_project
+
+SnapCompare = Callable[..., bool]
+SIZE = (100, 30)
+
+
+def test_a_conversation_with_a_tool_call_beside_a_second_tab(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    app = make_app(write_project(tmp_path))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        for message in ("hello", "list"):
+            await pilot.press(*message, "enter")
+            await until(pilot, ready(app, "alpha"))
+        await pilot.press("ctrl+t")
+        await until(pilot, ready(app, "beta"))
+        await pilot.press("alt+1")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_message_typed_while_busy_is_shown_queued(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    app = make_app(write_project(tmp_path, slow=60))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press(*"slow", "enter")
+        await until(pilot, lambda: app.tab_named("alpha").state == "busy")
+        await pilot.press(*"hello", "enter")
+        await until(pilot, lambda: app.bridge.get("alpha").queued == 1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class FixedQueues:
+    """A queue source with fixed tasks: the dashboard's timings stay the same."""
+
+    def __init__(self) -> None:
+        start = 1_700_000_000.0
+        self.tasks = [
+            TaskRecord(
+                "0000000000001aaaa",
+                "work",
+                "count the files",
+                status=TaskStatus.done,
+                result="Counted: 3.",
+                created_at=start - 60,
+                started_at=start - 58,
+                finished_at=start - 50,
+                worker_handle="brisk-curie",
+            ),
+            TaskRecord(
+                "0000000000002bbbb",
+                "work",
+                "lint the repo",
+                status=TaskStatus.failed,
+                error="the turn ended: error",
+                created_at=start - 40,
+                started_at=start - 39,
+                finished_at=start - 30,
+            ),
+            TaskRecord(
+                "0000000000003cccc",
+                "work",
+                "write the docs",
+                status=TaskStatus.running,
+                created_at=start - 20,
+                started_at=start - 12,
+            ),
+            TaskRecord("0000000000004dddd", "work", "review the diff", created_at=start - 5),
+        ]
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, int] = {}
+        for task in self.tasks:
+            counts[task.status.value] = counts.get(task.status.value, 0) + 1
+        return {"work": counts}
+
+    async def list_tasks(
+        self, queue: str | None = None, status: Any = None, limit: int | None = 100
+    ) -> list[TaskRecord]:
+        return list(self.tasks)
+
+    async def enqueue(
+        self, queue: str, payload: str, sender: str = "user", callback: bool = False
+    ) -> str:
+        raise AssertionError("not in this test")
+
+
+def test_the_queue_dashboard(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    app = make_app(write_project(tmp_path), queue_source=FixedQueues())
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await app.refresh_queues()
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def _first_run(root: Path) -> None:
+    app = make_app(write_project(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press(*"hello", "enter")
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press("ctrl+q")
+
+
+def test_a_restored_tab_replays_its_earlier_transcript(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    asyncio.run(_first_run(tmp_path))
+    app = make_app(write_project(tmp_path), handles=())
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_damaged_state_file_asks_what_to_do(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    project.state_dir.mkdir()
+    (project.state_dir / "tui.json").write_text("{ damaged")
+    app = make_app(project)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: isinstance(app.screen, BrokenStateScreen))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_the_help_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    app = make_app(write_project(tmp_path))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press("f1")
+
+    assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)
+
+
+class BlocksApp(App[None]):
+    """A transcript of every kind of block."""
+
+    def compose(self) -> ComposeResult:
+        yield TranscriptView()
+
+    def on_mount(self) -> None:
+        view = self.query_one(TranscriptView)
+        long_output = "\n".join(f"src/module_{n}.py" for n in range(8))
+        for event in (
+            UserMessage("Refactor the reader, then tell the reviewer."),
+            Thinking(
+                "The reader is in transcript.py.\nIt skips torn lines.\nKeep that.\n"
+                "Then split the parser.\nAnd test it."
+            ),
+            Plan(
+                (
+                    PlanEntry("read the code", "completed"),
+                    PlanEntry("split the parser", "in_progress"),
+                    PlanEntry("write the tests"),
+                )
+            ),
+            ToolCall("c1", "Bash", ToolKind.execute, {"command": "ls src"}),
+            ToolResult("c1", True, long_output),
+            ToolCall(
+                "c2",
+                "Edit",
+                ToolKind.edit,
+                {"file_path": "src/reader.py"},
+                paths=("src/reader.py",),
+            ),
+            ToolResult("c2", False, "permission denied"),
+            AssistantMessage(
+                "Done. The parser is now **two** functions:\n\n- `split()`\n- `parse()`\n"
+            ),
+            UserMessage("Looks good; merged.", sender="agent:steady-lovelace"),
+            Error("rate limited, retrying"),
+            TurnEnd(StopReason.cancelled),
+        ):
+            view.add_event(event)
+
+
+def test_every_kind_of_block(snap_compare: SnapCompare) -> None:
+    assert snap_compare(BlocksApp(), terminal_size=(90, 40))
