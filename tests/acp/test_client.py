@@ -68,13 +68,19 @@ class FakeAgent:
 
 @asynccontextmanager
 async def session(
-    cwd: Path, permission: Permission = Permission.auto, client_class: type[AcpClient] = AcpClient
+    cwd: Path,
+    permission: Permission = Permission.auto,
+    client_class: type[AcpClient] = AcpClient,
+    mcp_servers: tuple[McpServer, ...] = (),
 ) -> AsyncIterator[tuple[AcpClient, FakeAgent]]:
     """A client with a session ``s1`` in ``cwd``, talking to a :class:`FakeAgent`."""
     to_agent, to_client = Pipe(), Pipe()
     updates: list[tuple[str, dict[str, Any]]] = []
     client = client_class(
-        to_agent.write, permission=permission, on_update=lambda s, u: updates.append((s, u))
+        to_agent.write,
+        permission=permission,
+        on_update=lambda s, u: updates.append((s, u)),
+        mcp_servers=mcp_servers,
     )
     agent = FakeAgent()
     agent.connection = JsonRpcConnection(
@@ -163,6 +169,20 @@ async def test_a_permission_request_without_kind_takes_the_kind_of_the_announced
         unknown = await agent.permission({"toolCallId": "c2", "title": "mystery"})
     assert announced == {"outcome": "selected", "optionId": "proceed_once"}
     assert unknown == {"outcome": "selected", "optionId": "cancel"}
+
+
+async def test_tools_of_a_trusted_mcp_server_are_allowed_even_read_only(tmp_path: Path) -> None:
+    servers = (
+        McpServer("aegis", "http://127.0.0.1:1/mcp", trusted=True),
+        McpServer("other", "http://127.0.0.1:2/mcp"),
+    )
+    async with session(tmp_path, Permission.read, mcp_servers=servers) as (_, agent):
+        gemini = await agent.permission({"toolCallId": "mcp_aegis_aegis_handoff__1"})
+        opencode = await agent.permission({"toolCallId": "c9", "title": "aegis_aegis_meta"})
+        untrusted = await agent.permission({"toolCallId": "mcp_other_delete__2"})
+    assert gemini == {"outcome": "selected", "optionId": "proceed_once"}
+    assert opencode == {"outcome": "selected", "optionId": "proceed_once"}
+    assert untrusted == {"outcome": "selected", "optionId": "cancel"}
 
 
 def test_the_option_is_chosen_by_kind_with_fallbacks() -> None:

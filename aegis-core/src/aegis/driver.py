@@ -49,6 +49,9 @@ class McpServer:
     name: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    trusted: bool = False
+    """Its tools are always allowed, whatever the profile's permission (aegis's own
+    plane: its tools coordinate agents and touch no file)."""
 
 
 @dataclass

@@ -15,11 +15,17 @@ auto       allow                    deny                     deny
 
 ``auto`` leaves the decisions to the CLI's defaults; whatever the CLI still asks
 about is refused in headless use (a frontend may answer for a person instead).
+
+Tools of a *trusted* MCP server (aegis's own plane) are allowed at every level:
+they hand work to peers and read the substrate's state, and touch no file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aegis.config.enums import Permission
+from aegis.driver import McpServer
 from aegis.events import ToolKind
 
 _LOOKING = frozenset({ToolKind.read, ToolKind.search, ToolKind.think})
@@ -41,3 +47,17 @@ def refusal(permission: Permission, kind: ToolKind) -> str:
         f"'{permission.value}'; a profile needs permission 'full' for it"
         + ("" if kind is not ToolKind.edit else " (or 'write' for edits)")
     )
+
+
+def trusted_tool(name: str, servers: Iterable[McpServer]) -> bool:
+    """Whether tool ``name`` belongs to one of the trusted MCP ``servers``.
+
+    Each CLI names MCP tools its own way: ``mcp__SERVER__TOOL`` (claude),
+    ``mcp_SERVER_TOOL`` (gemini), ``SERVER_TOOL`` (opencode).
+    """
+    for server in servers:
+        if server.trusted and name.startswith(
+            (f"mcp__{server.name}__", f"mcp_{server.name}_", f"{server.name}_")
+        ):
+            return True
+    return False

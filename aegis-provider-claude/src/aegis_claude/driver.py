@@ -42,7 +42,7 @@ from anyio.abc import TaskGroup
 from aegis.driver import Driver, SessionOptions
 from aegis.errors import DriverError, HarnessNotFound
 from aegis.events import Error, Event, SessionStarted, StopReason, TurnEnd
-from aegis.permissions import allows, refusal
+from aegis.permissions import allows, refusal, trusted_tool
 from aegis.process import ManagedProcess, private_file
 from aegis_claude.argv import build_argv, build_env, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
@@ -548,7 +548,7 @@ class ClaudeDriver(Driver):
         tool_input = request.get("input")
         kind = tool_kind(name)
         permission = self.config.permission
-        if allows(permission, kind):
+        if allows(permission, kind) or trusted_tool(name, self.options.mcp_servers):
             return {
                 "behavior": "allow",
                 "updatedInput": dict(tool_input) if isinstance(tool_input, Mapping) else {},

@@ -32,7 +32,7 @@ from aegis.acp.translate import tool_kind
 from aegis.config.enums import Permission
 from aegis.driver import McpServer
 from aegis.events import ToolKind
-from aegis.permissions import allows, refusal
+from aegis.permissions import allows, refusal, trusted_tool
 from aegis.process import Diagnostics
 
 PROTOCOL_VERSION = 1
@@ -97,8 +97,10 @@ class AcpClient:
         on_permission: PermissionObserver | None = None,
         diagnostics: Diagnostics | None = None,
         name: str = "agent",
+        mcp_servers: tuple[McpServer, ...] = (),
     ) -> None:
         self.permission = permission
+        self.mcp_servers = mcp_servers
         self.on_update = on_update
         self.on_permission = on_permission
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
@@ -258,6 +260,8 @@ class AcpClient:
         if session_id in self._cancelling:
             # ACP: after session/cancel, every open permission request is answered cancelled.
             return {"outcome": {"outcome": "cancelled"}}
+        if any(trusted_tool(name, self.mcp_servers) for name in _tool_names(tool_call)):
+            return {"outcome": permission_outcome(options, True)}
         allowed = False
         with anyio.CancelScope() as scope:
             self._deciding.setdefault(session_id, set()).add(scope)
@@ -332,3 +336,17 @@ class AcpClient:
 
 def _object(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _tool_names(tool_call: Mapping[str, Any]) -> list[str]:
+    """What a permission request may call its tool: ACP has no name field, so the id's
+    prefix (gemini: ``mcp_aegis_aegis_handoff__1``), the title (opencode) and a
+    ``_meta`` ``toolName`` are all tried."""
+    names = [
+        str(tool_call.get("toolCallId", "")).split("__", 1)[0],
+        str(tool_call.get("title", "")),
+    ]
+    meta = tool_call.get("_meta")
+    if isinstance(meta, Mapping) and isinstance(meta.get("toolName"), str):
+        names.append(meta["toolName"])
+    return [name for name in names if name]

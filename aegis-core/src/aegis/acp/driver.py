@@ -214,6 +214,7 @@ class AcpDriver(Driver):
             on_permission=self._on_permission,
             diagnostics=self.diagnostics,
             name=self._name,
+            mcp_servers=self.options.mcp_servers,
         )
         self._tg.start_soon(self.process.pump_stderr)
         self._tg.start_soon(self._read, self.process, self.client)

@@ -116,7 +116,7 @@ class McpPlane(Lifespan):
             return ()
         token = self.tokens.issue(handle, profile)
         headers = RedactedHeaders({"Authorization": f"Bearer {token}"})
-        return (McpServer(SERVER_NAME, self.url, headers),)
+        return (McpServer(SERVER_NAME, self.url, headers, trusted=True),)
 
     def preamble(self, handle: str, profile: str) -> str | None:
         """What the agent of session ``handle`` is told before its first message."""
