@@ -74,7 +74,7 @@ class ScriptRule(BaseModel):
     """The reply text, with placeholders filled in.
 
     ``{0}`` is the whole match and ``{1}``, ``{2}``... its groups; ``{message}`` is the
-    message, ``{output}`` the output of the last tool call, and ``{turn}`` the number of
+    message, ``{output}`` the output of the last tool call (stripped), and ``{turn}`` the number of
     this turn in the session (counting turns before a resume). Other braces stay as
     they are.
     """

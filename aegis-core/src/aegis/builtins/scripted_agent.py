@@ -563,7 +563,8 @@ def _fill(template: str, match: re.Match[str], *, message: str, output: str, tur
             if index > (match.re.groups or 0):
                 return found.group(0)
             return match.group(index) or ""
-        return {"message": message, "output": output, "turn": str(turn)}[key]
+        # The output without its trailing newline, which would break a sentence.
+        return {"message": message, "output": output.strip(), "turn": str(turn)}[key]
 
     return _PLACEHOLDER.sub(value, template)
 
