@@ -118,7 +118,7 @@ async def test_a_shell_tool_call_round_trips_as_tool_call_and_tool_result(tmp_pa
     assert result.id == call.id and result.ok
     assert result.output == f"built\n{tmp_path}\n"
     assert (tmp_path / "out.txt").read_text() == "built\n"
-    assert end.text == f"The build said: built\n{tmp_path}\n"
+    assert end.text == f"The build said: built\n{tmp_path}"  # {output} is stripped
     assert rec.events.index(call) < rec.events.index(result) < rec.events.index(end)
 
 
