@@ -7,41 +7,22 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aegis.config import Agent
 from aegis.driver import McpServer, SessionOptions
-from aegis.events import Event
 from aegis_claude.config import ClaudeCode
 from aegis_claude.driver import ClaudeDriver
 from aegis_claude.provider import ClaudeCodeProvider
+from tests.providers.recorder import Recorder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_CLAUDE = Path(__file__).parent / "fake_claude.py"
 
 JSON = dict[str, Any]
 E = TypeVar("E")
-
-
-@dataclass
-class Recorder:
-    """Collects a session's events; ``mark()`` and ``since()`` slice them per turn."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def since(self, mark: int) -> list[Event]:
-        return self.events[mark:]
-
-    def of(self, kind: type[E], since: int = 0) -> list[E]:
-        return [e for e in self.events[since:] if isinstance(e, kind)]
 
 
 def fixture_lines(name: str) -> list[JSON]:

@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import anyio
+from typing import Any
 
 from aegis.config import Agent
 from aegis.driver import McpServer, SessionOptions
-from aegis.events import Event
 from aegis.registry import get_registry
 from aegis_gemini.config import GeminiCLI
 from aegis_gemini.driver import GeminiDriver
+from tests.providers.recorder import Recorder
 from tests.support.clis import GEMINI_MODEL, CliEnv, gemini_env
-
-E = TypeVar("E")
-
-
-@dataclass
-class Recorder:
-    """Collects a session's events; :meth:`seen` waits for one of a kind without polling."""
-
-    events: list[Event] = field(default_factory=list)
-    _waiting: dict[type[Any], anyio.Event] = field(default_factory=dict)
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        waiter = self._waiting.pop(type(event), None)
-        if waiter is not None:
-            waiter.set()
-
-    async def seen(self, kind: type[Any], since: int = 0) -> None:
-        while not any(isinstance(e, kind) for e in self.events[since:]):
-            await self._waiting.setdefault(kind, anyio.Event()).wait()
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def of(self, kind: type[E], since: int = 0) -> list[E]:
-        return [e for e in self.events[since:] if isinstance(e, kind)]
 
 
 def isolated_gemini(tmp: Path, url: str) -> CliEnv:
