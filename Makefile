@@ -16,7 +16,9 @@ setup: uv  ## the workspace's virtual environment, from the lock file
 	$(UV) sync --all-packages --locked
 
 clis:  ## the pinned harness CLIs the end-to-end tests drive
-	cd tests/clis && npm ci --no-audit --no-fund --loglevel=error
+	# `npm install`, not `npm ci`: opencode-ai lists platform packages that npm leaves
+	# out of the lock file, which `npm ci` then refuses. package.json pins exact versions.
+	cd tests/clis && npm install --no-audit --no-fund --loglevel=error
 
 demo: setup  ## run a demo workflow on the built-in offline provider, in examples/demo
 	cd examples/demo && $(VENV_BIN)/aegis config check && $(VENV_BIN)/aegis workflow run demo
