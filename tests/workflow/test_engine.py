@@ -109,7 +109,7 @@ def test_arguments_are_converted_to_the_declared_types() -> None:
         coerce_arguments(wf, {"count": "1", "colour": "red"})
     with pytest.raises(WorkflowError, match="missing argument"):
         coerce_arguments(wf, {})
-    with pytest.raises(WorkflowError, match="not a int"):
+    with pytest.raises(WorkflowError, match="not a valid int"):
         coerce_arguments(wf, {"count": "many"})
 
 

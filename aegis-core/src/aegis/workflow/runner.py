@@ -121,7 +121,7 @@ def _convert(key: str, text: str, kind: Any) -> Any:
         if kind in (int, float):
             return kind(text)
     except ValueError:
-        raise WorkflowError(f"argument {key!r}: {text!r} is not a {kind.__name__}") from None
+        raise WorkflowError(f"argument {key!r}: {text!r} is not a valid {kind.__name__}") from None
     return text
 
 

@@ -1,0 +1,144 @@
+"""The headless commands, run as a user would: ask, queue and workflow, on the offline agent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.fakes import AEGIS, clean_env
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptRule
+from aegis.config import Agent, ClaudeCode
+from aegis.queue import Queue
+from aegis.workflow import WorkflowError, workflow
+
+agents = {
+    "offline": Agent(provider=Scripted(rules=[
+        ScriptRule(match="^hello$", reply="hi there"),
+        ScriptRule(match="^slow", reply="late", delay=60),
+    ])),
+    "missing": Agent(provider=ClaudeCode(executable="/nonexistent/claude")),
+}
+default_agent = "offline"
+queues = [Queue("work", agent_profile="offline", max_parallel=1)]
+
+
+@workflow
+async def greet(engine, who: str, times: int = 1) -> str:
+    handle = await engine.spawn("offline")
+    return " / ".join([await engine.ask(handle, "hello") for _ in range(times)]) + f" {who}"
+
+
+@workflow
+async def refuse(engine) -> None:
+    raise WorkflowError("not today")
+
+
+@workflow
+async def crash(engine) -> None:
+    1 / 0
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    (root / ".aegis.py").write_text(CONFIG)
+    return root
+
+
+def aegis(project: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(AEGIS), *args],
+        cwd=project,
+        env=clean_env(home=project),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_ask_json_prints_canonical_events_as_json_lines(project: Path) -> None:
+    done = aegis(project, "ask", "offline", "hello", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    types = [event["type"] for event in events]
+    assert types[0] == "session_started"
+    assert "text_delta" in types
+    [end] = [event for event in events if event["type"] == "turn_end"]
+    assert end["text"] == "hi there"
+    assert end["stop_reason"] == "end_turn"
+    assert {event["handle"] for event in events} == {events[0]["handle"]}
+
+
+def test_ask_exits_1_and_names_the_package_when_the_cli_is_missing(project: Path) -> None:
+    done = aegis(project, "ask", "missing", "hello")
+    assert done.returncode == 1
+    assert "npm install -g @anthropic-ai/claude-code" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_queue_enqueue_wait_runs_the_task_and_show_lists_it(project: Path) -> None:
+    done = aegis(project, "queue", "enqueue", "work", "hello", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    assert (task["status"], task["result"], task["sender"]) == ("done", "hi there", "user")
+    shown = aegis(project, "queue", "show", task["id"])
+    assert shown.returncode == 0, shown.stderr
+    assert "hi there" in shown.stdout
+    listed = json.loads(aegis(project, "queue", "list", "--json").stdout)
+    assert [(q["name"], q["agent_profile"]) for q in listed] == [("work", "offline")]
+    assert listed[0]["done"] >= 1
+
+
+def test_queue_cancel_and_retry_from_the_command_line(project: Path) -> None:
+    queued = aegis(project, "queue", "enqueue", "work", "hello")
+    task_id = queued.stdout.strip()
+    assert queued.returncode == 0, queued.stderr
+    cancelled = aegis(project, "queue", "cancel", task_id)
+    assert cancelled.stdout.strip() == f"{task_id}: cancelled"
+    retried = aegis(project, "queue", "retry", task_id)
+    assert retried.returncode == 0, retried.stderr
+    new_id = retried.stdout.strip()
+    assert new_id > task_id  # ids sort by creation
+    shown = json.loads(aegis(project, "queue", "show", new_id, "--json").stdout)
+    assert (shown["retry_of"], shown["attempt"], shown["status"]) == (task_id, 2, "queued")
+    refused = aegis(project, "queue", "retry", new_id)
+    assert refused.returncode == 1
+    assert "only failed or cancelled tasks are retried" in refused.stderr
+    unknown = aegis(project, "queue", "enqueue", "nope", "x")
+    assert unknown.returncode == 1
+    assert "no queue 'nope' (queues: work)" in unknown.stderr
+
+
+def test_workflow_run_exit_codes_and_records(project: Path) -> None:
+    listed = aegis(project, "workflow", "list")
+    assert {"greet", "refuse", "crash", "branch_review", "tdd_loop"} <= {
+        line.split()[0] for line in listed.stdout.splitlines()[1:]
+    }
+    ok = aegis(project, "workflow", "run", "greet", "--arg", "who=Ada", "--arg", "times=2")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "hi there / hi there Ada"
+    assert "→ hi there" in ok.stderr  # live progress of the session
+    failed = aegis(project, "workflow", "run", "refuse")
+    assert failed.returncode == 1
+    assert "failed: not today" in failed.stderr
+    bad_arg = aegis(project, "workflow", "run", "greet", "--arg", "times=many")
+    assert bad_arg.returncode == 1
+    assert "argument 'times': 'many' is not a valid int" in bad_arg.stderr
+    crashed = aegis(project, "workflow", "run", "crash")
+    assert crashed.returncode == 2
+    assert "ZeroDivisionError" in crashed.stderr
+    runs = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
+    by_workflow = {run["workflow"]: run for run in runs}
+    assert by_workflow["refuse"]["status"] == "failed"
+    shown = aegis(project, "workflow", "show", by_workflow["refuse"]["id"])
+    assert "not today" in shown.stdout
+    crash_record = aegis(project, "workflow", "show", by_workflow["crash"]["id"]).stdout
+    assert "traceback:" in crash_record
+    assert "1 / 0" in crash_record
