@@ -72,7 +72,7 @@ def start(
 
 
 def wait_for_children(project: Path, aegis: subprocess.Popen[str], count: int) -> list[int]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
         children = processes_in(project, exclude=aegis.pid)
         if len(children) >= count:
