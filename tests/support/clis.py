@@ -43,11 +43,11 @@ class CliEnv(NamedTuple):
 
 
 def cli_path(name: CliName) -> Path:
-    """The pinned executable of CLI ``name``; raise if ``npm ci`` was not run."""
+    """The pinned executable of CLI ``name``; raise if ``make clis`` was not run."""
     path = CLIS_DIR / "node_modules" / ".bin" / name
     if not path.exists():
         raise CliNotInstalledError(
-            f"{name} is not installed at {path}. Run `npm ci` in {CLIS_DIR} first."
+            f"{name} is not installed at {path}. Run `make clis` (npm install in {CLIS_DIR}) first."
         )
     return path
 
