@@ -100,7 +100,7 @@ async def test_malformed_arguments_say_what_the_tool_takes(
         "workflow mcp_test_greet: unknown argument 'colour' (arguments: name, times)"
     )
     assert missing_argument.startswith("workflow mcp_test_greet: missing argument(s): name")
-    assert not_an_int == "workflow mcp_test_greet: argument 'times': 'many' is not a int"
+    assert not_an_int == "workflow mcp_test_greet: argument 'times': 'many' is not a valid int"
     assert empty.startswith("message is empty")
     assert mcp_test_workflows == []  # no run was started
     assert helper.driver.prompts == []
