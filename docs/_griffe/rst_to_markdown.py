@@ -5,12 +5,14 @@ read well in ``help()`` and in an editor:
 
 * roles: ``:class:`aegis.config.Agent```, ``:func:`~aegis.config.load_config```;
 * literal blocks introduced by a paragraph ending in ``::``;
-* definition lists: a term on its own line, its definition indented below it.
+* definition lists: a term on its own line, its definition indented below it;
+* simple tables, between ``===== =====`` border lines.
 
 mkdocstrings renders docstrings as Markdown, where these show up as stray colons
 and run-together paragraphs. This extension rewrites them, once the object tree is
-loaded, into inline code, fenced Python blocks and Markdown definition lists (the
-``def_list`` extension is enabled in ``mkdocs.yml``). It changes only what the
+loaded, into inline code, fenced Python blocks, Markdown definition lists (the
+``def_list`` extension is enabled in ``mkdocs.yml``) and fenced text blocks (tables,
+kept as they are laid out). It changes only what the
 documentation site shows, never the code.
 """
 
@@ -23,6 +25,8 @@ import griffe
 
 _ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|data|mod|exc|obj|const):`([^`]+)`")
 _TITLED = re.compile(r"(?P<title>.+?)\s*<(?P<target>[^>]+)>")
+_BORDER = re.compile(r"=+(?: +=+)+")
+"""A border line of a reST simple table (a table has three: top, under the header, bottom)."""
 
 
 def _role(match: re.Match[str]) -> str:
@@ -57,6 +61,17 @@ def _literal_block(lines: list[str], start: int) -> tuple[list[str], int]:
     return [line[margin:] for line in block], i
 
 
+def _simple_table(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The reST simple table whose top border is ``lines[start]``, and the index after it."""
+    borders = 0
+    for end in range(start, len(lines)):
+        if _BORDER.fullmatch(lines[end].rstrip()):
+            borders += 1
+            if borders == 3:
+                return [line.rstrip() for line in lines[start : end + 1]], end + 1
+    return [], start
+
+
 def _is_term(lines: list[str], i: int, in_list: bool) -> bool:
     """Whether ``lines[i]`` is the term of a reST definition list item.
 
@@ -83,6 +98,13 @@ def convert(text: str) -> str:
     while i < len(lines):
         line = lines[i]
         stripped = line.rstrip()
+        if _BORDER.fullmatch(stripped):
+            table, end = _simple_table(lines, i)
+            if table:
+                out.extend(["```text", *table, "```"])
+                in_list = False
+                i = end
+                continue
         if stripped.endswith("::") and not stripped.endswith(":::"):
             block, end = _literal_block(lines, i + 1)
             if block:
