@@ -258,11 +258,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def to_dict(event: Event) -> dict[str, Any]:
     """The JSON-ready form of an event: ``{"type": ..., **fields}``."""
+    # On the path of every event of every session (transcripts): field names are
+    # looked up once per class, and plain values skip the recursive conversion.
+    cls = type(event)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     data: dict[str, Any] = {"type": event.type}
-    for f in dataclasses.fields(event):
-        data[f.name] = _plain(getattr(event, f.name))
+    for name in names:
+        value = getattr(event, name)
+        data[name] = value if type(value) in _SCALARS else _plain(value)
     return data
 
 

@@ -24,7 +24,7 @@ from aegis.lifespan import Lifespan
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
-from aegis.session.transcript import TranscriptFile, record
+from aegis.session.transcript import TranscriptWriter
 
 log = logging.getLogger("aegis.session")
 
@@ -73,11 +73,8 @@ class SessionManager(Lifespan):
         self._preamble = preamble
         self._sessions: dict[str, Session] = {}
         self._subscribers: list[Subscriber] = []
-        self._transcripts: dict[str, TranscriptFile] = {}
+        self._transcripts = TranscriptWriter(self.transcript_path)
         self._tg: TaskGroup | None = None
-        self._writes_send, self._writes = anyio.create_memory_object_stream[tuple[str, bytes]](
-            math.inf
-        )
 
     @classmethod
     def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
@@ -88,20 +85,19 @@ class SessionManager(Lifespan):
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        self._transcripts.start()
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._write_transcripts)
                 try:
                     yield
                 finally:
                     with anyio.CancelScope(shield=True):
                         await self.close_all()
-                        self._writes_send.close()  # the writer flushes, then ends
         finally:
             self._tg = None
-            for transcript in self._transcripts.values():
-                transcript.close()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._transcripts.close)
 
     async def close_all(self) -> None:
         """Close every session (concurrently) and wait until they are all gone."""
@@ -285,31 +281,10 @@ class SessionManager(Lifespan):
         return self.sessions_dir / handle / "transcript.jsonl"
 
     def _sink(self, session: Session, event: Event) -> None:
-        self._writes_send.send_nowait((session.handle, record(event, session.seq)))
+        self._transcripts.put(session.handle, session.seq, event)
         for wanted, send in self._subscribers:
             if wanted is None or wanted == session.handle:
                 send.send_nowait((session.handle, event))
-
-    async def _write_transcripts(self) -> None:
-        # Batches whatever arrived since the last write, and writes it off the event loop.
-        async for handle, line in self._writes:
-            batch: dict[str, list[bytes]] = {handle: [line]}
-            while True:
-                try:
-                    handle, line = self._writes.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                batch.setdefault(handle, []).append(line)
-            await anyio.to_thread.run_sync(self._append, batch)
-
-    def _append(self, batch: dict[str, list[bytes]]) -> None:
-        for handle, lines in batch.items():
-            transcript = self._transcripts.get(handle)
-            if transcript is None:
-                transcript = self._transcripts[handle] = TranscriptFile(
-                    self.transcript_path(handle)
-                )
-            transcript.append(lines)
 
     def _write_meta(self, session: Session) -> None:
         """``session.json`` beside the transcript: what restoring the session needs."""

@@ -1,0 +1,51 @@
+"""The transcript writer: order, flushing on close, and a path it cannot write."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from aegis.events import TextDelta
+from aegis.session.transcript import TranscriptWriter, read_records
+
+
+def test_records_keep_their_order_per_session_and_close_writes_them_all(tmp_path: Path) -> None:
+    writer = TranscriptWriter(lambda handle: tmp_path / handle / "transcript.jsonl", batch_wait=0)
+    writer.start()
+    for seq in range(1, 2001):
+        writer.put("a" if seq % 3 else "b", seq, TextDelta(text=f"piece {seq}"))
+    writer.close()
+
+    a = list(read_records(tmp_path / "a" / "transcript.jsonl"))
+    b = list(read_records(tmp_path / "b" / "transcript.jsonl"))
+    assert [r["seq"] for r in a] == [s for s in range(1, 2001) if s % 3]
+    assert [r["seq"] for r in b] == [s for s in range(1, 2001) if not s % 3]
+    assert a[0]["type"] == "text_delta" and a[0]["text"] == "piece 1"
+    assert all(isinstance(r["t"], float) for r in a + b)
+
+
+def test_a_transcript_that_cannot_be_opened_is_logged_and_the_others_are_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where a folder should be")
+    paths = {"bad": blocker / "transcript.jsonl", "good": tmp_path / "good.jsonl"}
+    writer = TranscriptWriter(paths.__getitem__, batch_wait=0)
+    writer.start()
+    with caplog.at_level(logging.ERROR, logger="aegis.session"):
+        writer.put("bad", 1, TextDelta(text="lost"))
+        writer.put("good", 1, TextDelta(text="kept"))
+        writer.close()
+
+    assert [r["text"] for r in read_records(paths["good"])] == ["kept"]
+    assert "cannot open the transcript of bad" in caplog.text
+
+
+def test_close_without_start_and_twice_is_harmless(tmp_path: Path) -> None:
+    writer = TranscriptWriter(lambda handle: tmp_path / handle)
+    writer.close()
+    writer.start()
+    writer.close()
+    writer.close()
