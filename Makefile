@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: uv setup clis demo test check lint typecheck docs bench clean
+.PHONY: uv setup clis demo tui test check lint typecheck docs bench clean
 
 uv:  ## install uv if it is missing (from PyPI, into the user site)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -22,6 +22,9 @@ clis:  ## the pinned harness CLIs the end-to-end tests drive
 
 demo: setup  ## run a demo workflow on the built-in offline provider, in examples/demo
 	cd examples/demo && $(VENV_BIN)/aegis config check && $(VENV_BIN)/aegis workflow run demo
+
+tui: setup  ## open the terminal UI in examples/demo (offline agents, a queue)
+	cd examples/demo && $(VENV_BIN)/aegis
 
 lint:
 	$(VENV_BIN)/ruff check .

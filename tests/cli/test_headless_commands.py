@@ -142,3 +142,83 @@ def test_workflow_run_exit_codes_and_records(project: Path) -> None:
     crash_record = aegis(project, "workflow", "show", by_workflow["crash"]["id"]).stdout
     assert "traceback:" in crash_record
     assert "1 / 0" in crash_record
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "nosuch", "hi"), "no agent profile 'nosuch'"),
+        (("chat", "nosuch"), "no agent profile 'nosuch'"),
+        (("queue", "show", "nosuch"), "no task 'nosuch'"),
+        (("queue", "cancel", "nosuch"), "no task 'nosuch'"),
+        (("queue", "retry", "nosuch"), "no task 'nosuch'"),
+        (("workflow", "run", "nosuch"), "no workflow 'nosuch' (workflows: branch_review, crash"),
+        (("queue", "enqueue", "work", "slow", "--wait", "--timeout", "0.5"), "did not end within"),
+    ],
+)
+def test_a_mistake_is_one_clear_line_not_a_traceback(
+    project: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = aegis(project, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+CHAT_CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.config import Agent
+from aegis.queue import Queue
+
+agents = {
+    "lead": Agent(provider=Scripted(rules=[
+        ScriptRule(
+            match="^delegate (.+)$",
+            tool_calls=(ScriptedToolCall(
+                tool="mcp:aegis/aegis_enqueue", input={"queue": "work", "payload": "{1}"}
+            ),),
+            reply="enqueued: {output}",
+        ),
+        ScriptRule(match="^Task .* on queue 'work': ok", reply="got the result"),
+    ])),
+    "worker": Agent(provider=Scripted(rules=[ScriptRule(match="sum", reply="it is 4")])),
+}
+default_agent = "lead"
+queues = [Queue("work", agent_profile="worker", max_parallel=1)]
+"""
+
+
+@pytest.mark.timeout(90)
+def test_chat_runs_the_plane_and_shows_a_queue_callback_with_its_sender(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".aegis.py").write_text(CHAT_CONFIG)
+    chat = subprocess.Popen(
+        [str(AEGIS), "chat"],
+        cwd=tmp_path,
+        env=clean_env(home=tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    seen: list[str] = []
+    try:
+        chat.stdin.write("delegate the sum of 2 and 2\n")
+        chat.stdin.flush()
+        for line in chat.stdout:  # pytest-timeout ends this if the callback never comes
+            seen.append(line)
+            if line.startswith("got the result"):
+                break
+        chat.stdin.close()
+        assert chat.wait(timeout=30) == 0
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+            chat.wait()
+    text = "".join(seen)
+    assert "aegis_enqueue" in text  # the agent called the plane's tool
+    assert "enqueued: " in text
+    assert "[queue:work]" in text and "it is 4" in text  # the callback, tagged
+    assert "worker" not in text.split("[queue:work]")[0]  # no worker events in chat

@@ -6,12 +6,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from aegis import hookimpl
 from aegis.config import Agent
+from aegis.plugins import get_plugins
 from aegis.session import SessionManager, SessionState
 from aegis.workflow import WorkflowEngine, WorkflowError, get_workflow, workflow
-from aegis.workflow.runner import RunStatus, WorkflowRunner, coerce_arguments, load_runs
+from aegis.workflow.runner import (
+    RunRecord,
+    RunStatus,
+    WorkflowRunner,
+    coerce_arguments,
+    load_runs,
+)
 from tests.processes import wait_gone
 from tests.session.fake_provider import Fake, FakeDriver
 
@@ -153,3 +162,46 @@ async def test_the_runner_records_ok_failed_and_crashed_runs(tmp_path: Path) -> 
     assert saved[ok.id].status is RunStatus.ok
     assert saved[crashed.id].traceback == crashed.traceback
     assert ok.finished_at is not None and ok.finished_at >= ok.started_at
+
+
+@workflow
+async def wf_waits_forever(engine: WorkflowEngine) -> None:
+    engine.log("waiting")
+    await anyio.sleep_forever()
+
+
+class RunObserver:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, RunStatus]] = []
+
+    @hookimpl
+    def workflow_started(self, run: RunRecord) -> None:
+        self.calls.append(("started", run.workflow, run.status))
+
+    @hookimpl
+    def workflow_finished(self, run: RunRecord) -> None:
+        self.calls.append(("finished", run.workflow, run.status))
+
+
+async def test_hooks_see_every_run_end_even_one_stopped_by_cancellation(tmp_path: Path) -> None:
+    observer = RunObserver()
+    get_plugins().manager.register(observer, name="run-observer")
+    try:
+        async with bridge_for(tmp_path) as bridge:
+            runner = WorkflowRunner(
+                bridge=bridge, queue_manager=None, inbox_router=None, state_dir=tmp_path / ".aegis"
+            )
+            await runner.run("wf_fails")
+            with anyio.move_on_after(0.5):
+                await runner.run("wf_waits_forever")
+    finally:
+        get_plugins().manager.unregister(observer)
+    assert observer.calls == [
+        ("started", "wf_fails", RunStatus.running),
+        ("finished", "wf_fails", RunStatus.failed),
+        ("started", "wf_waits_forever", RunStatus.running),
+        ("finished", "wf_waits_forever", RunStatus.crashed),
+    ]
+    stopped = next(r for r in load_runs(tmp_path / ".aegis") if r.workflow == "wf_waits_forever")
+    assert stopped.error == "cancelled: aegis stopped"
+    assert [message for _, message in stopped.log] == ["waiting"]

@@ -2,7 +2,7 @@
 
 The session bridge, the inbox router, the durable queues, the workflow runner and
 the MCP plane (the server every agent can call) start together and stop together.
-``aegis serve``, ``aegis workflow run``, ``aegis chat`` and the TUI each run one::
+``aegis serve``, ``aegis workflow run``, ``aegis queue`` and the TUI each run one::
 
     async with Substrate(project) as substrate:
         record = await substrate.workflows.run("branch_review", {"base": "main"})

@@ -60,7 +60,10 @@ class ScriptedToolCall(BaseModel):
     tool: str
     """``bash``, ``read_file``, ``write_file``, or ``mcp:<server>/<tool>``."""
     input: dict[str, Any] = Field(default_factory=dict)
-    """The tool's arguments, e.g. ``{"command": "ls"}`` for ``bash``."""
+    """The tool's arguments, e.g. ``{"command": "ls"}`` for ``bash``.
+
+    Strings in it take the reply's placeholders (``{1}``, ``{message}``, ``{turn}``),
+    and ``{output}`` is the output of the call before it in the rule."""
 
 
 class ScriptRule(BaseModel):

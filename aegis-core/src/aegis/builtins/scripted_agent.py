@@ -289,6 +289,16 @@ class ScriptedAgent:
             try:
                 output = ""
                 for number, call in enumerate(rule.tool_calls if rule else (), start=1):
+                    if match is not None:
+                        # Placeholders in the input too: `{1}` of the match, the `{output}`
+                        # of the call before, as in the reply.
+                        call = call.model_copy(
+                            update={
+                                "input": _fill_values(
+                                    call.input, match, message=message, output=output, turn=turn
+                                )
+                            }
+                        )
                     run = await self._tool(session, call, f"call_{turn}_{number}", record)
                     output = run.output
                 if rule is not None and rule.delay:
@@ -567,6 +577,17 @@ def _fill(template: str, match: re.Match[str], *, message: str, output: str, tur
         return {"message": message, "output": output.strip(), "turn": str(turn)}[key]
 
     return _PLACEHOLDER.sub(value, template)
+
+
+def _fill_values(value: Any, match: re.Match[str], **context: Any) -> Any:
+    """``value`` (a tool call's input) with the placeholders of every string in it filled."""
+    if isinstance(value, str):
+        return _fill(value, match, **context)
+    if isinstance(value, dict):
+        return {key: _fill_values(item, match, **context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill_values(item, match, **context) for item in value]
+    return value
 
 
 def _pieces(text: str, count: int = 3) -> list[str]:

@@ -48,4 +48,28 @@ def run_command(
             tg.start_soon(run_main)
         return status
 
-    return anyio.run(runner)
+    try:
+        return anyio.run(runner)
+    except BaseExceptionGroup as group:
+        # A command's error comes out of its task groups wrapped, once per level. The
+        # commands catch the errors they can explain (a ConfigError, an unknown task,
+        # a timeout): give them the error itself when it is the only one.
+        error = only_error(group)
+        if error is None:
+            raise
+        raise error from None
+
+
+def only_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The single exception inside ``group`` (however nested), or None if there are more."""
+    leaves: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        else:
+            leaves.append(error)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else None

@@ -20,8 +20,10 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
     """Talk with a session of agent PROFILE (default: the default agent), line by line.
 
     Each line you type is a message; the reply streams back. Ctrl+C interrupts the
-    agent's current turn, Ctrl+D leaves. Messages other agents send to this
-    session are shown with their sender.
+    agent's current turn, Ctrl+D leaves. Like the TUI, chat runs the project's
+    substrate: the agent can call aegis's MCP tools (hand off work, enqueue tasks,
+    run workflows), this process runs queued tasks, and messages other agents or
+    queues send to this session are shown with their sender.
     """
     project = load_project(ctx)
     chosen = profile or project.default_agent
@@ -42,11 +44,16 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
 
     async def main() -> int:
         from aegis.errors import DriverError
-        from aegis.session import SessionManager
+        from aegis.substrate import Substrate
 
         renderer = ConsoleRenderer()
-        async with SessionManager.for_project(project) as bridge, anyio.create_task_group() as tg:
-            with bridge.subscribe() as stream:
+        async with Substrate(project) as substrate, anyio.create_task_group() as tg:
+            bridge = substrate.bridge
+            # Subscribed to this session alone (not the queue workers this process may
+            # run), before anything of it can stream: spawning without waiting returns
+            # before the session's task has run.
+            handle = await bridge.spawn(chosen, resume=resume, wait=False)
+            with bridge.subscribe(handle) as stream:
 
                 async def show() -> None:
                     async for _, event in stream:
@@ -54,7 +61,7 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
 
                 tg.start_soon(show)
                 try:
-                    handle = await bridge.spawn(chosen, resume=resume)
+                    await bridge.wait_ready(handle)
                 except DriverError:
                     return 1
                 state.update(bridge=bridge, handle=handle)

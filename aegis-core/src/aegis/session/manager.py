@@ -153,11 +153,16 @@ class SessionManager(Lifespan):
         )
         self._tg.start_soon(self._run, session, provider, options)
         if wait:
-            while session.state is SessionState.starting:
-                await session.changed()
-            if session.state is SessionState.failed:
-                raise DriverError(session.error or f"session {handle!r} failed to start")
+            await self.wait_ready(handle)
         return handle
+
+    async def wait_ready(self, handle: str) -> None:
+        """Wait until session ``handle`` has started; raise ``DriverError`` if it failed to."""
+        session = self._session(handle)
+        while session.state is SessionState.starting:
+            await session.changed()
+        if session.state is SessionState.failed:
+            raise DriverError(session.error or f"session {handle!r} failed to start")
 
     async def _run(self, session: Session, provider: Any, options: SessionOptions) -> None:
         try:

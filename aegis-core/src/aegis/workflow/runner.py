@@ -208,8 +208,10 @@ class WorkflowRunner:
                 tg.start_soon(body)
         except anyio.get_cancelled_exc_class():
             record.status, record.error = RunStatus.crashed, "cancelled: aegis stopped"
+            record.log = engine.log_lines
             record.finished_at = time.time()
             self._save(record)
+            self._notify("workflow_finished", record)
             raise
         if failure is None:
             record.status = RunStatus.ok
