@@ -90,6 +90,8 @@ async def _breakdown(name: Name, blocks: int, tmp: Path, url: str) -> dict[str, 
                             await bridge.request(handles[variant], PROMPT)
                         if block:
                             times[variant].append((time.perf_counter() - start) * 1000)
+                    # The transcript work of a block is done before the next block starts.
+                    await bridge.flush_transcripts()
     finally:
         raw.close()
     return times

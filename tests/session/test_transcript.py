@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from aegis.session.transcript import TranscriptWriter, read_records
 
 
 def test_records_keep_their_order_per_session_and_close_writes_them_all(tmp_path: Path) -> None:
-    writer = TranscriptWriter(lambda handle: tmp_path / handle / "transcript.jsonl", batch_wait=0)
+    writer = TranscriptWriter(lambda handle: tmp_path / handle / "transcript.jsonl", quiet=0.001)
     writer.start()
     for seq in range(1, 2001):
         writer.put("a" if seq % 3 else "b", seq, TextDelta(text=f"piece {seq}"))
@@ -32,7 +33,7 @@ def test_a_transcript_that_cannot_be_opened_is_logged_and_the_others_are_written
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where a folder should be")
     paths = {"bad": blocker / "transcript.jsonl", "good": tmp_path / "good.jsonl"}
-    writer = TranscriptWriter(paths.__getitem__, batch_wait=0)
+    writer = TranscriptWriter(paths.__getitem__, quiet=0.001)
     writer.start()
     with caplog.at_level(logging.ERROR, logger="aegis.session"):
         writer.put("bad", 1, TextDelta(text="lost"))
@@ -49,3 +50,38 @@ def test_close_without_start_and_twice_is_harmless(tmp_path: Path) -> None:
     writer.start()
     writer.close()
     writer.close()
+
+
+def test_flush_returns_once_what_was_put_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    # A writer that would otherwise wait a minute for a quiet moment.
+    writer = TranscriptWriter(lambda handle: path, quiet=60, max_lag=60)
+    writer.start()
+    try:
+        writer.put("a", 1, TextDelta(text="one"))
+        writer.flush()
+        assert [r["text"] for r in read_records(path)] == ["one"]
+        writer.put("a", 2, TextDelta(text="two"))
+        writer.flush()
+        assert [r["text"] for r in read_records(path)] == ["one", "two"]
+    finally:
+        writer.put("a", 3, TextDelta(text="three"))
+        writer.close()
+    assert [r["seq"] for r in read_records(path)] == [1, 2, 3]
+
+
+def test_a_steady_stream_is_written_within_max_lag(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    writer = TranscriptWriter(lambda handle: path, quiet=0.05, max_lag=0.2)
+    writer.start()
+    try:
+        seq = 0
+        # Events every 10 ms never leave the writer a quiet moment of 50 ms.
+        while not path.exists() or not list(read_records(path)):
+            seq += 1
+            assert seq < 300, "nothing written after 3 s of a steady stream"
+            writer.put("a", seq, TextDelta(text=str(seq)))
+            time.sleep(0.01)
+    finally:
+        writer.close()
+    assert seq > 1

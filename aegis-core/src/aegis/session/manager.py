@@ -283,7 +283,13 @@ class SessionManager(Lifespan):
             send.close()
 
     def transcript_path(self, handle: str) -> Path:
+        """The JSONL transcript of session ``handle`` (written shortly after events come:
+        :meth:`flush_transcripts` waits until it holds everything so far)."""
         return self.sessions_dir / handle / "transcript.jsonl"
+
+    async def flush_transcripts(self) -> None:
+        """Return once every event so far is written to its session's transcript."""
+        await anyio.to_thread.run_sync(self._transcripts.flush)
 
     def _sink(self, session: Session, event: Event) -> None:
         self._transcripts.put(session.handle, session.seq, event)

@@ -21,8 +21,10 @@ from aegis.events import Event, to_dict
 
 log = logging.getLogger("aegis.session")
 
-BATCH_WAIT_S = 0.02
-"""How long the writer gathers records after the first of a batch before writing."""
+QUIET_S = 0.05
+"""The writer writes a batch once no event has come for this long (seconds)..."""
+MAX_LAG_S = 1.0
+"""...or this long after the batch's first event, whichever comes first."""
 
 
 def record(event: Event, seq: int, at: float | None = None) -> bytes:
@@ -60,20 +62,29 @@ class TranscriptWriter:
     """Writes the transcripts of many sessions on one thread of its own.
 
     :meth:`put` is all the event loop does per event: it queues the event with its
-    number and time. Making the record (``to_dict``, ``json.dumps``) and writing it
-    happen on the writer's thread, in batches, so a turn's path pays neither the
-    serialisation nor a hand-off to a worker thread per batch. Records of one
-    session are written in the order they were put. :meth:`close` writes what is
-    queued, then ends the thread; call it off the event loop (it joins the thread).
+    number and time. Making the records (``to_dict``, ``json.dumps``) and writing
+    them happen on the writer's thread, in batches taken in a quiet moment: once no
+    event has come for ``quiet`` seconds, or ``max_lag`` seconds after the first
+    event of the batch at the latest. So a streaming turn pays neither the
+    serialisation nor a thread hand-off per event, and a crash loses at most the
+    last ``max_lag`` seconds. Records of one session are written in the order they
+    were put. :meth:`flush` and :meth:`close` block: call them off the event loop.
     """
 
-    _STOP = None
-
-    def __init__(self, path_for: Callable[[str], Path], batch_wait: float = BATCH_WAIT_S) -> None:
+    def __init__(
+        self,
+        path_for: Callable[[str], Path],
+        *,
+        quiet: float = QUIET_S,
+        max_lag: float = MAX_LAG_S,
+    ) -> None:
         self._path_for = path_for
-        self._batch_wait = batch_wait
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._quiet = quiet
+        self._max_lag = max_lag
+        self._queue: queue.SimpleQueue[_Item | threading.Event | None] = queue.SimpleQueue()
         self._files: dict[str, TranscriptFile | None] = {}
+        self._urgent = threading.Event()
+        """Set by flush() and close(): the writer stops waiting for a quiet moment."""
         # A daemon thread: an interpreter torn down without close() must not hang on it.
         self._thread = threading.Thread(target=self._run, name="aegis-transcripts", daemon=True)
 
@@ -84,10 +95,19 @@ class TranscriptWriter:
         """Queue ``event`` (number ``seq`` of session ``handle``) for its transcript."""
         self._queue.put((handle, seq, time.time(), event))
 
+    def flush(self) -> None:
+        """Return once everything put so far is written."""
+        if self._thread.is_alive():
+            done = threading.Event()
+            self._queue.put(done)
+            self._urgent.set()
+            done.wait()
+
     def close(self) -> None:
         """Write everything queued so far, stop the thread and close the files."""
         if self._thread.is_alive():
-            self._queue.put(self._STOP)
+            self._queue.put(None)
+            self._urgent.set()
             self._thread.join()
         for transcript in self._files.values():
             if transcript is not None:
@@ -96,28 +116,43 @@ class TranscriptWriter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            # A moment's wait gathers a turn's events into one batch, one wake-up.
-            time.sleep(self._batch_wait)
-            batch: dict[str, list[bytes]] = {}
-            stop = False
-            item: _Item | None = first
-            while item is not None:
-                handle, seq, at, event = item
-                batch.setdefault(handle, []).append(record(event, seq, at))
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
+            items = [self._queue.get()]
+            deadline = time.monotonic() + self._max_lag
+            while not isinstance(items[-1], threading.Event | None):
+                # Gather until the events pause (a turn's end, a model thinking): the
+                # records are made then, not while a turn streams.
+                self._urgent.wait(self._quiet)
+                count = len(items)
+                while not isinstance(items[-1], threading.Event | None):
+                    try:
+                        items.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if isinstance(items[-1], tuple) and self._urgent.is_set():
+                    # Set by a flush whose marker an earlier batch took: spinning on it
+                    # would burn a core; a marker still to come is found within `quiet`.
+                    self._urgent.clear()
+                if len(items) == count or time.monotonic() >= deadline:
                     break
-            else:
-                stop = True
-            self._write(batch)
-            if stop:
+            last = items[-1]
+            if not isinstance(last, tuple):
+                self._urgent.clear()  # its marker is in hand; a later flush sets it again
+            self._write(items if isinstance(last, tuple) else items[:-1])
+            if last is None:
                 return
+            if isinstance(last, threading.Event):
+                last.set()
 
-    def _write(self, batch: dict[str, list[bytes]]) -> None:
+    def _write(self, items: list[Any]) -> None:
+        batch: dict[str, list[bytes]] = {}
+        for handle, seq, at, event in items:
+            batch.setdefault(handle, []).append(record(event, seq, at))
+            # Let the event loop's thread have the GIL between records: otherwise it
+            # may wait up to the interpreter's switch interval (5 ms) for the batch.
+            time.sleep(0)
+        self._append(batch)
+
+    def _append(self, batch: dict[str, list[bytes]]) -> None:
         for handle, lines in batch.items():
             if handle not in self._files:
                 try:
