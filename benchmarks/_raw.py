@@ -69,24 +69,11 @@ def scripted_env(rules: Sequence[ScriptRule]) -> dict[str, str]:
     return {**os.environ, CONFIG_ENV: scripted_config(rules)}
 
 
-class ScriptedRawSession(RawSession):
+class ScriptedRawSession(AcpRawSession):
     """The scripted agent, initialised with one session open, over a minimal ACP client."""
 
     def __init__(self, env: Mapping[str, str], cwd: Path) -> None:
-        self.client = AcpClient(list(SCRIPTED_ARGV), env, cwd)
-        try:
-            self.client.initialize(timeout=60.0)
-            self.session_id = self.client.new_session(cwd, timeout=60.0)
-        except BaseException:
-            self.client.close()
-            raise
-
-    def turn(self, text: str, timeout: float = 60.0) -> RawTurn:
-        done = self.client.prompt(self.session_id, text, timeout)
-        return RawTurn(done.text, done.stop_reason, done.updates)
-
-    def close(self) -> None:
-        self.client.close()
+        super().__init__("scripted", AcpClient(list(SCRIPTED_ARGV), env, cwd), cwd)
 
     def exit(self, timeout: float = 10.0) -> None:
         """End the agent as a client would: close its stdin and wait for it to exit."""

@@ -388,7 +388,8 @@ class RawTurn:
 class RawSession:
     """A started CLI with one open session, driven turn by turn by a raw client."""
 
-    name: CliName
+    name: str
+    """The CLI's name (a ``CliName``), or ``"scripted"`` for aegis's offline agent."""
 
     def turn(self, text: str, timeout: float = 60.0) -> RawTurn:
         """Send one user message and wait for the end of the turn."""
@@ -438,9 +439,10 @@ class ClaudeRawSession(RawSession):
 
 
 class AcpRawSession(RawSession):
-    """gemini or opencode over ACP: initialised, with one session open in ``cwd``."""
+    """An ACP agent (gemini, opencode, the scripted agent): initialised, with one
+    session open in ``cwd``."""
 
-    def __init__(self, name: CliName, client: AcpClient, cwd: Path) -> None:
+    def __init__(self, name: str, client: AcpClient, cwd: Path) -> None:
         self.name = name
         self.client = client
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from aegis.config.agent import Agent
     from aegis.config.provider_config import ProviderConfig
     from aegis.driver import Driver, SessionOptions
+
+C = TypeVar("C", bound="ProviderConfig")
 
 
 class Provider:
@@ -90,6 +92,22 @@ class Provider:
         from aegis.errors import DriverError
 
         raise DriverError(f"provider {self.name!r} cannot open sessions")
+
+    def checked_config(self, agent: Agent, cls: type[C]) -> C:
+        """``agent.provider``, which ``open_driver`` expects to be a ``cls``.
+
+        Raises ``DriverError`` naming both classes when it is not (an agent built for
+        another provider was handed to this one).
+        """
+        from aegis.errors import DriverError
+
+        config = agent.provider
+        if not isinstance(config, cls):
+            raise DriverError(
+                f"agent's provider is {type(config).__name__}, not {cls.__name__}: "
+                f"the {self.name!r} provider cannot drive it"
+            )
+        return config
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

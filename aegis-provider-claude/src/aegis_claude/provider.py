@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_claude.config import ClaudeCode
 
@@ -31,10 +30,5 @@ class ClaudeCodeProvider(Provider):
         """
         from aegis_claude.driver import ClaudeDriver
 
-        config = agent.provider
-        if not isinstance(config, ClaudeCode):
-            raise DriverError(
-                f"agent's provider is {type(config).__name__}, not ClaudeCode: "
-                f"the {self.name!r} provider cannot drive it"
-            )
+        config = self.checked_config(agent, ClaudeCode)
         return ClaudeDriver(config, options, executable=self.find_executable(config))

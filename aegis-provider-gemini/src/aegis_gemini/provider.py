@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_gemini.config import GeminiCLI
 
@@ -31,9 +30,5 @@ class GeminiProvider(Provider):
         """
         from aegis_gemini.driver import GeminiDriver
 
-        if not isinstance(agent.provider, GeminiCLI):
-            raise DriverError(
-                f"agent's provider is {type(agent.provider).__name__}, not GeminiCLI: "
-                f"the {self.name!r} provider cannot drive it"
-            )
+        self.checked_config(agent, GeminiCLI)
         return GeminiDriver(agent, options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aegis.errors import DriverError
 from aegis.provider import Provider
 from aegis_opencode.config import OpenCode
 
@@ -31,9 +30,5 @@ class OpenCodeProvider(Provider):
         """
         from aegis_opencode.driver import OpenCodeDriver
 
-        if not isinstance(agent.provider, OpenCode):
-            raise DriverError(
-                f"agent's provider is {type(agent.provider).__name__}, not OpenCode: "
-                f"the {self.name!r} provider cannot drive it"
-            )
+        self.checked_config(agent, OpenCode)
         return OpenCodeDriver(agent, options)

@@ -167,6 +167,17 @@ class AcpClient:
         self, session_id: str, cwd: Path, mcp_servers: Sequence[McpServer] = ()
     ) -> dict[str, Any]:
         """``session/load`` (the agent replays the conversation as updates first)."""
+        return await self._reopen("session/load", session_id, cwd, mcp_servers)
+
+    async def resume_session(
+        self, session_id: str, cwd: Path, mcp_servers: Sequence[McpServer] = ()
+    ) -> dict[str, Any]:
+        """``session/resume``: like ``session/load`` without the replay."""
+        return await self._reopen("session/resume", session_id, cwd, mcp_servers)
+
+    async def _reopen(
+        self, method: str, session_id: str, cwd: Path, mcp_servers: Sequence[McpServer]
+    ) -> dict[str, Any]:
         # Set before the request: the agent may read files while it replays.
         self._cwds[session_id] = cwd
         params = {
@@ -174,19 +185,7 @@ class AcpClient:
             "cwd": str(cwd),
             "mcpServers": acp_mcp_servers(mcp_servers),
         }
-        return _object(await self.connection.request("session/load", params))
-
-    async def resume_session(
-        self, session_id: str, cwd: Path, mcp_servers: Sequence[McpServer] = ()
-    ) -> dict[str, Any]:
-        """``session/resume``: like ``session/load`` without the replay."""
-        self._cwds[session_id] = cwd
-        params = {
-            "sessionId": session_id,
-            "cwd": str(cwd),
-            "mcpServers": acp_mcp_servers(mcp_servers),
-        }
-        return _object(await self.connection.request("session/resume", params))
+        return _object(await self.connection.request(method, params))
 
     async def prompt(self, session_id: str, blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """``session/prompt``; returns the response (``stopReason``, maybe ``usage``)."""

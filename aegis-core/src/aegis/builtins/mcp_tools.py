@@ -396,14 +396,13 @@ async def aegis_run_workflow(
     When it ends, its outcome (ok with its result, failed or crashed with the error)
     reaches you as one message from workflow:<run id>."""
     from aegis.workflow.errors import WorkflowError
-    from aegis.workflow.registry import get_workflow, list_workflows
+    from aegis.workflow.registry import require_workflow
     from aegis.workflow.runner import coerce_arguments, new_run_id
 
-    fn = get_workflow(name)
-    if fn is None:
-        raise ToolError(
-            f"no workflow {name!r} (workflows: {', '.join(list_workflows()) or 'none'})"
-        )
+    try:
+        fn = require_workflow(name)
+    except WorkflowError as exc:
+        raise ToolError(str(exc)) from None
     raw = {key: _as_text(value) for key, value in (arguments or {}).items()}
     check_size("arguments", json.dumps(raw))
     try:

@@ -84,15 +84,15 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
     Example:
       aegis workflow run tdd_loop --arg predicate="pytest -q" --arg task="fix the bug"
     """
-    from aegis.workflow import get_workflow, list_workflows
+    from aegis.workflow import WorkflowError
+    from aegis.workflow.registry import require_workflow
 
     project = load_project(ctx)
     arguments = _parse_args(args)
-    if get_workflow(name) is None:
-        known = ", ".join(list_workflows()) or "none"
-        raise click.ClickException(
-            f"no workflow {name!r} (workflows: {known}; see `aegis workflow list`)"
-        )
+    try:
+        require_workflow(name)  # before the substrate starts for nothing
+    except WorkflowError as exc:
+        raise click.ClickException(f"{exc}; see `aegis workflow list`") from None
 
     async def main() -> int:
         from aegis.cli._render import ProgressPrinter

@@ -137,13 +137,13 @@ class TranscriptWriter:
             last = items[-1]
             if not isinstance(last, tuple):
                 self._urgent.clear()  # its marker is in hand; a later flush sets it again
-            self._write(items if isinstance(last, tuple) else items[:-1])
+            self._write([item for item in items if isinstance(item, tuple)])
             if last is None:
                 return
             if isinstance(last, threading.Event):
                 last.set()
 
-    def _write(self, items: list[Any]) -> None:
+    def _write(self, items: list[_Item]) -> None:
         batch: dict[str, list[bytes]] = {}
         for handle, seq, at, event in items:
             batch.setdefault(handle, []).append(record(event, seq, at))

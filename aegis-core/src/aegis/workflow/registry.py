@@ -81,6 +81,18 @@ def get_workflow(name: str) -> WorkflowFn | None:
     return found if found is not None else _packaged_workflows().get(name)
 
 
+def require_workflow(name: str) -> WorkflowFn:
+    """The workflow registered under ``name``; ``WorkflowError`` naming the known ones
+    if there is none."""
+    from aegis.workflow.errors import WorkflowError
+
+    fn = get_workflow(name)
+    if fn is None:
+        known = ", ".join(list_workflows()) or "none"
+        raise WorkflowError(f"no workflow {name!r} (workflows: {known})")
+    return fn
+
+
 def reset_packaged() -> None:
     """Forget the packaged workflows (rebuilt from the plugins on next use)."""
     global _packaged

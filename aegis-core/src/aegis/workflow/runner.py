@@ -24,7 +24,7 @@ import anyio
 
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
-from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows
+from aegis.workflow.registry import WorkflowFn, require_workflow
 
 
 class RunStatus(str, Enum):
@@ -155,10 +155,7 @@ class WorkflowRunner:
     ) -> RunRecord:
         """Run workflow ``name`` to its end and return its record (never raises for the
         workflow's own failures: they are in the record's status)."""
-        fn = get_workflow(name)
-        if fn is None:
-            known = ", ".join(list_workflows()) or "none"
-            raise WorkflowError(f"no workflow {name!r} (workflows: {known})")
+        fn = require_workflow(name)
         record = RunRecord(
             id=run_id or new_run_id(name),
             workflow=name,
