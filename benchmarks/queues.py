@@ -48,7 +48,7 @@ from aegis import hookimpl
 from aegis.builtins.scripted import Scripted, ScriptRule
 from aegis.config import Agent
 from aegis.inbox import InboxRouter
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.queue import Queue
 from aegis.queue.manager import QueueManager
 from aegis.queue.sqlite_backend import SqliteQueueBackend
@@ -131,12 +131,12 @@ class Probe:
 @contextmanager
 def _probe() -> Iterator[Probe]:
     probe = Probe()
-    manager = get_plugins().manager
-    manager.register(probe, name="benchmark-probe")
+    host = get_host()
+    host.register(probe, "benchmark-probe")
     try:
         yield probe
     finally:
-        manager.unregister(probe)
+        host.unregister(probe)
 
 
 async def _measure(tmp: Path) -> dict[int, tuple[Side, Side]]:

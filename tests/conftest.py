@@ -23,14 +23,11 @@ def anyio_backend() -> str:
 @pytest.fixture
 def fake_provider() -> Iterator[None]:
     """Registers the in-process ``fake`` provider (tests/session/fake_provider.py) for one test."""
-    from aegis.plugins import get_plugins
-    from aegis.registry import reset_registry
+    from aegis.plugins import get_host
     from tests.session.fake_provider import FakeDriver, Plugin
 
     plugin = Plugin()
-    get_plugins().manager.register(plugin, name="fake-provider")
-    reset_registry()
+    get_host().register(plugin, "fake-provider")
     FakeDriver.instances.clear()
     yield
-    get_plugins().manager.unregister(plugin)
-    reset_registry()
+    get_host().unregister(plugin)

@@ -14,7 +14,7 @@ import aegis_claude
 import aegis_tui
 from aegis.cli import cli
 from aegis.config import Agent, ConfigError
-from aegis.plugins import BUILTIN_PLUGINS, get_plugins, reset_plugins
+from aegis.plugins import BUILTIN_PLUGINS, get_host, reset_plugins
 from aegis.registry import get_registry
 from tests.fixtures.fakes import clean_env, run_aegis, run_python, write_fake_distribution
 
@@ -145,7 +145,7 @@ def test_empty_aegis_plugins_loads_only_the_builtins(
 ) -> None:
     only_plugins("")
 
-    assert [info.name for info in get_plugins().infos()] == sorted(BUILTIN_PLUGINS)
+    assert [info.name for info in get_host().infos()] == sorted(BUILTIN_PLUGINS)
     assert get_registry().names() == ["scripted"]
 
 
@@ -219,7 +219,7 @@ def test_plugin_with_a_misspelled_hook_is_reported_not_fatal(extra_site: Path) -
     )
     reset_plugins()
 
-    infos = {info.name: info for info in get_plugins().infos()}
+    infos = {info.name: info for info in get_host().infos()}
 
     assert "unknown hook 'register_provider'" in (infos["typo"].error or "")
     assert infos["typo"].hooks == []

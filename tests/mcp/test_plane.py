@@ -17,7 +17,7 @@ import pytest
 
 from aegis import hookimpl
 from aegis.mcp import ToolContext, ToolError
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.substrate import Substrate
 from tests.mcp.support import as_agent, error, ok, running, spawn, text
 
@@ -197,15 +197,14 @@ class ClashingTools:
 @pytest.fixture
 def tool_plugins() -> Iterator[None]:
     """Registers the test plugins the way entry points are registered (with their info)."""
-    plugins = get_plugins()
+    host = get_host()
     added = {"good-tools": GoodTools(), "bad-tools": BadTools(), "clashing-tools": ClashingTools()}
     for name, plugin in added.items():
-        plugins._register(plugin, name, "test-dist", "1.0")
+        host.register(plugin, name, "test-dist", "1.0")
     calls.clear()
     yield
-    for name, plugin in added.items():
-        plugins.manager.unregister(plugin)
-        plugins._infos.pop(name, None)
+    for plugin in added.values():
+        host.unregister(plugin)
 
 
 @pytest.mark.usefixtures("tool_plugins")
@@ -237,8 +236,8 @@ async def test_plugins_add_tools_through_register_tools_and_get_the_callers_cont
     assert "tool test_crash (plugin good-tools) crashed" in caplog.text
     assert still_fine["handle"] == lead.handle
     # A refused registration marks its plugin failed (``aegis plugins`` shows why).
-    bad = get_plugins().info("bad-tools")
-    clash = get_plugins().info("clashing-tools")
+    bad = get_host().info("bad-tools")
+    clash = get_host().info("clashing-tools")
     assert bad is not None and bad.error is not None and "async function" in bad.error
     assert clash is not None and clash.error is not None
     assert "'aegis_meta' is already registered by plugin aegis.builtins.mcp_tools" in clash.error

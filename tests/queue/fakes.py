@@ -22,11 +22,10 @@ from aegis.config import Agent
 from aegis.driver import Driver, SessionOptions
 from aegis.events import AssistantMessage, StopReason, TextDelta, TurnEnd, Usage
 from aegis.inbox import InboxRouter
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.queue import Queue
 from aegis.queue.manager import QueueManager
 from aegis.queue.sqlite_backend import SqliteQueueBackend
-from aegis.registry import reset_registry
 from aegis.session import SessionManager
 from tests.session.fake_provider import Fake, FakeDriver, FakeProvider
 
@@ -67,12 +66,10 @@ class WorkerPlugin:
 def fake_workers() -> Iterator[None]:
     """Registers the in-process ``fake`` provider (with ``chunks``) for one test."""
     plugin = WorkerPlugin()
-    get_plugins().manager.register(plugin, name="fake-workers")
-    reset_registry()
+    get_host().register(plugin, "fake-workers")
     FakeDriver.instances.clear()
     yield
-    get_plugins().manager.unregister(plugin)
-    reset_registry()
+    get_host().unregister(plugin)
 
 
 AGENTS = {"worker": Agent(provider=Fake()), "boss": Agent(provider=Fake())}

@@ -9,7 +9,7 @@ import pytest
 
 from aegis import hookimpl
 from aegis.events import UserMessage
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.queue import Queue
 from aegis.queue.backend import INTERRUPTED
 from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
@@ -287,13 +287,13 @@ async def test_observer_hooks_see_each_step_and_a_broken_one_breaks_nothing(
     tmp_path: Path,
 ) -> None:
     observer = Observer()
-    get_plugins().manager.register(observer, name="observer")
+    get_host().register(observer, "observer")
     try:
         async with running(tmp_path, REVIEW) as env:
             task_id = await env.queues.enqueue("review", "watched")
             task = await env.queues.wait(task_id, timeout=5)
     finally:
-        get_plugins().manager.unregister(observer)
+        get_host().unregister(observer)
     assert task.status is TaskStatus.done
     assert observer.calls == [
         ("enqueued", task_id, TaskStatus.queued),

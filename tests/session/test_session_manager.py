@@ -13,7 +13,7 @@ from aegis import hookimpl
 from aegis.config import Agent
 from aegis.errors import DriverError, MessageRefused
 from aegis.events import StopReason, TextDelta, UserMessage
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.session import SessionManager, SessionState, UnknownSession
 from aegis.session.handles import HandleTaken
 from aegis.session.manager import SessionClosed
@@ -196,7 +196,7 @@ class Censor:
 
 async def test_before_send_hooks_rewrite_and_refuse_messages(tmp_path: Path) -> None:
     censor = Censor()
-    get_plugins().manager.register(censor)
+    get_host().register(censor, "censor")
     try:
         async with manager(tmp_path) as bridge:
             handle = await bridge.spawn("main")
@@ -204,7 +204,7 @@ async def test_before_send_hooks_rewrite_and_refuse_messages(tmp_path: Path) -> 
             with pytest.raises(MessageRefused):
                 bridge.send(handle, "a forbidden word")
     finally:
-        get_plugins().manager.unregister(censor)
+        get_host().unregister(censor)
     assert end.text == "reply: the [redacted] plan"
 
 

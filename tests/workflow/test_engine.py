@@ -11,7 +11,7 @@ import pytest
 
 from aegis import hookimpl
 from aegis.config import Agent
-from aegis.plugins import get_plugins
+from aegis.plugins import get_host
 from aegis.session import SessionManager, SessionState
 from aegis.workflow import WorkflowEngine, WorkflowError, get_workflow, workflow
 from aegis.workflow.runner import (
@@ -185,7 +185,7 @@ class RunObserver:
 
 async def test_hooks_see_every_run_end_even_one_stopped_by_cancellation(tmp_path: Path) -> None:
     observer = RunObserver()
-    get_plugins().manager.register(observer, name="run-observer")
+    get_host().register(observer, "run-observer")
     try:
         async with bridge_for(tmp_path) as bridge:
             runner = WorkflowRunner(
@@ -195,7 +195,7 @@ async def test_hooks_see_every_run_end_even_one_stopped_by_cancellation(tmp_path
             with anyio.move_on_after(0.5):
                 await runner.run("wf_waits_forever")
     finally:
-        get_plugins().manager.unregister(observer)
+        get_host().unregister(observer)
     assert observer.calls == [
         ("started", "wf_fails", RunStatus.running),
         ("finished", "wf_fails", RunStatus.failed),

@@ -22,25 +22,49 @@ Conventions, borrowed from pytest and llm:
   host knows which plugin registered what.
 * Observer hooks (``session_started``, ``task_finished``, ...) are called for their
   side effects; their return values are ignored. They are called on the aegis event
-  loop: they must not block. An observer that raises is logged and does not break
-  the session, task or run it observes.
+  loop: they must not block.
 * aegis's own built-ins (the offline ``scripted`` provider, the SQLite queue
   backend) are plugins registered through these same hooks.
 
 Implementations may accept any subset of a hook's arguments, by name.
+
+How hooks are called, and what a failure costs:
+
+* Every hook is called one plugin at a time, in the order the plugins were loaded:
+  aegis's built-ins first, then the entry points.
+* A registration hook (``register_*``) that raises marks its plugin as failed, with
+  the error, in ``aegis plugins``; what it registered before raising is dropped, and
+  the other plugins' registrations stand. So does a registration that aegis refuses
+  (a provider that is not a ``Provider``, a tool name already taken).
+* An observer hook that raises is logged (logger ``aegis.plugins``) with the hook's
+  and the plugin's name, and the other plugins' observers are still called: an
+  observer never stops another one, nor the session, task or run it observes.
+* ``before_send`` is the one hook whose result counts: each plugin sees the message
+  as the previous one left it. :class:`~aegis.errors.MessageRefused` stops the
+  message; any other exception is logged like an observer's and the message goes on
+  as it was.
+* Registration hooks run once per process, when the registry they feed is first
+  needed (the plugin host keeps what they registered); observer hooks run each time
+  the event happens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
-    import click
+    from pathlib import Path
 
+    from aegis.cli import AegisGroup
+    from aegis.events import TurnEnd
     from aegis.provider import Provider
+    from aegis.queue.backend import QueueBackend
+    from aegis.queue.task import TaskRecord
+    from aegis.session.info import SessionInfo
+    from aegis.workflow.runner import RunRecord
 
 PROJECT_NAME = "aegis"
 
@@ -49,6 +73,23 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations: decorate your plugin's functions with it."""
+
+
+class RegisterWorkflow(Protocol):
+    """The ``register`` callable of :func:`register_workflows`."""
+
+    def __call__(self, fn: Callable[..., Awaitable[Any]], name: str | None = None) -> None: ...
+
+
+class RegisterTool(Protocol):
+    """The ``register`` callable of :func:`register_tools`."""
+
+    def __call__(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        name: str | None = None,
+        description: str | None = None,
+    ) -> None: ...
 
 
 # --- providers --------------------------------------------------------------------
@@ -79,7 +120,9 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 
 
 @hookspec
-def register_queue_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def register_queue_backends(
+    register: Callable[[str, Callable[[Path], QueueBackend]], None],
+) -> None:
     """Register queue backends: ``register(name, factory)``.
 
     A backend stores queued tasks durably. ``factory(state_dir)`` returns the
@@ -91,7 +134,7 @@ def register_queue_backends(register: Callable[[str, Callable[..., Any]], None])
 
 
 @hookspec
-def task_enqueued(task: Any) -> None:
+def task_enqueued(task: TaskRecord) -> None:
     """Called after a task was durably added to a queue.
 
     ``task`` is the task record: its id, queue name, payload, sender and whether a
@@ -100,12 +143,12 @@ def task_enqueued(task: Any) -> None:
 
 
 @hookspec
-def task_started(task: Any) -> None:
+def task_started(task: TaskRecord) -> None:
     """Called when a queued task starts running, after its worker session was spawned."""
 
 
 @hookspec
-def task_finished(task: Any) -> None:
+def task_finished(task: TaskRecord) -> None:
     """Called once when a task ends: done, failed, or cancelled.
 
     The record carries the status, the worker's final assistant text or the error,
@@ -117,7 +160,7 @@ def task_finished(task: Any) -> None:
 
 
 @hookspec
-def register_workflows(register: Callable[..., None]) -> None:
+def register_workflows(register: RegisterWorkflow) -> None:
     """Register workflows shipped by a package: ``register(fn)`` or ``register(fn, name=...)``.
 
     ``fn`` is an ``async def`` taking a :class:`aegis.workflow.WorkflowEngine` as its
@@ -129,12 +172,12 @@ def register_workflows(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def workflow_started(run: Any) -> None:
+def workflow_started(run: RunRecord) -> None:
     """Called when a workflow run starts. ``run`` is its run record (id, name, arguments)."""
 
 
 @hookspec
-def workflow_finished(run: Any) -> None:
+def workflow_finished(run: RunRecord) -> None:
     """Called when a workflow run ends: ok, failed (``WorkflowError``) or crashed."""
 
 
@@ -142,16 +185,16 @@ def workflow_finished(run: Any) -> None:
 
 
 @hookspec
-def session_started(session: Any) -> None:
+def session_started(session: SessionInfo) -> None:
     """Called when a session is ready for its first message.
 
-    ``session`` is its :class:`SessionInfo`: handle, profile, provider, harness
+    ``session`` is its :class:`~aegis.session.info.SessionInfo`: handle, profile, provider, harness
     session id and working directory.
     """
 
 
 @hookspec
-def session_closed(session: Any) -> None:
+def session_closed(session: SessionInfo) -> None:
     """Called once when a session ends, closed or failed."""
 
 
@@ -170,7 +213,7 @@ def before_send(handle: str, message: str, sender: str) -> str | None:
 
 
 @hookspec
-def turn_finished(handle: str, turn: Any) -> None:
+def turn_finished(handle: str, turn: TurnEnd) -> None:
     """Called when a turn of session ``handle`` ends.
 
     ``turn`` is the canonical turn-end event: stop reason, the final assistant text
@@ -182,7 +225,7 @@ def turn_finished(handle: str, turn: Any) -> None:
 
 
 @hookspec
-def register_commands(cli: click.Group) -> None:
+def register_commands(cli: AegisGroup) -> None:
     """Add click commands to the ``aegis`` command group.
 
     Called when the CLI needs its full list of commands (``aegis --help``, or an
@@ -201,7 +244,7 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_tools(register: Callable[..., None]) -> None:
+def register_tools(register: RegisterTool) -> None:
     """Add tools to the MCP server that every spawned agent can call.
 
     ``register(fn, name=None, description=None)``: ``fn`` is a typed async function

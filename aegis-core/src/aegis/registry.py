@@ -1,6 +1,7 @@
 """The provider registry: every provider the installed plugins registered, by name.
 
-Built on first use from the ``register_providers`` hook. It resolves the names
+Built on first use from the ``register_providers`` hook, and kept by the plugin
+host (:class:`aegis.plugins.PluginHost`) it was built from. It resolves the names
 used in ``Agent(harness=...)`` (canonical names and aliases), finds configuration
 classes for ``aegis.config.<ClassName>``, and turns "not found" into a
 ``ConfigError`` that says what is installed and what to install.
@@ -9,13 +10,24 @@ classes for ``aegis.config.<ClassName>``, and turns "not found" into a
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
+from aegis import hookspecs
 from aegis.errors import ConfigError, MissingProviderError
-from aegis.plugins import ENTRY_POINT_GROUP, PLUGINS_ENV, PluginInfo, allowed_plugins, get_plugins
+from aegis.plugins import (
+    ENTRY_POINT_GROUP,
+    PLUGINS_ENV,
+    PluginHost,
+    PluginInfo,
+    allowed_plugins,
+    get_host,
+)
 from aegis.provider import Provider
+
+if TYPE_CHECKING:
+    from aegis.config.provider_config import ProviderConfig
 
 # The providers maintained with aegis, for errors that say which package to install.
 KNOWN_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -45,13 +57,16 @@ class RegisteredProvider:
 
 
 class ProviderRegistry:
-    """Providers by canonical name, with their aliases and where they came from."""
+    """Providers by canonical name, with their aliases and where they came from.
 
-    def __init__(self) -> None:
+    Made by the plugin host: ``host.derived(ProviderRegistry)`` (or
+    :func:`get_registry` for the process's host).
+    """
+
+    def __init__(self, plugins: PluginHost) -> None:
         self._by_name: dict[str, RegisteredProvider] = {}
         self._canonical: dict[str, RegisteredProvider] = {}
         self.conflicts: list[str] = []
-        plugins = get_plugins()
 
         def sink(plugin: str, provider: Provider) -> None:
             if not isinstance(provider, Provider):
@@ -83,7 +98,7 @@ class ProviderRegistry:
                     continue
                 self._by_name[name] = entry
 
-        plugins.collect("register_providers", sink)
+        plugins.collect(hookspecs.register_providers, sink)
         # After the hook ran: a plugin whose register_providers raised has failed too.
         self.failures: list[PluginInfo] = plugins.failures()
 
@@ -101,6 +116,17 @@ class ProviderRegistry:
         if entry is not None:
             return entry
         raise self._not_found(name)
+
+    def config_class_for(self, name: str) -> type[ProviderConfig]:
+        """The configuration class of the provider called ``name`` (or with that alias).
+
+        What ``Agent(harness=name, ...)`` is validated with; ``ConfigError`` if none.
+        """
+        return self.get(name).provider.config_class
+
+    def canonical_name(self, name: str) -> str:
+        """The canonical name of the provider called ``name``; ``ConfigError`` if none."""
+        return self.get(name).provider.name
 
     def find_config_class(self, class_name: str) -> type | None:
         for entry in self._canonical.values():
@@ -207,21 +233,6 @@ def _left_out_by_env(package: str) -> list[str]:
     ]
 
 
-_lock = threading.Lock()
-_registry: ProviderRegistry | None = None
-
-
 def get_registry() -> ProviderRegistry:
-    """The process's provider registry, built on first call."""
-    global _registry
-    with _lock:
-        if _registry is None:
-            _registry = ProviderRegistry()
-        return _registry
-
-
-def reset_registry() -> None:
-    """Forget the registry (it is rebuilt from the plugins on next use)."""
-    global _registry
-    with _lock:
-        _registry = None
+    """The provider registry of the process's plugin host, built on first call."""
+    return get_host().derived(ProviderRegistry)

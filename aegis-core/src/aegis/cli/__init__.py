@@ -49,12 +49,13 @@ class AegisGroup(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from aegis.plugins import get_plugins
+        from aegis import hookspecs
+        from aegis.plugins import get_host
 
-        plugins = get_plugins()
+        plugins = get_host()
         before = {info.name for info in plugins.failures()}
         # One plugin at a time: a plugin whose hook raises loses its commands, not aegis.
-        plugins.call_each("register_commands", cli=self)
+        plugins.collect(hookspecs.register_commands, cli=self)
         for info in plugins.failures():
             if info.name not in before:
                 click.secho(

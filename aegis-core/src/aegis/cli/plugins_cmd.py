@@ -16,12 +16,11 @@ def plugins(as_json: bool) -> None:
     keeps working. Set AEGIS_PLUGINS=name1,name2 to load only some plugins
     (the built-ins always load).
     """
-    from aegis.plugins import get_plugins
+    from aegis.plugins import get_host
     from aegis.registry import get_registry
 
-    plugins = get_plugins()
     get_registry()  # runs register_providers: a plugin whose hook raises is listed as failed
-    infos = plugins.infos()
+    infos = get_host().infos()
     if as_json:
         print_json([info.as_dict() for info in infos])
         return

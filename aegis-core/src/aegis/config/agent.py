@@ -1,15 +1,74 @@
-"""The agent profile: which provider runs an agent, and with which settings."""
+"""The agent profile: which provider runs an agent, and with which settings.
+
+A profile names its provider either with a configuration object
+(``Agent(provider=ClaudeCode(...))``) or by name (``Agent(harness="claude-code",
+...)``). A name is resolved while the profile is validated, by the
+:class:`ProviderNames` given in pydantic's validation context under
+``"providers"`` (``Agent.model_validate(data, context={"providers": ...})``).
+Without one (``Agent(harness=...)`` in Python), by :func:`current_providers`: those
+set by :func:`resolving_providers` around the construction (the loader of
+``.aegis.py`` sets its plugin host's registry), or else the process's registry.
+A provider object needs no resolving.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from aegis.config.enums import Effort, Permission
 from aegis.config.provider_config import ProviderConfig
 from aegis.errors import ConfigError
+
+
+class ProviderNames(Protocol):
+    """What validating a profile needs to know of the installed providers.
+
+    :class:`aegis.registry.ProviderRegistry` is one.
+    """
+
+    def config_class_for(self, name: str) -> type[ProviderConfig]:
+        """The configuration class of provider ``name``; ``ConfigError`` if none."""
+        ...
+
+    def canonical_name(self, name: str) -> str:
+        """The canonical name of provider ``name``; ``ConfigError`` if none."""
+        ...
+
+
+_providers: ContextVar[ProviderNames | None] = ContextVar("aegis_providers", default=None)
+
+
+@contextmanager
+def resolving_providers(providers: ProviderNames) -> Iterator[None]:
+    """Resolve provider names with ``providers`` in the profiles made inside the block."""
+    token = _providers.set(providers)
+    try:
+        yield
+    finally:
+        _providers.reset(token)
+
+
+def current_providers() -> ProviderNames:
+    """The providers that names resolve to here: the block's, or the process's registry."""
+    providers = _providers.get()
+    if providers is not None:
+        return providers
+    from aegis.registry import get_registry
+
+    return get_registry()
 
 
 class Agent(BaseModel):
@@ -44,16 +103,18 @@ class Agent(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _build_provider(cls, data: Any) -> Any:
+    def _build_provider(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
+        given = info.context.get("providers") if isinstance(info.context, dict) else None
+        providers: ProviderNames | None = given
         data = dict(data)
         own = {name: data.pop(name) for name in list(data) if name in cls.model_fields}
         harness = data.pop("harness", None)
         flat = data  # whatever is left belongs to the provider
         provider = own.get("provider")
         if isinstance(provider, ProviderConfig):
-            if harness is not None and _canonical(harness) != provider.harness:
+            if harness is not None and _canonical(providers, harness) != provider.harness:
                 raise ConfigError(
                     f"harness={harness!r} disagrees with provider={type(provider).__name__}(...)",
                     field="harness",
@@ -68,7 +129,9 @@ class Agent(BaseModel):
                 )
             return own
         if isinstance(provider, str):
-            if harness is not None and _canonical(harness) != _canonical(provider):
+            if harness is not None and _canonical(providers, harness) != _canonical(
+                providers, provider
+            ):
                 raise ConfigError(
                     f"harness={harness!r} disagrees with provider={provider!r}", field="harness"
                 )
@@ -90,10 +153,8 @@ class Agent(BaseModel):
             )
         if not isinstance(harness, str):
             raise ConfigError(f"harness must be a name, not {harness!r}", field="harness")
-        from aegis.registry import get_registry
-
         try:
-            config_class = get_registry().get(harness).provider.config_class
+            config_class = (providers or current_providers()).config_class_for(harness)
         except ConfigError as exc:
             exc.field = exc.field or "harness"
             raise
@@ -127,11 +188,9 @@ class Agent(BaseModel):
         return value if isinstance(value, Effort) or value is None else Effort(value)
 
 
-def _canonical(name: str) -> str:
-    from aegis.registry import get_registry
-
+def _canonical(providers: ProviderNames | None, name: str) -> str:
     try:
-        return get_registry().get(name).provider.name
+        return (providers or current_providers()).canonical_name(name)
     except ConfigError as exc:
         exc.field = exc.field or "harness"
         raise

@@ -10,14 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from aegis.config.agent import Agent
+from aegis.config.agent import Agent, resolving_providers
 from aegis.errors import ConfigError
 from aegis.queue.declaration import Queue
 from aegis.workflow.registry import WorkflowFn, collecting
+
+if TYPE_CHECKING:
+    from aegis.registry import ProviderRegistry
 
 CONFIG_NAME = ".aegis.py"
 STATE_DIR_NAME = ".aegis"
@@ -96,10 +99,14 @@ def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, A
 
 def load_project(search_paths: Sequence[Path] | None = None) -> Project:
     """Execute ``.aegis.py`` once and return everything it defines."""
+    from aegis.registry import get_registry
+
     path = find_config(search_paths)
-    namespace, workflows, source = _execute(path)
+    providers = get_registry()
+    with resolving_providers(providers):
+        namespace, workflows, source = _execute(path)
     checker = _Checker(path, source, namespace)
-    agents = checker.agents()
+    agents = checker.agents(providers)
     default = checker.default_agent(agents)
     queues = checker.queues(agents)
     return Project(path, agents, default, queues, workflows)
@@ -275,7 +282,7 @@ class _Checker:
         close = difflib.get_close_matches(name, candidates, n=1)
         return f"did you mean `{name} = ...` instead of `{close[0]} = ...`?" if close else None
 
-    def agents(self) -> dict[str, Agent]:
+    def agents(self, providers: ProviderRegistry) -> dict[str, Agent]:
         if "agents" not in self.namespace:
             raise self.error(
                 "it defines no `agents`",
@@ -306,6 +313,12 @@ class _Checker:
                     profile=key,
                     hint="write Agent(provider=...) or Agent(harness=..., model=...)",
                 )
+            try:
+                # A provider object can be made without its plugin loaded; sessions can't.
+                providers.get(agent.harness)
+            except ConfigError as exc:
+                exc.path, exc.line, exc.profile = str(self.path), self._key_at(key), key
+                raise
         return dict(agents)
 
     def default_agent(self, agents: dict[str, Agent]) -> str:

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp import types
 from mcp.server.mcpserver.exceptions import ToolError as SdkToolError
@@ -27,6 +27,9 @@ from mcp.server.mcpserver.tools.base import Tool
 from pydantic import ValidationError
 
 from aegis.mcp.context import ToolContext, ToolError
+
+if TYPE_CHECKING:
+    from aegis.plugins import PluginHost
 
 log = logging.getLogger("aegis.mcp")
 
@@ -59,11 +62,21 @@ class ToolRegistry:
     @classmethod
     def from_plugins(cls) -> ToolRegistry:
         """Every tool the installed plugins register (a plugin whose registration is
-        refused is marked failed, with the reason, in ``aegis plugins``)."""
-        from aegis.plugins import get_plugins
+        refused is marked failed, with the reason, in ``aegis plugins``).
+
+        Built once per plugin host and shared by its planes (it is read-only).
+        """
+        from aegis.plugins import get_host
+
+        return get_host().derived(cls.from_host)
+
+    @classmethod
+    def from_host(cls, plugins: PluginHost) -> ToolRegistry:
+        """The tools that the plugins of ``plugins`` register."""
+        from aegis import hookspecs
 
         registry = cls()
-        get_plugins().collect("register_tools", registry.add)
+        plugins.collect(hookspecs.register_tools, registry.add)
         return registry
 
     def add(

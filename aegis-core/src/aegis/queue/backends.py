@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aegis.errors import ConfigError
 from aegis.queue.backend import QueueBackend
+
+if TYPE_CHECKING:
+    from aegis.plugins import PluginHost
 
 BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
 DEFAULT_BACKEND = "sqlite"
@@ -16,7 +19,13 @@ DEFAULT_BACKEND = "sqlite"
 
 def queue_backend_factories() -> dict[str, Callable[[Path], Any]]:
     """Every registered backend factory by name; the first registration of a name wins."""
-    from aegis.plugins import get_plugins
+    from aegis.plugins import get_host
+
+    return get_host().derived(_collect_factories)
+
+
+def _collect_factories(plugins: PluginHost) -> dict[str, Callable[[Path], Any]]:
+    from aegis import hookspecs
 
     factories: dict[str, Callable[[Path], Any]] = {}
 
@@ -25,7 +34,7 @@ def queue_backend_factories() -> dict[str, Callable[[Path], Any]]:
             raise TypeError("register_queue_backends: call register(name, factory)")
         factories.setdefault(name, factory)
 
-    get_plugins().collect("register_queue_backends", sink)
+    plugins.collect(hookspecs.register_queue_backends, sink)
     return factories
 
 

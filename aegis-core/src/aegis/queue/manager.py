@@ -44,14 +44,16 @@ import logging
 import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskGroup
 
+from aegis import hookspecs
 from aegis.errors import MessageRefused
 from aegis.events import StopReason, TurnEnd, Usage
 from aegis.lifespan import Lifespan
+from aegis.plugins import get_host
 from aegis.queue.backend import INTERRUPTED, QueueBackend
 from aegis.queue.declaration import Queue
 from aegis.queue.owner import current_owner, is_owner_alive
@@ -239,7 +241,7 @@ class QueueManager(Lifespan):
         task = await anyio.to_thread.run_sync(
             lambda: self.backend.add(queue, payload, sender=sender, callback=callback)
         )
-        self._notify("task_enqueued", task)
+        get_host().notify(hookspecs.task_enqueued, task=task)
         self._signal(f"wake:{queue}")
         return task.id
 
@@ -325,7 +327,7 @@ class QueueManager(Lifespan):
                 retry_of=task.id,
             )
         )
-        self._notify("task_enqueued", new)
+        get_host().notify(hookspecs.task_enqueued, task=new)
         self._signal(f"wake:{task.queue}")
         return new.id
 
@@ -369,7 +371,9 @@ class QueueManager(Lifespan):
             with run.scope:
                 run.handle = await self.bridge.spawn(queue.agent_profile)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
-                self._notify("task_started", dataclasses.replace(task, worker_handle=run.handle))
+                get_host().notify(
+                    hookspecs.task_started, task=dataclasses.replace(task, worker_handle=run.handle)
+                )
                 end = await self._work(queue, run, run.handle)
                 status = TaskStatus.done if end.ok else TaskStatus.failed
                 result, usage = end.text, end.usage
@@ -458,7 +462,7 @@ class QueueManager(Lifespan):
         self._signal(f"wake:{task.queue}")
 
     def _task_ended(self, task: TaskRecord) -> None:
-        self._notify("task_finished", task)
+        get_host().notify(hookspecs.task_finished, task=task)
         self._signal("ended")
         if task.callback_target is not None:
             self._signal("callbacks")
@@ -520,21 +524,3 @@ class QueueManager(Lifespan):
     def _owner_alive(self, owner: str) -> bool:
         # This manager's own tasks are alive while it runs them, whatever its owner string.
         return owner == self.owner or is_owner_alive(owner)
-
-    # --- hooks ----------------------------------------------------------------------------
-
-    def _notify(self, hook_name: str, task: TaskRecord) -> None:
-        """Call an observer hook; an observer that raises is logged, never breaks the queue."""
-        from aegis.plugins import get_plugins
-
-        try:
-            impls = getattr(get_plugins().hook, hook_name).get_hookimpls()
-        except Exception:
-            log.exception("could not load the plugins for %s", hook_name)
-            return
-        for impl in impls:
-            kwargs: dict[str, Any] = {"task": task}
-            try:
-                impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except Exception:
-                log.exception("%s hook of plugin %s failed", hook_name, impl.plugin_name)

@@ -15,12 +15,14 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from aegis import hookspecs
 from aegis.config.agent import Agent
 from aegis.config.loader import STATE_DIR_NAME, Project
 from aegis.driver import McpServer, SessionOptions
-from aegis.errors import ConfigError, DriverError, MessageRefused
+from aegis.errors import ConfigError, DriverError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
+from aegis.plugins import get_host
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
@@ -173,7 +175,7 @@ class SessionManager(Lifespan):
                         await driver.start()
                         self._write_meta(session)
                         session.set_state(SessionState.ready)
-                        self._notify("session_started", session=session.info())
+                        get_host().notify(hookspecs.session_started, session=session.info())
                         await session.serve(driver, lambda end: self._turn_finished(session, end))
                 except DriverError as exc:
                     session.fail(str(exc))
@@ -191,10 +193,10 @@ class SessionManager(Lifespan):
             )
             self._write_meta(session)
             session.finished.set()
-            self._notify("session_closed", session=session.info())
+            get_host().notify(hookspecs.session_closed, session=session.info())
 
     def _turn_finished(self, session: Session, end: TurnEnd) -> None:
-        self._notify("turn_finished", handle=session.handle, turn=end)
+        get_host().notify(hookspecs.turn_finished, handle=session.handle, turn=end)
 
     def _session(self, handle: str) -> Session:
         session = self._sessions.get(handle)
@@ -221,7 +223,7 @@ class SessionManager(Lifespan):
         session = self._session(handle)
         if not session.state.live:
             raise SessionClosed(f"session {handle!r} is {session.state.value}")
-        message = self._before_send(handle, message, sender)
+        message = get_host().before_send(handle, message, sender)
         delivery = Delivery(message, sender)
         session.put(delivery)
         return delivery
@@ -304,30 +306,3 @@ class SessionManager(Lifespan):
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data, indent=1))
         os.replace(temporary, path)
-
-    # --- hooks ------------------------------------------------------------------------------
-
-    def _before_send(self, handle: str, message: str, sender: str) -> str:
-        from aegis.plugins import get_plugins
-
-        caller = get_plugins().hook.before_send
-        for impl in caller.get_hookimpls():
-            kwargs = {"handle": handle, "message": message, "sender": sender}
-            try:
-                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except MessageRefused:
-                raise
-            except Exception:
-                log.exception("before_send of plugin %s failed; message kept", impl.plugin_name)
-                continue
-            if isinstance(result, str):
-                message = result
-        return message
-
-    def _notify(self, hook_name: str, **kwargs: Any) -> None:
-        from aegis.plugins import get_plugins
-
-        try:
-            getattr(get_plugins().hook, hook_name)(**kwargs)
-        except Exception:
-            log.exception("a %s hook failed", hook_name)

@@ -6,14 +6,16 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 WorkflowFn: TypeAlias = Callable[..., Awaitable[Any]]
 """An ``async def`` taking a ``WorkflowEngine`` first, then keyword arguments."""
 
+if TYPE_CHECKING:
+    from aegis.plugins import PluginHost
+
 _lock = threading.Lock()
 _project: dict[str, WorkflowFn] = {}
-_packaged: dict[str, WorkflowFn] | None = None
 _collectors: list[dict[str, WorkflowFn]] = []
 
 
@@ -51,20 +53,27 @@ def collecting() -> Iterator[dict[str, WorkflowFn]]:
             _collectors.remove(found)
 
 
+def packaged_workflows(plugins: PluginHost) -> dict[str, WorkflowFn]:
+    """The workflows ``plugins`` register, by name (the first registration of a name wins).
+
+    Built once per plugin host: ``host.derived(packaged_workflows)``.
+    """
+    from aegis import hookspecs
+
+    packaged: dict[str, WorkflowFn] = {}
+
+    def sink(plugin: str, fn: WorkflowFn, name: str | None = None) -> None:
+        key = name or fn.__name__
+        packaged.setdefault(key, _check(fn, key))
+
+    plugins.collect(hookspecs.register_workflows, sink)
+    return packaged
+
+
 def _packaged_workflows() -> dict[str, WorkflowFn]:
-    global _packaged
-    if _packaged is None:
-        from aegis.plugins import get_plugins
+    from aegis.plugins import get_host
 
-        packaged: dict[str, WorkflowFn] = {}
-
-        def sink(plugin: str, fn: WorkflowFn, name: str | None = None) -> None:
-            key = name or fn.__name__
-            packaged.setdefault(key, _check(fn, key))
-
-        get_plugins().collect("register_workflows", sink)
-        _packaged = packaged
-    return _packaged
+    return get_host().derived(packaged_workflows)
 
 
 def list_workflows() -> list[str]:
@@ -91,9 +100,3 @@ def require_workflow(name: str) -> WorkflowFn:
         known = ", ".join(list_workflows()) or "none"
         raise WorkflowError(f"no workflow {name!r} (workflows: {known})")
     return fn
-
-
-def reset_packaged() -> None:
-    """Forget the packaged workflows (rebuilt from the plugins on next use)."""
-    global _packaged
-    _packaged = None

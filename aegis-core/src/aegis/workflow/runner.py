@@ -22,6 +22,8 @@ from typing import Any, get_type_hints
 
 import anyio
 
+from aegis import hookspecs
+from aegis.plugins import get_host
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, require_workflow
@@ -182,7 +184,7 @@ class WorkflowRunner:
 
         engine.on_log = logged
         self._save(record)
-        self._notify("workflow_started", record)
+        get_host().notify(hookspecs.workflow_started, run=record)
         failure: BaseException | None = None
 
         async def body() -> None:
@@ -208,7 +210,7 @@ class WorkflowRunner:
             record.log = engine.log_lines
             record.finished_at = time.time()
             self._save(record)
-            self._notify("workflow_finished", record)
+            get_host().notify(hookspecs.workflow_finished, run=record)
             raise
         if failure is None:
             record.status = RunStatus.ok
@@ -220,7 +222,7 @@ class WorkflowRunner:
         record.log = engine.log_lines
         record.finished_at = time.time()
         self._save(record)
-        self._notify("workflow_finished", record)
+        get_host().notify(hookspecs.workflow_finished, run=record)
         return record
 
     def _save(self, record: RunRecord) -> None:
@@ -229,16 +231,6 @@ class WorkflowRunner:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(record.as_dict(), indent=1, default=str))
         os.replace(temporary, path)
-
-    def _notify(self, hook: str, record: RunRecord) -> None:
-        import logging
-
-        from aegis.plugins import get_plugins
-
-        try:
-            getattr(get_plugins().hook, hook)(run=record)
-        except Exception:
-            logging.getLogger("aegis.workflow").exception("a %s hook failed", hook)
 
 
 def load_runs(state_dir: Path) -> list[RunRecord]:
