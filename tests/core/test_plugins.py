@@ -294,3 +294,64 @@ def test_unknown_harness_mentions_plugins_that_failed(extra_site: Path) -> None:
 
     assert "unknown provider 'codex'" in caught.value.message
     assert "mystery (aegis-mystery): ImportError: needs libfoo" in (caught.value.hint or "")
+
+
+ECHO_CONFIG = """from typing import ClassVar
+
+from aegis.config import ProviderConfig
+
+
+class Echo(ProviderConfig):
+    harness: ClassVar[str] = "echo-agent"
+"""
+
+ECHO_PLUGIN = """from aegis import hookimpl
+from aegis.provider import Provider
+from aegis_test_echo_config import Echo
+
+
+class EchoProvider(Provider):
+    name = "echo-agent"
+    config_class = Echo
+
+
+@hookimpl
+def register_providers(register):
+    register(EchoProvider())
+"""
+
+
+def test_config_check_names_the_profile_whose_provider_plugin_is_not_loaded(
+    extra_site: Path,
+    only_plugins: Callable[[str], None],
+    write_config: Callable[[str], Path],
+) -> None:
+    write_fake_distribution(
+        extra_site,
+        "aegis-provider-echo",
+        "0.1",
+        entry_points={"echo": "aegis_test_echo_plugin"},
+        modules={"aegis_test_echo_config": ECHO_CONFIG, "aegis_test_echo_plugin": ECHO_PLUGIN},
+    )
+    path = write_config(
+        "from aegis.config import Agent\n"
+        "from aegis_test_echo_config import Echo\n"
+        "\n"
+        "agents = {\n"
+        "    'main': Agent(provider=Echo()),\n"
+        "}\n"
+        "default_agent = 'main'\n"
+    )
+    only_plugins("claude")
+
+    left_out = CliRunner().invoke(cli, ["config", "check"])
+    only_plugins("claude,echo")
+    loaded = CliRunner().invoke(cli, ["config", "check"])
+
+    assert left_out.exit_code == 1
+    assert left_out.stdout == ""
+    assert left_out.stderr.startswith(
+        f"error: {path.resolve()}:5: agent 'main': unknown provider 'echo-agent' (installed: "
+    )
+    assert loaded.exit_code == 0, loaded.output
+    assert loaded.stdout.startswith(f"ok: {path.resolve()}: 1 agent(s)")
