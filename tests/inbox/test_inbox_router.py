@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from aegis import hookimpl
 from aegis.errors import MessageRefused
 from aegis.events import UserMessage
 from aegis.inbox import InboxRouter
+from aegis.plugins import get_host
 from aegis.session import SessionManager, UnknownSession
 from tests.queue.fakes import AGENTS, POLL, until
 from tests.session.fake_provider import FakeDriver
@@ -110,16 +112,20 @@ async def test_a_message_kept_by_another_process_reaches_the_session_live_here(
         await until(lambda: driver.prompts == ["from afar"])
 
 
-async def test_a_refused_message_is_an_error_for_the_sender(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Refuser:
+    @hookimpl
+    def before_send(self, message: str) -> str:
+        raise MessageRefused("no spam")
+
+
+async def test_a_refused_message_is_an_error_for_the_sender(tmp_path: Path) -> None:
+    refuser = Refuser()
     async with router(tmp_path) as (bridge, inbox):
         handle = await bridge.spawn("boss")
-
-        def refuse(handle: str, message: str, sender: str) -> str:
-            raise MessageRefused("no spam")
-
-        monkeypatch.setattr(bridge, "_before_send", refuse)
-        with pytest.raises(MessageRefused, match="no spam"):
-            await inbox.deliver(handle, "spam", "agent:z")
+        get_host().register(refuser, "refuser")
+        try:
+            with pytest.raises(MessageRefused, match="no spam"):
+                await inbox.deliver(handle, "spam", "agent:z")
+        finally:
+            get_host().unregister(refuser)
         assert await inbox.pending(handle) == []
