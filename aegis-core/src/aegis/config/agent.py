@@ -88,6 +88,10 @@ class Agent(BaseModel):
     A provider object is always populated after validation, so code can read either
     ``agent.provider.*`` or the flat fields (``agent.harness``, ``agent.model``,
     ``agent.permission``, ``agent.effort``) uniformly.
+
+    The flat shape's name is resolved by the providers given in the validation
+    context (``Agent.model_validate(data, context={"providers": registry})``), else
+    by those of the plugin host (``.aegis.py`` is loaded with its host's registry).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,8 +110,8 @@ class Agent(BaseModel):
     def _build_provider(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
-        given = info.context.get("providers") if isinstance(info.context, dict) else None
-        providers: ProviderNames | None = given
+        # Looked up only when a name must be resolved: a provider object needs none.
+        providers: ProviderNames | None = (info.context or {}).get("providers")
         data = dict(data)
         own = {name: data.pop(name) for name in list(data) if name in cls.model_fields}
         harness = data.pop("harness", None)
