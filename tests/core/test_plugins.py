@@ -353,5 +353,8 @@ def test_config_check_names_the_profile_whose_provider_plugin_is_not_loaded(
     assert left_out.stderr.startswith(
         f"error: {path.resolve()}:5: agent 'main': unknown provider 'echo-agent' (installed: "
     )
+    hint = left_out.stderr.partition("\n  hint: ")[2]
+    assert hint.startswith("AEGIS_PLUGINS='claude' leaves out the installed plugins ")
+    assert "echo, " in hint and "add the one that provides 'echo-agent'" in hint
     assert loaded.exit_code == 0, loaded.output
     assert loaded.stdout.startswith(f"ok: {path.resolve()}: 1 agent(s)")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aegis import hookspecs
 from aegis.errors import ConfigError, MissingProviderError
 from aegis.plugins import (
+    BUILTIN_PLUGINS,
     ENTRY_POINT_GROUP,
     PLUGINS_ENV,
     PluginHost,
@@ -211,26 +212,41 @@ class ProviderRegistry:
                 f"{info.name} ({info.distribution}): {info.error}" for info in self.failures
             )
             hint += f". Plugins that failed to load: {failed}"
+        left_out = _left_out_by_env(None)
+        if left_out:
+            hint = (
+                f"{PLUGINS_ENV}={os.environ.get(PLUGINS_ENV, '')!r} leaves out the installed "
+                f"plugins {', '.join(left_out)}: add the one that provides {name!r}, or unset "
+                f"it to load every plugin. {hint[0].upper()}{hint[1:]}"
+            )
         return ConfigError(f"unknown provider {name!r} (installed: {installed})", hint=hint)
 
 
-def _left_out_by_env(package: str) -> list[str]:
-    """The ``aegis`` entry points of ``package`` that ``AEGIS_PLUGINS`` leaves out.
+def _left_out_by_env(package: str | None) -> list[str]:
+    """The ``aegis`` entry points of ``package`` (``None``: of any package) that
+    ``AEGIS_PLUGINS`` leaves out.
 
     Empty when ``AEGIS_PLUGINS`` is not set or the package is not installed.
     """
     allowed = allowed_plugins()
     if allowed is None:
         return []
-    try:
-        dist = metadata.distribution(package)
-    except metadata.PackageNotFoundError:
-        return []
-    return [
-        ep.name
-        for ep in dist.entry_points
-        if ep.group == ENTRY_POINT_GROUP and ep.name not in allowed
-    ]
+    if package is None:
+        entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    else:
+        try:
+            entry_points = list(metadata.distribution(package).entry_points)
+        except metadata.PackageNotFoundError:
+            return []
+    return sorted(
+        {
+            ep.name
+            for ep in entry_points
+            if ep.group == ENTRY_POINT_GROUP
+            and ep.name not in allowed
+            and ep.value not in BUILTIN_PLUGINS  # loaded whatever AEGIS_PLUGINS says
+        }
+    )
 
 
 def get_registry() -> ProviderRegistry:
