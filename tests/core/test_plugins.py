@@ -227,6 +227,28 @@ def test_plugin_with_a_misspelled_hook_is_reported_not_fatal(extra_site: Path) -
     assert "claude-code" in get_registry().names()
 
 
+def test_plugin_with_a_hook_wrapper_is_reported_not_run_silently(extra_site: Path) -> None:
+    write_fake_distribution(
+        extra_site,
+        "aegis-wrapper",
+        "0.1",
+        entry_points={"wrapping": "aegis_test_wrapper_plugin"},
+        modules={
+            "aegis_test_wrapper_plugin": "from aegis import hookimpl\n\n"
+            "@hookimpl(wrapper=True)\ndef session_started(session):\n"
+            "    return (yield)\n"
+        },
+    )
+    reset_plugins()
+
+    info = get_host().info("wrapping")
+
+    assert info is not None
+    assert info.error == "TypeError: hook wrappers are not supported: session_started"
+    impls = get_host().manager.hook.session_started.get_hookimpls()
+    assert all(impl.plugin_name != "wrapping" for impl in impls)
+
+
 def test_plugin_whose_register_hook_raises_loses_only_its_own_providers(
     extra_site: Path,
 ) -> None:

@@ -157,11 +157,22 @@ class PluginHost:
         """Add ``plugin`` under ``name`` (what loading an entry point does).
 
         The registries derived from the plugins are rebuilt on next use, with it.
+        A hook wrapper is refused (``TypeError``): aegis calls each plugin's
+        implementation on its own, so a wrapper would silently never run.
         """
         with self._lock:
             if self.manager.is_registered(plugin):
                 return
             self.manager.register(plugin, name=name)
+            wrappers = [
+                impl.function.__name__
+                for caller in self.manager.get_hookcallers(plugin) or []
+                for impl in caller.get_hookimpls()
+                if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper)
+            ]
+            if wrappers:
+                self.manager.unregister(plugin)
+                raise TypeError(f"hook wrappers are not supported: {', '.join(wrappers)}")
             module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
             hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
             self._infos[name] = PluginInfo(
