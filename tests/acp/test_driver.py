@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import ClassVar
 
 import anyio
 import pytest
 
-from aegis.acp.driver import AcpDriver
-from aegis.builtins.scripted import Scripted
-from aegis.config import Agent
 from aegis.driver import SessionOptions
 from aegis.errors import DriverError, HarnessNotFound
 from aegis.events import (
@@ -23,23 +18,13 @@ from aegis.events import (
     TextDelta,
     TurnEnd,
 )
+from tests.acp.fake_provider import FakeAgent, FakeAgentDriver, FakeAgentProvider, fake_driver
 
 pytestmark = pytest.mark.anyio
 
-FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
-
-
-class FakeAgentDriver(AcpDriver):
-    argv: ClassVar[list[str]] = [sys.executable, str(FAKE_AGENT)]
-    install_hint = "pip install fake-agent"
-
-    def command(self) -> list[str]:
-        return list(self.argv)
-
 
 def driver(tmp_path: Path, events: list[Event], **env: str) -> FakeAgentDriver:
-    options = SessionOptions(cwd=tmp_path, emit=events.append, env=env)
-    return FakeAgentDriver(Agent(provider=Scripted()), options)
+    return fake_driver(SessionOptions(cwd=tmp_path, emit=events.append, env=env))
 
 
 async def test_garbage_invalid_utf8_and_a_20_mb_line_are_survived(tmp_path: Path) -> None:
@@ -64,7 +49,7 @@ async def test_text_streams_as_it_comes_and_the_turn_ends_with_all_of_it(tmp_pat
         async with driver(tmp_path, events) as d:
             started = await d.start()
             end = await d.prompt("hello")
-    assert started == SessionStarted("fake-1", model="scripted")
+    assert started == SessionStarted("fake-1")
     assert events == [
         started,
         TextDelta("ok: "),
@@ -110,7 +95,7 @@ async def test_an_error_answer_ends_the_turn_with_the_agents_words(tmp_path: Pat
 
 async def test_an_agent_that_ignores_cancel_is_given_up_after_the_grace(tmp_path: Path) -> None:
     class Impatient(FakeAgentDriver):
-        cancel_grace = 0.5
+        interrupt_grace = 0.5
 
     events: list[Event] = []
     working = anyio.Event()
@@ -123,7 +108,7 @@ async def test_an_agent_that_ignores_cancel_is_given_up_after_the_grace(tmp_path
     options = SessionOptions(cwd=tmp_path, emit=emit)
     ends: list[TurnEnd] = []
     with anyio.fail_after(15):
-        async with Impatient(Agent(provider=Scripted()), options) as d:
+        async with Impatient(FakeAgentProvider(), FakeAgent(), options) as d:
             await d.start()
             async with anyio.create_task_group() as tg:
 
@@ -161,16 +146,14 @@ async def test_an_agent_that_never_answers_times_out(tmp_path: Path) -> None:
 
     options = SessionOptions(cwd=tmp_path, env={"FAKE_AGENT_START": "mute"})
     with anyio.fail_after(15):
-        async with Quick(Agent(provider=Scripted()), options) as d:
+        async with Quick(FakeAgentProvider(), FakeAgent(), options) as d:
             with pytest.raises(DriverError, match=r"did not answer initialize within 0\.5 s"):
                 await d.start()
 
 
 async def test_a_missing_executable_says_how_to_install_it(tmp_path: Path) -> None:
-    class Missing(FakeAgentDriver):
-        argv: ClassVar[list[str]] = ["/nonexistent/agent-cli"]
-
+    missing = FakeAgent(executable="/nonexistent/agent-cli")
     with anyio.fail_after(15):
-        async with Missing(Agent(provider=Scripted()), SessionOptions(cwd=tmp_path)) as d:
+        async with fake_driver(SessionOptions(cwd=tmp_path), missing) as d:
             with pytest.raises(HarnessNotFound, match="pip install fake-agent"):
                 await d.start()

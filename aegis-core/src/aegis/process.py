@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import signal
-import tempfile
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -35,6 +35,10 @@ from aegis.errors import DriverError
 _CHUNK = 1 << 16
 MAX_LINE_BYTES = 256 << 20
 """Lines longer than this are dropped (with a diagnostic) rather than buffered."""
+
+_PIPE_SIZE = 1 << 16
+"""What a Linux pipe holds before a write blocks (its default capacity)."""
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 TAG_VARIABLE = "AEGIS_PROCESS_TAG"
 """The environment variable marking a harness's processes, whatever their group."""
@@ -80,16 +84,57 @@ def kill_tagged(tag: str) -> list[int]:
     return pids
 
 
-def private_file(text: str, prefix: str = "aegis-") -> Path:
-    """A new temporary file holding ``text``, readable by its owner only (0600).
+def inherited_text(text: str) -> int:
+    """A pipe holding ``text``, for a child to read once as ``/dev/fd/N``; returns ``N``.
 
-    For what must not go on a command line, where ``ps`` shows it to everyone:
-    tokens, large configurations. The caller deletes it.
+    For what must reach a CLI as a file but must not be readable by anyone else, nor
+    outlive the session: an MCP configuration with bearer tokens, a large agent
+    configuration. A file on disk (even 0600, even deleted on close) can be read by
+    every process of the same user and stays behind after ``kill -9``; a command line
+    is shown by ``ps`` to everyone. A pipe has no name: the child reads it through the
+    descriptor it inherited (pass ``N`` in ``pass_fds``), and once read its content is
+    gone, from the pipe and from ``/proc/<pid>/fd/N`` alike.
+
+    The whole of ``text`` is written before this returns (the pipe is enlarged when
+    it does not fit), so the child never waits for us. The caller closes ``N`` once
+    the child has started (:meth:`ProcessDriver.spawn <aegis.driver.ProcessDriver.spawn>`
+    does). Linux only, as ``/dev/fd`` of a pipe is.
     """
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    return Path(name)
+    data = text.encode("utf-8")
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) > _PIPE_SIZE:
+            try:
+                fcntl.fcntl(write_end, _F_SETPIPE_SZ, len(data))
+            except OSError as exc:
+                raise DriverError(
+                    f"cannot hand {len(data)} bytes to a child through a pipe: {exc}"
+                ) from None
+        os.set_blocking(write_end, False)
+        view = memoryview(data)
+        while view:
+            written = os.write(write_end, view)
+            view = view[written:]
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a process ended, for a message: ``exited with code 3``,
+    ``was killed by signal 9 (SIGKILL)``; ``closed its output`` while it still runs."""
+    if returncode is None:
+        return "closed its output"
+    if returncode < 0:
+        try:
+            name = f" ({signal.Signals(-returncode).name})"
+        except ValueError:
+            name = ""
+        return f"was killed by signal {-returncode}{name}"
+    return f"exited with code {returncode}"
 
 
 atexit.register(_reap_all)
@@ -137,15 +182,24 @@ class ManagedProcess:
         env: Mapping[str, str],
         diagnostics: Diagnostics,
         install_hint: str = "",
+        pass_fds: Sequence[int] = (),
     ) -> ManagedProcess:
-        """Start ``argv``; a missing executable raises ``HarnessNotFound``-style errors."""
+        """Start ``argv`` in a new process group, with ``pass_fds`` inherited.
+
+        A missing executable raises :class:`~aegis.errors.HarnessNotFound` (with
+        ``install_hint``), another failure to start a :class:`~aegis.errors.DriverError`.
+        """
         from aegis.errors import HarnessNotFound
 
         tag = uuid.uuid4().hex
         _live_tags.add(tag)
         try:
             process = await anyio.open_process(
-                list(argv), cwd=cwd, env={**env, TAG_VARIABLE: tag}, start_new_session=True
+                list(argv),
+                cwd=cwd,
+                env={**env, TAG_VARIABLE: tag},
+                start_new_session=True,
+                pass_fds=pass_fds,
             )
         except FileNotFoundError:
             _live_tags.discard(tag)

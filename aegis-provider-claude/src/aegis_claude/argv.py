@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from aegis.config.enums import Permission
 from aegis.driver import McpServer, SessionOptions
@@ -25,23 +24,23 @@ BASE_ARGS = (
 """The headless stream-json protocol every session speaks (``--verbose`` is required by it)."""
 
 
-def build_argv(
-    executable: str,
+def build_arguments(
     config: ClaudeCode,
     options: SessionOptions,
     *,
     session_id: str,
-    mcp_config_path: Path | None = None,
+    mcp_config_path: str | None = None,
 ) -> list[str]:
-    """The command line of one long-lived ``claude`` session.
+    """The arguments of one long-lived ``claude`` session (after the executable; the
+    profile's ``extra_args`` follow them, added by the driver's base).
 
     ``session_id`` is the conversation's id: with ``options.resume`` set it must be
     that id (``--resume``), otherwise it is a new UUID that claude adopts
     (``--session-id``), so that the id is known before the first turn.
-    ``mcp_config_path`` is the file holding :func:`mcp_config` of the session's MCP
-    servers (required when it has some).
+    ``mcp_config_path`` is where claude reads :func:`mcp_config` of the session's MCP
+    servers (required when it has some): an inherited pipe, ``/dev/fd/N``.
     """
-    argv = [executable, *BASE_ARGS, "--permission-mode", config.permission_mode]
+    argv = [*BASE_ARGS, "--permission-mode", config.permission_mode]
     if config.permission is not Permission.full:
         # Whatever claude would ask a person, it asks aegis on stdin (can_use_tool).
         argv += ["--permission-prompt-tool", "stdio"]
@@ -63,7 +62,6 @@ def build_argv(
         argv.append("--strict-mcp-config")
     if options.preamble:
         argv += ["--append-system-prompt", options.preamble]
-    argv += config.extra_args
     return argv
 
 
@@ -80,18 +78,15 @@ def mcp_config(servers: tuple[McpServer, ...]) -> str:
     )
 
 
-def build_env(config: ClaudeCode, options: SessionOptions) -> dict[str, str]:
-    """The environment of the claude process: aegis's defaults under the profile's and the
-    session's own variables."""
-    defaults = {
-        # claude defers MCP tools behind its ToolSearch tool by default: the model sees
-        # only their names and must search before it may call one. aegis's own tools
-        # (handoff, inbox, queues) are how its agents cooperate, so they must be offered
-        # directly in every request, like the built-in ones; a profile that prefers the
-        # deferral (many large MCP servers) sets ENABLE_TOOL_SEARCH in its env.
-        "ENABLE_TOOL_SEARCH": "false",
-    }
-    return options.child_env({**defaults, **config.env})
+DEFAULT_ENV: dict[str, str] = {
+    # claude defers MCP tools behind its ToolSearch tool by default: the model sees
+    # only their names and must search before it may call one. aegis's own tools
+    # (handoff, inbox, queues) are how its agents cooperate, so they must be offered
+    # directly in every request, like the built-in ones; a profile that prefers the
+    # deferral (many large MCP servers) sets ENABLE_TOOL_SEARCH in its env.
+    "ENABLE_TOOL_SEARCH": "false",
+}
+"""The environment claude gets under the profile's and the session's own variables."""
 
 
 def check_root_bypass(config: ClaudeCode, env: Mapping[str, str], euid: int | None = None) -> None:

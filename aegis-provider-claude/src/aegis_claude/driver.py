@@ -21,35 +21,38 @@ The protocol, as claude 2.1.331 speaks it (every point verified against the real
   (``terminal_reason`` ``aborted_streaming``). Should that result not come, the turn
   is reported cancelled after :attr:`ClaudeDriver.interrupt_grace` seconds and its
   late output is dropped before the next turn starts.
+* The MCP configuration (with the plane's bearer token) is read from an inherited
+  pipe, ``--mcp-config=/dev/fd/N``: claude reads it once at start-up, and after that
+  no file and no descriptor holds the token, for another process to read or for a
+  ``kill -9`` to leave behind.
+
+Spawning, start-up failures, exit watching and closing are
+:class:`~aegis.driver.ProcessDriver`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from anyio.abc import TaskGroup
 
-from aegis.driver import Driver, SessionOptions
-from aegis.errors import DriverError, HarnessNotFound
+from aegis.driver import ProcessDriver, SessionOptions
+from aegis.errors import DriverError
 from aegis.events import Error, Event, SessionStarted, StopReason, TurnEnd
 from aegis.permissions import allows, refusal, trusted_tool
-from aegis.process import ManagedProcess, private_file
-from aegis_claude.argv import build_argv, build_env, check_root_bypass, mcp_config
+from aegis_claude.argv import DEFAULT_ENV, build_arguments, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
 from aegis_claude.tools import tool_kind
 from aegis_claude.translate import Translator
 
-INSTALL_HINT = "npm install -g @anthropic-ai/claude-code"
+if TYPE_CHECKING:
+    from aegis.provider import Provider
 
 _TERMINAL_LIFECYCLE = frozenset({"completed", "cancelled", "failed"})
 
@@ -93,34 +96,28 @@ class _Turn:
         return self.started or not lifecycle_seen
 
 
-class ClaudeDriver(Driver):
+class ClaudeDriver(ProcessDriver[ClaudeCode]):
     """Drives one ``claude -p --input-format stream-json`` process (see the module doc)."""
 
-    startup_timeout: float = 60.0
+    start_timeout: ClassVar[float] = 60.0
     """Seconds to wait for claude to answer ``initialize``."""
-    control_timeout: float = 10.0
+    control_timeout: ClassVar[float] = 10.0
     """Seconds to wait for the answer to any other control request."""
-    interrupt_grace: float = 5.0
+    interrupt_grace: ClassVar[float] = 5.0
     """Seconds after an interrupt before the turn is reported cancelled without claude."""
-    settle_timeout: float = 30.0
+    settle_timeout: ClassVar[float] = 30.0
     """Seconds the next turn waits for claude to end such an abandoned turn (else the
     session fails: turns could no longer be told apart)."""
 
     def __init__(
-        self,
-        config: ClaudeCode,
-        options: SessionOptions,
-        *,
-        executable: str | None,
+        self, provider: Provider[ClaudeCode], config: ClaudeCode, options: SessionOptions
     ) -> None:
-        self.config = config
-        self.options = options
-        self.executable = executable
+        super().__init__(provider, config, options)
+        self.session_uuid = options.resume or str(uuid.uuid4())
+        """The conversation's id, chosen up front (``--session-id``) or resumed."""
         self.model: str | None = None
         """The model claude runs (as resolved at start, then as reported by each turn)."""
-        self.process: ManagedProcess | None = None
         self._translator = Translator()
-        self._task_group: TaskGroup | None = None
         self._write_lock = anyio.Lock()
         self._pending: dict[str, _Pending] = {}
         self._turn: _Turn | None = None
@@ -128,11 +125,8 @@ class ClaudeDriver(Driver):
         self._orphan_done = anyio.Event()
         self._finished_uuids: set[str] = set()
         self._lifecycle_seen = False
-        self._exited = anyio.Event()
-        self._stderr_done = anyio.Event()
-        self._closing = False
         self._request_ids = 0
-        self._mcp_file: Path | None = None
+        self._mcp_path: str | None = None
 
     @property
     def tools(self) -> tuple[str, ...]:
@@ -143,94 +137,42 @@ class ClaudeDriver(Driver):
         """
         return self._translator.tools
 
-    # --- lifecycle ------------------------------------------------------------------
+    # --- the process ------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        return self
+    def arguments(self) -> list[str]:
+        return build_arguments(
+            self.config,
+            self.options,
+            session_id=self.session_uuid,
+            mcp_config_path=self._mcp_path,
+        )
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing = True
-        try:
-            if self.process is not None:
-                await self.process.terminate()
-        finally:
-            if self._mcp_file is not None:
-                self._mcp_file.unlink(missing_ok=True)
-                self._mcp_file = None
-            if self._task_group is not None:
-                self._task_group.cancel_scope.cancel()
-                # The body's own exception is not the background tasks' business: given
-                # to the group, it would come back wrapped in an ExceptionGroup.
-                await self._task_group.__aexit__(None, None, None)
-                self._task_group = None
+    def default_environment(self) -> dict[str, str]:
+        return dict(DEFAULT_ENV)
 
     async def start(self) -> SessionStarted:
         """Spawn claude, wait until it answers ``initialize``, emit ``SessionStarted``."""
-        if self._task_group is None:
-            raise DriverError("use the driver as 'async with' before starting it")
-        if self.process is not None:
-            raise DriverError("this claude session was started already")
-        if self.executable is None:
-            command = self.config.executable or "claude"
-            raise HarnessNotFound(
-                f"{command!r} (Claude Code) is not installed or not on PATH: {INSTALL_HINT}"
-            )
-        env = build_env(self.config, self.options)
-        check_root_bypass(self.config, env)
-        session_id = self.options.resume or str(uuid.uuid4())
-        if self.options.mcp_servers:
-            # In a private file, not on the command line: the servers' headers carry
-            # bearer tokens, and `ps` shows every process's arguments to everyone.
-            self._mcp_file = private_file(mcp_config(self.options.mcp_servers), "aegis-mcp-")
-        argv = build_argv(
-            self.executable,
-            self.config,
-            self.options,
-            session_id=session_id,
-            mcp_config_path=self._mcp_file,
-        )
-        self.process = await ManagedProcess.start(
-            argv,
-            cwd=self.options.cwd,
-            env=env,
-            diagnostics=self.options.diagnostics,
-            install_hint=INSTALL_HINT,
-        )
-        self._task_group.start_soon(self._pump_stderr, self.process)
-        self._task_group.start_soon(self._read_stdout, self.process)
+        check_root_bypass(self.config, self.environment())
+        if self.options.mcp_servers and self._mcp_path is None:
+            # Through an inherited pipe, neither on the command line (`ps` shows it to
+            # everyone) nor in a file (readable by every process of the user, and left
+            # behind by kill -9): the servers' headers carry bearer tokens.
+            self._mcp_path = self.inherit_text(mcp_config(self.options.mcp_servers))
+        await self.spawn()
         try:
-            response = await self._control({"subtype": "initialize"}, self.startup_timeout)
+            response = await self._control({"subtype": "initialize"}, self.start_timeout)
         except _ControlFailed as exc:
-            raise DriverError(await self._startup_failure(str(exc))) from None
-        self.harness_session_id = session_id
+            raise await self.startup_failure("initialize", str(exc)) from None
+        self.harness_session_id = self.session_uuid
         self.model = _resolve_model(self.config.model, response.get("models"))
         started = SessionStarted(
-            harness_session_id=session_id,
+            harness_session_id=self.session_uuid,
             model=self.model,
             tools=self.tools,
             resumed=self.options.resume is not None,
         )
         self._emit(started)
         return started
-
-    async def _startup_failure(self, reason: str) -> str:
-        # claude explains itself on stderr just before it exits: give it a moment to.
-        with anyio.move_on_after(2.0):
-            await self._exited.wait()
-            await self._stderr_done.wait()
-        code = self.process.returncode if self.process is not None else None
-        said = self.options.diagnostics.tail(5).strip()
-        detail = f": {said}" if said else ""
-        if code is not None:
-            return f"claude exited during start-up ({_describe_exit(code)}){detail}"
-        return f"claude did not start: {reason}{detail}"
 
     # --- turns ------------------------------------------------------------------------
 
@@ -286,19 +228,16 @@ class ClaudeDriver(Driver):
         first = not turn.interrupted
         turn.interrupted = True
         self._translator.interrupted = True
-        if first and self._task_group is not None:
-            self._task_group.start_soon(self._interrupt_watchdog, turn)
+        if first:
+            self.watch_interrupt(turn.done, lambda: self._interrupt_overdue(turn))
         try:
             await self._control({"subtype": "interrupt"}, self.control_timeout)
         except _ControlFailed as exc:
             self._note(f"aegis: claude did not acknowledge the interrupt: {exc}")
 
-    async def _interrupt_watchdog(self, turn: _Turn) -> None:
-        with anyio.move_on_after(self.interrupt_grace):
-            await turn.done.wait()
-        if not turn.done.is_set():
-            self._note("aegis: claude did not end an interrupted turn; reporting it cancelled")
-            self._abandon(turn)
+    def _interrupt_overdue(self, turn: _Turn) -> None:
+        self._note("aegis: claude did not end an interrupted turn; reporting it cancelled")
+        self._abandon(turn)
 
     def _abandon(self, turn: _Turn) -> None:
         """End ``turn`` as cancelled now; drop what claude still says of it.
@@ -356,27 +295,14 @@ class ClaudeDriver(Driver):
 
     # --- reading claude ---------------------------------------------------------------
 
-    async def _read_stdout(self, process: ManagedProcess) -> None:
-        try:
-            async for raw in process.lines():
-                message = _decode(raw)
-                if message is None:
-                    if raw.strip():
-                        self._note(f"aegis: claude printed a non-JSON line: {_preview(raw)}")
-                    continue
-                await self._dispatch(message)
-        except Exception as exc:  # a bug here must end the session, not hang it
-            self._note(f"aegis: reading claude's output failed: {exc!r}")
-            self._fail(f"aegis could not read claude's output: {exc!r}")
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._on_exit(process)
-
-    async def _pump_stderr(self, process: ManagedProcess) -> None:
-        try:
-            await process.pump_stderr()
-        finally:
-            self._stderr_done.set()
+    async def read_output(self, lines: AsyncIterator[bytes]) -> None:
+        async for raw in lines:
+            message = _decode(raw)
+            if message is None:
+                if raw.strip():
+                    self._note(f"aegis: claude printed a non-JSON line: {_preview(raw)}")
+                continue
+            await self._dispatch(message)
 
     async def _dispatch(self, message: Mapping[str, Any]) -> None:
         kind = message.get("type")
@@ -456,25 +382,16 @@ class ClaudeDriver(Driver):
                 ),
             )
 
-    async def _on_exit(self, process: ManagedProcess) -> None:
-        with anyio.move_on_after(2.0):
-            await process.process.wait()
-        self._exited.set()
+    async def on_exit(self, report: str) -> None:
         for pending in self._pending.values():
             pending.error = "claude exited"
             pending.done.set()
-        if self._closing:
+        if self.closing:
             return
-        with anyio.move_on_after(1.0):
-            await self._stderr_done.wait()
-        said = self.options.diagnostics.tail(3).strip()
-        message = f"claude exited unexpectedly ({_describe_exit(process.returncode)})"
-        if said:
-            message += f": {said}"
         if self._turn is not None:
-            self._fail_turn(self._turn, message)
+            self._fail_turn(self._turn, report)
         elif self.harness_session_id is not None:
-            self._fail(message)
+            self._fail(report)
         if self._orphan is not None:
             self._orphan_done.set()
 
@@ -487,7 +404,7 @@ class ClaudeDriver(Driver):
         pending = _Pending()
         self._pending[request_id] = pending
         try:
-            if self._exited.is_set():
+            if self.exited.is_set():
                 raise _ControlFailed("claude is not running")
             try:
                 await self._send(
@@ -616,13 +533,3 @@ def _preview_json(message: Mapping[str, Any], limit: int = 300) -> str:
     label = f"{kind}/{subtype}" if subtype else str(kind)
     body = json.dumps(message, ensure_ascii=False, default=str)
     return f"{label} {body[:limit]}" + ("…" if len(body) > limit else "")
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running, output closed"
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-        return f"killed by signal {-code}"
-    return f"exit code {code}"

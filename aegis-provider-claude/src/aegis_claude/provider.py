@@ -12,10 +12,9 @@ if TYPE_CHECKING:
     from aegis.driver import Driver, SessionOptions
 
 
-class ClaudeCodeProvider(Provider):
+class ClaudeCodeProvider(Provider[ClaudeCode]):
     """Drives ``claude -p`` over its stream-json protocol."""
 
-    name = "claude-code"
     aliases = ("claude",)
     config_class = ClaudeCode
     executable = "claude"
@@ -30,5 +29,4 @@ class ClaudeCodeProvider(Provider):
         """
         from aegis_claude.driver import ClaudeDriver
 
-        config = self.checked_config(agent, ClaudeCode)
-        return ClaudeDriver(config, options, executable=self.find_executable(config))
+        return ClaudeDriver(self, self.checked_config(agent), options)

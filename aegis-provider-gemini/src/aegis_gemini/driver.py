@@ -51,13 +51,11 @@ from aegis.acp.driver import AcpDriver
 from aegis.acp.translate import UpdateTranslator
 from aegis.errors import DriverError
 from aegis.events import SessionStarted
-from aegis_gemini.config import APPROVAL_MODES
+from aegis_gemini.config import APPROVAL_MODES, GeminiCLI
 
 if TYPE_CHECKING:
-    from aegis.config.agent import Agent
     from aegis.driver import SessionOptions
-
-INSTALL_HINT = "npm install -g @google/gemini-cli"
+    from aegis.provider import Provider
 
 NO_RELAUNCH = {"GEMINI_CLI_NO_RELAUNCH": "true"}
 """Environment that keeps gemini in the process aegis started (and in its process group)."""
@@ -108,10 +106,9 @@ class GeminiTranslator(UpdateTranslator):
         super().handle(update)
 
 
-class GeminiDriver(AcpDriver):
+class GeminiDriver(AcpDriver[GeminiCLI]):
     """One session of Google's Gemini CLI (``gemini --acp``); see the module docs."""
 
-    install_hint: ClassVar[str] = INSTALL_HINT
     # A model API failure must fail the session visibly rather than leave it looking
     # healthy (the project's rule for gemini and opencode).
     prompt_error_is_fatal: ClassVar[bool] = True
@@ -120,31 +117,32 @@ class GeminiDriver(AcpDriver):
     replay_quiet: ClassVar[float] = 0.3
     translator_class: ClassVar[type[UpdateTranslator]] = GeminiTranslator
 
-    def __init__(self, agent: Agent, options: SessionOptions) -> None:
-        super().__init__(agent, options)
+    def __init__(
+        self, provider: Provider[GeminiCLI], config: GeminiCLI, options: SessionOptions
+    ) -> None:
+        super().__init__(provider, config, options)
         self.sheltered: list[Path] = []
         """Chat files moved aside before ``session/load`` (see :func:`shelter_chat_files`)."""
 
-    def command(self) -> list[str]:
-        config = self.agent.provider
-        model = self.agent.model
-        check_extra_args(config.extra_args, model_set=model is not None)
-        argv = [config.executable or "gemini", "--acp"]
+    def arguments(self) -> list[str]:
+        model = self.config.model
+        check_extra_args(self.config.extra_args, model_set=model is not None)
+        argv = ["--acp"]
         if model is not None:
             # Without -m gemini first asks a router model which model to use, every turn.
             argv += ["-m", model]
-        argv += [
+        return [
+            *argv,
             # Trust decides whether project settings apply; a headless session cannot
             # answer gemini's trust dialog, and the folder is the user's own workspace.
             "--skip-trust",
             "--approval-mode",
-            APPROVAL_MODES[self.agent.permission],
-            *config.extra_args,
+            APPROVAL_MODES[self.config.permission],
         ]
-        return argv
 
-    def environment(self) -> dict[str, str]:
-        return {**super().environment(), **NO_RELAUNCH}
+    def adjust_environment(self, env: dict[str, str]) -> dict[str, str]:
+        # Over the profile's env too: relaunched, gemini would leave aegis's process group.
+        return {**env, **NO_RELAUNCH}
 
     async def start(self) -> SessionStarted:
         resume = self.options.resume
@@ -227,7 +225,6 @@ def _session_id_of(path: Path) -> str | None:
 
 
 __all__ = [
-    "INSTALL_HINT",
     "NO_RELAUNCH",
     "GeminiDriver",
     "GeminiTranslator",

@@ -12,10 +12,9 @@ if TYPE_CHECKING:
     from aegis.driver import Driver, SessionOptions
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(Provider[GeminiCLI]):
     """Drives ``gemini --acp`` over the Agent Client Protocol."""
 
-    name = "gemini"
     aliases = ("gemini-cli",)
     config_class = GeminiCLI
     executable = "gemini"
@@ -30,5 +29,4 @@ class GeminiProvider(Provider):
         """
         from aegis_gemini.driver import GeminiDriver
 
-        self.checked_config(agent, GeminiCLI)
-        return GeminiDriver(agent, options)
+        return GeminiDriver(self, self.checked_config(agent), options)

@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 from aegis.acp.driver import AcpDriver
 from aegis.config.enums import Permission
 from aegis.errors import DriverError
-
-INSTALL_HINT = "npm install -g opencode-ai"
+from aegis_opencode.config import OpenCode
 
 CONFIG_CONTENT = "OPENCODE_CONFIG_CONTENT"
 """opencode's environment variable holding configuration JSON, merged over its config files."""
@@ -23,7 +22,7 @@ PERMISSIONS: dict[Permission, str | dict[str, str] | None] = {
 """The opencode ``permission`` configuration of each aegis permission (``None``: the user's)."""
 
 
-class OpenCodeDriver(AcpDriver):
+class OpenCodeDriver(AcpDriver[OpenCode]):
     """One session of OpenCode (``opencode acp --cwd CWD``).
 
     **Model.** ``opencode acp`` has no model flag. ``session/new`` (and ``session/load``)
@@ -59,18 +58,16 @@ class OpenCodeDriver(AcpDriver):
     ends the session (``prompt_error_is_fatal``).
     """
 
-    install_hint: ClassVar[str] = INSTALL_HINT
     # A model API failure must fail the session visibly rather than leave it looking
     # healthy (the project's rule for gemini and opencode).
     prompt_error_is_fatal: ClassVar[bool] = True
 
-    def command(self) -> list[str]:
-        config = self.agent.provider
-        return [config.executable or "opencode", "acp", "--cwd", str(self.cwd), *config.extra_args]
+    def arguments(self) -> list[str]:
+        return ["acp", "--cwd", str(self.cwd)]
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        permission = PERMISSIONS[self.agent.permission]
+    def adjust_environment(self, env: dict[str, str]) -> dict[str, str]:
+        # Merged into whatever the user's and the profile's env hold for the variable.
+        permission = PERMISSIONS[self.config.permission]
         if permission is not None:
             env[CONFIG_CONTENT] = config_content(env.get(CONFIG_CONTENT), permission)
         return env
@@ -89,4 +86,4 @@ def config_content(existing: str | None, permission: str | dict[str, str]) -> st
     return json.dumps({**config, "permission": permission})
 
 
-__all__ = ["CONFIG_CONTENT", "INSTALL_HINT", "PERMISSIONS", "OpenCodeDriver", "config_content"]
+__all__ = ["CONFIG_CONTENT", "PERMISSIONS", "OpenCodeDriver", "config_content"]

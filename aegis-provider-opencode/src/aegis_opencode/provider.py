@@ -12,10 +12,9 @@ if TYPE_CHECKING:
     from aegis.driver import Driver, SessionOptions
 
 
-class OpenCodeProvider(Provider):
+class OpenCodeProvider(Provider[OpenCode]):
     """Drives ``opencode acp`` over the Agent Client Protocol."""
 
-    name = "opencode"
     aliases = ("open-code",)
     config_class = OpenCode
     executable = "opencode"
@@ -30,5 +29,4 @@ class OpenCodeProvider(Provider):
         """
         from aegis_opencode.driver import OpenCodeDriver
 
-        self.checked_config(agent, OpenCode)
-        return OpenCodeDriver(agent, options)
+        return OpenCodeDriver(self, self.checked_config(agent), options)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from aegis.config import Agent
 from aegis.config.enums import Effort, Permission
 from aegis.driver import McpServer, SessionOptions
 from aegis.errors import DriverError
-from aegis.process import private_file
-from aegis_claude.argv import build_argv, build_env, check_root_bypass, mcp_config
+from aegis_claude.argv import build_arguments, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
+from aegis_claude.driver import ClaudeDriver
+from aegis_claude.provider import ClaudeCodeProvider
 
 SID = "8b5a0cad-9a6a-46c5-a05f-37fa1cbd2489"
 
@@ -24,8 +26,15 @@ def _argv(
     preamble: str | None = None,
 ) -> list[str]:
     options = SessionOptions(cwd=Path("."), mcp_servers=mcp_servers, preamble=preamble)
-    config_path = Path("/private/mcp.json") if mcp_servers else None
-    return build_argv("claude", config, options, session_id=SID, mcp_config_path=config_path)
+    config_path = "/dev/fd/7" if mcp_servers else None
+    arguments = build_arguments(config, options, session_id=SID, mcp_config_path=config_path)
+    return ["claude", *arguments]
+
+
+def _driver(config: ClaudeCode, options: SessionOptions) -> ClaudeDriver:
+    driver = ClaudeCodeProvider().open_driver(Agent(provider=config), options)
+    assert isinstance(driver, ClaudeDriver)
+    return driver
 
 
 def _value(argv: list[str], flag: str) -> str:
@@ -77,15 +86,15 @@ def test_model_and_effort_are_passed_only_when_set() -> None:
 
 def test_new_session_gets_its_id_up_front_and_resume_reuses_one() -> None:
     new = _argv(ClaudeCode())
-    resumed = build_argv(
-        "claude", ClaudeCode(), SessionOptions(cwd=Path("."), resume="old-id"), session_id="old-id"
+    resumed = build_arguments(
+        ClaudeCode(), SessionOptions(cwd=Path("."), resume="old-id"), session_id="old-id"
     )
 
     assert _value(new, "--session-id") == SID and "--resume" not in new
     assert _value(resumed, "--resume") == "old-id" and "--session-id" not in resumed
 
 
-def test_mcp_servers_become_one_http_config_in_a_private_file() -> None:
+def test_mcp_servers_become_one_http_config_read_from_an_inherited_pipe() -> None:
     servers = (
         McpServer("aegis", "http://127.0.0.1:1/mcp", {"Authorization": "Bearer t"}),
         McpServer("other", "http://127.0.0.1:2/mcp"),
@@ -93,24 +102,19 @@ def test_mcp_servers_become_one_http_config_in_a_private_file() -> None:
     argv = _argv(ClaudeCode(strict_mcp_config=True), mcp_servers=servers)
 
     # The token stays off the command line, which `ps` shows to every user.
-    assert "--mcp-config=/private/mcp.json" in argv
+    assert "--mcp-config=/dev/fd/7" in argv
     assert not [a for a in argv if "Bearer" in a]
     assert "--strict-mcp-config" in argv
-    path = private_file(mcp_config(servers))
-    try:
-        assert path.stat().st_mode & 0o777 == 0o600
-        assert json.loads(path.read_text()) == {
-            "mcpServers": {
-                "aegis": {
-                    "type": "http",
-                    "url": "http://127.0.0.1:1/mcp",
-                    "headers": {"Authorization": "Bearer t"},
-                },
-                "other": {"type": "http", "url": "http://127.0.0.1:2/mcp", "headers": {}},
-            }
+    assert json.loads(mcp_config(servers)) == {
+        "mcpServers": {
+            "aegis": {
+                "type": "http",
+                "url": "http://127.0.0.1:1/mcp",
+                "headers": {"Authorization": "Bearer t"},
+            },
+            "other": {"type": "http", "url": "http://127.0.0.1:2/mcp", "headers": {}},
         }
-    finally:
-        path.unlink()
+    }
 
 
 def test_no_mcp_flags_without_servers_or_strictness() -> None:
@@ -120,7 +124,8 @@ def test_no_mcp_flags_without_servers_or_strictness() -> None:
 
 
 def test_preamble_is_appended_to_the_system_prompt_and_extra_args_come_last() -> None:
-    argv = _argv(ClaudeCode(extra_args=("--max-budget-usd", "1")), preamble="You are Ada.")
+    config = ClaudeCode(extra_args=("--max-budget-usd", "1"))
+    argv = _driver(config, SessionOptions(cwd=Path("."), preamble="You are Ada.")).command()
 
     assert _value(argv, "--append-system-prompt") == "You are Ada."
     assert argv[-2:] == ["--max-budget-usd", "1"]
@@ -132,19 +137,24 @@ def test_tool_search_is_off_unless_the_profile_or_session_sets_it(
     monkeypatch.setenv("ENABLE_TOOL_SEARCH", "true")  # the user's shell does not decide
     options = SessionOptions(cwd=Path("."))
 
-    assert build_env(ClaudeCode(), options)["ENABLE_TOOL_SEARCH"] == "false"
+    def env(config: ClaudeCode, options: SessionOptions) -> dict[str, str]:
+        return _driver(config, options).environment()
+
+    assert env(ClaudeCode(), options)["ENABLE_TOOL_SEARCH"] == "false"
     profile = ClaudeCode(env={"ENABLE_TOOL_SEARCH": "auto"})
-    assert build_env(profile, options)["ENABLE_TOOL_SEARCH"] == "auto"
+    assert env(profile, options)["ENABLE_TOOL_SEARCH"] == "auto"
     session = SessionOptions(cwd=Path("."), env={"ENABLE_TOOL_SEARCH": "true"})
-    assert build_env(ClaudeCode(), session)["ENABLE_TOOL_SEARCH"] == "true"
+    assert env(ClaudeCode(), session)["ENABLE_TOOL_SEARCH"] == "true"
 
 
 def test_env_layers_process_then_profile_then_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AEGIS_TEST_LAYER", "process")
     profile = ClaudeCode(env={"AEGIS_TEST_LAYER": "profile", "ONLY_PROFILE": "1"})
 
-    plain = build_env(profile, SessionOptions(cwd=Path(".")))
-    overridden = build_env(profile, SessionOptions(cwd=Path("."), env={"AEGIS_TEST_LAYER": "s"}))
+    plain = _driver(profile, SessionOptions(cwd=Path("."))).environment()
+    overridden = _driver(
+        profile, SessionOptions(cwd=Path("."), env={"AEGIS_TEST_LAYER": "s"})
+    ).environment()
 
     assert plain["AEGIS_TEST_LAYER"] == "profile" and plain["ONLY_PROFILE"] == "1"
     assert overridden["AEGIS_TEST_LAYER"] == "s"

@@ -30,7 +30,6 @@ from aegis.events import (
 )
 from aegis.permissions import refusal
 from aegis_claude.config import ClaudeCode
-from aegis_claude.driver import INSTALL_HINT
 from aegis_claude.provider import ClaudeCodeProvider
 from tests.providers.claude.helpers import (
     FakeCli,
@@ -290,7 +289,7 @@ async def test_cli_dying_mid_turn_fails_the_turn_at_once(
 
     [error] = recorder.of(Error)
     assert error.fatal
-    assert "exit code 3" in error.message and "out of cheese" in error.message
+    assert "exited with code 3" in error.message and "out of cheese" in error.message
     assert end.stop_reason is StopReason.error and end.text == "half"
     assert end.error == error.message == driver.failed
     assert again.stop_reason is StopReason.error
@@ -304,7 +303,7 @@ async def test_start_failure_says_what_claude_said(
 ) -> None:
     fake_cli.write({"init": {"exit": 1, "stderr": "Error: No conversation found\n"}})
     async with open_driver(_config(fake_cli), tmp_path, recorder, env=fake_cli.env) as driver:
-        with pytest.raises(DriverError, match=r"exit code 1.*No conversation found"):
+        with pytest.raises(DriverError, match=r"(?s)exited with code 1.*No conversation found"):
             await driver.start()
 
     assert recorder.events == []
@@ -315,7 +314,7 @@ async def test_missing_executable_names_the_install_command(
     command: str, recorder: Recorder, tmp_path: Path
 ) -> None:
     async with open_driver(ClaudeCode(executable=command), tmp_path, recorder) as driver:
-        with pytest.raises(HarnessNotFound, match=INSTALL_HINT):
+        with pytest.raises(HarnessNotFound, match=ClaudeCodeProvider.install_hint):
             await driver.start()
 
 

@@ -124,7 +124,7 @@ async def test_killed_cli_ends_the_turn_at_once(
         reported_after = time.monotonic() - killed_at
 
     [error] = recorder.of(Error)
-    assert error.fatal and "killed by SIGKILL" in error.message
+    assert error.fatal and "killed by signal 9 (SIGKILL)" in error.message
     assert end.stop_reason is StopReason.error and end.error == error.message
     assert driver.failed == error.message
     assert reported_after < 3  # not the model's 30 s, nor a timeout

@@ -75,7 +75,7 @@ async def test_a_missing_executable_says_how_to_install_gemini(tmp_path: Path) -
     for agent, env in ((missing, {}), (not_on_path, {"PATH": str(tmp_path)})):
         options = SessionOptions(cwd=tmp_path, env=env)
         with anyio.fail_after(10):
-            async with GeminiDriver(agent, options) as driver:
+            async with get_registry().get("gemini").provider.open_driver(agent, options) as driver:
                 with pytest.raises(HarnessNotFound, match=r"npm install -g @google/gemini-cli"):
                     await driver.start()
 

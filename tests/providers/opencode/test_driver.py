@@ -21,7 +21,13 @@ pytestmark = pytest.mark.anyio
 
 def driver(tmp_path: Path, env: dict[str, str] | None = None, **config: object) -> OpenCodeDriver:
     options = SessionOptions(cwd=tmp_path, env=env or {})
-    return OpenCodeDriver(Agent(provider=OpenCode.model_validate(config)), options)
+    opened = (
+        get_registry()
+        .get("opencode")
+        .provider.open_driver(Agent(provider=OpenCode.model_validate(config)), options)
+    )
+    assert isinstance(opened, OpenCodeDriver)
+    return opened
 
 
 def test_the_command_runs_acp_in_the_session_s_directory(tmp_path: Path) -> None:

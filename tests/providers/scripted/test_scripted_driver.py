@@ -12,7 +12,14 @@ import anyio
 import pytest
 
 from aegis.acp.driver import AcpDriver
-from aegis.builtins.scripted import Scripted, ScriptedDriver, ScriptedToolCall, ScriptRule
+from aegis.builtins.scripted import (
+    CONFIG_ENV,
+    CONFIG_FILE_ENV,
+    Scripted,
+    ScriptedDriver,
+    ScriptedToolCall,
+    ScriptRule,
+)
 from aegis.config import Agent
 from aegis.driver import Driver, McpServer, SessionOptions
 from aegis.events import (
@@ -377,8 +384,8 @@ async def test_a_large_script_reaches_the_agent_through_a_file(
         async with open_driver(profile, tmp_path, rec) as driver:
             assert isinstance(driver, ScriptedDriver)
             await driver.start()
-            config_file = driver._config_file
-            assert config_file is not None and config_file.exists()
+            # Read from an inherited pipe: nothing on disk to leave behind.
+            assert driver.environment()[CONFIG_FILE_ENV].startswith("/dev/fd/")
+            assert CONFIG_ENV not in driver.environment()
             end = await driver.prompt("long")
     assert end.text == long_reply
-    assert not config_file.exists()

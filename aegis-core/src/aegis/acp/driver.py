@@ -1,23 +1,35 @@
 """``AcpDriver``: the :class:`~aegis.driver.Driver` of any CLI that speaks ACP.
 
-A provider built on ACP subclasses it and says how to run its CLI; everything else
-(the handshake, sessions, turns, permissions, file access, interrupts, failures) is
-here, once::
+A provider built on ACP subclasses it and says which arguments start its CLI in
+ACP mode; everything else (spawning it with the profile's ``executable``,
+``extra_args`` and ``env``, the handshake, sessions, turns, permissions, file access,
+interrupts, failures) is here, once::
 
-    class GeminiDriver(AcpDriver):
-        install_hint = "npm install -g @google/gemini-cli"
+    class ExampleDriver(AcpDriver[Example]):
+        def arguments(self) -> list[str]:
+            return ["--acp"]
 
-        def command(self) -> list[str]:
-            return ["gemini", "--acp", "--approval-mode", "yolo"]
+    class ExampleProvider(Provider[Example]):
+        config_class = Example
+        executable = "example-agent"
+        install_hint = "pip install example-agent"
 
-    # Provider.open_driver(agent, options) -> GeminiDriver(agent, options)
+        def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+            return ExampleDriver(self, self.checked_config(agent), options)
 
-Hooks to override: :meth:`~AcpDriver.command` (required), :meth:`~AcpDriver.environment`,
+Hooks to override: :meth:`~aegis.driver.ProcessDriver.arguments` (required),
+:meth:`~aegis.driver.ProcessDriver.default_environment` and
+:meth:`~aegis.driver.ProcessDriver.adjust_environment`,
 :meth:`~AcpDriver.configure_session` (after ``session/new`` or ``session/load``; by
 default it selects the profile's model through a ``model`` configuration option),
 :meth:`~AcpDriver.prompt_blocks`, and :attr:`~AcpDriver.translator_class` to name a
 CLI's tool calls differently; :attr:`~AcpDriver.replay_quiet` for a CLI that goes on
 replaying after it answered ``session/load``.
+
+An agent whose ``initialize`` does not offer MCP over HTTP (``mcpCapabilities.http``)
+still runs sessions, without aegis's MCP servers: the driver says so in a non-fatal
+:class:`~aegis.events.Error` (code ``mcp_unsupported``) right after
+:class:`~aegis.events.SessionStarted`, and in the diagnostics.
 
 It follows the rules of :mod:`aegis.driver`. In ACP terms: ``start`` runs
 ``initialize`` then ``session/new`` (or ``session/load`` to resume, whose replay of the
@@ -31,27 +43,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import anyio
-from anyio.abc import TaskGroup
 
 from aegis.acp.client import PROTOCOL_VERSION, AcpClient
 from aegis.acp.jsonrpc import ConnectionClosed, JsonRpcError
 from aegis.acp.translate import AcpSessionState, HistoryEntry, UpdateTranslator, config_values
-from aegis.driver import Driver, SessionOptions
+from aegis.config.provider_config import ProviderConfig
+from aegis.driver import McpServer, ProcessDriver, SessionOptions
 from aegis.errors import DriverError
 from aegis.events import Error, SessionStarted, StopReason, ToolKind, TurnEnd
 from aegis.permissions import refusal
-from aegis.process import ManagedProcess
 
 if TYPE_CHECKING:
-    from aegis.config.agent import Agent
+    from aegis.provider import Provider
+
+C = TypeVar("C", bound=ProviderConfig)
+
+MCP_UNSUPPORTED = "mcp_unsupported"
+"""The code of the :class:`~aegis.events.Error` saying a session runs without its MCP
+servers, because the agent cannot connect to MCP servers over HTTP."""
 
 _STOP_REASONS: dict[str, StopReason] = {
     "end_turn": StopReason.end_turn,
@@ -66,14 +80,14 @@ _REQUEST_CANCELLED = -32800
 """JSON-RPC "request cancelled": some agents answer a cancelled prompt with it."""
 
 
-class AcpDriver(Driver):
-    """One session of an ACP agent CLI. Subclass it and implement :meth:`command`."""
+class AcpDriver(ProcessDriver[C]):
+    """One session of an ACP agent CLI; see the module documentation.
 
-    install_hint: ClassVar[str] = ""
-    """Shown when the executable is missing."""
-    start_timeout: ClassVar[float] = 120.0
-    """Seconds ``start`` waits for the handshake and the session."""
-    cancel_grace: ClassVar[float] = 15.0
+    A :class:`~aegis.driver.ProcessDriver`: subclass it, typed over the provider's
+    configuration class, and implement :meth:`~aegis.driver.ProcessDriver.arguments`.
+    """
+
+    interrupt_grace: ClassVar[float] = 15.0
     """Seconds an interrupted turn may take to end before the session is given up."""
     prompt_error_is_fatal: ClassVar[bool] = False
     """Whether an error answer to ``session/prompt`` ends the session.
@@ -91,21 +105,18 @@ class AcpDriver(Driver):
     """
     translator_class: ClassVar[type[UpdateTranslator]] = UpdateTranslator
 
-    def __init__(self, agent: Agent, options: SessionOptions) -> None:
-        self.agent = agent
-        self.options = options
-        self.diagnostics = options.diagnostics
+    def __init__(self, provider: Provider[C], config: C, options: SessionOptions) -> None:
+        super().__init__(provider, config, options)
         self.state = AcpSessionState()
         """The session's modes, options, commands and context, as the agent reports them."""
         self.translator = self.translator_class(options.emit, self.state, self.diagnostics)
-        self.process: ManagedProcess | None = None
         self.client: AcpClient | None = None
         self.cwd = Path(os.path.abspath(options.cwd))
         """The session's working directory, absolute as ACP wants (symlinks kept as given)."""
         self.initialize_result: dict[str, Any] = {}
         self.session_result: dict[str, Any] = {}
-        self._tg: TaskGroup | None = None
-        self._name = "agent"
+        self.mcp_servers: tuple[McpServer, ...] = options.mcp_servers
+        """The MCP servers the session gets: none when the agent cannot take them."""
         self._prompts = 0
         self._turn_scope: anyio.CancelScope | None = None
         self._turn_done = anyio.Event()
@@ -115,14 +126,6 @@ class AcpDriver(Driver):
 
     # --- hooks for providers ------------------------------------------------------------
 
-    @abstractmethod
-    def command(self) -> list[str]:
-        """The argv that starts the CLI in ACP mode."""
-
-    def environment(self) -> dict[str, str]:
-        """The CLI's environment: aegis's, then the profile's ``env``, then the session's."""
-        return self.options.child_env(self.agent.provider.env)
-
     async def configure_session(self) -> None:
         """Adjust a new or loaded session before the first prompt.
 
@@ -130,14 +133,14 @@ class AcpDriver(Driver):
         configuration option (opencode has no model flag), when the agent offers one.
         Providers that pass the model on the command line need not care.
         """
-        model = self.agent.model
+        model = self.config.model
         option = self.state.config_option("model")
         if model is None or option is None or option.get("currentValue") == model:
             return
         offered = config_values(option)
         if model not in offered:
             raise DriverError(
-                f"{self._name} offers no model {model!r}; it offers: {', '.join(offered)}"
+                f"{self.label} offers no model {model!r}; it offers: {', '.join(offered)}"
             )
         await self.set_config_option(str(option.get("id", "model")), model)
 
@@ -174,50 +177,17 @@ class AcpDriver(Driver):
 
     # --- the Driver contract ------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.process is not None:
-                await self.process.terminate()
-        finally:
-            if self._tg is not None:
-                tg, self._tg = self._tg, None
-                tg.cancel_scope.cancel()
-                await tg.__aexit__(None, None, None)
-
     async def start(self) -> SessionStarted:
-        if self._tg is None:
-            raise DriverError("enter the driver (async with) before starting it")
-        argv = self.command()
-        self._name = Path(argv[0]).name
-        self.process = await ManagedProcess.start(
-            argv,
-            cwd=self.options.cwd,
-            env=self.environment(),
-            diagnostics=self.diagnostics,
-            install_hint=self.install_hint,
-        )
         self.client = AcpClient(
-            self.process.write,
-            permission=self.agent.permission,
+            self._write,
+            permission=self.config.permission,
             on_update=self._on_update,
             on_permission=self._on_permission,
             diagnostics=self.diagnostics,
-            name=self._name,
-            mcp_servers=self.options.mcp_servers,
+            name=self.label,
+            mcp_servers=self.mcp_servers,
         )
-        self._tg.start_soon(self.process.pump_stderr)
-        self._tg.start_soon(self._read, self.process, self.client)
+        await self.spawn()
         step = "initialize"
         try:
             with anyio.fail_after(self.start_timeout):
@@ -228,22 +198,31 @@ class AcpDriver(Driver):
                 step = "the session's configuration"
                 await self.configure_session()
         except TimeoutError:
-            raise DriverError(
-                f"{self._name} did not answer {step} within {self.start_timeout:g} s"
-                + self._last_words(f"; command: {shlex.join(argv)}")
-            ) from None
+            raise await self.startup_failure(step) from None
         except JsonRpcError as exc:
-            raise DriverError(f"{self._name} refused {step}: {exc}" + self._last_words()) from None
+            raise DriverError(f"{self.label} refused {step}: {exc}" + self.last_words()) from None
         except ConnectionClosed:
-            raise DriverError(await self._death(f" during {step}")) from None
+            raise await self.startup_failure(step, f"closed its output during {step}") from None
         self.harness_session_id = self.state.session_id
         started = SessionStarted(
             harness_session_id=self.state.session_id or "",
-            model=self.state.model or self.agent.model,
+            model=self.state.model or self.config.model,
             resumed=self.options.resume is not None,
         )
         self.options.emit(started)
+        if self.mcp_servers != self.options.mcp_servers:
+            self.options.emit(Error(self._no_mcp_warning(), fatal=False, code=MCP_UNSUPPORTED))
         return started
+
+    async def read_output(self, lines: AsyncIterator[bytes]) -> None:
+        """Serve the JSON-RPC connection: answers, the agent's requests, notifications."""
+        assert self.client is not None
+        await self.client.serve(lines)
+
+    async def _write(self, data: bytes) -> None:
+        if self.process is None:
+            raise ConnectionClosed(f"{self.label} is not running")
+        await self.process.write(data)
 
     async def prompt(self, text: str) -> TurnEnd:
         client, session_id = self._ready()
@@ -265,7 +244,8 @@ class AcpDriver(Driver):
                 stop = self._stop_reason(result.get("stopReason"))
             if self._cancel_overdue:
                 error = self._fail(
-                    f"{self._name} did not end the interrupted turn within {self.cancel_grace:g} s"
+                    f"{self.label} did not end the interrupted turn within "
+                    f"{self.interrupt_grace:g} s"
                 )
                 stop = StopReason.error
         except JsonRpcError as exc:
@@ -278,7 +258,7 @@ class AcpDriver(Driver):
                 else:
                     self.options.emit(Error(error, fatal=False, code=str(exc.code)))
         except ConnectionClosed:
-            stop, error = StopReason.error, self._fail(await self._death(), code="exited")
+            stop, error = StopReason.error, self._fail(await self.exit_report(), code="exited")
         except BaseException:
             # Our caller gave up on the turn (cancelled): stop the agent too, best effort,
             # and let nothing more of this turn through.
@@ -316,8 +296,8 @@ class AcpDriver(Driver):
             await self.client.cancel(self.state.session_id or "")
         except ConnectionClosed:
             return  # The turn fails by itself.
-        if self._tg is not None and not done.is_set():
-            self._tg.start_soon(self._cancel_watchdog, done, scope)
+        if not done.is_set():
+            self.watch_interrupt(done, lambda: self._cancel_overdue_turn(scope))
 
     # --- internals ----------------------------------------------------------------------
 
@@ -330,16 +310,25 @@ class AcpDriver(Driver):
         version = self.initialize_result.get("protocolVersion")
         if version != PROTOCOL_VERSION:
             raise DriverError(
-                f"{self._name} speaks ACP version {version!r}; aegis speaks {PROTOCOL_VERSION}"
+                f"{self.label} speaks ACP version {version!r}; aegis speaks {PROTOCOL_VERSION}"
             )
         mcp = (self.client.agent_capabilities if self.client else {}).get("mcpCapabilities") or {}
-        if self.options.mcp_servers and not mcp.get("http"):
-            raise DriverError(
-                f"{self._name} cannot connect to MCP servers over HTTP, which this session needs"
-            )
+        if self.mcp_servers and not mcp.get("http"):
+            # Sessions still run, without aegis's tools: an agent that cannot coordinate
+            # through the plane is more use than none. The user is told (after start).
+            self.mcp_servers = ()
+            self.diagnostics.add(f"aegis: {self._no_mcp_warning()}")
+
+    def _no_mcp_warning(self) -> str:
+        names = ", ".join(server.name for server in self.options.mcp_servers)
+        return (
+            f"{self.label} does not offer MCP over HTTP (mcpCapabilities.http in its "
+            f"initialize answer): the session runs without the MCP servers {names}, so "
+            "its agent cannot use aegis's tools"
+        )
 
     async def _open_session(self, client: AcpClient) -> None:
-        cwd, servers = self.cwd, self.options.mcp_servers
+        cwd, servers = self.cwd, self.mcp_servers
         resume = self.options.resume
         if resume is None:
             self.session_result = await client.new_session(cwd, servers)
@@ -358,7 +347,7 @@ class AcpDriver(Driver):
             self.state.session_id = resume
             self.session_result = await client.resume_session(resume, cwd, servers)
         else:
-            raise DriverError(f"{self._name} cannot resume sessions (no loadSession capability)")
+            raise DriverError(f"{self.label} cannot resume sessions (no loadSession capability)")
         self.state.take_session_result(self.session_result)
 
     async def _replay_settled(self) -> None:
@@ -373,26 +362,7 @@ class AcpDriver(Driver):
             if not arrived.is_set():
                 return
 
-    async def _read(self, process: ManagedProcess, client: AcpClient) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch_exit, process, client, tg.cancel_scope)
-            await client.serve(process.lines())
-            tg.cancel_scope.cancel()
-
-    async def _watch_exit(
-        self, process: ManagedProcess, client: AcpClient, reader: anyio.CancelScope
-    ) -> None:
-        await process.process.wait()
-        # Let the reader drain what the CLI wrote before it died; a grandchild that
-        # inherited stdout must not keep the conversation open, though.
-        with anyio.move_on_after(1.0):
-            await client.connection.wait_closed()
-        reader.cancel()
-
-    async def _cancel_watchdog(self, done: anyio.Event, scope: anyio.CancelScope) -> None:
-        with anyio.move_on_after(self.cancel_grace):
-            await done.wait()
-            return
+    def _cancel_overdue_turn(self, scope: anyio.CancelScope) -> None:
         self._cancel_overdue = True
         scope.cancel()
 
@@ -407,7 +377,7 @@ class AcpDriver(Driver):
         self, session_id: str, tool_call: dict[str, Any], kind: ToolKind, allowed: bool
     ) -> None:
         if session_id == self.state.session_id:
-            message = None if allowed else refusal(self.agent.permission, kind)
+            message = None if allowed else refusal(self.config.permission, kind)
             self.translator.permission_asked(tool_call, allowed=allowed, refusal=message)
 
     def _stop_reason(self, value: Any) -> StopReason:
@@ -422,25 +392,6 @@ class AcpDriver(Driver):
             self.failed = message
             self.options.emit(Error(message, fatal=True, code=code))
         return message
-
-    async def _death(self, during: str = "") -> str:
-        """Why the CLI stopped talking: its exit status and last words on stderr."""
-        returncode = None
-        if self.process is not None:
-            with anyio.move_on_after(1.0):
-                await self.process.process.wait()
-            returncode = self.process.returncode
-        if returncode is None:
-            what = "closed its output"
-        elif returncode < 0:
-            what = f"was killed by signal {-returncode}"
-        else:
-            what = f"exited with code {returncode}"
-        return f"{self._name} {what}{during}" + self._last_words()
-
-    def _last_words(self, extra: str = "") -> str:
-        tail = self.diagnostics.tail(10)
-        return extra + (f"\n{tail}" if tail else "")
 
 
 def _error_text(exc: JsonRpcError) -> str:

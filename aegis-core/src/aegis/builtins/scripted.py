@@ -26,17 +26,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aegis.acp.driver import AcpDriver
 from aegis.config.provider_config import ProviderConfig
 from aegis.hookspecs import hookimpl
-from aegis.process import private_file
 from aegis.provider import Provider
 
 if TYPE_CHECKING:
@@ -105,72 +101,62 @@ class Scripted(ProviderConfig):
     """Tried in order; the first whose ``match`` is found in the message answers."""
 
 
-class ScriptedProvider(Provider):
+class ScriptedProvider(Provider[Scripted]):
     """Provider of the offline ``scripted`` agent shipped in aegis-core."""
 
-    name = "scripted"
     aliases = ("offline",)
     config_class = Scripted
     executable = None
     description = "built-in offline agent whose replies are scripted in the profile"
 
     def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
-        return ScriptedDriver(agent, options)
+        return ScriptedDriver(self, self.checked_config(agent), options)
 
 
-class ScriptedDriver(AcpDriver):
-    """Runs the scripted agent process (``python -m aegis.builtins.scripted_agent``)."""
+class ScriptedDriver(AcpDriver[Scripted]):
+    """Runs the scripted agent process (``python -m aegis.builtins.scripted_agent``).
+
+    Its executable is the Python interpreter running aegis, unless the profile names
+    another ``executable``.
+    """
 
     env_limit: ClassVar[int] = 64 * 1024
-    """A configuration larger than this (in bytes) goes through a file, not the environment."""
+    """A configuration larger than this (in bytes) is read from an inherited pipe, not
+    the environment."""
 
-    def __init__(self, agent: Agent, options: SessionOptions) -> None:
-        super().__init__(agent, options)
-        provider = agent.provider
-        rules = provider.rules if isinstance(provider, Scripted) else ()
+    def __init__(
+        self, provider: Provider[Scripted], config: Scripted, options: SessionOptions
+    ) -> None:
+        super().__init__(provider, config, options)
         self.config_json = json.dumps(
             {
-                "rules": [rule.model_dump(mode="json") for rule in rules],
-                "permission": agent.permission.value,
-                "model": agent.model or "scripted",
+                "rules": [rule.model_dump(mode="json") for rule in config.rules],
+                "permission": config.permission.value,
+                "model": config.model or "scripted",
             }
         )
-        self._config_file: Path | None = None
+        self._config_path: str | None = None
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "aegis.builtins.scripted_agent"]
+    def default_executable(self) -> str:
+        return sys.executable
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
+    def arguments(self) -> list[str]:
+        return ["-m", "aegis.builtins.scripted_agent"]
+
+    def adjust_environment(self, env: dict[str, str]) -> dict[str, str]:
         # Whichever way is not used must not leak in from aegis's own environment.
         env.pop(CONFIG_FILE_ENV, None)
         env.pop(CONFIG_ENV, None)
-        if self._config_file is not None:
-            env[CONFIG_FILE_ENV] = str(self._config_file)
+        if self._config_path is not None:
+            env[CONFIG_FILE_ENV] = self._config_path
         else:
             env[CONFIG_ENV] = self.config_json
         return env
 
     async def start(self) -> SessionStarted:
-        if len(self.config_json.encode()) > self.env_limit and self._config_file is None:
-            self._config_file = await anyio.to_thread.run_sync(
-                private_file, self.config_json, "aegis-scripted-"
-            )
+        if len(self.config_json.encode()) > self.env_limit and self._config_path is None:
+            self._config_path = self.inherit_text(self.config_json)
         return await super().start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await super().__aexit__(exc_type, exc, tb)
-        finally:
-            if self._config_file is not None:
-                with anyio.CancelScope(shield=True):
-                    await anyio.Path(self._config_file).unlink(missing_ok=True)
-                self._config_file = None
 
 
 @hookimpl
