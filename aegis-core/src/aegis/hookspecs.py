@@ -96,7 +96,7 @@ class RegisterTool(Protocol):
 
 
 @hookspec
-def register_providers(register: Callable[[Provider], None]) -> None:
+def register_providers(register: Callable[[Provider[Any]], None]) -> None:
     """Register harness providers: one call of ``register(provider)`` per provider.
 
     ``provider`` is an instance of a :class:`aegis.provider.Provider` subclass. It

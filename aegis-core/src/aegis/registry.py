@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aegis import hookspecs
 from aegis.errors import ConfigError, MissingProviderError
@@ -51,7 +51,7 @@ KNOWN_MODULES: dict[str, str] = {
 class RegisteredProvider:
     """A provider with the plugin that registered it."""
 
-    provider: Provider
+    provider: Provider[Any]
     plugin: str
     distribution: str | None
     version: str | None
@@ -69,7 +69,7 @@ class ProviderRegistry:
         self._canonical: dict[str, RegisteredProvider] = {}
         self.conflicts: list[str] = []
 
-        def sink(plugin: str, provider: Provider) -> None:
+        def sink(plugin: str, provider: Provider[Any]) -> None:
             if not isinstance(provider, Provider):
                 raise TypeError(
                     f"plugin {plugin!r} registered {provider!r}, which is not an aegis Provider"
