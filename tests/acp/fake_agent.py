@@ -11,7 +11,9 @@ chooses what it does:
 anything else    replies ``ok: <text>`` in two chunks
 
 ``FAKE_AGENT_START`` changes the start: ``exit`` (dies before answering),
-``version`` (claims ACP version 2), ``mute`` (never answers initialize).
+``version`` (claims ACP version 2), ``mute`` (never answers initialize). It offers
+no MCP at all (empty ``agentCapabilities``). With ``FAKE_AGENT_LOG`` set, the
+``session/new`` parameters it got are appended to that file as JSON lines.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def main() -> None:
                 }
             )
         elif method == "session/new":
+            if os.environ.get("FAKE_AGENT_LOG"):
+                with open(os.environ["FAKE_AGENT_LOG"], "a", encoding="utf-8") as log:
+                    log.write(json.dumps(params) + "\n")
             send({"jsonrpc": "2.0", "id": rid, "result": {"sessionId": "fake-1"}})
         elif method == "session/prompt":
             text = params["prompt"][-1]["text"]

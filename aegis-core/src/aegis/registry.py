@@ -35,7 +35,7 @@ KNOWN_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # config class -> (provider name, distribution, other names)
     "ClaudeCode": ("claude-code", "aegis-provider-claude", ("claude",)),
     "GeminiCLI": ("gemini", "aegis-provider-gemini", ("gemini-cli",)),
-    "OpenCode": ("opencode", "aegis-provider-opencode", ()),
+    "OpenCode": ("opencode", "aegis-provider-opencode", ("open-code",)),
 }
 
 KNOWN_MODULES: dict[str, str] = {
