@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
@@ -55,6 +58,34 @@ if TYPE_CHECKING:
     from aegis.provider import Provider
 
 _TERMINAL_LIFECYCLE = frozenset({"completed", "cancelled", "failed"})
+
+LEFTOVER_MCP_FILES = "aegis-mcp-*.json"
+"""The temporary files earlier versions passed claude's MCP configuration in (0600, with
+bearer tokens, deleted on close, so left behind by a ``kill -9``)."""
+
+_swept = False
+
+
+def sweep_leftover_mcp_files(folder: Path | None = None, min_age: float = 60.0) -> list[Path]:
+    """Delete this user's :data:`LEFTOVER_MCP_FILES` from ``folder`` (the temp folder).
+
+    Run once per process at the first claude start. Files younger than ``min_age``
+    seconds are kept: an older aegis may be starting a session with one right now.
+    Returns what was deleted.
+    """
+    folder = folder if folder is not None else Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    now = time.time()
+    for path in folder.glob(LEFTOVER_MCP_FILES):
+        try:
+            info = path.lstat()
+            if info.st_uid != os.getuid() or not path.is_file() or now - info.st_mtime < min_age:
+                continue
+            path.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours
+        removed.append(path)
+    return removed
 
 
 class _ControlFailed(Exception):
@@ -153,6 +184,11 @@ class ClaudeDriver(ProcessDriver[ClaudeCode]):
     async def start(self) -> SessionStarted:
         """Spawn claude, wait until it answers ``initialize``, emit ``SessionStarted``."""
         check_root_bypass(self.config, self.environment())
+        global _swept
+        if not _swept:
+            _swept = True
+            for path in await anyio.to_thread.run_sync(sweep_leftover_mcp_files):
+                self._note(f"aegis: deleted {path}, an MCP configuration left behind")
         if self.options.mcp_servers and self._mcp_path is None:
             # Through an inherited pipe, neither on the command line (`ps` shows it to
             # everyone) nor in a file (readable by every process of the user, and left
