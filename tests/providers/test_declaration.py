@@ -22,6 +22,7 @@ from aegis.builtins.scripted import Scripted
 from aegis.config import Agent, ProviderConfig
 from aegis.driver import ProcessDriver, SessionOptions
 from aegis.errors import HarnessNotFound
+from aegis.known_providers import KNOWN_PROVIDERS
 from aegis.provider import Provider
 from aegis.registry import KNOWN_PACKAGES, get_registry
 from aegis_claude.config import ClaudeCode
@@ -205,13 +206,18 @@ def test_a_provider_whose_name_contradicts_its_configuration_is_refused() -> Non
 
 
 def test_the_list_of_maintained_packages_agrees_with_their_providers() -> None:
-    # The one copy of their facts that must exist without them (to say which package
-    # to install when one is missing) is checked against the installed providers.
-    providers = {entry.provider.config_class.__name__: entry for entry in get_registry().all()}
-    for class_name, (name, distribution, aliases) in KNOWN_PACKAGES.items():
-        entry = providers[class_name]
-        assert (entry.provider.name, entry.distribution) == (name, distribution)
-        assert tuple(entry.provider.aliases) == aliases
+    # The one copy of their facts that core holds (to say which package to install
+    # when one is missing) is checked against the installed providers.
+    providers = {entry.provider.name: entry for entry in get_registry().all()}
+    for known in KNOWN_PROVIDERS:
+        entry = providers[known.name]
+        provider = entry.provider
+        assert tuple(provider.aliases) == known.aliases
+        assert provider.config_class.__name__ == known.config_class
+        assert provider.executable == known.executable
+        assert entry.distribution == known.distribution
+        assert provider.config_class.__module__.partition(".")[0] == known.module
+    assert {known.config_class for known in KNOWN_PROVIDERS} == set(KNOWN_PACKAGES)
 
 
 def test_drivers_hold_no_copy_of_the_provider_s_facts() -> None:

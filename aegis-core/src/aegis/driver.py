@@ -96,10 +96,6 @@ class SessionOptions:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     """Where the CLI's stderr and the driver's notes go."""
 
-    def child_env(self, profile_env: Mapping[str, str]) -> dict[str, str]:
-        """The environment of the CLI process: ours, then the profile's, then ``env``."""
-        return {**os.environ, **profile_env, **self.env}
-
 
 class Driver(ABC):
     """One harness session. See the module documentation for the contract."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aegis import hookspecs
 from aegis.errors import ConfigError, MissingProviderError
+from aegis.known_providers import KNOWN_PROVIDERS
 from aegis.plugins import (
     BUILTIN_PLUGINS,
     ENTRY_POINT_GROUP,
@@ -33,16 +34,13 @@ if TYPE_CHECKING:
 # The providers maintained with aegis, for errors that say which package to install.
 KNOWN_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # config class -> (provider name, distribution, other names)
-    "ClaudeCode": ("claude-code", "aegis-provider-claude", ("claude",)),
-    "GeminiCLI": ("gemini", "aegis-provider-gemini", ("gemini-cli",)),
-    "OpenCode": ("opencode", "aegis-provider-opencode", ("open-code",)),
+    known.config_class: (known.name, known.distribution, known.aliases)
+    for known in KNOWN_PROVIDERS
 }
 
 KNOWN_MODULES: dict[str, str] = {
     # top-level module -> the distribution that installs it
-    "aegis_claude": "aegis-provider-claude",
-    "aegis_gemini": "aegis-provider-gemini",
-    "aegis_opencode": "aegis-provider-opencode",
+    **{known.module: known.distribution for known in KNOWN_PROVIDERS},
     "aegis_tui": "aegis-tui",
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from aegis.config.loader import CONFIG_NAME
+from aegis.known_providers import KNOWN_PROVIDERS
 
 
 @dataclass(frozen=True)
@@ -21,31 +22,16 @@ class _Harness:
     example: str
 
 
-HARNESSES = (
+HARNESSES = tuple(
     _Harness(
-        "claude",
-        "claude-code",
-        "ClaudeCode",
-        "aegis-provider-claude",
-        "aegis_claude.config",
-        'ClaudeCode(model="sonnet", effort="medium", permission="write")',
-    ),
-    _Harness(
-        "gemini",
-        "gemini",
-        "GeminiCLI",
-        "aegis-provider-gemini",
-        "aegis_gemini.config",
-        'GeminiCLI(model="gemini-3-flash-preview", permission="write")',
-    ),
-    _Harness(
-        "opencode",
-        "opencode",
-        "OpenCode",
-        "aegis-provider-opencode",
-        "aegis_opencode.config",
-        'OpenCode(model="opencode/gpt-5", permission="write")',
-    ),
+        known.executable,
+        known.name,
+        known.config_class,
+        known.distribution,
+        f"{known.module}.config",
+        known.example,
+    )
+    for known in KNOWN_PROVIDERS
 )
 
 HEADER = '''\
