@@ -171,6 +171,23 @@ async def test_an_executable_named_on_the_profile_s_path_is_the_one_the_provider
     assert wrapper.argv()[0] == str(wrapper.path)
 
 
+async def test_a_relative_executable_is_aegis_s_not_the_session_s_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapper = Wrapper.write(tmp_path / "bin", sys.executable, name="relative-python")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = Scripted(executable="./bin/relative-python")
+    provider = get_registry().get("scripted").provider
+    assert provider.find_executable(config) == str(wrapper.path)
+    driver = provider.open_driver(Agent(provider=config), SessionOptions(cwd=workspace))
+    with anyio.fail_after(30):
+        async with driver:
+            await driver.start()
+    assert wrapper.argv()[0] == str(wrapper.path)
+
+
 async def test_an_executable_the_provider_cannot_find_is_not_started_either(
     tmp_path: Path,
 ) -> None:

@@ -44,9 +44,12 @@ def find_on_path(command: str, env: Mapping[str, str]) -> str | None:
 
     The one lookup of an executable: a session's process
     (:meth:`~aegis.driver.ProcessDriver.spawn`) and ``aegis providers`` both use it,
-    so they cannot disagree.
+    so they cannot disagree. A relative path (``./bin/agent``) is taken from aegis's
+    working directory, whatever the session's.
     """
-    return shutil.which(command, path=env.get("PATH", os.defpath))
+    found = shutil.which(command, path=env.get("PATH", os.defpath))
+    # Absolute: a relative command is aegis's (the project's), not the session's cwd's.
+    return os.path.abspath(found) if found is not None else None
 
 
 class Provider(Generic[C]):
