@@ -78,25 +78,34 @@ class AegisGroup(click.Group):
             self.load_plugin_commands()
         return self.commands.get(cmd_name)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # The group's own options are parsed here, before `invoke`: `aegis --bogus`.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            raise _as_cli_error(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         from aegis.errors import ConfigError
 
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            raise ConfigErrorExit(exc) from None
+        except (ConfigError, click.ClickException) as exc:
+            # One voice for every error: click's usage errors and configuration
+            # errors are shown as aegis's own (`error: ...` + `hint: ...`).
+            raise _as_cli_error(exc) from None
 
 
-class ConfigErrorExit(click.ClickException):
-    """A ``ConfigError`` reported as a one-screen message and exit status 1."""
+def _as_cli_error(error: Exception) -> click.ClickException:
+    from aegis.cli._errors import as_cli_error
 
-    exit_code = 1
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-
-    def show(self, file: Any = None) -> None:
-        click.secho(f"error: {self.format_message()}", err=True, fg="red")
+    return as_cli_error(error)
 
 
 @click.group(

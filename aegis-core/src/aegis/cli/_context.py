@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from aegis.cli._errors import CliError
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
@@ -25,6 +28,47 @@ def load_project(ctx: click.Context) -> Project:
     from aegis.config.loader import load_project as load
 
     return load(search_paths(ctx))
+
+
+def require_profile(project: Project, profile: str) -> None:
+    """Refuse an agent profile ``.aegis.py`` does not define, naming the ones it does."""
+    if profile not in project.agents:
+        raise CliError(
+            f"no agent profile {profile!r}", hint=f"profiles: {', '.join(project.agents)}"
+        )
+
+
+def read_text_argument(value: str | None, what: str) -> str:
+    """A message-like argument: ``-`` (or none) reads standard input; empty is refused.
+
+    ``what`` names it in the error (``the message is empty``).
+    """
+    if value is None or value == "-":
+        if value is None and sys.stdin.isatty():
+            # Without this, a forgotten argument looks like a hang.
+            click.secho(
+                f"reading {what} from the terminal: type it, then press Ctrl+D on an empty "
+                f"line (or give it as an argument)",
+                dim=True,
+                err=True,
+            )
+        value = sys.stdin.read()
+    if not value.strip():
+        raise CliError(f"{what} is empty", hint=f"give {what} as an argument, or `-` for stdin")
+    return value
+
+
+class Limit(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
+    """How many of the latest items: a positive count; a huge one means all of them."""
+
+    name = "count"
+    CAP = 2**62  # anything above is "all": stays within SQLite's 64-bit integers
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        count = click.INT.convert(value, param, ctx)
+        if count < 1:
+            self.fail(f"{count} is not a count (at least 1)", param, ctx)
+        return min(count, self.CAP)
 
 
 def print_json(data: Any) -> None:

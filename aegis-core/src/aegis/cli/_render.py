@@ -7,10 +7,14 @@ goes to stderr, so that ``aegis ask ... > answer.txt`` captures just the answer.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from aegis import events as ev
+
+if TYPE_CHECKING:
+    from aegis.cli._spinner import Spinner
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -19,13 +23,25 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 class ConsoleRenderer:
-    """Prints one session's events as they stream."""
+    """Prints one session's events as they stream.
 
-    def __init__(self, *, show_user: bool = False, prefix: str = "") -> None:
+    With a ``spinner``, its line is erased before anything is printed, and it is
+    told what the agent does.
+    """
+
+    def __init__(
+        self, *, show_user: bool = False, prefix: str = "", spinner: Spinner | None = None
+    ) -> None:
         self.show_user = show_user
         self.prefix = prefix
+        self.spinner = spinner
         self._streamed = False  # did text of the current turn reach stdout as deltas?
         self._at_line_start = True
+
+    @property
+    def at_line_start(self) -> bool:
+        """Whether stdout's last output ended its line (nothing half-printed is pending)."""
+        return self._at_line_start
 
     def _out(self, text: str) -> None:
         if not text:
@@ -43,6 +59,12 @@ class ConsoleRenderer:
         click.secho(f"{self.prefix}{text}", err=True, **style)  # type: ignore[arg-type]
 
     def show(self, event: ev.Event) -> None:
+        if self.spinner is not None:
+            self.spinner.clear()
+            self.spinner.observe(event)
+        self._show(event)
+
+    def _show(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextDelta):
             self._streamed = True
             self._out(event.text)

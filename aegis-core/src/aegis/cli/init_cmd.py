@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from aegis.cli._errors import CliError
 from aegis.config.loader import CONFIG_NAME
 from aegis.known_providers import KNOWN_PROVIDERS
 
@@ -143,7 +144,7 @@ def init(force: bool, folder: Path) -> None:
 
     target = folder / CONFIG_NAME
     if target.exists() and not force:
-        raise click.ClickException(f"{target} already exists; use --force to overwrite it")
+        raise CliError(f"{target} already exists", hint="use --force to overwrite it")
     installed = set(get_registry().names())
     found = [h for h in HARNESSES if shutil.which(h.executable)]
     folder.mkdir(parents=True, exist_ok=True)

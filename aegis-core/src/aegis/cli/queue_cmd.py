@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from aegis.cli._context import load_project, print_json, print_table
+from aegis.cli._context import Limit, load_project, print_json, print_table, read_text_argument
+from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
 
 if TYPE_CHECKING:
@@ -105,7 +105,9 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @queue.command()
 @click.argument("queue_name", metavar="[QUEUE]", required=False)
 @click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "cancelled"]))
-@click.option("--limit", default=30, show_default=True, help="How many of the latest tasks.")
+@click.option(
+    "--limit", type=Limit(), default=30, show_default=True, help="How many of the latest tasks."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def tasks(
@@ -182,11 +184,10 @@ def enqueue(
     when the task is done, 1 when it failed or was cancelled.
     """
     project = load_project(ctx)
-    if payload == "-":
-        payload = sys.stdin.read()
     if queue_name not in project.queues:
         known = ", ".join(project.queues) or "none are declared in .aegis.py"
-        raise click.ClickException(f"no queue {queue_name!r} (queues: {known})")
+        raise CliError(f"no queue {queue_name!r}", hint=f"queues: {known}")
+    payload = read_text_argument(payload, "the payload")
 
     async def add_and_maybe_wait(queues: QueueManager) -> TaskRecord:
         task_id = await queues.enqueue(queue_name, payload, sender="user")
@@ -200,7 +201,10 @@ def enqueue(
     try:
         task = _with_queues(project, add_and_maybe_wait, dispatch=wait)
     except TimeoutError:
-        raise click.ClickException(f"the task did not end within {timeout:g}s") from None
+        raise CliError(
+            f"the task did not end within {timeout:g}s",
+            hint="it is still queued or running: `aegis queue show` follows it",
+        ) from None
     if as_json:
         print_json(task.as_dict())
     elif not wait:
@@ -232,7 +236,7 @@ def _task_command(ctx: click.Context, task_id: str, action: str) -> TaskRecord:
     try:
         return _with_queues(project, act)
     except (UnknownTask, NotRetryable) as exc:
-        raise click.ClickException(f"{exc} (see `aegis queue tasks`)") from None
+        raise CliError(str(exc), hint="`aegis queue tasks` lists the tasks") from None
 
 
 @queue.command()

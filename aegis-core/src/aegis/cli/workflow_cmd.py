@@ -9,7 +9,8 @@ from typing import Any
 import anyio
 import click
 
-from aegis.cli._context import load_project, print_json, print_table
+from aegis.cli._context import Limit, load_project, print_json, print_table
+from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
 
 
@@ -92,7 +93,7 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
     try:
         require_workflow(name)  # before the substrate starts for nothing
     except WorkflowError as exc:
-        raise click.ClickException(f"{exc}; see `aegis workflow list`") from None
+        raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
 
     async def main() -> int:
         from aegis.cli._render import ProgressPrinter
@@ -115,11 +116,7 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
             print_json(record.as_dict())
         elif record.status.value == "ok":
             if record.result is not None:
-                click.echo(
-                    record.result
-                    if isinstance(record.result, str)
-                    else json.dumps(record.result, indent=2, default=str)
-                )
+                click.echo(_result_text(record.result))
             click.secho(f"ok: {record.id} ({record.duration_s:.1f}s)", fg="green", err=True)
         else:
             click.secho(f"{record.status.value}: {record.error}", fg="red", err=True)
@@ -134,7 +131,9 @@ def _when(stamp: float | None) -> str:
 
 
 @workflow.command()
-@click.option("--limit", default=20, show_default=True, help="How many of the latest runs.")
+@click.option(
+    "--limit", type=Limit(), default=20, show_default=True, help="How many of the latest runs."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -160,35 +159,46 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     )
 
 
+LATEST = "last"
+"""The RUN that names the latest run."""
+
+
 @workflow.command()
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    """Show one run: status, arguments, result or error, log lines, timings."""
+    """Show one run: status, arguments, result or error, log lines, timings.
+
+    RUN is a run id, a unique start of one, or `last` for the latest run.
+    """
     from aegis.workflow.runner import load_runs
 
-    records = [r for r in load_runs(load_project(ctx).state_dir) if r.id.startswith(run_id)]
+    runs = load_runs(load_project(ctx).state_dir)
+    records = runs[-1:] if run_id == LATEST else [r for r in runs if r.id.startswith(run_id)]
     if not records:
-        raise click.ClickException(f"no workflow run {run_id!r} (see `aegis workflow runs`)")
+        what = "no workflow run yet" if run_id == LATEST else f"no workflow run {run_id!r}"
+        raise CliError(what, hint="`aegis workflow runs` lists the runs")
     if len(records) > 1:
-        raise click.ClickException(
-            f"{run_id!r} matches {len(records)} runs: " + ", ".join(r.id for r in records)
+        raise CliError(
+            f"{run_id!r} matches {len(records)} runs",
+            hint="give more of the id: " + ", ".join(r.id for r in records),
         )
     record = records[0]
     if as_json:
         print_json(record.as_dict())
         return
+    arguments = " ".join(f"{key}={value}" for key, value in record.arguments.items())
     click.secho(f"{record.id}: {record.workflow} {record.status.value}", bold=True)
-    click.echo(f"  arguments: {record.arguments or '-'}")
+    click.echo(f"  arguments: {arguments or '-'}")
     click.echo(f"  started:   {_when(record.started_at)}")
     click.echo(f"  finished:  {_when(record.finished_at)}")
     if record.caller_handle:
         click.echo(f"  caller:    {record.caller_handle}")
     if record.error:
-        click.secho(f"  error:     {record.error}", fg="red")
+        click.secho(f"  error:     {_indented(record.error)}", fg="red")
     if record.result is not None:
-        click.echo(f"  result:    {record.result}")
+        click.echo(f"  result:    {_indented(_result_text(record.result))}")
     if record.log:
         click.secho("log:", bold=True)
         for stamp, message in record.log:
@@ -196,3 +206,12 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     if record.traceback:
         click.secho("traceback:", bold=True)
         click.echo(record.traceback)
+
+
+def _result_text(result: Any) -> str:
+    return result if isinstance(result, str) else json.dumps(result, indent=2, default=str)
+
+
+def _indented(text: str) -> str:
+    """``text`` with its second and later lines aligned under its first (after a label)."""
+    return text.replace("\n", "\n" + " " * len("  result:    "))
