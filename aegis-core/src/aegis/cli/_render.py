@@ -26,7 +26,9 @@ class ConsoleRenderer:
     """Prints one session's events as they stream.
 
     With a ``spinner``, its line is erased before anything is printed, and it is
-    told what the agent does.
+    told what the agent does. While :attr:`whole_lines` is set (a line editor's
+    prompt is on screen), streamed text is held until its line is complete: a
+    half line printed above a prompt would be drawn over by the prompt.
     """
 
     def __init__(
@@ -37,21 +39,41 @@ class ConsoleRenderer:
         self.spinner = spinner
         self._streamed = False  # did text of the current turn reach stdout as deltas?
         self._at_line_start = True
+        self._whole_lines = False
+        self._held = ""  # the unfinished line, while whole_lines is set
 
     @property
     def at_line_start(self) -> bool:
         """Whether stdout's last output ended its line (nothing half-printed is pending)."""
         return self._at_line_start
 
+    @property
+    def whole_lines(self) -> bool:
+        """Print streamed text by whole lines only (see the class's docstring)."""
+        return self._whole_lines
+
+    @whole_lines.setter
+    def whole_lines(self, value: bool) -> None:
+        self._whole_lines = value
+        if not value and self._held:
+            click.echo(self._held, nl=False)
+            self._held = ""
+
     def _out(self, text: str) -> None:
         if not text:
             return
-        click.echo(text, nl=False)
         self._at_line_start = text.endswith("\n")
+        if not self._whole_lines:
+            click.echo(text, nl=False)
+            return
+        lines, newline, self._held = (self._held + text).rpartition("\n")
+        if newline:
+            click.echo(lines + newline, nl=False)
 
     def _newline(self) -> None:
         if not self._at_line_start:
-            click.echo()
+            click.echo(self._held)
+            self._held = ""
             self._at_line_start = True
 
     def _note(self, text: str, **style: object) -> None:

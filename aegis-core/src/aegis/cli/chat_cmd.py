@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import math
 
 import anyio
 import click
@@ -20,10 +20,15 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
     """Talk with a session of agent PROFILE (default: the default agent), line by line.
 
     Each line you type is a message; the reply streams back. Ctrl+C interrupts the
-    agent's current turn, Ctrl+D leaves. Like the TUI, chat runs the project's
-    substrate: the agent can call aegis's MCP tools (hand off work, enqueue tasks,
-    run workflows), this process runs queued tasks, and messages other agents or
-    queues send to this session are shown with their sender.
+    agent's current turn, Ctrl+D leaves; on leaving, chat prints the command that
+    comes back to the conversation (`aegis chat PROFILE --resume ID`). On a
+    terminal, lines are edited with the usual keys and kept in a history per
+    project (.aegis/chat_history; Up recalls them).
+
+    Like the TUI, chat runs the project's substrate: the agent can call aegis's
+    MCP tools (hand off work, enqueue tasks, run workflows), this process runs
+    queued tasks, and messages other agents or queues send to this session are
+    shown with their sender.
     """
     project = load_project(ctx)
     chosen = profile or project.default_agent
@@ -43,11 +48,20 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
         return True
 
     async def main() -> int:
+        from aegis.cli._lines import line_source
         from aegis.errors import DriverError
+        from aegis.events import TurnEnd
         from aegis.substrate import Substrate
 
         renderer = ConsoleRenderer()
-        async with Substrate(project) as substrate, anyio.create_task_group() as tg:
+        # The turn ends the renderer has shown, in order (nobody waits for most).
+        show_end, shown_ends = anyio.create_memory_object_stream[TurnEnd](math.inf)
+        async with (
+            Substrate(project) as substrate,
+            anyio.create_task_group() as tg,
+            show_end,
+            shown_ends,
+        ):
             bridge = substrate.bridge
             # Subscribed to this session alone (not the queue workers this process may
             # run), before anything of it can stream: spawning without waiting returns
@@ -58,6 +72,8 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
                 async def show() -> None:
                     async for _, event in stream:
                         renderer.show(event)
+                        if isinstance(event, TurnEnd):
+                            show_end.send_nowait(event)
 
                 tg.start_soon(show)
                 try:
@@ -72,21 +88,26 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
                     dim=True,
                     err=True,
                 )
-                while True:
-                    if sys.stdin.isatty():
-                        click.echo("> ", nl=False, err=True)
-                    line = await anyio.to_thread.run_sync(
-                        sys.stdin.readline, abandon_on_cancel=True
-                    )
-                    if not line:
-                        break
+                lines = line_source(project.state_dir, renderer)
+                while (line := await lines.read()) is not None:
                     if not line.strip():
                         continue
-                    end = await bridge.request(handle, line.rstrip("\n"), sender="user")
+                    end = await bridge.request(handle, line, sender="user")
                     if bridge.get(handle).state.live is False:
                         click.secho(f"the session ended: {end.error}", fg="red", err=True)
                         return 1
+                    # The prompt comes once the reply is on screen, its last newline too.
+                    while await shown_ends.receive() != end:
+                        pass  # the end of a turn a message from elsewhere started
+                resume_id = bridge.get(handle).harness_session_id
                 await bridge.close(handle)
+                if resume_id:
+                    click.secho(
+                        f"to come back to this conversation: aegis chat {chosen} "
+                        f"--resume {resume_id}",
+                        dim=True,
+                        err=True,
+                    )
         return 0
 
     ctx.exit(run_command(main, on_sigint=interrupt))
