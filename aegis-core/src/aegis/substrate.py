@@ -20,6 +20,7 @@ from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
 from aegis.queue.backends import get_queue_backend
 from aegis.queue.manager import QueueManager
+from aegis.queue.runners import announced
 from aegis.session.manager import SessionManager
 from aegis.workflow.runner import WorkflowRunner
 
@@ -43,6 +44,7 @@ class Substrate(Lifespan):
         without it, sessions get no aegis tools and no preamble."""
         self.project = project
         self.state_dir = project.state_dir
+        self.dispatch = dispatch
         self.mcp_enabled = mcp
         # The plane comes first: the bridge asks it, for every session it opens, for
         # the session's MCP servers (with the session's own token) and preamble.
@@ -72,7 +74,13 @@ class Substrate(Lifespan):
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
-        async with self.bridge, self.inbox, self.queues:
+        # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
+        async with (
+            self.bridge,
+            self.inbox,
+            self.queues,
+            announced(self.state_dir, dispatch=self.dispatch),
+        ):
             if self.mcp is None:
                 yield
             else:

@@ -179,7 +179,9 @@ def enqueue(
 ) -> None:
     """Add a task with PAYLOAD (`-`: read it from stdin) to QUEUE and print its id.
 
-    With --wait, aegis runs queues in this process until the task ends (so it
+    The task is kept in .aegis/queue.db and runs when an aegis that runs this
+    project's queues is running (`aegis serve`, the TUI, `aegis chat`); stderr
+    says whether one is. With --wait, aegis runs queues in this process until the task ends (so it
     works without `aegis serve`), prints the worker's final answer, and exits 0
     when the task is done, 1 when it failed or was cancelled.
     """
@@ -209,11 +211,34 @@ def enqueue(
         print_json(task.as_dict())
     elif not wait:
         click.echo(task.id)
+        _say_who_runs(project, task)
     elif task.status.value == "done":
         click.echo(task.result or "")
     else:
         click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
     ctx.exit(0 if not wait or task.status.value == "done" else 1)
+
+
+def _say_who_runs(project: Project, task: TaskRecord) -> None:
+    """Tell (on stderr) whether a process runs the queues now, or what will run the task."""
+    from aegis.queue.runners import running
+
+    runners = running(project.state_dir)
+    if runners:
+        pids = ", ".join(owner.split(":")[1] for owner in runners)
+        click.secho(
+            f"queued as {task.id}; the aegis running this project's queues (pid {pids}) "
+            f"will run it (`aegis queue show {task.id}` follows it)",
+            dim=True,
+            err=True,
+        )
+    else:
+        click.secho(
+            f"queued as {task.id}; it runs when `aegis serve` (or another aegis that runs "
+            "queues: the TUI, `aegis chat`) is running — none is now (`--wait` runs it here)",
+            fg="yellow",
+            err=True,
+        )
 
 
 def _task_command(ctx: click.Context, task_id: str, action: str) -> TaskRecord:

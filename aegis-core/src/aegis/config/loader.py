@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from aegis.config.agent import Agent, resolving_providers
+from aegis.config.suggest import keyword_hint, misspelled_name
 from aegis.errors import ConfigError
 from aegis.queue.declaration import Queue
 from aegis.workflow.registry import WorkflowFn, collecting
@@ -79,11 +80,20 @@ def find_config(search_paths: Sequence[Path] | None = None) -> Path:
             path = path / CONFIG_NAME
         if path.is_file():
             return path.resolve()
-    looked = ", ".join(str(Path(c).expanduser()) for c in candidates) or "nowhere"
     raise ConfigError(
-        f"no {CONFIG_NAME} found (looked in: {looked})",
+        f"no {CONFIG_NAME} found (looked in: {_places_searched(search_paths, candidates)})",
         hint="run `aegis init` in your project folder to write a starter .aegis.py",
     )
+
+
+def _places_searched(search_paths: Sequence[Path] | None, candidates: Sequence[Path]) -> str:
+    """Where the search looked, in its order: by default the current folder and each of
+    its parents (what :func:`find_project_root` walks), then the home folder."""
+    if search_paths is not None:
+        return ", ".join(str(Path(c).expanduser()) for c in candidates) or "nowhere"
+    here = Path.cwd().resolve()
+    folders = ", ".join(str(folder) for folder in (here, *here.parents))
+    return f"{folders}, then the home folder {Path.home()}"
 
 
 def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, Agent], str]:
@@ -108,6 +118,7 @@ def load_project(search_paths: Sequence[Path] | None = None) -> Project:
     checker = _Checker(path, source, namespace)
     agents = checker.agents(providers)
     default = checker.default_agent(agents)
+    checker.misspelled_names()
     queues = checker.queues(agents)
     return Project(path, agents, default, queues, workflows)
 
@@ -140,14 +151,16 @@ def _execute(path: Path) -> tuple[dict[str, Any], dict[str, WorkflowFn], str]:
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise _execution_error(exc, path, source) from exc
+        raise _execution_error(exc, path, source, namespace) from exc
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
     return namespace, workflows, source
 
 
-def _execution_error(exc: BaseException, path: Path, source: str) -> ConfigError:
+def _execution_error(
+    exc: BaseException, path: Path, source: str, namespace: dict[str, Any]
+) -> ConfigError:
     line = _line_in(exc.__traceback__, path)
     profile = _profile_at(source, line) if line is not None else None
     if isinstance(exc, ConfigError):
@@ -161,7 +174,7 @@ def _execution_error(exc: BaseException, path: Path, source: str) -> ConfigError
         error = validation_to_config_error(exc, _model_named(exc.title))
         error.path, error.line, error.profile = str(path), line, profile
         return error
-    hint = _source_line(source, line)
+    hint = keyword_hint(exc, namespace) or _source_line(source, line)
     package = _package_of(exc)
     if package is not None:
         hint = f"pip install {package}" + (f" ({hint})" if hint else "")
@@ -281,6 +294,17 @@ class _Checker:
         ]
         close = difflib.get_close_matches(name, candidates, n=1)
         return f"did you mean `{name} = ...` instead of `{close[0]} = ...`?" if close else None
+
+    def misspelled_names(self) -> None:
+        """Refuse a name spelled nearly like one aegis reads, which would be ignored."""
+        slip = misspelled_name(self.namespace)
+        if slip is not None:
+            spelled, meant = slip
+            raise self.error(
+                f"`{spelled}` is not a name aegis reads",
+                name=spelled,
+                hint=f"did you mean `{meant}`?",
+            )
 
     def agents(self, providers: ProviderRegistry) -> dict[str, Agent]:
         if "agents" not in self.namespace:
