@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,11 @@ queues = [Queue("work", agent_profile="offline", max_parallel=1)]
 async def greet(engine, who: str, times: int = 1) -> str:
     handle = await engine.spawn("offline")
     return " / ".join([await engine.ask(handle, "hello") for _ in range(times)]) + f" {who}"
+
+
+@workflow
+async def report(engine, title: str, lines: int = 2) -> str:
+    return "\\n".join([title] + [f"line {i}" for i in range(1, lines + 1)])
 
 
 @workflow
@@ -113,7 +120,7 @@ def test_queue_cancel_and_retry_from_the_command_line(project: Path) -> None:
     assert "only failed or cancelled tasks are retried" in refused.stderr
     unknown = aegis(project, "queue", "enqueue", "nope", "x")
     assert unknown.returncode == 1
-    assert "no queue 'nope' (queues: work)" in unknown.stderr
+    assert unknown.stderr.splitlines() == ["error: no queue 'nope'", "  hint: queues: work"]
 
 
 def test_workflow_run_exit_codes_and_records(project: Path) -> None:
@@ -222,3 +229,83 @@ def test_chat_runs_the_plane_and_shows_a_queue_callback_with_its_sender(
     assert "enqueued: " in text
     assert "[queue:work]" in text and "it is 4" in text  # the callback, tagged
     assert "worker" not in text.split("[queue:work]")[0]  # no worker events in chat
+
+
+def test_workflow_show_last_prints_arguments_as_key_value_and_indents_the_result(
+    project: Path,
+) -> None:
+    ran = aegis(project, "workflow", "run", "report", "--arg", "title=Report", "--arg", "lines=2")
+    assert ran.returncode == 0, ran.stderr
+    shown = aegis(project, "workflow", "show", "last")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].endswith(": report ok")
+    assert "  arguments: title=Report lines=2" in lines
+    at = lines.index("  result:    Report")
+    assert lines[at + 1 : at + 3] == ["             line 1", "             line 2"]
+    run_id = lines[0].split(":")[0]
+    assert aegis(project, "workflow", "show", run_id).stdout == shown.stdout
+
+
+def test_queue_enqueue_says_that_nothing_runs_the_task_until_a_queue_runner_starts(
+    project: Path,
+) -> None:
+    queued = aegis(project, "queue", "enqueue", "work", "hello")
+    assert queued.returncode == 0, queued.stderr
+    task_id = queued.stdout.strip()
+    assert queued.stderr.startswith(f"queued as {task_id}; it runs when `aegis serve`")
+    assert "none is now" in queued.stderr
+    serve = subprocess.Popen(
+        [str(AEGIS), "serve"],
+        cwd=project,
+        env=clean_env(home=project),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        runners = project / ".aegis" / "runners"
+        while not (runners.is_dir() and any(runners.iterdir())):  # pytest-timeout bounds it
+            assert serve.poll() is None, serve.stderr and serve.stderr.read()
+            time.sleep(0.1)
+        second = aegis(project, "queue", "enqueue", "work", "hello")
+        assert f"the aegis running this project's queues (pid {serve.pid}) will run it" in (
+            second.stderr
+        )
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+    assert not any(runners.iterdir())  # it said goodbye
+
+
+@pytest.mark.parametrize(
+    ("limit", "shown"), [("99999999999999999999", None), ("1", 1), ("-5", "error")]
+)
+def test_limit_is_a_positive_count_and_a_huge_one_means_all(
+    project: Path, limit: str, shown: int | str | None
+) -> None:
+    for _ in range(2):
+        aegis(project, "queue", "enqueue", "work", "hello")
+    for command in (("queue", "tasks"), ("workflow", "runs")):
+        done = aegis(project, *command, "--limit", limit, "--json")
+        assert "Traceback" not in done.stderr
+        if shown == "error":
+            assert done.returncode == 2
+            assert done.stderr.startswith(f"error: invalid value for '--limit': {limit} is not")
+            continue
+        assert done.returncode == 0, done.stderr
+        count = len(json.loads(done.stdout))
+        assert count == shown if shown is not None else count >= 2
+
+
+def test_queue_enqueue_refuses_an_empty_payload_as_ask_refuses_an_empty_message(
+    project: Path,
+) -> None:
+    for args, what in (
+        (("queue", "enqueue", "work", "  "), "payload"),
+        (("ask", "offline", ""), "message"),
+    ):
+        done = aegis(project, *args)
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"error: the {what} is empty\n")

@@ -341,7 +341,10 @@ def test_init_refuses_to_overwrite_without_force(project: Path, fake_bin: Path) 
     refused = invoke("init")
 
     assert refused.exit_code == 1
-    assert "already exists; use --force" in refused.stderr
+    assert refused.stderr.splitlines() == [
+        "error: .aegis.py already exists",
+        "  hint: use --force to overwrite it",
+    ]
     assert existing.read_text() == "# mine\n"
 
     forced = invoke("init", "--force")
@@ -360,3 +363,101 @@ def test_init_path_option_writes_in_that_folder(
     assert result.exit_code == 0, result.output
     assert (target / ".aegis.py").is_file()
     assert not (project / ".aegis.py").exists()
+
+
+# --- one voice for errors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "hint"),
+    [
+        (("queue", "enqueue"), "error: missing argument 'QUEUE'", "usage: aegis queue enqueue"),
+        (("--bogus",), "error: no such option '--bogus'", "usage: aegis [OPTIONS]"),
+        (("nosuch",), "error: no such command 'nosuch'", "(more: `aegis --help`)"),
+        (("queue", "tasks", "--limit", "x"), "error: invalid value for '--limit'", "usage:"),
+    ],
+)
+def test_click_usage_errors_speak_like_aegis_errors(
+    project: Path, args: tuple[str, ...], error: str, hint: str
+) -> None:
+    result = invoke(*args)
+
+    assert result.exit_code == 2
+    first, second = result.stderr.splitlines()
+    assert first.startswith(error)
+    assert second.startswith("  hint: ") and hint in second
+    assert "Error:" not in result.output and "Usage:" not in result.output
+
+
+def test_an_aegis_error_has_its_hint_on_a_line_of_its_own(
+    write_config: Callable[[str], Path],
+) -> None:
+    write_config(SHOW_CONFIG)
+
+    result = invoke("queue", "enqueue", "nope", "x")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["error: no queue 'nope'", "  hint: queues: review"]
+
+
+# --- config check: the nearest name, the places searched ----------------------------------
+
+SLIP_CONFIG = """
+from aegis.builtins.scripted import Scripted
+from aegis.config import Agent
+from aegis.queue import Queue
+
+agents = {"offline": Agent(provider=Scripted())}
+default_agent = "offline"
+queues = [Queue("work", agent_profile="offline", max_paralel=2)]
+"""
+
+
+def test_config_check_suggests_the_keyword_meant_for_a_misspelled_one(
+    write_config: Callable[[str], Path],
+) -> None:
+    path = write_config(SLIP_CONFIG)
+
+    result = invoke("config", "check")
+
+    assert result.exit_code == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith(f"error: {path}:8: ")
+    assert "unexpected keyword argument 'max_paralel'" in error
+    assert (
+        hint
+        == "  hint: did you mean 'max_parallel'? Queue takes: name, agent_profile, max_parallel"
+    )
+
+
+def test_config_check_suggests_the_top_level_name_meant_for_a_misspelled_one(
+    write_config: Callable[[str], Path],
+) -> None:
+    path = write_config(
+        SLIP_CONFIG.replace("queues =", "queus =").replace("max_paralel", "max_parallel")
+    )
+
+    result = invoke("config", "check")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {path}:8: `queus` is not a name aegis reads",
+        "  hint: did you mean `queues`?",
+    ]
+
+
+def test_without_a_configuration_the_error_lists_every_place_searched(
+    project: Path, home: Path
+) -> None:
+    deeper = project / "a" / "b"
+    deeper.mkdir(parents=True)
+
+    done = run_aegis("config", "check", cwd=deeper, env=clean_env(home=home))
+
+    assert done.returncode == 1
+    folders = [deeper, deeper.parent, project, *project.parents]
+    places = ", ".join(str(folder.resolve()) for folder in folders)
+    assert done.stderr.splitlines()[0] == (
+        f"error: no .aegis.py found (looked in: {places}, then the home folder {home})"
+    )
+    assert "Traceback" not in done.stderr
