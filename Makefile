@@ -5,14 +5,17 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: uv setup clis demo tui test check lint typecheck docs bench clean
+.PHONY: uv setup test-setup clis demo tui test check lint typecheck docs bench clean
 
 uv:  ## install uv if it is missing (from PyPI, into the user site)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
 	  $(PYTHON) -m pip install --quiet --user uv || \
 	  $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 
-setup: uv  ## the workspace's virtual environment, from the lock file
+setup: uv  ## the workspace's virtual environment, from the lock file (no test-only packages)
+	$(UV) sync --all-packages --locked --no-group test
+
+test-setup: uv  ## the same, plus what only the tests use (the example third-party provider)
 	$(UV) sync --all-packages --locked
 
 clis:  ## the pinned harness CLIs the end-to-end tests drive
@@ -38,7 +41,7 @@ docs:
 
 check: lint typecheck docs
 
-test: setup clis  ## everything CI runs: lint, types, docs, the whole test suite
+test: test-setup clis  ## everything CI runs: lint, types, docs, the whole test suite
 	$(MAKE) check
 	$(VENV_BIN)/pytest
 
