@@ -458,6 +458,6 @@ def test_without_a_configuration_the_error_lists_every_place_searched(
     folders = [deeper, deeper.parent, project, *project.parents]
     places = ", ".join(str(folder.resolve()) for folder in folders)
     assert done.stderr.splitlines()[0] == (
-        f"error: no .aegis.py found (looked in: {places}, then the home folder {home})"
+        f"error: no .aegis.py found (looked in: {places}, then {home / '.aegis.py'})"
     )
     assert "Traceback" not in done.stderr

@@ -93,7 +93,7 @@ def _places_searched(search_paths: Sequence[Path] | None, candidates: Sequence[P
         return ", ".join(str(Path(c).expanduser()) for c in candidates) or "nowhere"
     here = Path.cwd().resolve()
     folders = ", ".join(str(folder) for folder in (here, *here.parents))
-    return f"{folders}, then the home folder {Path.home()}"
+    return f"{folders}, then {Path.home() / CONFIG_NAME}"
 
 
 def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, Agent], str]:
