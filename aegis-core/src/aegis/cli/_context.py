@@ -58,7 +58,7 @@ def read_text_argument(value: str | None, what: str) -> str:
     return value
 
 
-class Limit(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
+class Limit(click.ParamType):  # type: ignore[type-arg]  # generic in recent click only
     """How many of the latest items: a positive count; a huge one means all of them."""
 
     name = "count"
