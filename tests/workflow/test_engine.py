@@ -82,8 +82,11 @@ async def test_a_drain_that_times_out_logs_a_warning_and_goes_on(tmp_path: Path)
 
 
 async def test_bash_runs_in_the_project_root_and_reports_output_and_status(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (tmp_path / ".aegis.py").write_text("agents = {}\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
     async with bridge_for(tmp_path) as bridge:
         engine = engine_for(bridge)
         done = await engine.bash("pwd; echo oops >&2; exit 3")

@@ -46,7 +46,7 @@ async def branch_review(
             f"unknown reviewer profile(s): {', '.join(unknown)} "
             f"(agents: {', '.join(engine.list_agents())})"
         )
-    diff = await engine.bash(f"git diff --no-color {base}...HEAD")
+    diff = await engine.bash(f"git diff --no-color {base}...HEAD", cwd=engine.project_root)
     if diff.returncode != 0:
         raise WorkflowError(f"git diff against {base!r} failed: {diff.stderr.strip()}")
     if not diff.stdout.strip():
@@ -110,7 +110,7 @@ async def tdd_loop(
         )
     handle: str | None = None
     for round_number in range(1, max_rounds + 1):
-        check = await engine.bash(predicate, timeout=timeout)
+        check = await engine.bash(predicate, cwd=engine.project_root, timeout=timeout)
         if check.returncode == 0:
             engine.log(f"predicate passed after {round_number - 1} round(s)")
             return f"`{predicate}` passes after {round_number - 1} round(s)"
@@ -125,7 +125,7 @@ async def tdd_loop(
         else:
             message = f"`{predicate}` still fails:\n```\n{output}\n```\nKeep going."
         await engine.ask(handle, message)
-    final = await engine.bash(predicate, timeout=timeout)
+    final = await engine.bash(predicate, cwd=engine.project_root, timeout=timeout)
     if final.returncode == 0:
         engine.log(f"predicate passed after {max_rounds} round(s)")
         return f"`{predicate}` passes after {max_rounds} round(s)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from aegis.workflow.errors import WorkflowError
 
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from aegis.session.info import SessionInfo
 
 log = logging.getLogger("aegis.workflow")
+
+
+def _default_folder() -> Path:
+    """``find_project_root()``, or else the current directory (``bash``'s default ``cwd``)."""
+    from aegis.config.loader import find_project_root
+
+    return find_project_root() or Path.cwd()
 
 
 def now_iso() -> str:
@@ -66,13 +73,8 @@ class WorkflowEngine:
         self._drain_timeout = drain_timeout
         self._spawned_handles: list[str] = []
         self._touched_handles: list[str] = []
-        self._undelivered = 0
-        self._delivered = anyio.Event()
-        self._sends: MemoryObjectSendStream[tuple[str, str]]
-        self._pending_sends: MemoryObjectReceiveStream[tuple[str, str]]
-        self._sends, self._pending_sends = anyio.create_memory_object_stream[tuple[str, str]](
-            math.inf
-        )
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._last_delivery: asyncio.Task[None] | None = None
 
     @property
     def sender(self) -> str:
@@ -102,16 +104,34 @@ class WorkflowEngine:
     def send(self, handle: str, message: str) -> None:
         """Put a message tagged ``workflow:<run id>`` in ``handle``'s inbox. Returns at once.
 
-        Delivery happens in the background, in order; :meth:`drain` waits for the
-        session to have dealt with it. An unknown handle is an error right away.
+        Delivery is scheduled as a task of the running event loop, which inherits the
+        calling context (context variables set before ``send`` are visible while the
+        message is delivered). Messages are delivered in the order they were sent;
+        :meth:`drain` waits for them to be delivered and dealt with. A handle that no
+        session ever had raises :class:`WorkflowError` right away.
         """
-        from aegis.session.manager import UnknownSession
-
         if not self._bridge.known(handle):
-            raise UnknownSession(f"no session {handle!r}")
+            raise WorkflowError(f"cannot send to {handle!r}: no session has that handle")
         self._touch(handle)
-        self._undelivered += 1
-        self._sends.send_nowait((handle, message))
+        # The task is owned by this engine: drain() and finish() wait for it, and finish()
+        # cancels whatever a hung delivery left behind.
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(handle, message, self._last_delivery)
+        )
+        self._last_delivery = task
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, handle: str, message: str, after: asyncio.Task[None] | None) -> None:
+        if after is not None:
+            await asyncio.wait([after])  # order; its outcome is its own to report
+        try:
+            if self._inbox is not None:
+                await self._inbox.deliver(handle, message, self.sender)
+            else:
+                self._bridge.send(handle, message, sender=self.sender)
+        except Exception as exc:
+            self.log(f"warning: message to {handle} not delivered: {exc}")
 
     async def ask(self, handle: str, message: str) -> str:
         """Send ``message`` to live session ``handle`` and return its final answer.
@@ -127,26 +147,16 @@ class WorkflowEngine:
             raise WorkflowError(f"{handle} did not answer: {end.error or end.stop_reason.value}")
         return str(end.text)
 
-    async def deliver_sends(self) -> None:
-        """Deliver what :meth:`send` queued, in order (the runner runs this in its task group)."""
-        async for handle, message in self._pending_sends:
-            try:
-                await self._inbox.deliver(handle, message, self.sender)
-            except Exception as exc:
-                self.log(f"warning: message to {handle} not delivered: {exc}")
-            finally:
-                self._undelivered -= 1
-                if not self._undelivered:
-                    self._delivered.set()
-                    self._delivered = anyio.Event()
-
     async def drain(self, handle: str | None = None) -> None:
         """Wait for each touched session (or just ``handle``) to be ready with nothing queued.
 
         Each handle gets at most ``drain_timeout`` seconds; on timeout a warning is
         logged and the drain goes on, so a hung agent cannot trap the workflow.
         """
-        await self._flush_sends()
+        if not await self._flush_sends():
+            self.log(
+                f"warning: messages still undelivered after {self._drain_timeout:g}s; going on"
+            )
         for target in [handle] if handle is not None else list(self._touched_handles):
             try:
                 idle = await self._bridge.drain(target, timeout=self._drain_timeout)
@@ -155,17 +165,23 @@ class WorkflowEngine:
             if not idle:
                 self.log(f"warning: {target} still busy after {self._drain_timeout:g}s; going on")
 
-    async def _flush_sends(self) -> None:
-        # Sends are delivered by deliver_sends(); wait until it has handed them all over.
-        while self._undelivered:
-            await self._delivered.wait()
+    async def _flush_sends(self) -> bool:
+        """Wait (at most ``drain_timeout``) until every sent message was handed over."""
+        with anyio.move_on_after(self._drain_timeout):
+            while self._deliveries:
+                await asyncio.wait(set(self._deliveries))
+            return True
+        return False
 
     async def close(self, handle: str) -> None:
-        """Close a long-lived agent. Idempotent; a handle unknown to this engine is ignored."""
-        if handle not in self._spawned_handles and handle not in self._touched_handles:
+        """Close a long-lived agent this engine spawned. Idempotent.
+
+        A handle this engine did not spawn (unknown, already closed, or a session the
+        workflow only sent to, such as its caller's) is left alone.
+        """
+        if handle not in self._spawned_handles:
             return
-        if handle in self._spawned_handles:
-            self._spawned_handles.remove(handle)
+        self._spawned_handles.remove(handle)
         try:
             await self._bridge.close(handle)
         except LookupError:
@@ -178,7 +194,8 @@ class WorkflowEngine:
             await self.drain()
             for handle in list(self._spawned_handles):
                 await self.close(handle)
-            self._sends.close()
+            for task in list(self._deliveries):  # hung past drain_timeout
+                task.cancel()
 
     # --- queues ---------------------------------------------------------------------------
 
@@ -213,17 +230,19 @@ class WorkflowEngine:
         *,
         cwd: str | Path | None = None,
         timeout: float | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``cmd`` with ``/bin/sh``; return its exit status and output.
 
-        ``cwd`` defaults to the project root. ``timeout=None`` waits forever; on
+        ``cwd`` defaults to the project root (:func:`~aegis.config.find_project_root`),
+        or the current directory outside a project. ``env`` is added to the process's
+        environment (values are turned into strings). ``timeout=None`` waits forever; on
         timeout the command's whole process group is killed and
         :class:`WorkflowError` is raised. A non-zero exit status is not an error:
         check ``returncode``.
         """
-        folder = Path(cwd) if cwd is not None else self.project_root
-        full_env = {**os.environ, **(env or {})}
+        folder = Path(cwd) if cwd is not None else await anyio.to_thread.run_sync(_default_folder)
+        full_env = {**os.environ, **{key: str(value) for key, value in (env or {}).items()}}
         started = time.monotonic()
         process = await anyio.open_process(
             ["/bin/sh", "-c", cmd],
@@ -263,13 +282,13 @@ class WorkflowEngine:
 
     @property
     def project_root(self) -> Path:
-        """The project root (where ``.aegis.py`` is): ``bash``'s default folder."""
+        """The root of the project this engine's sessions belong to (where ``.aegis.py``
+        is); outside a substrate, :func:`~aegis.config.find_project_root` or else the
+        current directory."""
         root = getattr(self._bridge, "root", None)
         if isinstance(root, Path):
             return root
-        from aegis.config.loader import find_project_root
-
-        return find_project_root() or Path.cwd()
+        return _default_folder()
 
     # --- information ------------------------------------------------------------------------
 

@@ -187,10 +187,7 @@ class WorkflowRunner:
         get_host().notify(hookspecs.workflow_started, run=record)
         failure: BaseException | None = None
 
-        async def body() -> None:
-            # Runs the workflow and keeps its outcome, so that nothing but cancellation
-            # leaves the task group (which would wrap it in an exception group).
-            nonlocal failure
+        try:
             try:
                 values = coerce_arguments(fn, record.arguments)
                 record.result = await fn(engine, **values)
@@ -199,12 +196,6 @@ class WorkflowRunner:
                 record.traceback = traceback.format_exc()
             finally:
                 await engine.finish()
-                tg.cancel_scope.cancel()
-
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(engine.deliver_sends)
-                tg.start_soon(body)
         except anyio.get_cancelled_exc_class():
             record.status, record.error = RunStatus.crashed, "cancelled: aegis stopped"
             record.log = engine.log_lines
