@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._raw import Name, raw_starter
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from tests.support.rawclients import AcpRawSession, RawSession
 
 PROMPT = "benchmark translation: list the files, then explain what you found"

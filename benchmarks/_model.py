@@ -1,6 +1,6 @@
 """The fake model of the session benchmarks, served from a process of its own.
 
-``tests.support.fakemodel.FakeModelServer`` serves from a thread. In the benchmark
+``aegis.testing.fakemodel.FakeModelServer`` serves from a thread. In the benchmark
 process that thread would compete for the GIL with what is measured (aegis's event
 loop, the raw clients' reader threads), so it runs here, in a child process::
 
@@ -62,7 +62,7 @@ def model_server() -> Iterator[str]:
 
 
 def _serve() -> None:
-    from tests.support.fakemodel import FakeModelServer, Reply, Script
+    from aegis.testing.fakemodel import FakeModelServer, Reply, Script
 
     script = Script().on(PROMPT, Reply(text=REPLY, chunks=CHUNKS))
     with FakeModelServer(script) as server:

@@ -12,7 +12,7 @@ from aegis.substrate import Substrate
 from aegis.workflow.runner import RunStatus
 from aegis_claude.config import ClaudeCode
 from tests.support.clis import claude_env
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.fakes import AEGIS, clean_env
-from tests.processes import alive, wait_gone
+from aegis.testing.processes import alive, wait_gone
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule

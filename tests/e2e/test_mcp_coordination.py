@@ -26,7 +26,7 @@ from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
 from aegis_opencode.config import OpenCode
 from tests.support.clis import GEMINI_MODEL, claude_env, gemini_env, opencode_env
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 
 pytestmark = pytest.mark.anyio
 

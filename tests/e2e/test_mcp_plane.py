@@ -33,7 +33,7 @@ from tests.mcp.support import handoff_line, running, spawn
 from tests.queue.fakes import POLL, fake_workers, until
 from tests.session.fake_provider import Fake, FakeDriver
 from tests.support.clis import GEMINI_MODEL, CliName, cli_env, cli_path
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from tests.support.rawclients import gemini_acp, opencode_acp
 
 __all__ = ["fake_workers"]

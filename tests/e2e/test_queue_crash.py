@@ -22,7 +22,7 @@ from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskRecord, TaskStatus
 from tests.e2e.test_exit_paths import processes_in
 from tests.fixtures.fakes import AEGIS, clean_env
-from tests.processes import wait_gone
+from aegis.testing.processes import wait_gone
 
 TASKS = 100
 MAX_PARALLEL = 4

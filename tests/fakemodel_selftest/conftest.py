@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support.fakemodel import FakeModelServer
+from aegis.testing.fakemodel import FakeModelServer
 
 
 @pytest.fixture
-def server() -> Iterator[FakeModelServer]:
-    """A running fake model server with an empty script (echo and tool-result defaults)."""
-    with FakeModelServer() as fake:
-        yield fake
+def server(fake_model: FakeModelServer) -> FakeModelServer:
+    """A running fake model server with an empty script: the kit's ``fake_model`` fixture."""
+    return fake_model

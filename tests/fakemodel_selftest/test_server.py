@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakemodel import (
+from aegis.testing.fakemodel import (
     FakeModelServer,
     ModelRequest,
     Reply,

@@ -9,9 +9,10 @@ into a test) and the files it wrote.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
+
+from aegis.testing.environment import isolated_env
 
 CliName = Literal["claude", "gemini", "opencode"]
 CLI_NAMES: tuple[CliName, ...] = ("claude", "gemini", "opencode")
@@ -25,10 +26,6 @@ SHARED_CACHE = CLIS_DIR / ".cache"
 GEMINI_MODEL = "gemini-2.5-flash"
 """The model to pass to ``gemini -m``; any name works against the fake, but without ``-m``
 gemini first asks its router which model to use."""
-
-# Variables worth inheriting: node must be found, and messages must stay UTF-8.
-_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TERM")
-
 
 class CliNotInstalledError(RuntimeError):
     """The pinned CLIs are not installed under ``tests/clis``."""
@@ -52,17 +49,6 @@ def cli_path(name: CliName) -> Path:
     return path
 
 
-def _base_env(home: Path) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    env.setdefault("LANG", "C.UTF-8")
-    home.mkdir(parents=True, exist_ok=True)
-    env["HOME"] = str(home)
-    # Keep every localhost request away from any proxy a caller might configure later.
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
 def _write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
@@ -71,7 +57,7 @@ def _write_json(path: Path, data: Any) -> Path:
 
 def claude_env(tmp: Path, url: str) -> CliEnv:
     """claude against ``url``. ``IS_SANDBOX=1`` lets bypassPermissions run as root."""
-    env = _base_env(tmp / "home")
+    env = isolated_env(tmp / "home")
     env.update(
         ANTHROPIC_BASE_URL=url,
         ANTHROPIC_API_KEY="sk-ant-fake-key",
@@ -84,7 +70,7 @@ def claude_env(tmp: Path, url: str) -> CliEnv:
 def gemini_env(tmp: Path, url: str) -> CliEnv:
     """gemini against ``url``, with API-key auth and usage statistics off."""
     home = tmp / "home"
-    env = _base_env(home)
+    env = isolated_env(home)
     settings = _write_json(
         home / ".gemini" / "settings.json",
         {
@@ -136,7 +122,7 @@ def opencode_env(
     server, so any remaining npm lookup fails at once and shows in ``server.log``.
     """
     home = tmp / "home"
-    env = _base_env(home)
+    env = isolated_env(home)
     project = project or tmp / "project"
     project.mkdir(parents=True, exist_ok=True)
     files = [_write_json(project / "opencode.json", opencode_config(url))]

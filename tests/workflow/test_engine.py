@@ -21,7 +21,7 @@ from aegis.workflow.runner import (
     coerce_arguments,
     load_runs,
 )
-from tests.processes import wait_gone
+from aegis.testing.processes import wait_gone
 from tests.session.fake_provider import Fake, FakeDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_provider")]

@@ -16,7 +16,7 @@ from aegis.driver import McpServer, SessionOptions
 from aegis_claude.config import ClaudeCode
 from aegis_claude.driver import ClaudeDriver
 from aegis_claude.provider import ClaudeCodeProvider
-from tests.providers.recorder import Recorder
+from aegis.testing.recorder import Recorder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_CLAUDE = Path(__file__).parent / "fake_claude.py"

@@ -30,7 +30,7 @@ from aegis_claude.config import ClaudeCode
 from aegis_claude.driver import ClaudeDriver
 from tests.providers.claude.helpers import Recorder, open_driver
 from tests.support.clis import claude_env, cli_path
-from tests.support.fakemodel import (
+from aegis.testing.fakemodel import (
     FakeModelServer,
     ModelRequest,
     Reply,
@@ -38,7 +38,7 @@ from tests.support.fakemodel import (
     mcp_call,
     shell_call,
 )
-from tests.support.mcp_server import McpTestServer
+from aegis.testing.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from aegis_claude.config import ClaudeCode
 from aegis_claude.driver import ClaudeDriver
 from tests.providers.claude.helpers import Recorder, group_alive, open_driver, process_gone, settled
 from tests.support.clis import claude_env, cli_path
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from aegis.driver import McpServer, SessionOptions
 from aegis.registry import get_registry
 from aegis_gemini.config import GeminiCLI
 from aegis_gemini.driver import GeminiDriver
-from tests.providers.recorder import Recorder
+from aegis.testing.recorder import Recorder
 from tests.support.clis import GEMINI_MODEL, CliEnv, gemini_env
 
 

@@ -12,7 +12,7 @@ from aegis.driver import McpServer, SessionOptions
 from aegis.registry import get_registry
 from aegis_opencode.config import OpenCode
 from aegis_opencode.driver import OpenCodeDriver
-from tests.providers.recorder import Recorder
+from aegis.testing.recorder import Recorder
 from tests.support.clis import CliEnv, opencode_config, opencode_env
 
 MODELS = ("m1", "m2")

@@ -32,7 +32,7 @@ from aegis.events import (
     Usage,
 )
 from aegis_opencode.driver import OpenCodeDriver
-from tests.processes import group_members, wait_gone
+from aegis.testing.processes import group_members, wait_gone
 from tests.providers.opencode.helpers import (
     MODEL,
     Project,
@@ -41,9 +41,9 @@ from tests.providers.opencode.helpers import (
     open_driver,
     profile,
 )
-from tests.support.fakemodel import FakeModelServer, Reply, Script, mcp_call, shell_call
-from tests.support.fakemodel import Usage as FakeUsage
-from tests.support.mcp_server import McpTestServer
+from aegis.testing.fakemodel import FakeModelServer, Reply, Script, mcp_call, shell_call
+from aegis.testing.fakemodel import Usage as FakeUsage
+from aegis.testing.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.anyio
 

@@ -36,7 +36,7 @@ from aegis.events import (
     Usage,
 )
 from aegis.registry import get_registry
-from tests.support.mcp_server import McpTestServer
+from aegis.testing.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.anyio
 

@@ -80,6 +80,9 @@ class ScriptRule(BaseModel):
     tool_calls: tuple[ScriptedToolCall, ...] = ()
     delay: float = Field(default=0.0, ge=0.0)
     """Seconds to wait before replying (to simulate a slow model)."""
+    error: str | None = None
+    """Instead of replying, fail the turn with this message, as a CLI reports a model API
+    error (an error answer to ``session/prompt``; the turn is not kept in the history)."""
 
     @field_validator("match")
     @classmethod

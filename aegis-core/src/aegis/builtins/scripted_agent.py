@@ -15,7 +15,8 @@ provider (:mod:`aegis.builtins.scripted`) drives. Its environment:
 A prompt's last text block is the message. The first rule whose ``match`` is found
 in it answers: its tool calls run one by one, then it waits ``delay`` seconds, then
 it streams ``reply`` in a few ``agent_message_chunk`` updates. Without a matching
-rule the reply is ``echo: <message>``. Tools:
+rule the reply is ``echo: <message>``. A rule with an ``error`` answers the prompt with
+that JSON-RPC error instead, as a CLI reports a failed model request. Tools:
 
 ``bash`` (``{"command"}``)
     runs ``/bin/sh -c command`` in the session's cwd, in a process group of its own
@@ -52,6 +53,7 @@ from anyio import CancelScope
 
 from aegis import __version__
 from aegis.acp.jsonrpc import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     JsonRpcConnection,
     JsonRpcError,
@@ -303,6 +305,8 @@ class ScriptedAgent:
                     output = run.output
                 if rule is not None and rule.delay:
                     await anyio.sleep(rule.delay)
+                if rule is not None and rule.error is not None:
+                    raise JsonRpcError(INTERNAL_ERROR, rule.error)
                 if rule is None or match is None:
                     reply = f"echo: {message}"
                 else:

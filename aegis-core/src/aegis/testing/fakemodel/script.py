@@ -116,12 +116,18 @@ _SHELL_TOOLS: tuple[tuple[str, bool], ...] = (
 )
 
 
-def shell_call(request: ModelRequest, command: str, *, description: str = "") -> ToolCall:
+def shell_call(
+    request: ModelRequest, command: str, *, description: str = "", tool: str | None = None
+) -> ToolCall:
     """A call of the CLI's shell tool running ``command``, named as ``request`` offers it.
 
-    Raises ``LookupError`` if the request offers no known shell tool.
+    ``tool`` names the shell tool of a CLI the kit does not know (its arguments are
+    ``{"command"}``, plus ``"description"`` when its schema requires one). Without it, the
+    shell tools of claude, gemini and opencode are looked for. Raises ``LookupError`` if
+    the request offers no such tool.
     """
-    for name, wants_description in _SHELL_TOOLS:
+    known = ((tool, False),) if tool is not None else _SHELL_TOOLS
+    for name, wants_description in known:
         if name in request.tools:
             args: dict[str, Any] = {"command": command}
             if wants_description or "description" in _required(request, name):

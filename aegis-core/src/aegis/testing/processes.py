@@ -1,4 +1,8 @@
-"""Checking from tests that processes are gone (zombies count as gone: they run nothing)."""
+"""Checking from tests that processes are gone (zombies count as gone: they run nothing).
+
+The processes of a CLI are not the test's children (they are the driver's, or the
+CLI's), and no event says when a SIGKILL took effect, so these poll ``/proc`` (Linux).
+"""
 
 from __future__ import annotations
 
