@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._raw import Name, raw_starter
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from benchmarks._raw import Name, raw_starter
 from tests.support.rawclients import AcpRawSession, RawSession
 
 PROMPT = "benchmark translation: list the files, then explain what you found"

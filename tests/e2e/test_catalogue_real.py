@@ -9,10 +9,10 @@ import pytest
 from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.substrate import Substrate
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from aegis.workflow.runner import RunStatus
 from aegis_claude.config import ClaudeCode
 from tests.support.clis import claude_env
-from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.fakes import AEGIS, clean_env
 from aegis.testing.processes import alive, wait_gone
+from tests.fixtures.fakes import AEGIS, clean_env
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule

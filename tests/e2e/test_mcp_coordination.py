@@ -22,11 +22,11 @@ from aegis.config.loader import Project
 from aegis.events import Event, TurnEnd, UserMessage
 from aegis.queue import Queue
 from aegis.substrate import Substrate
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
 from aegis_opencode.config import OpenCode
 from tests.support.clis import GEMINI_MODEL, claude_env, gemini_env, opencode_env
-from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 
 pytestmark = pytest.mark.anyio
 

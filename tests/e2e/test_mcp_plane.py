@@ -28,12 +28,12 @@ from aegis.config import Agent
 from aegis.config.enums import Permission
 from aegis.config.loader import Project
 from aegis.substrate import Substrate
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from tests.mcp.support import handoff_line, running, spawn
 from tests.queue.fakes import POLL, fake_workers, until
 from tests.session.fake_provider import Fake, FakeDriver
 from tests.support.clis import GEMINI_MODEL, CliName, cli_env, cli_path
-from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from tests.support.rawclients import gemini_acp, opencode_acp
 
 __all__ = ["fake_workers"]

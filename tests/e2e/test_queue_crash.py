@@ -20,9 +20,9 @@ import pytest
 from aegis.queue.backend import INTERRUPTED
 from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskRecord, TaskStatus
+from aegis.testing.processes import wait_gone
 from tests.e2e.test_exit_paths import processes_in
 from tests.fixtures.fakes import AEGIS, clean_env
-from aegis.testing.processes import wait_gone
 
 TASKS = 100
 MAX_PARALLEL = 4

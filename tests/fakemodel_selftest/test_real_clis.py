@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.clis import CLI_NAMES, CliName
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from tests.support.clis import CLI_NAMES, CliName
 from tests.support.rawclients import RawSession, start_raw_session
 
 # No skip when a CLI is missing: `make test` installs them, and a missing one must fail.

@@ -27,6 +27,7 @@ GEMINI_MODEL = "gemini-2.5-flash"
 """The model to pass to ``gemini -m``; any name works against the fake, but without ``-m``
 gemini first asks its router which model to use."""
 
+
 class CliNotInstalledError(RuntimeError):
     """The pinned CLIs are not installed under ``tests/clis``."""
 

@@ -13,6 +13,7 @@ from aegis import hookimpl
 from aegis.config import Agent
 from aegis.plugins import get_host
 from aegis.session import SessionManager, SessionState
+from aegis.testing.processes import wait_gone
 from aegis.workflow import WorkflowEngine, WorkflowError, get_workflow, workflow
 from aegis.workflow.runner import (
     RunRecord,
@@ -21,7 +22,6 @@ from aegis.workflow.runner import (
     coerce_arguments,
     load_runs,
 )
-from aegis.testing.processes import wait_gone
 from tests.session.fake_provider import Fake, FakeDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_provider")]

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import stat
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aegis.config import Agent
 from aegis.driver import McpServer, SessionOptions
+from aegis.testing.recorder import Recorder
 from aegis_claude.config import ClaudeCode
 from aegis_claude.driver import ClaudeDriver
 from aegis_claude.provider import ClaudeCodeProvider
-from aegis.testing.recorder import Recorder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_CLAUDE = Path(__file__).parent / "fake_claude.py"
@@ -103,43 +102,3 @@ def make_fake_cli(folder: Path) -> FakeCli:
     executable.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_CLAUDE}" "$@"\n')
     executable.chmod(executable.stat().st_mode | stat.S_IXUSR)
     return FakeCli(folder, executable, folder / "log.jsonl")
-
-
-def settled(check: Callable[[], bool], timeout: float = 3.0) -> bool:
-    """Whether ``check`` holds within ``timeout`` seconds.
-
-    For the death of processes that are not our children: SIGKILL is delivered
-    asynchronously and no event tells us when it took effect, so poll.
-    """
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def process_gone(pid: int) -> bool:
-    """Whether ``pid`` no longer runs (a zombie left for an init that does not reap counts)."""
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    state = status[status.rindex(")") + 2 :].split()[0]
-    return state in ("Z", "X")
-
-
-def group_alive(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid``."""
-    alive: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = status[status.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            alive.append(int(entry.name))
-    return alive

@@ -29,15 +29,13 @@ from aegis.events import (
     TurnEnd,
 )
 from aegis.permissions import refusal
+from aegis.testing.processes import group_members, wait_gone
 from aegis_claude.config import ClaudeCode
 from aegis_claude.provider import ClaudeCodeProvider
 from tests.providers.claude.helpers import (
     FakeCli,
     Recorder,
-    group_alive,
     open_driver,
-    process_gone,
-    settled,
 )
 
 pytestmark = pytest.mark.anyio
@@ -351,8 +349,8 @@ async def test_leaving_during_a_turn_stops_everything_claude_started(
             await driver.prompt("hang")
 
     [escaped] = [entry["spawned"] for entry in fake_cli.log() if "spawned" in entry]
-    assert settled(lambda: group_alive(group) == [])
-    assert settled(lambda: process_gone(escaped))
+    assert wait_gone(group_members(group), timeout=3) == []
+    assert wait_gone([escaped], timeout=3) == []
     # The abandoned turn still ended, cancelled, and claude was asked to stop it.
     assert [e.stop_reason for e in recorder.of(TurnEnd)] == [StopReason.cancelled]
     assert [r["request"]["subtype"] for r in fake_cli.received("control_request")] == [
@@ -403,7 +401,7 @@ async def test_an_error_in_the_block_comes_out_as_itself_and_claude_is_stopped(
 
     with pytest.raises(RuntimeError, match="the caller's own"):
         await fail_inside()
-    assert settled(lambda: group_alive(groups[0]) == [])
+    assert wait_gone(group_members(groups[0]), timeout=3) == []
 
 
 async def test_the_provider_drives_only_claude_profiles(tmp_path: Path) -> None:

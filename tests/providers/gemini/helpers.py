@@ -9,9 +9,9 @@ from typing import Any
 from aegis.config import Agent
 from aegis.driver import McpServer, SessionOptions
 from aegis.registry import get_registry
+from aegis.testing.recorder import Recorder
 from aegis_gemini.config import GeminiCLI
 from aegis_gemini.driver import GeminiDriver
-from aegis.testing.recorder import Recorder
 from tests.support.clis import GEMINI_MODEL, CliEnv, gemini_env
 
 

@@ -1,4 +1,4 @@
-"""What the OpenCode provider's tests share: an event recorder and the driver's opening."""
+"""What the OpenCode provider's tests share: an isolated opencode project and a profile."""
 
 from __future__ import annotations
 
@@ -8,11 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aegis.config import Agent
-from aegis.driver import McpServer, SessionOptions
-from aegis.registry import get_registry
 from aegis_opencode.config import OpenCode
-from aegis_opencode.driver import OpenCodeDriver
-from aegis.testing.recorder import Recorder
 from tests.support.clis import CliEnv, opencode_config, opencode_env
 
 MODELS = ("m1", "m2")
@@ -44,24 +40,3 @@ def profile(project: Project | None = None, **config: Any) -> Agent:
     if project is not None:
         config.setdefault("executable", str(project.env.executable))
     return Agent(provider=OpenCode(**config))
-
-
-def open_driver(
-    agent: Agent,
-    project: Project,
-    recorder: Recorder,
-    *,
-    mcp_servers: tuple[McpServer, ...] = (),
-    resume: str | None = None,
-) -> OpenCodeDriver:
-    """A driver through the registered provider, as the session layer opens one."""
-    options = SessionOptions(
-        cwd=project.path,
-        emit=recorder,
-        env=project.env.env,
-        mcp_servers=mcp_servers,
-        resume=resume,
-    )
-    driver = get_registry().get("opencode").provider.open_driver(agent, options)
-    assert isinstance(driver, OpenCodeDriver)
-    return driver

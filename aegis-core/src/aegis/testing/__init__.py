@@ -64,7 +64,26 @@ _LAZY = {
     "wait_gone": "aegis.testing.processes",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "FakeModelServer",
+    "LoggedRequest",
+    "McpTestServer",
+    "ModelRequest",
+    "RecordedCall",
+    "Recorder",
+    "Reply",
+    "Script",
+    "ToolCall",
+    "ToolResult",
+    "Usage",
+    "alive",
+    "group_members",
+    "isolated_env",
+    "mcp_call",
+    "mcp_tool_name",
+    "shell_call",
+    "wait_gone",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -77,10 +96,10 @@ def __getattr__(name: str) -> Any:
 
 
 try:
-    import pytest as _pytest
+    import pytest
 except ImportError:  # aegis-core without its [testing] extra: the helpers still work
     pass
 else:
     # The suite's failures then show the values compared, as in a test module.
-    _pytest.register_assert_rewrite("aegis.testing.conformance")
+    pytest.register_assert_rewrite("aegis.testing.conformance")
     from aegis.testing.fixtures import fake_model, mcp_test_server, recorder  # noqa: F401

@@ -39,7 +39,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -78,6 +79,7 @@ __all__ = [
     "ConformanceSession",
     "Prompts",
     "ProviderConformance",
+    "held_open",
 ]
 
 TURN_TIMEOUT = 60.0
@@ -191,6 +193,30 @@ class ConformanceSession:
         return int(process.pid)
 
 
+@asynccontextmanager
+async def held_open(
+    sessions: Iterable[ConformanceSession], timeout: float = 120.0
+) -> AsyncIterator[None]:
+    """Start ``sessions`` at once, each in a task of its own; close them all at the end.
+
+    Entered once every session started or failed to (within ``timeout`` seconds).
+    """
+    async with anyio.create_task_group() as tg:
+        readiness = []
+        for session in sessions:
+            ready = anyio.Event()
+            readiness.append(ready)
+            tg.start_soon(session.run, ready)
+        try:
+            with anyio.fail_after(timeout):
+                for ready in readiness:
+                    await ready.wait()
+            yield
+        finally:
+            for session in sessions:
+                session.close_asked.set()
+
+
 _SESSIONS: dict[str, dict[str, Any]] = {
     "shared": {"mcp": True},
     "resume": {},
@@ -223,6 +249,10 @@ class ProviderConformance:
     """A well-formed session id that the CLI has never seen."""
     start_timeout: ClassVar[float] = 120.0
     """Seconds all the suite's sessions may take to start together."""
+    extra_sessions: ClassVar[tuple[str, ...]] = ()
+    """Names of more sessions to start with the suite's, for a provider's own tests in
+    the subclass (``conformance_sessions[name]``); :meth:`profile` sees the name in
+    ``setup.name``, to give one a different profile."""
 
     # --- what a provider says -----------------------------------------------------------
 
@@ -337,22 +367,10 @@ class ProviderConformance:
                 mcp=conformance_mcp if spec.get("mcp") else None,
                 resume=self.unknown_session_id if spec.get("resume") else None,
             )
-            for name, spec in _SESSIONS.items()
+            for name, spec in {**_SESSIONS, **dict.fromkeys(self.extra_sessions, {})}.items()
         }
-        async with anyio.create_task_group() as tg:
-            readiness = []
-            for session in sessions.values():
-                ready = anyio.Event()
-                readiness.append(ready)
-                tg.start_soon(session.run, ready)
-            try:
-                with anyio.fail_after(self.start_timeout):
-                    for ready in readiness:
-                        await ready.wait()
-                yield sessions
-            finally:
-                for session in sessions.values():
-                    session.close_asked.set()
+        async with held_open(sessions.values(), self.start_timeout):
+            yield sessions
 
     def setup(self, model: FakeModelServer, root: Path, name: str) -> CliSetup:
         """A fresh home and project for session ``name`` under ``root``."""
@@ -564,4 +582,3 @@ class ProviderConformance:
 def setup_model(session: ConformanceSession) -> FakeModelServer:
     """The fake model a session of the suite runs against."""
     return session.setup.model
-
