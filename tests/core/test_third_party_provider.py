@@ -33,7 +33,7 @@ def test_providers_command_lists_the_example_provider() -> None:
     assert example["aliases"] == ["ex"]
     assert example["distribution"] == "aegis-example-provider"
     assert example["config_class"] == "Example"
-    assert example["install_hint"] == "pip install example-agent"
+    assert example["install_hint"] == "pip install aegis-example-provider"
 
 
 def test_aegis_config_resolves_the_example_config_class() -> None:
@@ -41,19 +41,19 @@ def test_aegis_config_resolves_the_example_config_class() -> None:
 
 
 def test_example_works_in_flat_shape_by_name_and_alias_and_as_provider_object() -> None:
-    by_name = Agent(harness="example", greeting="hi", permission="read")
-    by_alias = Agent(harness="ex", greeting="hi", permission="read")
-    by_object = Agent(provider=Example(greeting="hi", permission="read"))
+    by_name = Agent(harness="example", base_url="http://127.0.0.1:9/v1", permission="read")
+    by_alias = Agent(harness="ex", base_url="http://127.0.0.1:9/v1", permission="read")
+    by_object = Agent(provider=Example(base_url="http://127.0.0.1:9/v1", permission="read"))
 
     assert by_name == by_alias == by_object
     assert by_name.harness == "example"
-    assert by_name.provider.greeting == "hi"
+    assert by_name.provider.base_url == "http://127.0.0.1:9/v1"
     assert by_name.effort is None
 
 
 def test_example_field_is_validated_like_any_provider_field() -> None:
     with pytest.raises(ConfigError) as caught:
-        Agent(harness="gemini", greeting="hi")
+        Agent(harness="gemini", base_url="http://127.0.0.1:9/v1")
 
     assert "only Example has it" in caught.value.message
 
@@ -61,11 +61,11 @@ def test_example_field_is_validated_like_any_provider_field() -> None:
 def test_example_profile_loads_from_aegis_py(write_config: Callable[[str], Path]) -> None:
     write_config(
         "from aegis.config import Agent, Example\n"
-        "agents = {'ex': Agent(provider=Example(greeting='hey'))}\n"
+        "agents = {'ex': Agent(provider=Example(base_url='http://h/v1'))}\n"
         "default_agent = 'ex'\n"
     )
 
     agents, default = load_config()
 
     assert default == "ex"
-    assert agents["ex"].provider == Example(greeting="hey")
+    assert agents["ex"].provider == Example(base_url="http://h/v1")

@@ -367,7 +367,7 @@ class ProviderConformance:
                 mcp=conformance_mcp if spec.get("mcp") else None,
                 resume=self.unknown_session_id if spec.get("resume") else None,
             )
-            for name, spec in {**_SESSIONS, **dict.fromkeys(self.extra_sessions, {})}.items()
+            for name, spec in {**_SESSIONS, **{key: {} for key in self.extra_sessions}}.items()
         }
         async with held_open(sessions.values(), self.start_timeout):
             yield sessions

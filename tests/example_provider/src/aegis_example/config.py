@@ -8,9 +8,11 @@ from aegis.config import ProviderConfig
 
 
 class Example(ProviderConfig):
-    """Settings of an agent run by the example provider."""
+    """Settings of an agent run by ``example-agent``."""
 
     harness: ClassVar[str] = "example"
 
-    greeting: str = "hello"
-    """A provider-specific field: only ``Example`` has it."""
+    base_url: str | None = None
+    """The OpenAI-compatible endpoint the agent asks (its ``EXAMPLE_AGENT_BASE_URL``).
+
+    A field only ``Example`` has; by default the agent's own setting applies."""

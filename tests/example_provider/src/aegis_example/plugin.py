@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aegis import hookimpl
 from aegis.provider import Provider
 from aegis_example.config import Example
 
+if TYPE_CHECKING:
+    from aegis.config import Agent
+    from aegis.driver import Driver, SessionOptions
+
 
 class ExampleProvider(Provider):
-    """A provider for an imaginary ``example-agent`` CLI."""
+    """A provider for ``example-agent``, a small ACP coding agent."""
 
     name = "example"
     aliases = ("ex",)
     config_class = Example
     executable = "example-agent"
-    install_hint = "pip install example-agent"
+    install_hint = "pip install aegis-example-provider"
     description = "the plugin author guide's example provider"
+
+    def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
+        from aegis_example.driver import ExampleDriver
+
+        self.checked_config(agent, Example)
+        return ExampleDriver(agent, options)
 
 
 @hookimpl

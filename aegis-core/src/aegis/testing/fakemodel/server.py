@@ -196,7 +196,13 @@ class FakeModelServer:
             env = {"ANTHROPIC_BASE_URL": server.url, ...}
     """
 
-    def __init__(self, script: Script | None = None, *, models: tuple[str, ...] = DEFAULT_MODELS):
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        models: tuple[str, ...] = DEFAULT_MODELS,
+        port: int = 0,
+    ):
         self._script = script or Script()
         self.models = models
         self._cond = threading.Condition()
@@ -205,7 +211,7 @@ class FakeModelServer:
         self._log_entries: list[LoggedRequest] = []
         self._disconnects: list[str] = []
         self._errors: list[str] = []
-        self._http = _Http(("127.0.0.1", 0), _Handler)
+        self._http = _Http(("127.0.0.1", port), _Handler)
         self._http.owner = self
         self._thread: threading.Thread | None = None
 
