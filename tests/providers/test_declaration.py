@@ -29,7 +29,7 @@ from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
 from aegis_opencode.config import OpenCode
 from tests.support.clis import GEMINI_MODEL, CliEnv, claude_env, gemini_env, opencode_env
-from tests.support.fakemodel import FakeModelServer, Script
+from aegis.testing.fakemodel import FakeModelServer, Script
 
 pytestmark = pytest.mark.anyio
 

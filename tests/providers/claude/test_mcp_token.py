@@ -27,8 +27,8 @@ from aegis_claude import driver as claude_driver
 from aegis_claude.config import ClaudeCode
 from tests.providers.claude.helpers import Recorder, open_driver
 from tests.support.clis import claude_env, cli_path
-from tests.support.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
-from tests.support.mcp_server import McpTestServer
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
+from aegis.testing.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.anyio
 

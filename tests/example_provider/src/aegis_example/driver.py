@@ -6,21 +6,17 @@ from aegis.acp.driver import AcpDriver
 from aegis_example.config import Example
 
 
-class ExampleDriver(AcpDriver):
-    """One session of ``example-agent``; it only says how to start the CLI."""
+class ExampleDriver(AcpDriver[Example]):
+    """One session of ``example-agent``.
 
-    install_hint = "pip install aegis-example-provider"
+    The base runs the profile's ``executable`` (else the provider's), then these
+    arguments, then the profile's ``extra_args``, in an environment with its ``env``.
+    """
 
-    def command(self) -> list[str]:
-        config = self.agent.provider
-        argv = [config.executable or "example-agent"]
-        if self.agent.model:
-            argv += ["--model", self.agent.model]
-        return [*argv, *config.extra_args]
+    def arguments(self) -> list[str]:
+        return ["--model", self.config.model] if self.config.model else []
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        config = self.agent.provider
-        if isinstance(config, Example) and config.base_url:
-            env["EXAMPLE_AGENT_BASE_URL"] = config.base_url
-        return env
+    def default_environment(self) -> dict[str, str]:
+        if self.config.base_url is None:
+            return {}
+        return {"EXAMPLE_AGENT_BASE_URL": self.config.base_url}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aegis import hookimpl
 from aegis.provider import Provider
@@ -14,12 +14,11 @@ if TYPE_CHECKING:
     from aegis.driver import Driver, SessionOptions
 
 
-class ExampleProvider(Provider):
+class ExampleProvider(Provider[Example]):
     """A provider for ``example-agent``, a small ACP coding agent."""
 
-    name = "example"
     aliases = ("ex",)
-    config_class = Example
+    config_class = Example  # its harness, "example", is the provider's name
     executable = "example-agent"
     install_hint = "pip install aegis-example-provider"
     description = "the plugin author guide's example provider"
@@ -27,10 +26,9 @@ class ExampleProvider(Provider):
     def open_driver(self, agent: Agent, options: SessionOptions) -> Driver:
         from aegis_example.driver import ExampleDriver
 
-        self.checked_config(agent, Example)
-        return ExampleDriver(agent, options)
+        return ExampleDriver(self, self.checked_config(agent), options)
 
 
 @hookimpl
-def register_providers(register: Callable[[Provider], None]) -> None:
+def register_providers(register: Callable[[Provider[Any]], None]) -> None:
     register(ExampleProvider())
