@@ -25,11 +25,11 @@ from aegis.errors import HarnessNotFound
 from aegis.known_providers import KNOWN_PROVIDERS
 from aegis.provider import Provider
 from aegis.registry import KNOWN_PACKAGES, get_registry
+from aegis.testing.fakemodel import FakeModelServer, Script
 from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
 from aegis_opencode.config import OpenCode
 from tests.support.clis import GEMINI_MODEL, CliEnv, claude_env, gemini_env, opencode_env
-from aegis.testing.fakemodel import FakeModelServer, Script
 
 pytestmark = pytest.mark.anyio
 

@@ -23,12 +23,12 @@ import pytest
 
 from aegis.config.enums import Permission
 from aegis.events import ToolResult
+from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
+from aegis.testing.mcp_server import McpTestServer
 from aegis_claude import driver as claude_driver
 from aegis_claude.config import ClaudeCode
 from tests.providers.claude.helpers import Recorder, open_driver
 from tests.support.clis import claude_env, cli_path
-from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
-from aegis.testing.mcp_server import McpTestServer
 
 pytestmark = pytest.mark.anyio
 
