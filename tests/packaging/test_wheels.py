@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from email.parser import Parser
 from pathlib import Path
 
@@ -78,10 +79,11 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 class Venv:
-    """A fresh virtual environment with some of the wheels installed."""
+    """A fresh virtual environment with some of the wheels (or other requirements) installed."""
 
-    def __init__(self, folder: Path, wheels: list[Path]) -> None:
+    def __init__(self, folder: Path, wheels: Sequence[Path | str]) -> None:
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         ok([*uv(), "venv", "--quiet", "--python", sys.executable, str(folder / "venv")], folder)
         self.python = folder / "venv" / "bin" / "python"
         self.aegis = folder / "venv" / "bin" / "aegis"
@@ -255,6 +257,22 @@ def test_core_alone_hints_the_package_of_a_provider_module_import(core_alone: Ve
         done.stderr
     )
     assert "hint: pip install aegis-provider-opencode" in done.stderr
+
+
+def test_core_alone_has_the_testing_kit_without_pytest(
+    core_alone: Venv, wheels: dict[str, Path]
+) -> None:
+    _, entry_points, names = wheel_metadata(wheels["aegis-core"])
+    done = core_alone.python_run(
+        "import aegis.testing as t\n"
+        "with t.FakeModelServer() as server: print(server.url)\n"
+        "import importlib.util; print(importlib.util.find_spec('pytest'))"
+    )
+
+    assert "[pytest11]\naegis.testing = aegis.testing" in entry_points
+    assert "aegis/testing/conformance.py" in names
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("http://127.0.0.1:") and done.stdout.endswith("None\n")
 
 
 def test_core_alone_bare_aegis_prints_help(core_alone: Venv) -> None:
