@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import aegis.config
 from aegis.cli import cli
 from aegis.config import Agent, ConfigError, load_config
 from aegis.registry import get_registry
+from aegis.testing import FakeModelServer
 from aegis_example.config import Example
 from aegis_example.plugin import ExampleProvider
 
@@ -69,3 +73,29 @@ def test_example_profile_loads_from_aegis_py(write_config: Callable[[str], Path]
 
     assert default == "ex"
     assert agents["ex"].provider == Example(base_url="http://h/v1")
+
+
+def test_aegis_ask_on_the_example_provider_answers_through_example_agent(
+    fake_model: FakeModelServer, tmp_path: Path
+) -> None:
+    # The plugin guide's walk: a profile of the example provider, the kit's fake model.
+    (tmp_path / ".aegis.py").write_text(
+        "from aegis.config import Agent, Example\n"
+        f"agents = {{'ex': Agent(provider=Example(base_url='{fake_model.url}/v1', model='m1'))}}\n"
+        "default_agent = 'ex'\n"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "aegis", "ask", "ex", "hello"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "echo: hello\n"
+    [request] = fake_model.requests
+    assert (request.user_text, request.model) == ("hello", "m1")

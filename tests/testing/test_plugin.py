@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-USES_THE_FIXTURES = '''
+USES_THE_FIXTURES = """
 import json, urllib.request
 
 def test_fixtures(fake_model, mcp_test_server, recorder):
@@ -27,9 +27,9 @@ def test_fixtures(fake_model, mcp_test_server, recorder):
     assert [r.user_text for r in fake_model.requests] == ["hi"]
     assert mcp_test_server.url.startswith("http://127.0.0.1:")
     assert recorder.events == []
-'''
+"""
 
-LOADS_NOTHING = '''
+LOADS_NOTHING = """
 import sys
 
 def test_nothing_heavy_was_imported():
@@ -37,7 +37,7 @@ def test_nothing_heavy_was_imported():
     heavy = ("aegis.testing.fakemodel", "aegis.testing.mcp_server",
              "aegis.testing.conformance", "uvicorn", "mcp", "aegis.config")
     assert [m for m in heavy if m in sys.modules] == []
-'''
+"""
 
 
 def pytest_run(folder: Path, source: str, *args: str, autoload: bool = True) -> str:

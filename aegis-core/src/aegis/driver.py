@@ -9,7 +9,8 @@ The session layer uses it like this, inside one task::
         ...
         await driver.interrupt()                # from another task, during a turn
 
-Rules every driver follows (the conformance tests check them):
+Rules every driver follows (the conformance suite, :mod:`aegis.testing.conformance`,
+checks them against the real CLI):
 
 * Every event goes through ``options.emit`` as soon as it is known: streamed, not
   batched at the end of a turn. ``emit`` is synchronous and cheap; never await in it.

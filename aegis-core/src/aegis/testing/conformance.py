@@ -4,6 +4,7 @@ A provider package runs it by subclassing :class:`ProviderConformance` in one of
 test modules and saying how to run its CLI against the kit's fake model::
 
     from aegis.config import Agent
+    from aegis.testing import isolated_env
     from aegis.testing.conformance import CliSetup, ProviderConformance
     from aegis_mycli.config import MyCli
 
