@@ -1,4 +1,4 @@
-"""Fixtures for the fake model's self-tests."""
+"""Fixtures of the testing kit's own tests."""
 
 from __future__ import annotations
 
