@@ -63,7 +63,14 @@ from aegis.events import (
     TurnEnd,
     Usage,
 )
-from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
+from aegis.testing.fakemodel import (
+    FakeModelServer,
+    ModelRequest,
+    Reply,
+    Script,
+    mcp_tool_name,
+    shell_call,
+)
 from aegis.testing.fakemodel import ToolCall as ModelToolCall
 from aegis.testing.fakemodel import Usage as ModelUsage
 from aegis.testing.mcp_server import McpTestServer
@@ -202,6 +209,7 @@ async def held_open(
 
     Entered once every session started or failed to (within ``timeout`` seconds).
     """
+    sessions = list(sessions)
     async with anyio.create_task_group() as tg:
         readiness = []
         for session in sessions:
@@ -291,8 +299,6 @@ class ProviderConformance:
 
         By default the kit recognises ``mcp__S__T``, ``mcp_S_T`` and ``S_T``.
         """
-        from aegis.testing.fakemodel import mcp_tool_name
-
         return mcp_tool_name(request, server, tool)
 
     def _record_note(self, request: ModelRequest) -> Reply:
