@@ -309,3 +309,14 @@ def test_queue_enqueue_refuses_an_empty_payload_as_ask_refuses_an_empty_message(
         done = aegis(project, *args)
         assert done.returncode == 1
         assert done.stderr.startswith(f"error: the {what} is empty\n")
+
+
+def test_chat_refuses_an_unknown_profile_before_starting_anything(tmp_path: Path) -> None:
+    (tmp_path / ".aegis.py").write_text(CONFIG)
+    done = aegis(tmp_path, "chat", "nosuch")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: no agent profile 'nosuch'",
+        "  hint: profiles: offline, missing",
+    ]
+    assert not (tmp_path / ".aegis").exists()  # no substrate was started for nothing

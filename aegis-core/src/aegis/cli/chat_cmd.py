@@ -7,7 +7,7 @@ import math
 import anyio
 import click
 
-from aegis.cli._context import load_project
+from aegis.cli._context import load_project, require_profile
 from aegis.cli._render import ConsoleRenderer
 from aegis.cli._runtime import run_command
 
@@ -32,6 +32,7 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
     """
     project = load_project(ctx)
     chosen = profile or project.default_agent
+    require_profile(project, chosen)  # before the substrate starts for nothing
     state: dict[str, object] = {}
 
     async def interrupt() -> bool:
