@@ -169,7 +169,9 @@ class ConformanceSession:
                 try:
                     self.started = await self.driver.start()
                 except DriverError as exc:
+                    # Nothing more to do with it: stop the CLI now, not at the class's end.
                     self.failure = exc
+                    return
                 ready.set()
                 await self.close_asked.wait()
         finally:
@@ -542,6 +544,8 @@ class ProviderConformance:
         else:
             assert session.driver.failed is None
             assert again.ok and again.text == f"echo: {Prompts.HELLO}"
+        with anyio.fail_after(TURN_TIMEOUT):
+            await session.close()
 
     async def test_a_killed_cli_fails_the_turn_at_once(
         self, conformance_sessions: dict[str, ConformanceSession]
