@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queued import QueuedMessages
 from tests.tui.helpers import make_app, ready, transcript, until, write_project
 
@@ -58,7 +59,9 @@ async def test_typing_while_busy_queues_the_message_until_it_is_delivered(
         queued = app.main.query_one(QueuedMessages)
         assert tab.pending == ["hello"]
         assert queued.display and "↳ queued hello" in str(queued.render())
-        assert app.bridge.get("alpha").queued == 1  # it waits in the session's inbox
+        # Held by the TUI (not in the session's inbox) until the agent is ready again,
+        # so that an interrupt can give it back (see the test below).
+        assert app.bridge.get("alpha").queued == 0
         await until(pilot, lambda: "What shall we **build** today?" in transcript(app))
         assert tab.pending == [] and not queued.display
         assert transcript(app).index("Done, slowly.") < transcript(app).index("▌ you\nhello")
@@ -75,6 +78,26 @@ async def test_escape_interrupts_the_running_turn(tmp_path: Path) -> None:
         await until(pilot, lambda: "⊘ interrupted" in transcript(app), timeout=10)
         await until(pilot, ready(app, "alpha"))
         assert "Done, slowly." not in transcript(app)
+
+
+async def test_escape_gives_the_queued_messages_back_to_the_input_box(tmp_path: Path) -> None:
+    app = make_app(write_project(tmp_path, slow=30))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        tab = app.tab_named("alpha")
+        await pilot.press(*"slow", "enter")
+        await until(pilot, lambda: tab.state == "busy")
+        await pilot.press(*"hello", "enter", *"list", "enter")
+        assert tab.pending == ["hello", "list"]
+        await pilot.press("escape")
+        await until(pilot, ready(app, "alpha"), timeout=10)
+        await pilot.pause(0.5)  # time for a wrongly sent message to start a turn
+        prompt = app.main.query_one(PromptInput)
+        assert prompt.value == "hello\n\nlist"
+        assert tab.state == "ready" and tab.pending == []
+        assert "▌ you\nhello" not in transcript(app) and "Five lines." not in transcript(app)
+        assert not app.main.query_one(QueuedMessages).display
 
 
 async def test_a_background_tab_that_finishes_rings_the_bell_and_is_marked_unseen(

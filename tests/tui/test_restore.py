@@ -57,7 +57,7 @@ async def test_reopening_restores_the_tabs_resumes_their_sessions_and_replays_th
         await pilot.press(*"hello", "enter")
         await until(pilot, lambda: transcript(app, "alpha").count("What shall we") == 2)
         prompt = app.main.query_one("#prompt")
-        assert prompt.history == ["hello"]  # type: ignore[attr-defined]
+        assert prompt.sent == ["hello"]  # type: ignore[attr-defined]
 
 
 async def test_clean_starts_one_fresh_tab_and_ignores_the_saved_tabs(tmp_path: Path) -> None:

@@ -24,11 +24,12 @@ from textual.widgets import ContentSwitcher
 
 from aegis.config.loader import Project
 from aegis.errors import MessageRefused
-from aegis.events import Event, SessionStarted, TurnEnd
+from aegis.events import Event, SessionStarted, StateChanged, TurnEnd
 from aegis.session.manager import SessionClosed, SessionManager
 from aegis.substrate import Substrate
-from aegis_tui.keys import APP_KEYS
+from aegis_tui.keys import APP_KEYS, read_alt_keys
 from aegis_tui.replay import read_transcript
+from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.screens.confirm import Confirm
 from aegis_tui.screens.help import HelpScreen
@@ -52,8 +53,12 @@ from aegis_tui.widgets.queued import QueuedMessages
 from aegis_tui.widgets.status import StatusBar
 from aegis_tui.widgets.tabs import TabBar
 from aegis_tui.widgets.transcript import TranscriptView
+from aegis_tui.widgets.working import WorkingIndicator
 
 log = logging.getLogger("aegis.tui")
+
+SPIN_EVERY = 0.1
+"""Seconds between two frames of the working line's spinner."""
 
 QUIT_TIMEOUT = 30.0
 """Seconds quitting waits for sessions and running queue tasks to stop."""
@@ -98,6 +103,7 @@ class AegisApp(App[int]):
         queue_poll: float | None = 1.0,
     ) -> None:
         super().__init__()
+        read_alt_keys()
         self.project = project
         self.start_profile = profile
         self.clean = clean
@@ -142,6 +148,7 @@ class AegisApp(App[int]):
         self._started = True
         self._refresh_chrome()
         self.set_interval(1.0, self._tick)
+        self.set_interval(SPIN_EVERY, self._spin)
         self.run_worker(self._host(), name="substrate", group="substrate", exit_on_error=False)
 
     # --- the substrate and its events -----------------------------------------------------
@@ -209,6 +216,8 @@ class AegisApp(App[int]):
             return  # a queue worker or a workflow's session: not a tab
         tab.apply(event, self.clock())
         shown = self._views[handle].add_event(event)
+        if isinstance(event, StateChanged) and event.state == "ready" and tab.pending:
+            self._send(tab, tab.pending.pop(0))  # the next message the user left waiting
         background = self.tabs.index(tab) != self.active
         if background and shown and not isinstance(event, SessionStarted):
             tab.unseen = True
@@ -236,7 +245,7 @@ class AegisApp(App[int]):
             finally:
                 self._restoring = False
             prompt = self.main.query_one(PromptInput)
-            prompt.history = list(state.history)
+            prompt.sent = list(state.history)
             prompt.remember("")
             self._history = list(state.history)
             if self.tabs:
@@ -311,6 +320,7 @@ class AegisApp(App[int]):
             self.notify(f"could not open a {profile} session: {exc}", severity="error")
             return None
         tab, view = self._new_tab(handle, profile)
+        view.note(self.welcome(profile), "")
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         self.select_tab(len(self.tabs) - 1)
         self.save_soon()
@@ -331,6 +341,7 @@ class AegisApp(App[int]):
         )
         tab, view = self._new_tab(record.handle, record.profile)
         tab.harness_session_id = record.harness_session_id
+        tab.title = record.title
         for event in events:
             tab.replay(event)
             view.timeline.apply(event)
@@ -352,7 +363,9 @@ class AegisApp(App[int]):
     def snapshot(self) -> TuiState:
         """What ``tui.json`` should say now."""
         return TuiState(
-            tabs=tuple(TabRecord(t.handle, t.profile, t.harness_session_id) for t in self.tabs),
+            tabs=tuple(
+                TabRecord(t.handle, t.profile, t.harness_session_id, t.title) for t in self.tabs
+            ),
             active=self.active,
             history=tuple(self._history),
         )
@@ -415,34 +428,61 @@ class AegisApp(App[int]):
         self._refresh_chrome()
         self.save_soon()
 
-    def on_input_submitted(self, event: PromptInput.Submitted) -> None:
-        prompt = event.input
-        if not isinstance(prompt, PromptInput):
-            return  # another screen's input box
-        text = event.value.strip()
+    def welcome(self, profile: str) -> str:
+        """What a new tab's empty transcript says: the profile, what to try, the others."""
+        agent = self.project.agents[profile]
+        lines = [f"{profile}: {agent.description}" if agent.description else profile]
+        lines.append(
+            "Type a message and press enter (ctrl+j for a new line); "
+            "escape interrupts the agent while it works."
+        )
+        others = [name for name in self.project.agents if name != profile]
+        if others:
+            lines.append(f"Other profiles: {', '.join(others)}; ctrl+n opens a tab of one.")
+        lines.append("f1 lists every key and explains the status line.")
+        return "\n".join(lines)
+
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        prompt = event.prompt
+        text = event.value
         tab = self.current
-        if not text:
+        if not text.strip():
             return
         if tab is None or self.substrate is None:
             self.notify("No session: ctrl+t opens one", severity="warning")
             return
+        if not tab.live:
+            self._notify_ended(tab)
+            return
+        if tab.state == "ready" and not tab.pending:
+            if not self._send(tab, text):
+                return
+        else:
+            # Kept here, not in the session's inbox, until the agent is ready: escape
+            # gives it back to the input box instead of sending it after the interrupt.
+            tab.pending.append(text)
+        prompt.remember(text)
+        prompt.value = ""
+        self._history = list(prompt.sent)
+        self._refresh_chrome()
+        self.save_soon()
+
+    def _send(self, tab: Tab, text: str) -> bool:
+        """Send ``text`` to the session of ``tab``; says why not and returns False."""
         try:
             self.bridge.send(tab.handle, text, sender="user")
         except SessionClosed:
-            self.notify(
-                f"{tab.handle} has ended ({tab.state}): ctrl+t opens a new tab",
-                severity="warning",
-            )
-            return
+            self._notify_ended(tab)
+            return False
         except MessageRefused as exc:
             self.notify(f"message refused: {exc}", severity="error")
-            return
-        tab.pending.append(text)
-        prompt.remember(text)
-        prompt.value = ""
-        self._history = list(prompt.history)
-        self._refresh_chrome()
-        self.save_soon()
+            return False
+        return True
+
+    def _notify_ended(self, tab: Tab) -> None:
+        self.notify(
+            f"{tab.handle} has ended ({tab.state}): ctrl+t opens a new tab", severity="warning"
+        )
 
     def on_tab_bar_selected(self, event: TabBar.Selected) -> None:
         self.select_tab(event.index)
@@ -509,8 +549,39 @@ class AegisApp(App[int]):
             return
         if tab.state != "busy":
             return
+        if tab.pending:
+            # People interrupt to change direction: what they queued comes back to edit.
+            prompt = self.main.query_one(PromptInput)
+            waiting = "\n\n".join(tab.pending)
+            draft = prompt.value
+            prompt.value = f"{draft}\n\n{waiting}" if draft.strip() else waiting
+            count = len(tab.pending)
+            tab.pending.clear()
+            self.notify(f"{count} queued message{'s' * (count > 1)} back in the input box")
+            self._refresh_chrome()
         self.view_of(tab).note("⊘ interrupting…", "yellow")
         await self.bridge.interrupt(tab.handle)
+
+    def action_rename_tab(self) -> None:
+        tab = self.current
+        if tab is None:
+            return
+
+        def renamed(name: str | None) -> None:
+            if name is None:
+                return
+            tab.title = name.strip() or None  # an empty name gives the handle back
+            self._refresh_chrome()
+            self.save_soon()
+
+        self.push_screen(
+            AskText(
+                f"Rename tab {self.active + 1} ({tab.handle}, {tab.profile})",
+                tab.title or "",
+                "an empty name names it by its handle again",
+            ),
+            renamed,
+        )
 
     def action_toggle_details(self) -> None:
         tab = self.current
@@ -568,12 +639,19 @@ class AegisApp(App[int]):
             return
         self.main.query_one(StatusBar).show(self.current, self.clock())
 
+    def _spin(self) -> None:
+        tab = self.current
+        if self._stopping.is_set() or tab is None or tab.state != "busy":
+            return
+        self.main.query_one(WorkingIndicator).show(tab, self.clock())
+
     def _refresh_chrome(self) -> None:
         if self._stopping.is_set():
             return  # the screen may be half taken down
         tab = self.current
         self.main.query_one(TabBar).show(self.tabs, self.active)
         self.main.query_one(StatusBar).show(tab, self.clock())
+        self.main.query_one(WorkingIndicator).show(tab, self.clock())
         self.main.query_one(QueuedMessages).show(tab.pending if tab is not None else [])
 
     def tab_named(self, handle: str) -> Tab:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from textual.binding import Binding
 
@@ -32,19 +33,22 @@ class Key:
 
 
 MAIN_KEYS: tuple[Key, ...] = (
+    # The footer shows keys in this order and drops what does not fit at the right:
+    # the most needed ones come first (help, the dashboards), the tab keys after.
+    Key("f1", "help", "Help", footer=True),
+    Key("f2", "queues", "Queues", footer=True),
+    Key("f3", "workflows", "Workflows", footer=True),
+    Key("escape", "interrupt", "Interrupt", footer=True),
     Key("ctrl+t", "new_tab", "New tab", footer=True),
     Key("ctrl+n", "pick_profile", "New tab with profile…", footer=True),
     Key("ctrl+w", "close_tab", "Close tab", footer=True, priority=True),
-    Key("escape", "interrupt", "Interrupt", footer=True),
+    Key("ctrl+r", "rename_tab", "Rename tab", priority=True),
     Key("alt+right,ctrl+pagedown", "next_tab", "Next tab"),
     Key("alt+left,ctrl+pageup", "previous_tab", "Previous tab"),
     *(Key(f"alt+{n}", f"switch_tab({n - 1})", f"Tab {n}") for n in range(1, 10)),
     Key("ctrl+o", "toggle_details", "Expand/collapse tool results"),
     Key("pageup", "scroll_transcript(-1)", "Scroll up"),
     Key("pagedown", "scroll_transcript(1)", "Scroll down"),
-    Key("f1", "help", "Help", footer=True),
-    Key("f2", "queues", "Queues", footer=True),
-    Key("f3", "workflows", "Workflows", footer=True),
 )
 
 APP_KEYS: tuple[Key, ...] = (Key("ctrl+q", "quit", "Quit", footer=True, priority=True),)
@@ -52,12 +56,62 @@ APP_KEYS: tuple[Key, ...] = (Key("ctrl+q", "quit", "Quit", footer=True, priority
 
 INPUT_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Send the message (queued while the agent is busy)"),
-    ("up / down", "Walk the history of sent messages"),
+    ("ctrl+j / alt+enter", "A new line in the message (ctrl+j works in every terminal)"),
+    ("ctrl+e", "Expand a [pasted N lines] placeholder into the box"),
+    ("up / down", "Walk the history of sent messages (from the first / last line)"),
     ("click a block", "Expand or collapse a tool result or thinking"),
 )
 """Keys of the input box and the mouse, listed on the help screen."""
 
 
+def footer_keys() -> list[Key]:
+    """The keys the main screen's footer shows, the most needed first: help, the
+    dashboards and quit come before the tab keys, so that a narrow terminal keeps them."""
+    keys = [key for key in MAIN_KEYS if key.footer]
+    return [*keys[:3], *APP_KEYS, *keys[3:]]
+
+
+def short(keys: str) -> str:
+    """The first of ``keys`` as the footer writes it: ``^t``, ``f1``, ``esc``."""
+    first = keys.split(",")[0]
+    if first.startswith("ctrl+"):
+        return "^" + first.removeprefix("ctrl+")
+    return {"escape": "esc"}.get(first, first)
+
+
 def shown(keys: str) -> str:
     """How a binding's keys read on the help screen: ``alt+right / ctrl+pagedown``."""
     return " / ".join(keys.split(","))
+
+
+class _TerminalKey(str, Enum):
+    """Key names for sequences that Textual reads otherwise (see :func:`read_alt_keys`)."""
+
+    ALT_1 = "alt+1"
+    ALT_2 = "alt+2"
+    ALT_3 = "alt+3"
+    ALT_4 = "alt+4"
+    ALT_5 = "alt+5"
+    ALT_6 = "alt+6"
+    ALT_7 = "alt+7"
+    ALT_8 = "alt+8"
+    ALT_9 = "alt+9"
+    ALT_ENTER = "alt+enter"
+
+
+def read_alt_keys() -> None:
+    """Make Textual read ``ESC 1`` … ``ESC 9`` as alt+1 … alt+9, and ``ESC CR`` as alt+enter.
+
+    Most terminals (xterm, GNOME's, iTerm2 with "Esc+", tmux) send Alt+key as ESC
+    followed by the key. Textual's table maps ESC+digit to the characters macOS types
+    for Option+digit (``¡™£¢∞§¶•ª``, for WezTerm), so alt+1 typed ``¡`` into the
+    input box instead of switching tabs; and it reads ESC CR as a plain enter. The
+    table is Textual's own (its parser reads it for every key): the entries changed
+    here are only those sequences.
+    """
+    from textual import _ansi_sequences
+
+    table: dict[str, object] = _ansi_sequences.ANSI_SEQUENCES_KEYS  # type: ignore[assignment]
+    for n in range(1, 10):
+        table[f"\x1b{n}"] = (_TerminalKey(f"alt+{n}"),)
+    table["\x1b\r"] = (_TerminalKey.ALT_ENTER,)

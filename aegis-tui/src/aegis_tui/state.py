@@ -1,10 +1,11 @@
 """What the TUI remembers between runs: ``.aegis/tui.json``.
 
-The file holds the open tabs (handle, agent profile and the harness session id
-that resuming needs), which tab was active, and the input history. It is written
-atomically (a temporary file, then a rename), so a crash leaves the old or the new
-file, never half of one; a file damaged some other way raises :class:`BrokenState`,
-and :func:`set_aside` moves it out of the way so the TUI can start fresh.
+The file holds the open tabs (handle, agent profile, the harness session id
+that resuming needs, and the name the user gave the tab), which tab was active,
+and the input history. It is written atomically (a temporary file, then a
+rename), so a crash leaves the old or the new file, never half of one; a file
+damaged some other way raises :class:`BrokenState`, and :func:`set_aside` moves it
+out of the way so the TUI can start fresh.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class TabRecord:
     handle: str
     profile: str
     harness_session_id: str | None = None
+    title: str | None = None
+    """The name the user gave the tab (ctrl+r)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class TuiState:
                     "handle": tab.handle,
                     "profile": tab.profile,
                     "harness_session_id": tab.harness_session_id,
+                    **({"title": tab.title} if tab.title else {}),
                 }
                 for tab in self.tabs
             ],
@@ -106,7 +110,10 @@ def _parse(path: Path, data: Any) -> TuiState:
             raise BrokenState(path, f"tab {number} has no profile")
         if session_id is not None and not isinstance(session_id, str):
             raise BrokenState(path, f"tab {number} has a harness_session_id that is not a string")
-        tabs.append(TabRecord(handle, profile, session_id))
+        title = item.get("title")
+        if title is not None and not isinstance(title, str):
+            raise BrokenState(path, f"tab {number} has a title that is not a string")
+        tabs.append(TabRecord(handle, profile, session_id, title or None))
     active = data.get("active", 0)
     if not isinstance(active, int) or isinstance(active, bool):
         raise BrokenState(path, "`active` is not a number")

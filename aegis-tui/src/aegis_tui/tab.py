@@ -6,10 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aegis.events import (
+    AssistantMessage,
     Error,
     Event,
     SessionStarted,
     StateChanged,
+    TextDelta,
+    Thinking,
+    ToolCall,
+    ToolResult,
     TurnEnd,
     Usage,
     UserMessage,
@@ -43,13 +48,23 @@ class Tab:
     unseen: bool = False
     """Output arrived while another tab was shown."""
     pending: list[str] = field(default_factory=list)
-    """Messages typed here and waiting in the session's inbox, oldest first."""
+    """Messages typed here while the agent was busy, oldest first: the app sends the
+    next one when the session is ready again (escape gives them back to the input box)."""
     usage: Usage = field(default_factory=Usage)
     """Totals over every turn of the transcript (earlier runs included)."""
     turn_started: float | None = None
     last_turn: float | None = None
     """Seconds the last finished turn took."""
     error: str | None = None
+    title: str | None = None
+    """The name the user gave the tab (``None``: its handle names it)."""
+    activity: str | None = None
+    """What the agent is doing in the running turn: ``thinking``, ``running bash``, ``writing``."""
+
+    @property
+    def name(self) -> str:
+        """What the tab bar calls the tab."""
+        return self.title or self.handle
 
     @property
     def live(self) -> bool:
@@ -70,22 +85,23 @@ class Tab:
         elif isinstance(event, SessionStarted):
             self.harness_session_id = event.harness_session_id
             self.model = event.model or self.model
-        elif isinstance(event, UserMessage):
-            if event.sender == "user" and self.pending:
-                # Delivered in order: the oldest waiting message is the one that went in.
-                self.pending.pop(0)
         elif isinstance(event, TurnEnd):
             if event.usage is not None:
                 self.usage = self.usage + event.usage
         elif isinstance(event, Error) and event.fatal:
             self.error = event.message
+        if self.state == "busy":
+            self.activity = activity_after(event, self.activity)
 
     def _state(self, state: str, now: float) -> None:
         if state == "busy" and self.state != "busy":
             self.turn_started = now
+            self.activity = "thinking"  # until the model says otherwise
         elif self.state == "busy" and state != "busy" and self.turn_started is not None:
             self.last_turn = now - self.turn_started
             self.turn_started = None
+        if state != "busy":
+            self.activity = None
         self.state = state
         if state in ("closed", "failed"):
             self.pending.clear()  # the bridge answered them with an error turn
@@ -102,3 +118,14 @@ class Tab:
     def badge(self) -> str:
         """``provider/model`` (or the provider alone when the CLI picks the model)."""
         return f"{self.provider}/{self.model}" if self.model else self.provider
+
+
+def activity_after(event: Event, activity: str | None) -> str | None:
+    """What an agent is doing once ``event`` of its turn arrived (``activity`` before it)."""
+    if isinstance(event, ToolCall):
+        return f"running {event.name}"
+    if isinstance(event, (Thinking, ToolResult, UserMessage)):
+        return "thinking"
+    if isinstance(event, (TextDelta, AssistantMessage)):
+        return "writing"
+    return activity

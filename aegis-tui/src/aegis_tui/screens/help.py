@@ -1,4 +1,4 @@
-"""The help screen: every key of the TUI."""
+"""The help screen: every key of the TUI, and what the tab bar and status line show."""
 
 from __future__ import annotations
 
@@ -13,6 +13,26 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aegis_tui.keys import APP_KEYS, INPUT_KEYS, MAIN_KEYS, shown
+from aegis_tui.tab import STATE_DOTS
+
+STATUS_LINE: tuple[tuple[str, str], ...] = (
+    ("model", "the model the session runs (the CLI's default when none is set)"),
+    ("perm", "the permission mode of the profile"),
+    ("in / out", "tokens read and written over the whole session"),
+    ("cached", "the share of the input tokens read from the provider's cache"),
+    ("$", "the cost the provider reports (- when it reports none)"),
+    ("turn", "how long the running turn has taken (or the last one took)"),
+    ("session", "how long the tab's session has been open"),
+)
+"""The parts of the status line, in its order, as the help screen explains them."""
+
+DOT_MEANING = {
+    "starting": "the CLI is starting",
+    "ready": "waiting for your message",
+    "busy": "the agent is working (escape interrupts it)",
+    "failed": "the session failed; the status line says why",
+    "closed": "the session has ended",
+}
 
 
 def keys_table() -> Table:
@@ -32,6 +52,21 @@ def keys_table() -> Table:
     return table
 
 
+def screen_table() -> Table:
+    """What the tab bar's dots and marks and the status line's parts mean."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for state, (dot, colour) in STATE_DOTS.items():
+        table.add_row(Text(f"{dot} {state}", style=colour), DOT_MEANING.get(state, ""))
+    table.add_row(Text("✱", style="bold yellow"), "output you have not seen in that tab")
+    table.add_row(Text("◂2  3▸", style="bold"), "tabs hidden left / right of the bar")
+    table.add_row("", "")
+    for part, meaning in STATUS_LINE:
+        table.add_row(Text(part, style="bold"), meaning)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
     """A list of the keys; any of escape, F1 or q closes it."""
 
@@ -40,9 +75,10 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 72;
+        width: 76;
+        max-width: 100%;
         height: auto;
-        max-height: 90%;
+        max-height: 100%;
         border: round $accent;
         background: $surface;
         padding: 0 1;
@@ -55,6 +91,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(Text("aegis: keys", style="bold"))
+            yield Static(Text("aegis: keys (escape closes this help)", style="bold"))
             yield Static(keys_table())
-            yield Static(Text("escape closes this help", style="dim"))
+            yield Static(Text("\nThe tab bar and the status line", style="bold"))
+            yield Static(screen_table())
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # up, down and the page keys scroll it

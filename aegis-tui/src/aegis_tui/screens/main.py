@@ -8,14 +8,16 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from aegis_tui.keys import MAIN_KEYS
+from aegis_tui.widgets.key_bar import KeyBar
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
 from aegis_tui.widgets.queued import QueuedMessages
 from aegis_tui.widgets.status import StatusBar
 from aegis_tui.widgets.tabs import TabBar
+from aegis_tui.widgets.working import WorkingIndicator
 
 
 class MainScreen(Screen[None]):
@@ -32,11 +34,14 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TabBar(id="tabs")
         yield ContentSwitcher(id="views")
+        yield WorkingIndicator(id="working")
         yield QueuedMessages(id="queued")
-        yield PromptInput(placeholder="message the agent; enter sends", id="prompt")
+        yield PromptInput(
+            placeholder="message the agent: enter sends, ctrl+j a new line", id="prompt"
+        )
         yield StatusBar(id="status")
         yield QueueStrip(id="queue-strip")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     class Ready(Message):
         """The screen's widgets are mounted (the app starts its sessions then)."""
