@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,72 @@ def test_bare_aegis_opens_the_tui_and_talks_to_the_offline_agent(
     tmux.wait_for("aegis-exited-0")
     state = (tmp_path / ".aegis" / "tui.json").read_text()
     assert state.count('"handle"') == 2
+
+
+def sent_messages(root: Path) -> list[str]:
+    """The user messages every session of the project received, from the transcripts."""
+    texts = []
+    for path in sorted((root / ".aegis" / "sessions").glob("*/transcript.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("type") == "user_message":
+                texts.append(record["text"])
+    return texts
+
+
+def until_true(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_long_paste_is_folded_and_sent_whole_and_ctrl_j_starts_a_new_line(
+    tmp_path: Path, tmux: Tmux
+) -> None:
+    write_project(tmp_path)
+    lines = [f"line {n}:\tindented  `code` ✓ {'x' * (n % 7)}  " for n in range(1, 53)]
+    lines[10] = ""  # an empty line inside
+    pasted = "\n".join(lines)
+    (tmp_path / "paste.txt").write_text(pasted)
+    tmux.start(f"{AEGIS}; sleep 30")
+    tmux.wait_for("session started")
+    tmux.keys("look at this: ")
+    # As a terminal does: bracketed (the app asked for it), line breaks sent as CR.
+    tmux._run("load-buffer", "-b", "paste", str(tmp_path / "paste.txt"))
+    tmux._run("paste-buffer", "-p", "-b", "paste", "-t", "aegis")
+    tmux.wait_for("[pasted 52 lines]")
+    tmux.keys(" thanks", "Enter")
+    until_true(lambda: len(sent_messages(tmp_path)) == 1, "the pasted message")
+    assert sent_messages(tmp_path) == [f"look at this: {pasted} thanks"]
+    tmux.keys("first line", "C-j", "second line", "Enter")
+    until_true(lambda: len(sent_messages(tmp_path)) == 2, "the two-line message")
+    assert sent_messages(tmp_path)[1] == "first line\nsecond line"
+
+
+def test_alt_digits_switch_tabs_in_a_terminal_that_sends_alt_as_escape(
+    tmp_path: Path, tmux: Tmux
+) -> None:
+    write_project(tmp_path)
+    state = tmp_path / ".aegis" / "tui.json"
+
+    def active() -> int:
+        try:
+            return int(json.loads(state.read_text())["active"])
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    tmux.start(f"{AEGIS}; sleep 30")
+    tmux.wait_for("session started")
+    tmux.keys("C-t")
+    tmux.wait_for(" 2 ")
+    tmux.keys("C-t")
+    tmux.wait_for(" 3 ")
+    until_true(lambda: active() == 2, "the third tab active")
+    tmux.keys("M-1")  # tmux sends ESC 1, as xterm and most terminals do
+    until_true(lambda: active() == 0, "alt+1 to show the first tab")
+    tmux.keys("M-2")
+    until_true(lambda: active() == 1, "alt+2 to show the second tab")
+    screen = tmux.screen()
+    assert "¡" not in screen and "™" not in screen  # nothing typed into the box

@@ -445,25 +445,24 @@ class AegisApp(App[int]):
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         prompt = event.prompt
         text = event.value
+        self._history = list(prompt.sent)
         tab = self.current
-        if not text.strip():
-            return
         if tab is None or self.substrate is None:
             self.notify("No session: ctrl+t opens one", severity="warning")
+            prompt.give_back(text)
             return
         if not tab.live:
             self._notify_ended(tab)
+            prompt.give_back(text)
             return
         if tab.state == "ready" and not tab.pending:
             if not self._send(tab, text):
+                prompt.give_back(text)
                 return
         else:
             # Kept here, not in the session's inbox, until the agent is ready: escape
             # gives it back to the input box instead of sending it after the interrupt.
             tab.pending.append(text)
-        prompt.remember(text)
-        prompt.value = ""
-        self._history = list(prompt.sent)
         self._refresh_chrome()
         self.save_soon()
 
@@ -551,10 +550,7 @@ class AegisApp(App[int]):
             return
         if tab.pending:
             # People interrupt to change direction: what they queued comes back to edit.
-            prompt = self.main.query_one(PromptInput)
-            waiting = "\n\n".join(tab.pending)
-            draft = prompt.value
-            prompt.value = f"{draft}\n\n{waiting}" if draft.strip() else waiting
+            self.main.query_one(PromptInput).give_back("\n\n".join(tab.pending))
             count = len(tab.pending)
             tab.pending.clear()
             self.notify(f"{count} queued message{'s' * (count > 1)} back in the input box")

@@ -40,12 +40,15 @@ class PromptInput(TextArea):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", show=False),
         Binding("ctrl+p", "expand_paste", "Expand the paste", show=False),
     ]
 
+    NEWLINE_KEYS = frozenset({"ctrl+j", "alt+enter", "shift+enter"})
+    """Keys that start a new line (ctrl+j is a line feed in every terminal)."""
+
     class Submitted(Message):
-        """Enter was pressed: ``value`` is the message, pastes expanded."""
+        """Enter was pressed: ``value`` is the message, pastes expanded (the box is
+        empty again and the message is in the history)."""
 
         def __init__(self, prompt: PromptInput, value: str) -> None:
             super().__init__()
@@ -82,11 +85,24 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     async def _on_key(self, event: events.Key) -> None:
+        # Handled here rather than by bindings: a binding runs once the key has bubbled
+        # up to the app, after the keys typed behind it (a terminal sends "a", ctrl+j,
+        # "b", enter at once) have reached the box, and the line break would land late.
         if event.key == "enter":
-            # Enter sends; the TextArea would insert a line break.
+            # Enter sends (the TextArea would insert a line break). The box empties now,
+            # not when the app has taken the message: keys typed behind enter stay.
             event.stop()
             event.prevent_default()
-            self.post_message(self.Submitted(self, self.value))
+            text = self.value
+            if text.strip():
+                self.remember(text)
+                self.value = ""
+                self.post_message(self.Submitted(self, text))
+            return
+        if event.key in self.NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
             return
         await super()._on_key(event)
 
@@ -124,6 +140,12 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     # --- the history ----------------------------------------------------------------------
+
+    def give_back(self, text: str) -> None:
+        """Put ``text`` (a message that could not be sent) back in the box, before
+        whatever was typed since."""
+        draft = self.value
+        self.value = f"{text}\n{draft}" if draft.strip() else text
 
     def remember(self, text: str) -> None:
         """Add ``text`` to the history (not twice in a row) and go back to a blank box."""
