@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 from textual.app import App
 from textual.binding import BindingType
@@ -27,6 +28,7 @@ from aegis.errors import MessageRefused
 from aegis.events import Event, SessionStarted, StateChanged, TurnEnd
 from aegis.session.manager import SessionClosed, SessionManager
 from aegis.substrate import Substrate
+from aegis.workflow.registry import get_workflow
 from aegis_tui.keys import APP_KEYS, read_alt_keys
 from aegis_tui.replay import read_transcript
 from aegis_tui.screens.ask_text import AskText
@@ -121,6 +123,10 @@ class AegisApp(App[int]):
         self._handles: Iterator[str] | None = iter(handles) if handles is not None else None
         self._queue_source = queue_source
         self._views: dict[str, TranscriptView] = {}
+        self._watchers: dict[str, TranscriptView] = {}
+        """Views of sessions that are not tabs (a queue worker's), fed live."""
+        self._tg: TaskGroup | None = None
+        """The substrate's task group: workflow runs started here belong to it."""
         self._by_handle: dict[str, Tab] = {}
         self._restoring = False
         self._started = False
@@ -179,6 +185,7 @@ class AegisApp(App[int]):
                 with substrate.bridge.subscribe() as events:
                     await self.refresh_queues()  # the strip is filled before any tab opens
                     async with anyio.create_task_group() as tg:
+                        self._tg = tg
                         tg.start_soon(self._pump, events)
                         tg.start_soon(self._saver)
                         tg.start_soon(self._poll_queues)
@@ -195,6 +202,7 @@ class AegisApp(App[int]):
             self.notify(f"aegis could not run: {self.startup_error}", severity="error", timeout=30)
         finally:
             self.substrate = None
+            self._tg = None
             self._tabs_ready.set()
             self._stopped.set()
 
@@ -213,6 +221,9 @@ class AegisApp(App[int]):
     def _on_event(self, handle: str, event: Event) -> None:
         tab = self._by_handle.get(handle)
         if tab is None or self._stopping.is_set():
+            watcher = self._watchers.get(handle)
+            if watcher is not None:
+                watcher.add_event(event)
             return  # a queue worker or a workflow's session: not a tab
         tab.apply(event, self.clock())
         shown = self._views[handle].add_event(event)
@@ -606,7 +617,15 @@ class AegisApp(App[int]):
         )
 
     def action_workflows(self) -> None:
-        self.push_screen(WorkflowRuns(self.project.state_dir))
+        self.push_screen(
+            WorkflowRuns(
+                self.project.state_dir,
+                workflows=list(self.project.workflows),
+                start=self.start_workflow,
+                cancel=self.cancel_workflow,
+                wall_clock=self.wall_clock,
+            )
+        )
 
     async def action_quit(self) -> None:
         """Save the tabs, close every session (and running queue task), then leave."""
@@ -627,6 +646,92 @@ class AegisApp(App[int]):
         # order (the sessions' shielded clean-up does not hold against a task cancel).
         if self._started:
             await self.stop_substrate()
+
+    # --- sessions that are not tabs, and workflow runs ---------------------------------------
+
+    async def watch_session(self, handle: str, view: TranscriptView) -> None:
+        """Fill ``view`` with the transcript of session ``handle`` so far, then feed it
+        that session's live events until :meth:`unwatch_session`."""
+        if self.substrate is None:
+            return
+        events = await self._transcript_of(handle)
+        for event in events:
+            view.timeline.apply(event)
+        self._watchers[handle] = view
+        view.schedule_settle()
+
+    async def _transcript_of(self, handle: str) -> list[Event]:
+        """The events of session ``handle`` written so far (the pending ones flushed first)."""
+        await self.bridge.flush_transcripts()
+        path = self.bridge.transcript_path(handle)
+        return await anyio.to_thread.run_sync(read_transcript, path)
+
+    def unwatch_session(self, handle: str) -> None:
+        """Stop feeding the view of ``handle`` (its screen closed)."""
+        self._watchers.pop(handle, None)
+
+    async def open_session_tab(self, handle: str, profile: str) -> Tab | None:
+        """Show session ``handle`` (a queue worker's) in a tab: attached while it runs,
+        resumed from its transcript once it has ended."""
+        if handle in self._by_handle:
+            self.select_tab(self.tabs.index(self._by_handle[handle]))
+            return self._by_handle[handle]
+        if self.substrate is None or profile not in self.project.agents:
+            return None
+        events = await self._transcript_of(handle)
+        live = self.bridge.known(handle) and self._is_live(handle)
+        if not live:
+            started = [e for e in events if isinstance(e, SessionStarted)]
+            if not started:
+                self.notify(f"{handle} never started: there is no session to open", timeout=6)
+                return None
+            await self._restore_tab(TabRecord(handle, profile, started[-1].harness_session_id))
+        else:
+            tab, view = self._new_tab(handle, profile)
+            info = self.bridge.get(handle)
+            tab.state, tab.harness_session_id = info.state.value, info.harness_session_id
+            for event in events:
+                tab.replay(event)
+                view.timeline.apply(event)
+            await self.main.query_one("#views", ContentSwitcher).mount(view)
+        if handle not in self._by_handle:
+            return None
+        self.select_tab(self.tabs.index(self._by_handle[handle]))
+        self.save_soon()
+        return self._by_handle[handle]
+
+    def _is_live(self, handle: str) -> bool:
+        try:
+            return self.bridge.get(handle).state.live
+        except Exception:  # a handle of an earlier run: no session in this process
+            return False
+
+    def start_workflow(self, name: str, arguments: dict[str, str]) -> bool:
+        """Start workflow ``name`` in the substrate (it runs on when its screen closes);
+        says why not and returns False."""
+        if self.substrate is None or self._tg is None:
+            self.notify("aegis is not running", severity="error")
+            return False
+        if get_workflow(name) is None:
+            names = ", ".join(self.project.workflows) or "none"
+            self.notify(f"no workflow {name!r} (workflows: {names})", severity="error")
+            return False
+        runner = self.substrate.workflows
+
+        async def run() -> None:
+            try:
+                record = await runner.run(name, arguments, caller_handle=None)
+            except Exception as exc:  # what the runner raises before the run starts
+                self.notify(f"workflow {name} did not start: {exc}", severity="error")
+                return
+            self.notify(f"workflow run {record.id}: {record.status.value}", timeout=6)
+
+        self._tg.start_soon(run)
+        return True
+
+    def cancel_workflow(self, run_id: str) -> bool:
+        """Cancel run ``run_id`` if it runs in this process; returns whether it did."""
+        return self.substrate is not None and self.substrate.workflows.cancel(run_id)
 
     # --- redrawing ---------------------------------------------------------------------------
 

@@ -145,6 +145,16 @@ class WorkflowRunner:
         self.runs_dir = state_dir / "workflows"
         self.state_dir = state_dir
         self.drain_timeout = drain_timeout
+        self._running: dict[str, anyio.CancelScope] = {}
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop run ``run_id`` if it runs in this process (its record ends ``failed``,
+        error ``cancelled``); returns whether it was running here."""
+        scope = self._running.get(run_id)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
 
     async def run(
         self,
@@ -188,14 +198,18 @@ class WorkflowRunner:
         failure: BaseException | None = None
 
         try:
-            try:
-                values = coerce_arguments(fn, record.arguments)
-                record.result = await fn(engine, **values)
-            except Exception as exc:
-                failure = exc
-                record.traceback = traceback.format_exc()
-            finally:
-                await engine.finish()
+            with anyio.CancelScope() as scope:  # what cancel() stops
+                self._running[record.id] = scope
+                try:
+                    values = coerce_arguments(fn, record.arguments)
+                    record.result = await fn(engine, **values)
+                except Exception as exc:
+                    failure = exc
+                    record.traceback = traceback.format_exc()
+                finally:
+                    await engine.finish()
+            if scope.cancelled_caught:
+                failure = WorkflowError("cancelled")
         except anyio.get_cancelled_exc_class():
             record.status, record.error = RunStatus.crashed, "cancelled: aegis stopped"
             record.log = engine.log_lines
@@ -203,6 +217,8 @@ class WorkflowRunner:
             self._save(record)
             get_host().notify(hookspecs.workflow_finished, run=record)
             raise
+        finally:
+            self._running.pop(record.id, None)
         if failure is None:
             record.status = RunStatus.ok
         elif isinstance(failure, WorkflowError):

@@ -1,4 +1,5 @@
-"""The queue dashboard: every task with its status, timings and result; enqueue from it."""
+"""The queue dashboard: every task with its status, timings and result; enqueue from it,
+open a task's worker transcript (live while it runs) or its session in a tab, cancel, retry."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from aegis.queue.task import TaskRecord
 from aegis_tui import formatting
 from aegis_tui.widgets.queue_strip import COLUMNS, strip_text
+from aegis_tui.widgets.transcript import TranscriptView
 
 TASKS_SHOWN = 200
 """The most recent tasks the dashboard lists."""
@@ -36,6 +38,21 @@ class QueueSource(Protocol):
     async def enqueue(
         self, queue: str, payload: str, sender: str = "user", callback: bool = False
     ) -> str: ...
+
+    async def cancel(self, task_id: str) -> TaskRecord: ...
+
+    async def retry(self, task_id: str) -> str: ...
+
+
+class TaskTable(DataTable[Text | str]):
+    """The tasks; its keys act on the task under the cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("enter,o", "screen.open_transcript", "Transcript"),
+        ("t", "screen.open_tab", "Open as tab"),
+        ("c", "screen.cancel_task", "Cancel"),
+        ("r", "screen.retry_task", "Retry"),
+    ]
 
 
 def timings(task: TaskRecord, now: float) -> tuple[str, str]:
@@ -65,8 +82,8 @@ class QueueDashboard(Screen[None]):
     QueueDashboard #enqueue { height: 3; }
     QueueDashboard #queue { width: 24; }
     QueueDashboard #payload { width: 1fr; }
-    QueueDashboard DataTable { height: 1fr; }
-    QueueDashboard #detail { height: 8; border-top: solid $panel; padding: 0 1; }
+    QueueDashboard DataTable { height: 1fr; min-height: 3; }
+    QueueDashboard #detail { height: 1fr; max-height: 12; border-top: solid $panel; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -101,7 +118,7 @@ class QueueDashboard(Screen[None]):
                 prompt="no queue",
             )
             yield Input(placeholder="a task for the queue; enter enqueues it", id="payload")
-        table: DataTable[Text | str] = DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+        table = TaskTable(id="tasks", cursor_type="row", zebra_stripes=True)
         table.add_columns("task", "queue", "status", "waited", "ran", "result")
         yield table
         with VerticalScroll(id="detail"):
@@ -140,13 +157,19 @@ class QueueDashboard(Screen[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
-    def _show_detail(self) -> None:
+    def selected(self) -> TaskRecord | None:
+        """The task under the table's cursor."""
         table: DataTable[Text | str] = self.query_one("#tasks", DataTable)
-        detail = self.query_one("#detail-text", Static)
         if not self.tasks or table.cursor_row < 0:
+            return None
+        return list(reversed(self.tasks))[min(table.cursor_row, len(self.tasks) - 1)]
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#detail-text", Static)
+        task = self.selected()
+        if task is None:
             detail.update(Text("no task yet: type one above and press enter", style="dim"))
             return
-        task = list(reversed(self.tasks))[min(table.cursor_row, len(self.tasks) - 1)]
         text = Text()
         text.append(f"{task.id}", "bold")
         text.append(f"  {task.queue} · {task.status.value} · from {task.sender}", "dim")
@@ -160,7 +183,68 @@ class QueueDashboard(Screen[None]):
             text.append(task.result)
         if task.error:
             text.append(f"\n{task.error}", "red")
+        text.append(
+            "\ntab: the task list · enter: transcript · t: open as tab · c: cancel · r: retry",
+            "dim",
+        )
         detail.update(text)
+
+    # --- acting on the task under the cursor ------------------------------------------------
+
+    def _worker(self) -> tuple[TaskRecord, str] | None:
+        task = self.selected()
+        if task is None:
+            return None
+        if task.worker_handle is None:
+            self.notify(f"task {task.id} has no worker yet ({task.status.value})", timeout=5)
+            return None
+        return task, task.worker_handle
+
+    def action_open_transcript(self) -> None:
+        found = self._worker()
+        if found is not None:
+            task, handle = found
+            self.app.push_screen(WorkerTranscript(handle, f"task {task.id} · {task.queue}"))
+
+    async def action_open_tab(self) -> None:
+        found = self._worker()
+        queues = getattr(self.app, "project", None)
+        opener = getattr(self.app, "open_session_tab", None)
+        if found is None or queues is None or opener is None:
+            return
+        task, handle = found
+        queue = queues.queues.get(task.queue)
+        if queue is None:
+            self.notify(f"queue {task.queue!r} is no longer in .aegis.py", severity="error")
+            return
+        if await opener(handle, queue.agent_profile) is not None:
+            self.app.pop_screen()  # to the tab
+
+    @work(group="task-action")
+    async def action_cancel_task(self) -> None:
+        task = self.selected()
+        if task is None:
+            return
+        try:
+            ended = await self.source.cancel(task.id)
+        except Exception as exc:
+            self.notify(f"could not cancel {task.id}: {exc}", severity="error")
+            return
+        self.notify(f"task {task.id}: {ended.status.value}")
+        await self.reload()
+
+    @work(group="task-action")
+    async def action_retry_task(self) -> None:
+        task = self.selected()
+        if task is None:
+            return
+        try:
+            new = await self.source.retry(task.id)
+        except Exception as exc:  # not failed or cancelled: say why
+            self.notify(f"could not retry: {exc}", severity="error")
+            return
+        self.notify(f"task {task.id} enqueued again as {new}")
+        await self.reload()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()  # the app's own input handler is for the main prompt
@@ -183,3 +267,36 @@ class QueueDashboard(Screen[None]):
             return
         self.notify(f"task {task_id} queued on {queue}")
         await self.reload()
+
+
+class WorkerTranscript(Screen[None]):
+    """The transcript of a queue worker's session, live while it runs."""
+
+    DEFAULT_CSS = """
+    WorkerTranscript #title { height: 1; background: $boost; }
+    WorkerTranscript TranscriptView { height: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, handle: str, title: str) -> None:
+        super().__init__()
+        self.handle = handle
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f" {self.handle} · {self.title_text}", style="bold"), id="title")
+        yield TranscriptView(id="worker-view")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        view = self.query_one(TranscriptView)
+        view.focus()
+        watch = getattr(self.app, "watch_session", None)
+        if watch is not None:
+            await watch(self.handle, view)
+
+    def on_unmount(self) -> None:
+        unwatch = getattr(self.app, "unwatch_session", None)
+        if unwatch is not None:
+            unwatch(self.handle)

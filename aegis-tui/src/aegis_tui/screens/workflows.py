@@ -1,10 +1,15 @@
-"""The workflow runs of the project (``.aegis/workflows/``), newest first, with a run's log."""
+"""The workflow runs of the project (``.aegis/workflows/``), newest first, with a run's
+arguments, log and full result; start a run, cancel one started here."""
 
 from __future__ import annotations
 
 import datetime
+import json
+import shlex
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import anyio
 from rich.text import Text
@@ -16,14 +21,55 @@ from textual.widgets import DataTable, Footer, Static
 
 from aegis.workflow.runner import RunRecord, load_runs
 from aegis_tui import formatting
+from aegis_tui.screens.ask_text import AskText
 
 _STATUS_STYLE = {"running": "dodger_blue1", "ok": "green", "failed": "red", "crashed": "bold red"}
 
 
-def started(run: RunRecord) -> str:
-    """When ``run`` started, in UTC (the same on every machine)."""
-    moment = datetime.datetime.fromtimestamp(run.started_at, datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+def started(run: RunRecord, now: float) -> str:
+    """When ``run`` started, in local time and how long ago: ``14:03 (5m ago)``; the date
+    too when it was not today."""
+    moment = datetime.datetime.fromtimestamp(run.started_at)
+    today = datetime.datetime.fromtimestamp(now).date()
+    clock = moment.strftime("%H:%M" if moment.date() == today else "%Y-%m-%d %H:%M")
+    return f"{clock} ({ago(now - run.started_at)})"
+
+
+def ago(seconds: float) -> str:
+    """``just now``, ``40s ago``, ``5m ago``, ``3h ago``, ``2d ago``."""
+    if seconds < 5:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def full_result(result: Any) -> str:
+    """A run's result as a person reads it: text as it is, anything else as indented JSON."""
+    if isinstance(result, str):
+        return result
+    try:
+        return json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(result)
+
+
+def parse_start(line: str) -> tuple[str, dict[str, str]]:
+    """``NAME key=value key2="a b"`` into the workflow's name and its arguments.
+
+    Raises :class:`ValueError` with what is wrong.
+    """
+    words = shlex.split(line)
+    if not words:
+        raise ValueError("type a workflow's name, then its arguments as key=value")
+    name, arguments = words[0], {}
+    for word in words[1:]:
+        key, equals, value = word.partition("=")
+        if not equals or not key:
+            raise ValueError(f"{word!r} is not key=value")
+        arguments[key] = value
+    return name, arguments
 
 
 def outcome(run: RunRecord, width: int = 50) -> str:
@@ -39,18 +85,33 @@ class WorkflowRuns(Screen[None]):
 
     DEFAULT_CSS = """
     WorkflowRuns #title { height: 1; background: $boost; }
-    WorkflowRuns DataTable { height: 1fr; }
-    WorkflowRuns #log { height: 10; border-top: solid $panel; padding: 0 1; }
+    WorkflowRuns DataTable { height: 1fr; min-height: 3; }
+    WorkflowRuns #log { height: 1fr; border-top: solid $panel; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape,f3", "app.pop_screen", "Back"),
+        ("n", "start", "Start a run"),
+        ("c", "cancel_run", "Cancel run"),
         ("f5", "refresh", "Refresh"),
     ]
 
-    def __init__(self, state_dir: Path, *, refresh_every: float | None = 2.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        workflows: Sequence[str] = (),
+        start: Callable[[str, dict[str, str]], bool] | None = None,
+        cancel: Callable[[str], bool] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        refresh_every: float | None = 2.0,
+    ) -> None:
         super().__init__()
         self.state_dir = state_dir
+        self.workflows = list(workflows)
+        self.start = start
+        self.cancel = cancel
+        self.wall_clock = wall_clock
         self.refresh_every = refresh_every
         self.runs: list[RunRecord] = []
 
@@ -79,10 +140,11 @@ class WorkflowRuns(Screen[None]):
         table: DataTable[Text | str] = self.query_one("#runs", DataTable)
         row = table.cursor_row
         table.clear()
+        now = self.wall_clock()
         for run in self.runs:
             took = formatting.duration(run.duration_s) if run.duration_s is not None else "-"
             status = Text(run.status.value, style=_STATUS_STYLE.get(run.status.value, ""))
-            table.add_row(run.id, status, started(run), took, outcome(run), key=run.id)
+            table.add_row(run.id, status, started(run, now), took, outcome(run), key=run.id)
         if self.runs:
             table.move_cursor(row=min(max(row, 0), len(self.runs) - 1))
         self._show_log()
@@ -92,18 +154,76 @@ class WorkflowRuns(Screen[None]):
 
     def _show_log(self) -> None:
         log = self.query_one("#log-text", Static)
-        table: DataTable[Text | str] = self.query_one("#runs", DataTable)
         if not self.runs:
-            log.update(Text("no workflow has run here yet: `aegis workflow run NAME`", style="dim"))
+            hint = "no workflow has run here yet: n starts one"
+            if not self.workflows:
+                hint = "no workflow is defined in .aegis.py (see the workflows page of the docs)"
+            log.update(Text(hint, style="dim"))
             return
-        run = self.runs[min(max(table.cursor_row, 0), len(self.runs) - 1)]
+        run = self.selected()
+        assert run is not None
         text = Text()
         text.append(run.workflow, "bold")
         if run.arguments:
             text.append("  " + " ".join(f"{k}={v}" for k, v in run.arguments.items()), "dim")
+        moment = datetime.datetime.fromtimestamp(run.started_at)
+        text.append(f"\nstarted {moment:%Y-%m-%d %H:%M:%S} (local time)", "dim")
         for stamp, message in run.log:
             text.append(f"\n{stamp} ", "dim")
             text.append(message)
         if run.error:
             text.append(f"\n{run.error}", "red")
+        if run.result is not None:
+            text.append("\nresult:\n", "bold")
+            text.append(full_result(run.result))
         log.update(text)
+
+    def selected(self) -> RunRecord | None:
+        """The run under the table's cursor."""
+        if not self.runs:
+            return None
+        table: DataTable[Text | str] = self.query_one("#runs", DataTable)
+        return self.runs[min(max(table.cursor_row, 0), len(self.runs) - 1)]
+
+    def action_start(self) -> None:
+        if self.start is None:
+            return
+        if not self.workflows:
+            self.notify("no workflow is defined in .aegis.py", severity="warning")
+            return
+        start = self.start
+
+        def answered(line: str | None) -> None:
+            if not line:
+                return
+            try:
+                name, arguments = parse_start(line)
+            except ValueError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            if start(name, arguments):
+                self.notify(f"workflow {name} started")
+                self.set_timer(0.5, self.reload)
+
+        self.app.push_screen(
+            AskText(
+                "Start a workflow: NAME key=value …",
+                self.workflows[0] + " ",
+                f"workflows: {', '.join(self.workflows)}",
+            ),
+            answered,
+        )
+
+    async def action_cancel_run(self) -> None:
+        run = self.selected()
+        if run is None or self.cancel is None:
+            return
+        if run.status.value != "running":
+            self.notify(f"{run.id} has ended ({run.status.value})", timeout=5)
+            return
+        if not self.cancel(run.id):
+            self.notify(
+                f"{run.id} runs in another aegis process: stop it there", severity="warning"
+            )
+            return
+        self.notify(f"cancelling {run.id}")
