@@ -14,9 +14,12 @@ from aegis.substrate import Substrate
 from aegis_tui.app import AegisApp
 
 CONFIG = """
+import anyio
+
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.queue import Queue
+from aegis.workflow import workflow
 
 LINES = "printf 'one\\\\ntwo\\\\nthree\\\\nfour\\\\nfive\\\\n'"
 agents = {
@@ -34,14 +37,24 @@ agents = {
     ),
     "worker": Agent(
         description="does one step",
-        provider=Scripted(rules=[ScriptRule(match=r"(?i)count", reply="Counted: 3.")]),
+        provider=Scripted(rules=[
+            ScriptRule(match=r"(?i)^count slowly", reply="Counted slowly: 3.", delay=30),
+            ScriptRule(match=r"(?i)count", reply="Counted: 3."),
+        ]),
     ),
 }
 default_agent = "planner"
 queues = [Queue("work", agent_profile="worker", max_parallel=1)]
+
+
+@workflow
+async def wait_for(engine, seconds: float = 60.0, label: str = "x"):
+    engine.log(f"waiting {seconds}s for {label}")
+    await anyio.sleep(seconds)
+    return {"label": label, "lines": ["one", "two"]}
 """
 """A project: ``planner`` (the default) answers hello, slow and list; ``worker`` runs the
-``work`` queue."""
+``work`` queue (and counts slowly); the workflow ``wait_for`` sleeps, then returns."""
 
 
 def write_project(root: Path, *, slow: float = 1.0) -> Project:
@@ -112,5 +125,18 @@ def ready(app: AegisApp, *handles: str) -> Callable[[], bool]:
             if tab.state != "ready" or tab.pending:
                 return False
         return True
+
+    return check
+
+
+def settled(app: AegisApp) -> Callable[[], bool]:
+    """A condition: the active tab's transcript is laid out and shows its end."""
+
+    def check() -> bool:
+        tab = app.current
+        if tab is None:
+            return True
+        view = app.view_of(tab)
+        return not view._settle_scheduled and view.scroll_y >= view.max_scroll_y
 
     return check

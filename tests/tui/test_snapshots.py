@@ -7,10 +7,15 @@ provider (or fixed task records), no queue polling.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
@@ -28,12 +33,15 @@ from aegis.events import (
     UserMessage,
 )
 from aegis.queue.task import TaskRecord, TaskStatus
+from aegis.workflow.runner import RunRecord, RunStatus
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.widgets.transcript import TranscriptView
-from tests.tui.helpers import make_app, ready, until, write_project
+from tests.tui.helpers import FixedClock, make_app, ready, settled, until, write_project
 
 SnapCompare = Callable[..., bool]
 SIZE = (100, 30)
+SMALL = [pytest.param((80, 24), id="80x24"), pytest.param((40, 12), id="40x12")]
+"""The sizes a layout must survive: a common terminal, and a very small one."""
 
 
 def test_a_conversation_with_a_tool_call_beside_a_second_tab(
@@ -50,6 +58,9 @@ def test_a_conversation_with_a_tool_call_beside_a_second_tab(
         await pilot.press("ctrl+t")
         await until(pilot, ready(app, "beta"))
         await pilot.press("alt+1")
+        await pilot.pause()
+        await until(pilot, settled(app))
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -65,7 +76,7 @@ def test_a_message_typed_while_busy_is_shown_queued(
         await pilot.press(*"slow", "enter")
         await until(pilot, lambda: app.tab_named("alpha").state == "busy")
         await pilot.press(*"hello", "enter")
-        await until(pilot, lambda: app.bridge.get("alpha").queued == 1)
+        await until(pilot, lambda: app.tab_named("alpha").pending == ["hello"])
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -124,8 +135,17 @@ class FixedQueues:
     ) -> str:
         raise AssertionError("not in this test")
 
+    async def cancel(self, task_id: str) -> TaskRecord:
+        raise AssertionError("not in this test")
 
-def test_the_queue_dashboard(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    async def retry(self, task_id: str) -> str:
+        raise AssertionError("not in this test")
+
+
+@pytest.mark.parametrize("size", [pytest.param(SIZE, id="100x30"), *SMALL])
+def test_the_queue_dashboard(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app = make_app(write_project(tmp_path), queue_source=FixedQueues())
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -135,7 +155,7 @@ def test_the_queue_dashboard(snap_compare: SnapCompare, tmp_path: Path) -> None:
         await pilot.press("f2")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 async def _first_run(root: Path) -> None:
@@ -173,7 +193,8 @@ def test_a_damaged_state_file_asks_what_to_do(snap_compare: SnapCompare, tmp_pat
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_the_help_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [pytest.param((100, 34), id="100x34"), *SMALL])
+def test_the_help_screen(snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = make_app(write_project(tmp_path))
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -181,7 +202,104 @@ def test_the_help_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
         await until(pilot, ready(app, "alpha"))
         await pilot.press("f1")
 
-    assert snap_compare(app, terminal_size=(100, 34), run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SMALL)
+def test_the_first_screen(snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(write_project(tmp_path))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_eight_tabs_at_80_columns(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    handles = [f"tab-number-{n}" for n in range(1, 9)]
+    app = make_app(write_project(tmp_path), handles=handles)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        for _ in range(7):
+            await pilot.press("ctrl+t")
+        await until(pilot, ready(app, *handles))
+        await pilot.press("alt+4")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_the_working_line_and_a_folded_paste(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    clock = FixedClock()
+    app = make_app(write_project(tmp_path, slow=60), clock=clock)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press(*"slow", "enter")
+        await until(pilot, lambda: app.tab_named("alpha").state == "busy")
+        clock.now += 75
+        await pilot.press(*"and then: ")
+        app.post_message(events.Paste("\n".join(f"line {n}" for n in range(52))))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC (the workflow view shows local times)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", SMALL)
+def test_the_workflow_runs(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    project = write_project(tmp_path)
+    runs = project.state_dir / "workflows"
+    runs.mkdir(parents=True)
+    start = 1_700_000_000.0
+    for record in (
+        RunRecord(
+            "20231114-220320-wait_for-ab12",
+            "wait_for",
+            {"seconds": "1", "label": "docs"},
+            status=RunStatus.ok,
+            result={"label": "docs", "lines": ["one", "two"]},
+            log=[("2023-11-14T22:10:00Z", "waiting 1s for docs")],
+            started_at=start - 600,
+            finished_at=start - 599,
+        ),
+        RunRecord(
+            "20231114-221300-wait_for-cd34",
+            "wait_for",
+            {"label": "review"},
+            log=[("2023-11-14T22:13:00Z", "waiting 60.0s for review")],
+            started_at=start - 20,
+        ),
+    ):
+        (runs / f"{record.id}.json").write_text(json.dumps(record.as_dict()))
+    app = make_app(project)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("down")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 class BlocksApp(App[None]):

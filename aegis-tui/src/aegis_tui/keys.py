@@ -57,18 +57,18 @@ APP_KEYS: tuple[Key, ...] = (Key("ctrl+q", "quit", "Quit", footer=True, priority
 INPUT_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Send the message (queued while the agent is busy)"),
     ("ctrl+j / alt+enter", "A new line in the message (ctrl+j works in every terminal)"),
-    ("ctrl+e", "Expand a [pasted N lines] placeholder into the box"),
+    ("ctrl+p", "Show a folded paste ([pasted N lines]) in full"),
     ("up / down", "Walk the history of sent messages (from the first / last line)"),
     ("click a block", "Expand or collapse a tool result or thinking"),
 )
 """Keys of the input box and the mouse, listed on the help screen."""
 
 
-def footer_keys() -> list[Key]:
+def footer_keys() -> list[tuple[str, str]]:
     """The keys the main screen's footer shows, the most needed first: help, the
     dashboards and quit come before the tab keys, so that a narrow terminal keeps them."""
     keys = [key for key in MAIN_KEYS if key.footer]
-    return [*keys[:3], *APP_KEYS, *keys[3:]]
+    return [(short(key.keys), key.description) for key in (*keys[:3], *APP_KEYS, *keys[3:])]
 
 
 def short(keys: str) -> str:

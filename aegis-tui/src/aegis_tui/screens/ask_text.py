@@ -46,7 +46,9 @@ class AskText(ModalScreen[str | None]):
             yield Static(Text("enter: done    escape: cancel", style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        box = self.query_one(Input)
+        box.focus()
+        box.cursor_position = len(box.value)  # typing goes on after the proposed text
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
@@ -35,20 +36,23 @@ DOT_MEANING = {
 }
 
 
-def keys_table() -> Table:
-    """The keys, grouped: tabs and sessions, then the input box and the mouse."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
+def keys_table(narrow: bool = False) -> Table:
+    """The keys, grouped: tabs and sessions, then the input box and the mouse.
+
+    ``narrow``: the keys' column wraps, so that the descriptions keep some room.
+    """
+    table = Table.grid(padding=(0, 1 if narrow else 2))
+    table.add_column(style="bold cyan", no_wrap=not narrow, max_width=12 if narrow else None)
     table.add_column()
     for key in (*MAIN_KEYS, *APP_KEYS):
         if key.action.startswith("switch_tab("):
             continue  # one row says it for all nine
-        table.add_row(shown(key.keys), key.description)
+        table.add_row(Text(shown(key.keys)), Text(key.description))
         if key.action == "previous_tab":
-            table.add_row("alt+1 … alt+9", "Go to tab 1 … 9")
+            table.add_row(Text("alt+1 … alt+9"), Text("Go to tab 1 … 9"))
     table.add_row("", "")
     for keys, description in INPUT_KEYS:
-        table.add_row(keys, description)
+        table.add_row(Text(keys), Text(description))
     return table
 
 
@@ -92,9 +96,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("aegis: keys (escape closes this help)", style="bold"))
-            yield Static(keys_table())
+            yield Static(keys_table(), id="keys-table")
             yield Static(Text("\nThe tab bar and the status line", style="bold"))
             yield Static(screen_table())
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()  # up, down and the page keys scroll it
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one("#keys-table", Static).update(keys_table(narrow=event.size.width < 60))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
-from aegis_tui.keys import MAIN_KEYS
-from aegis_tui.widgets.key_bar import KeyBar
+from aegis_tui.keys import MAIN_KEYS, footer_keys
+from aegis_tui.widgets.key_bar import KeyBar, mark_short
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
 from aegis_tui.widgets.queued import QueuedMessages
@@ -27,6 +28,8 @@ class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen #views { height: 1fr; }
     MainScreen #views > TranscriptView { height: 1fr; }
+    MainScreen.-short QueueStrip { display: none; }
+    MainScreen.-short PromptInput { border: none; min-height: 1; padding: 0 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [key.binding(prefix="app.") for key in MAIN_KEYS]
@@ -41,10 +44,13 @@ class MainScreen(Screen[None]):
         )
         yield StatusBar(id="status")
         yield QueueStrip(id="queue-strip")
-        yield KeyBar(id="keys")
+        yield KeyBar(footer_keys(), id="keys")
 
     class Ready(Message):
         """The screen's widgets are mounted (the app starts its sessions then)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        mark_short(self, event.size.height)
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -17,8 +17,21 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from aegis.queue.task import TaskRecord
 from aegis_tui import formatting
+from aegis_tui.widgets.key_bar import KeyBar, mark_short
 from aegis_tui.widgets.queue_strip import COLUMNS, strip_text
 from aegis_tui.widgets.transcript import TranscriptView
+
+KEYS = (
+    ("esc", "Back"),
+    ("^q", "Quit"),
+    ("tab", "Tasks"),
+    ("enter", "Transcript"),
+    ("t", "As tab"),
+    ("c", "Cancel"),
+    ("r", "Retry"),
+    ("f5", "Refresh"),
+)
+"""The dashboard's footer (the task keys act in the task list)."""
 
 TASKS_SHOWN = 200
 """The most recent tasks the dashboard lists."""
@@ -82,8 +95,12 @@ class QueueDashboard(Screen[None]):
     QueueDashboard #enqueue { height: 3; }
     QueueDashboard #queue { width: 24; }
     QueueDashboard #payload { width: 1fr; }
-    QueueDashboard DataTable { height: 1fr; min-height: 3; }
+    QueueDashboard DataTable { height: 2fr; min-height: 3; }
     QueueDashboard #detail { height: 1fr; max-height: 12; border-top: solid $panel; padding: 0 1; }
+    QueueDashboard.-short #enqueue { height: 1; }
+    QueueDashboard.-short #enqueue Input { border: none; height: 1; }
+    QueueDashboard.-short #enqueue SelectCurrent { border: none; height: 1; }
+    QueueDashboard.-short #detail { border-top: none; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -123,7 +140,10 @@ class QueueDashboard(Screen[None]):
         yield table
         with VerticalScroll(id="detail"):
             yield Static(id="detail-text")
-        yield Footer()
+        yield KeyBar(KEYS)
+
+    def on_resize(self, event: events.Resize) -> None:
+        mark_short(self, event.size.height)
 
     async def on_mount(self) -> None:
         self.query_one("#payload", Input).focus()

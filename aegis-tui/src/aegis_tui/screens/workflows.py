@@ -13,15 +13,20 @@ from typing import Any, ClassVar
 
 import anyio
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from aegis.workflow.runner import RunRecord, load_runs
 from aegis_tui import formatting
 from aegis_tui.screens.ask_text import AskText
+from aegis_tui.widgets.key_bar import KeyBar, mark_short
+
+KEYS = (("esc", "Back"), ("^q", "Quit"), ("n", "New run"), ("c", "Cancel run"), ("f5", "Refresh"))
+"""The workflow view's footer."""
 
 _STATUS_STYLE = {"running": "dodger_blue1", "ok": "green", "failed": "red", "crashed": "bold red"}
 
@@ -76,7 +81,8 @@ def outcome(run: RunRecord, width: int = 50) -> str:
     if run.error:
         return formatting.one_line(run.error, width)
     if run.result is not None:
-        return formatting.one_line(str(run.result), width)
+        text = run.result if isinstance(run.result, str) else json.dumps(run.result, default=str)
+        return formatting.one_line(text, width)
     return ""
 
 
@@ -87,6 +93,8 @@ class WorkflowRuns(Screen[None]):
     WorkflowRuns #title { height: 1; background: $boost; }
     WorkflowRuns DataTable { height: 1fr; min-height: 3; }
     WorkflowRuns #log { height: 1fr; border-top: solid $panel; padding: 0 1; }
+    WorkflowRuns.-short #title { display: none; }
+    WorkflowRuns.-short #log { border-top: none; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -122,7 +130,10 @@ class WorkflowRuns(Screen[None]):
         yield table
         with VerticalScroll(id="log"):
             yield Static(id="log-text")
-        yield Footer()
+        yield KeyBar(KEYS)
+
+    def on_resize(self, event: events.Resize) -> None:
+        mark_short(self, event.size.height)
 
     async def on_mount(self) -> None:
         self.query_one("#runs", DataTable).focus()

@@ -1,39 +1,63 @@
-"""The main screen's footer: its keys, the most needed first, cut at the right edge."""
+"""A screen's footer: its keys in a fixed order, the most needed first, cut at the edge."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual import events
+from textual.widget import Widget
 from textual.widgets import Static
 
-from aegis_tui.keys import footer_keys, short
+SHORT_HEIGHT = 16
+"""Below this many rows a screen lays out compactly (see :func:`mark_short`)."""
+
+
+def fitted(keys: Sequence[tuple[str, str]], width: int) -> Text:
+    """``f1 Help  f2 Queues …``: as many keys as fit whole in ``width`` cells (with one
+    space between keys instead of two when that fits one more)."""
+    best = Text(no_wrap=True)
+    best_count = -1
+    for gap in ("  ", " "):
+        text, count = Text(no_wrap=True), 0
+        for key, description in keys:
+            piece = Text(" " if count == 0 else gap)
+            piece.append(key, "bold cyan")
+            piece.append(f" {description}")
+            if text.cell_len + piece.cell_len > width:
+                break
+            text.append_text(piece)
+            count += 1
+        if count > best_count:
+            best, best_count = text, count
+    return best
 
 
 class KeyBar(Static):
     """One line of keys. Unlike Textual's footer, its order is fixed (the focused widget's
-    keys do not move ahead), and a key that does not fit whole is left out."""
+    keys do not move ahead of quit), and a key that does not fit whole is left out."""
 
     DEFAULT_CSS = """
     KeyBar {
         height: 1;
         background: $footer-background;
         color: $footer-foreground;
+        dock: bottom;
     }
     """
 
+    def __init__(self, keys: Sequence[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.keys = list(keys)
+
     def on_mount(self) -> None:
-        self.update(self._fitted(self.size.width or 80))
+        self.update(fitted(self.keys, self.size.width or 80))
 
     def on_resize(self, event: events.Resize) -> None:
-        self.update(self._fitted(event.size.width))
+        self.update(fitted(self.keys, event.size.width))
 
-    def _fitted(self, width: int) -> Text:
-        text = Text(no_wrap=True)
-        for number, key in enumerate(footer_keys()):
-            piece = Text(" " if number == 0 else "  ")
-            piece.append(short(key.keys), "bold cyan")
-            piece.append(f" {key.description}")
-            if text.cell_len + piece.cell_len > width:
-                break
-            text.append_text(piece)
-        return text
+
+def mark_short(screen: Widget, height: int) -> None:
+    """Give ``screen`` the ``-short`` class while the terminal has few rows (its CSS
+    then drops borders and secondary lines)."""
+    screen.set_class(height < SHORT_HEIGHT, "-short")
