@@ -60,6 +60,21 @@ async def test_a_long_paste_shows_folded_expands_and_is_sent_whole(tmp_path: Pat
         assert prompt.text == ""
 
 
+async def test_a_paste_while_the_transcript_has_the_focus_goes_to_the_input_box(
+    tmp_path: Path,
+) -> None:
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        app.view_of(app.tab_named("alpha")).focus()
+        await pilot.pause()
+        app.post_message(events.Paste("two\rlines"))
+        await pilot.pause()
+        prompt = app.main.query_one(PromptInput)
+        assert prompt.text == "two\nlines" and prompt.has_focus
+
+
 async def test_ctrl_j_starts_a_new_line_and_enter_sends_both(tmp_path: Path) -> None:
     app = make_app(write_project(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -208,3 +223,20 @@ async def test_the_help_explains_the_dots_and_the_status_line(tmp_path: Path) ->
         shown = console.export_text()
         assert "◉ busy" in shown and "the agent is working" in shown
         assert "cached" in shown and "share of the input tokens" in shown
+
+
+async def test_messages_held_for_a_session_that_ends_come_back_to_the_box(
+    tmp_path: Path,
+) -> None:
+    app = make_app(write_project(tmp_path, slow=30))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        tab = app.tab_named("alpha")
+        await pilot.press(*"slow", "enter")
+        await until(pilot, lambda: tab.state == "busy")
+        await pilot.press(*"hello", "enter")
+        assert tab.pending == ["hello"]
+        await app.bridge.close("alpha")
+        await until(pilot, lambda: not tab.live)
+        assert app.main.query_one(PromptInput).text == "hello" and tab.pending == []

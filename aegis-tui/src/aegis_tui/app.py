@@ -225,7 +225,10 @@ class AegisApp(App[int]):
             if watcher is not None:
                 watcher.add_event(event)
             return  # a queue worker or a workflow's session: not a tab
+        held = list(tab.pending)
         tab.apply(event, self.clock())
+        if held and not tab.live:
+            self._unsent(tab, held)  # the session ended before they could go
         shown = self._views[handle].add_event(event)
         if isinstance(event, StateChanged) and event.state == "ready" and tab.pending:
             self._send(tab, tab.pending.pop(0))  # the next message the user left waiting
@@ -488,6 +491,16 @@ class AegisApp(App[int]):
             self.notify(f"message refused: {exc}", severity="error")
             return False
         return True
+
+    def _unsent(self, tab: Tab, messages: list[str]) -> None:
+        """Say that ``messages`` held for ``tab`` were not sent; the active tab's come
+        back to the input box."""
+        count = f"{len(messages)} queued message{'s' * (len(messages) > 1)}"
+        if tab is self.current:
+            self.main.query_one(PromptInput).give_back("\n\n".join(messages))
+            self.notify(f"{tab.name} has ended: {count} back in the input box", timeout=8)
+        else:
+            self.notify(f"{tab.name} has ended: {count} not sent", severity="warning")
 
     def _notify_ended(self, tab: Tab) -> None:
         self.notify(

@@ -52,6 +52,14 @@ class MainScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         mark_short(self, event.size.height)
 
+    def on_paste(self, event: events.Paste) -> None:
+        # A paste while the transcript has the focus (after a click) goes to the input
+        # box: the box stops the pastes it takes, so one that gets here would be lost.
+        event.stop()
+        prompt = self.query_one(PromptInput)
+        prompt.focus()
+        prompt.post_message(events.Paste(event.text))
+
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         # After the first refresh: by then every child is mounted, whatever the load.
