@@ -21,6 +21,7 @@ from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.help import HelpScreen, screen_table
 from aegis_tui.state import load_state
 from aegis_tui.tab import Tab
+from aegis_tui.widgets.key_bar import KeyBar
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.tabs import TabBar
 from aegis_tui.widgets.working import WorkingIndicator
@@ -240,3 +241,17 @@ async def test_messages_held_for_a_session_that_ends_come_back_to_the_box(
         await app.bridge.close("alpha")
         await until(pilot, lambda: not tab.live)
         assert app.main.query_one(PromptInput).text == "hello" and tab.pending == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 12)])
+async def test_the_footer_keeps_help_the_dashboards_and_quit(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=size) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        footer = str(app.main.query_one(KeyBar).render())
+        for key in ("f1 Help", "f2 Queues", "f3 Workflows", "^q Quit"):
+            assert key in footer
+        assert len(footer.rstrip()) <= size[0]
