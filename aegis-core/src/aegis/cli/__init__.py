@@ -19,11 +19,15 @@ from aegis import __version__
 
 CORE_COMMANDS: dict[str, str] = {
     "ask": "aegis.cli.ask_cmd:ask",
+    "attach": "aegis.cli.attach_cmd:attach",
     "chat": "aegis.cli.chat_cmd:chat",
     "config": "aegis.cli.config_cmd:config",
+    "daemon": "aegis.cli.daemon_cmd:daemon",
     "init": "aegis.cli.init_cmd:init",
+    "logs": "aegis.cli.logs_cmd:logs",
     "plugins": "aegis.cli.plugins_cmd:plugins",
     "providers": "aegis.cli.providers_cmd:providers",
+    "ps": "aegis.cli.ps_cmd:ps",
     "queue": "aegis.cli.queue_cmd:queue",
     "serve": "aegis.cli.serve_cmd:serve",
     "workflow": "aegis.cli.workflow_cmd:workflow",

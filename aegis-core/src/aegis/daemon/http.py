@@ -1,0 +1,189 @@
+"""A small HTTP/1.1 client over a Unix socket (h11 on anyio), for the daemon's client.
+
+Why not a general HTTP client library: the one the environment offers takes about
+half a second to import, and every ``aegis`` command that talks to the daemon would
+pay it. The protocol needs little: one request per connection (``Connection:
+close``), JSON bodies, and a response body read whole or streamed (Server-Sent
+Events). h11 does the parsing; nothing here is specific to aegis.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import h11
+from anyio.abc import SocketStream
+
+from aegis.daemon.unixpath import reachable
+
+CHUNK = 65536
+
+
+class NotListening(ConnectionError):
+    """Nothing listens on the socket: the file is missing (``missing``) or stale."""
+
+    def __init__(self, path: Path, *, missing: bool) -> None:
+        what = "no socket" if missing else "nothing listens on the socket"
+        super().__init__(f"{what} at {path}")
+        self.path = path
+        self.missing = missing
+
+
+@dataclass
+class Head:
+    """A response's status line and headers (names in lower case)."""
+
+    status: int
+    headers: dict[str, str]
+
+
+@dataclass
+class Reply:
+    """A whole response."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+async def _connect(path: Path, timeout: float) -> SocketStream:
+    try:
+        with anyio.fail_after(timeout), reachable(path) as address:
+            return await anyio.connect_unix(address)
+    except FileNotFoundError:
+        raise NotListening(path, missing=True) from None
+    except OSError as exc:
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            raise NotListening(path, missing=exc.errno == errno.ENOENT) from None
+        raise
+
+
+class _Exchange:
+    """One request and its response on one connection."""
+
+    def __init__(self, stream: SocketStream) -> None:
+        self.stream = stream
+        self.conn = h11.Connection(h11.CLIENT)
+
+    async def _send(self, event: Any) -> None:
+        data = self.conn.send(event)
+        if data:
+            await self.stream.send(data)
+
+    async def send_request(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
+    ) -> None:
+        fields = [("Host", "aegis"), ("Connection", "close"), *headers.items()]
+        if body is not None:
+            fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        await self._send(h11.Request(method=method, target=target, headers=fields))
+        if body:
+            await self._send(h11.Data(data=body))
+        await self._send(h11.EndOfMessage())
+
+    async def _next(self) -> Any:
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await self.stream.receive(CHUNK)
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    data = b""
+                self.conn.receive_data(data)
+                continue
+            return event
+
+    async def head(self) -> Head:
+        event = await self._next()
+        if not isinstance(event, h11.Response):
+            raise ConnectionError(f"unexpected reply from the daemon: {event!r}")
+        headers = {name.decode().lower(): value.decode() for name, value in event.headers}
+        return Head(event.status_code, headers)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        while True:
+            event = await self._next()
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return
+
+
+def _encode(data: Any) -> bytes | None:
+    return None if data is None else json.dumps(data).encode()
+
+
+async def request(
+    path: Path,
+    method: str,
+    target: str,
+    *,
+    data: Any = None,
+    headers: Mapping[str, str] = {},
+    connect_timeout: float = 5.0,
+    timeout: float = 60.0,
+) -> Reply:
+    """Send one request to the server on socket ``path``; return the whole response.
+
+    Raises :class:`NotListening`, or ``TimeoutError`` after ``timeout`` seconds.
+    """
+    stream = await _connect(path, connect_timeout)
+    async with stream:
+        with anyio.fail_after(timeout):
+            exchange = _Exchange(stream)
+            await exchange.send_request(method, target, headers, _encode(data))
+            head = await exchange.head()
+            body = b"".join([chunk async for chunk in exchange.body()])
+    return Reply(head.status, head.headers, body)
+
+
+@asynccontextmanager
+async def stream(
+    path: Path,
+    method: str,
+    target: str,
+    *,
+    headers: Mapping[str, str] = {},
+    connect_timeout: float = 5.0,
+    head_timeout: float = 60.0,
+) -> AsyncIterator[tuple[Head, AsyncIterator[bytes]]]:
+    """Send one request; yield its head and an iterator over its body as it comes."""
+    connection = await _connect(path, connect_timeout)
+    async with connection:
+        exchange = _Exchange(connection)
+        with anyio.fail_after(head_timeout):
+            await exchange.send_request(method, target, headers, None)
+            head = await exchange.head()
+        yield head, exchange.body()
+
+
+async def server_sent_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str, str]]:
+    """``(event, id, data)`` for each Server-Sent Event in a body (``event`` defaults to
+    ``message``; comment lines are skipped)."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            block, buffer = buffer.split(b"\n\n", 1)
+            event, ident, data = "message", "", []
+            for line in block.decode().split("\n"):
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "event":
+                    event = value
+                elif name == "id":
+                    ident = value
+                elif name == "data":
+                    data.append(value)
+            if data:
+                yield event, ident, "\n".join(data)

@@ -1,0 +1,158 @@
+"""Starting the project's daemon in the background, finding a running one, stopping it.
+
+A client that needs the daemon calls :func:`connect`: if the socket answers, that is
+the daemon; otherwise it starts ``python -m aegis daemon run`` detached from the
+terminal (a new session, stdin from ``/dev/null``, output appended to
+``.aegis/daemon.log``) and waits, bounded, until the socket answers. Two clients
+starting at once start two processes, but the lock lets one run; the other exits
+with :data:`EXIT_ALREADY_RUNNING` and both clients find the one that runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
+from aegis.daemon.lock import holder
+from aegis.daemon.protocol import lock_path, log_path
+
+EXIT_ALREADY_RUNNING = 3
+"""``aegis daemon run``'s exit status when another daemon holds the project's lock."""
+
+START_TIMEOUT_ENV = "AEGIS_DAEMON_START_TIMEOUT"
+DEFAULT_START_TIMEOUT = 60.0
+
+
+def start_timeout() -> float:
+    """Seconds a client waits for a daemon it started to answer."""
+    try:
+        return float(os.environ.get(START_TIMEOUT_ENV) or DEFAULT_START_TIMEOUT)
+    except ValueError:
+        return DEFAULT_START_TIMEOUT
+
+
+def spawn_daemon(
+    config_path: Path, state_dir: Path, *, idle_timeout: float | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``aegis daemon run`` for the project of ``config_path``, detached."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = os.open(log_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    argv = [sys.executable, "-m", "aegis", "--config", str(config_path), "daemon", "run"]
+    if idle_timeout is not None:
+        argv += ["--idle-timeout", str(idle_timeout)]
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=config_path.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # no terminal: Ctrl+C or a closed terminal never reach it
+            close_fds=True,
+        )
+    finally:
+        os.close(log)
+
+
+def log_tail(state_dir: Path, lines: int = 5) -> str:
+    """The last ``lines`` lines of the daemon's log."""
+    try:
+        text = log_path(state_dir).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def connect(
+    config_path: Path,
+    state_dir: Path,
+    *,
+    name: str = "client",
+    start: bool = True,
+    idle_timeout: float | None = None,
+) -> DaemonClient:
+    """A client of the project's daemon, starting the daemon first if none answers.
+
+    Raises :class:`DaemonNotRunning` (``start=False``), :class:`DaemonError` when a
+    started daemon does not answer in time or exits (its log says why), or
+    :class:`~aegis.daemon.client.DaemonVersionMismatch`.
+    """
+    client = DaemonClient(state_dir, name=name)
+    try:
+        await client.status()
+        return client
+    except DaemonNotRunning:
+        if not start:
+            raise
+    process = await anyio.to_thread.run_sync(
+        lambda: spawn_daemon(config_path, state_dir, idle_timeout=idle_timeout)
+    )
+    await wait_until_answering(client, process, state_dir)
+    return client
+
+
+async def wait_until_answering(
+    client: DaemonClient, process: subprocess.Popen[bytes], state_dir: Path
+) -> None:
+    """Wait until the daemon answers ``client``; fail clearly if it exits or takes too long."""
+    timeout = start_timeout()
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            await client.status()
+            return
+        except DaemonNotRunning:
+            pass
+        status = process.poll()
+        if status is not None and status != EXIT_ALREADY_RUNNING:
+            tail = log_tail(state_dir)
+            raise DaemonError(
+                f"the aegis daemon exited as it started (status {status})"
+                + (f": {tail.splitlines()[-1]}" if tail else ""),
+                hint=f"its log: {log_path(state_dir)}",
+                code="start_failed",
+            )
+        if time.monotonic() >= deadline:
+            raise DaemonError(
+                f"the aegis daemon did not answer within {timeout:g} s",
+                hint=f"its log: {log_path(state_dir)} ({START_TIMEOUT_ENV} sets the wait)",
+                code="start_timeout",
+            )
+        await anyio.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+
+
+async def stop(state_dir: Path, *, timeout: float = 60.0) -> int | None:
+    """Stop the project's daemon and wait until it is gone; return its pid (``None``:
+    none ran).
+
+    It is asked through the protocol; a daemon that cannot be talked to (another
+    protocol version, or not answering) gets SIGTERM, the pid taken from its lock.
+    """
+    import signal
+
+    pid = holder(lock_path(state_dir))
+    if pid is None:
+        return None
+    client = DaemonClient(state_dir, name="cli:stop", check_version=False, timeout=10)
+    try:
+        pid = await client.stop()
+    except DaemonError:
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while holder(lock_path(state_dir)) is not None:
+        if time.monotonic() >= deadline:
+            raise DaemonError(
+                f"the aegis daemon (pid {pid}) did not stop within {timeout:g} s",
+                hint=f"its log: {log_path(state_dir)}; `kill -9 {pid}` ends it",
+            )
+        await anyio.sleep(0.05)
+    return pid

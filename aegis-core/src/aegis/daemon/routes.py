@@ -1,0 +1,391 @@
+"""The HTTP API of the daemon (protocol v1, described in ``docs/protocol.md``).
+
+JSON in, JSON out; a session's events as Server-Sent Events. Every response carries
+the daemon's protocol and aegis versions (``Aegis-Protocol``, ``Aegis-Version``); a
+request that says it speaks another protocol version is refused with 409 and the
+code ``protocol_mismatch``. Errors are ``{"error": {"code", "message", "hint"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from aegis import __version__
+from aegis.daemon.protocol import (
+    API_PREFIX,
+    CLIENT_HEADER,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    VERSION_HEADER,
+)
+from aegis.events import to_dict
+from aegis.session.info import SessionInfo
+
+if TYPE_CHECKING:
+    from aegis.daemon.service import Daemon
+
+VERSION_HEADERS = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), VERSION_HEADER: __version__}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An error the API answers with: an HTTP status, a code, a message and a hint."""
+
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"code": self.code, "message": self.message, "hint": self.hint}}
+        return JSONResponse(body, status_code=self.status, headers=VERSION_HEADERS)
+
+
+def _as_api_error(error: Exception) -> ApiError | None:
+    from aegis.errors import ConfigError, DriverError, MessageRefused
+    from aegis.queue.manager import UnknownQueue, UnknownTask
+    from aegis.session.handles import HandleTaken
+    from aegis.session.manager import SessionClosed, UnknownSession
+
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, UnknownSession):
+        return ApiError(404, "unknown_session", str(error), "`aegis ps` lists the sessions")
+    if isinstance(error, UnknownTask):
+        return ApiError(404, "unknown_task", str(error))
+    if isinstance(error, UnknownQueue):
+        return ApiError(404, "unknown_queue", str(error))
+    if isinstance(error, SessionClosed):
+        return ApiError(409, "session_ended", str(error))
+    if isinstance(error, HandleTaken):
+        return ApiError(409, "handle_taken", str(error))
+    if isinstance(error, MessageRefused):
+        return ApiError(403, "message_refused", str(error))
+    if isinstance(error, ConfigError):
+        return ApiError(400, "bad_request", error.message, error.hint)
+    if isinstance(error, DriverError):
+        return ApiError(502, "session_failed", str(error))
+    return None
+
+
+def _endpoint(handler: Handler) -> Handler:
+    """Version check before, error mapping after, and the request counted meanwhile."""
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        daemon: Daemon = request.app.state.daemon
+        spoken = request.headers.get(PROTOCOL_HEADER)
+        if spoken is not None and spoken != str(PROTOCOL_VERSION):
+            return ApiError(
+                409,
+                "protocol_mismatch",
+                f"this daemon speaks protocol {PROTOCOL_VERSION} (aegis {__version__}); "
+                f"the client speaks {spoken}",
+                "restart the daemon with the client's aegis: `aegis daemon restart`",
+            ).response()
+        daemon.requests += 1
+        try:
+            return await handler(request)
+        except Exception as exc:
+            error = _as_api_error(exc)
+            if error is None:
+                raise
+            return error.response()
+        finally:
+            daemon.requests -= 1
+
+    return endpoint
+
+
+def _ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=VERSION_HEADERS)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise ApiError(400, "bad_request", "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], key: str, *, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "bad_request", f"{key!r} must be a non-empty string")
+    return value
+
+
+def _sender(data: dict[str, Any]) -> str:
+    """Clients speak as ``user`` or ``client:<name>``; the other senders are aegis's own."""
+    sender = _text(data, "sender", default="user")
+    if sender != "user" and not (sender.startswith("client:") and len(sender) > len("client:")):
+        raise ApiError(400, "bad_request", f"sender {sender!r}: use 'user' or 'client:<name>'")
+    return sender
+
+
+def _client(request: Request) -> str:
+    return request.headers.get(CLIENT_HEADER) or "client"
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> dict[str, Any]:
+    """A session as the protocol shows it: the session's snapshot, plus its event count,
+    who started it and when."""
+    log = daemon.feed.logs.get(info.handle)
+    return {
+        **info.as_dict(),
+        "seq": log.seq if log else 0,
+        "started_at": log.first_at if log else None,
+        "started_by": daemon.started_by.get(info.handle) or workers.get(info.handle) or "aegis",
+    }
+
+
+async def _workers(daemon: Daemon) -> dict[str, str]:
+    """``{worker handle: "queue:<name>"}`` for the running queue tasks."""
+    tasks = await daemon.runtime.queues.list_tasks(status="running", limit=None)
+    return {t.worker_handle: f"queue:{t.queue}" for t in tasks if t.worker_handle}
+
+
+# --- endpoints --------------------------------------------------------------------------
+
+
+async def status(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    sessions = daemon.runtime.bridge.list_sessions()
+    counts = await daemon.runtime.queues.counts()
+    tasks = {
+        status: sum(by_status.get(status, 0) for by_status in counts.values())
+        for status in ("queued", "running")
+    }
+    return _ok(
+        {
+            "protocol": PROTOCOL_VERSION,
+            "aegis_version": __version__,
+            "pid": os.getpid(),
+            "project": str(daemon.project.root),
+            "started_at": daemon.started_at,
+            "uptime_s": round(time.time() - daemon.started_at, 3),
+            "idle_timeout_s": daemon.idle_timeout,
+            "sessions": {
+                "live": sum(1 for s in sessions if s.state.live),
+                "total": len(sessions),
+            },
+            "tasks": tasks,
+            "clients": [
+                {"name": a.name, "handle": a.handle, "since": a.since} for a in daemon.attached
+            ],
+        }
+    )
+
+
+async def list_sessions(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    workers = await _workers(daemon)
+    infos = daemon.runtime.bridge.list_sessions()
+    return _ok({"sessions": [session_view(daemon, info, workers) for info in infos]})
+
+
+async def spawn(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    data = await _body(request)
+    profile = _text(data, "profile", default=daemon.project.default_agent)
+    handle = data.get("handle")
+    if handle is not None and not isinstance(handle, str):
+        raise ApiError(400, "bad_request", "'handle' must be a string")
+    if profile not in daemon.project.agents:
+        raise ApiError(
+            404,
+            "unknown_profile",
+            f"no agent profile {profile!r}",
+            f"profiles: {', '.join(daemon.project.agents)}",
+        )
+    bridge = daemon.runtime.bridge
+    handle = await bridge.spawn(profile, handle, wait=False)
+    daemon.started_by[handle] = _sender({"sender": data.get("started_by", "user")})
+    if data.get("wait", True):
+        await bridge.wait_ready(handle)
+    return _ok(session_view(daemon, bridge.get(handle), {}), 201)
+
+
+async def show_session(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    info = daemon.runtime.bridge.get(request.path_params["handle"])
+    return _ok(session_view(daemon, info, await _workers(daemon)))
+
+
+async def close_session(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    handle = request.path_params["handle"]
+    await daemon.runtime.bridge.close(handle)
+    return _ok(session_view(daemon, daemon.runtime.bridge.get(handle), {}))
+
+
+async def interrupt_session(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    handle = request.path_params["handle"]
+    await daemon.runtime.bridge.interrupt(handle)
+    return _ok(session_view(daemon, daemon.runtime.bridge.get(handle), {}))
+
+
+async def send_message(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    handle = request.path_params["handle"]
+    data = await _body(request)
+    text, sender = _text(data, "text"), _sender(data)
+    bridge = daemon.runtime.bridge
+    if data.get("wait", False):
+        end = await bridge.request(handle, text, sender=sender)
+        return _ok({"turn_end": to_dict(end)})
+    bridge.send(handle, text, sender=sender)
+    return _ok({"queued": bridge.get(handle).queued}, 202)
+
+
+async def session_events(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    handle = request.path_params["handle"]
+    bridge = daemon.runtime.bridge
+    if not bridge.known(handle):
+        raise ApiError(404, "unknown_session", f"no session {handle!r}")
+    after = request.query_params.get("after") or request.headers.get("last-event-id") or "0"
+    try:
+        after_seq = int(after)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"after={after!r} is not a number") from None
+    follow = request.query_params.get("follow", "true").lower() not in ("0", "false", "no")
+    return EventStream(daemon, handle, after_seq, follow, _client(request))
+
+
+class EventStream(Response):
+    """A session's events as Server-Sent Events: ``id`` is the event's number, ``data`` its
+    JSON; a last ``event: end`` says why the stream ended."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, daemon: Daemon, handle: str, after: int, follow: bool, client: str):
+        # Not Response.__init__: it would declare an empty body (Content-Length: 0).
+        self.status_code = 200
+        self.background = None
+        headers = {**VERSION_HEADERS, "Cache-Control": "no-store", "Content-Type": self.media_type}
+        self.raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self.daemon, self.handle, self.after, self.follow = daemon, handle, after, follow
+        self.client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        reason = "session ended" if self.follow else "replayed"
+        async with anyio.create_task_group() as tg:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch_disconnect)
+            records = self.daemon.feed.records(self.handle, self.after, self.follow)
+            with self.daemon.stream(self.client, self.handle) as scope_:
+                with scope_:
+                    async with aclosing(records):
+                        async for record in records:
+                            data = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+                            chunk = f"id: {record['seq']}\ndata: {data}\n\n".encode()
+                            await send(
+                                {"type": "http.response.body", "body": chunk, "more_body": True}
+                            )
+                if scope_.cancel_called:
+                    reason = "daemon stopping"
+            end = json.dumps({"reason": reason})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"event: end\ndata: {end}\n\n".encode(),
+                    "more_body": False,
+                }
+            )
+            tg.cancel_scope.cancel()
+
+
+async def enqueue(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    data = await _body(request)
+    queues = daemon.runtime.queues
+    task_id = await queues.enqueue(
+        request.path_params["queue"], _text(data, "payload"), sender=_sender(data)
+    )
+    task = await queues.get(task_id)
+    assert task is not None
+    return _ok(task.as_dict(), 201)
+
+
+async def list_tasks(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    params = request.query_params
+    try:
+        limit = int(params.get("limit", "100"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "limit must be a number") from None
+    status = params.get("status")
+    from aegis.queue.task import TaskStatus
+
+    if status is not None and status not in TaskStatus.__members__:
+        raise ApiError(400, "bad_request", f"no task status {status!r}")
+    tasks = await daemon.runtime.queues.list_tasks(params.get("queue"), status, limit)
+    return _ok({"tasks": [task.as_dict() for task in tasks]})
+
+
+async def show_task(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    from aegis.queue.manager import UnknownTask
+
+    task = await daemon.runtime.queues.get(request.path_params["task_id"])
+    if task is None:
+        raise UnknownTask(f"no task {request.path_params['task_id']!r}")
+    return _ok(task.as_dict())
+
+
+async def stop(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    daemon.stop(f"asked by {_client(request)}")
+    return _ok({"stopping": True, "pid": os.getpid()}, 202)
+
+
+def build_app(daemon: Daemon) -> Starlette:
+    """The ASGI app of the protocol, serving ``daemon``."""
+    p = API_PREFIX
+    routes = [
+        Route(f"{p}/status", _endpoint(status), methods=["GET"]),
+        Route(f"{p}/daemon/stop", _endpoint(stop), methods=["POST"]),
+        Route(f"{p}/sessions", _endpoint(list_sessions), methods=["GET"]),
+        Route(f"{p}/sessions", _endpoint(spawn), methods=["POST"]),
+        Route(f"{p}/sessions/{{handle}}", _endpoint(show_session), methods=["GET"]),
+        Route(f"{p}/sessions/{{handle}}/close", _endpoint(close_session), methods=["POST"]),
+        Route(f"{p}/sessions/{{handle}}/interrupt", _endpoint(interrupt_session), methods=["POST"]),
+        Route(f"{p}/sessions/{{handle}}/messages", _endpoint(send_message), methods=["POST"]),
+        Route(f"{p}/sessions/{{handle}}/events", _endpoint(session_events), methods=["GET"]),
+        Route(f"{p}/queues/{{queue}}/tasks", _endpoint(enqueue), methods=["POST"]),
+        Route(f"{p}/tasks", _endpoint(list_tasks), methods=["GET"]),
+        Route(f"{p}/tasks/{{task_id}}", _endpoint(show_task), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.daemon = daemon
+    return app

@@ -1,0 +1,191 @@
+"""The daemon's life: the lock, the socket, the runtime, the API, and the idle exit.
+
+:class:`Daemon` runs one project's runtime (an :class:`aegis.substrate.Substrate`)
+behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
+caller cancels it on SIGINT/SIGTERM/SIGHUP) or has been idle for ``idle_timeout``
+seconds: no live session, no queued or running task, no attached client and no
+request in flight. Stopping closes the event streams, stops serving, then stops the
+runtime (which closes every session and stops every agent process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from aegis import __version__
+from aegis.config.loader import Project
+from aegis.daemon.feed import EventFeed
+from aegis.daemon.lock import DaemonLock
+from aegis.daemon.protocol import lock_path, socket_path
+from aegis.daemon.unixpath import reachable
+
+log = logging.getLogger("aegis.daemon")
+
+IDLE_CHECK_S = 1.0
+"""How often (at most) the daemon looks whether it is idle."""
+
+
+@dataclass(eq=False)
+class Attached:
+    """A client with an open event stream."""
+
+    name: str
+    handle: str
+    since: float = field(default_factory=time.time)
+
+
+class Daemon:
+    """One project's runtime behind its Unix socket.
+
+    ``idle_timeout``: seconds of idleness after which the daemon exits (``0``: never).
+    """
+
+    def __init__(self, project: Project, *, idle_timeout: float) -> None:
+        from aegis.substrate import Substrate
+
+        self.project = project
+        self.state_dir = project.state_dir
+        self.socket_path = socket_path(self.state_dir)
+        self.idle_timeout = idle_timeout
+        self.runtime = Substrate(project)
+        self.feed = EventFeed(self.runtime.bridge)
+        self.started_at = time.time()
+        self.started_by: dict[str, str] = {}
+        """Who spawned each session through the API (``user``, ``client:<name>``)."""
+        self.attached: list[Attached] = []
+        self.requests = 0
+        """Requests being served now (event streams included)."""
+        self.stopping = anyio.Event()
+        self.stop_reason = ""
+        self._streams: set[anyio.CancelScope] = set()
+
+    def stop(self, reason: str) -> None:
+        """Ask the daemon to stop (returns at once)."""
+        if not self.stopping.is_set():
+            self.stop_reason = reason
+            self.stopping.set()
+
+    @contextmanager
+    def stream(self, client: str, handle: str) -> Iterator[anyio.CancelScope]:
+        """Count an event stream as an attached client; the scope is cancelled at stop."""
+        attached = Attached(client, handle)
+        scope = anyio.CancelScope()
+        self.attached.append(attached)
+        self._streams.add(scope)
+        try:
+            yield scope
+        finally:
+            self.attached.remove(attached)
+            self._streams.discard(scope)
+
+    async def run(self) -> str:
+        """Serve until stopped or idle; return why it stopped."""
+        from aegis.daemon.routes import build_app
+        from aegis.mcp.http import LocalHttpServer
+
+        _private_dir(self.state_dir)
+        lock = DaemonLock(lock_path(self.state_dir))
+        await anyio.to_thread.run_sync(lock.acquire)
+        try:
+            sock = _bind(self.socket_path)
+            try:
+                # Subscribed before the runtime starts: the feed must see every event of
+                # every session from its first (queue workers may start at once).
+                with self.runtime.bridge.subscribe() as events:
+                    async with self.runtime, anyio.create_task_group() as tg:
+                        tg.start_soon(self.feed.run, events)
+                        server = LocalHttpServer(build_app(self), sock)
+                        try:
+                            await server.start(tg)
+                            log.info(
+                                "aegis %s daemon (pid %d) serving %s on %s",
+                                __version__,
+                                os.getpid(),
+                                self.project.root,
+                                self.socket_path,
+                            )
+                            tg.start_soon(self._watch_signals)
+                            tg.start_soon(self._watch_idle)
+                            await self.stopping.wait()
+                        finally:
+                            with anyio.CancelScope(shield=True):
+                                log.info("stopping: %s", self.stop_reason or "cancelled")
+                                for scope in list(self._streams):
+                                    scope.cancel()
+                                await server.wait_stopped()
+                            tg.cancel_scope.cancel()
+            finally:
+                sock.close()
+                self.socket_path.unlink(missing_ok=True)
+        finally:
+            lock.release()
+        log.info("stopped")
+        return self.stop_reason
+
+    async def _watch_signals(self) -> None:
+        # SIGINT and SIGTERM cancel the command running the daemon (aegis.cli._runtime);
+        # SIGHUP (a closed terminal, or `kill -HUP`) stops it the same orderly way.
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                self.stop("SIGHUP")
+                return
+
+    async def idle(self) -> bool:
+        """Whether nothing would be lost if the daemon stopped now."""
+        if self.attached or self.requests:
+            return False
+        if any(info.state.live for info in self.runtime.bridge.list_sessions()):
+            return False
+        counts = await self.runtime.queues.counts()
+        return not any(
+            counts.get(queue, {}).get(status, 0)
+            for queue in self.project.queues
+            for status in ("queued", "running")
+        )
+
+    async def _watch_idle(self) -> None:
+        if not self.idle_timeout:
+            return
+        idle_since: float | None = None
+        while True:
+            await anyio.sleep(min(IDLE_CHECK_S, self.idle_timeout / 4))
+            if not await self.idle():
+                idle_since = None
+                continue
+            now = time.monotonic()
+            if idle_since is None:
+                idle_since = now
+            elif now - idle_since >= self.idle_timeout:
+                self.stop(f"idle for {self.idle_timeout:g} s")
+                return
+
+
+def _private_dir(path: Path) -> None:
+    """``.aegis`` readable by its owner only: the socket's file mode is the authentication."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _bind(path: Path) -> socket.socket:
+    """A Unix socket bound at ``path`` with mode 0600 (the lock is held: a file left
+    there is a dead daemon's)."""
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with reachable(path) as address:
+            sock.bind(address)
+        os.chmod(path, 0o600)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
