@@ -129,6 +129,21 @@ async def wait_until_answering(
         delay = min(delay * 1.5, 0.2)
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel (a zombie then counts as running)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 async def stop(state_dir: Path, *, timeout: float = 60.0) -> int | None:
     """Stop the project's daemon and wait until it is gone; return its pid (``None``:
     none ran).
@@ -148,7 +163,7 @@ async def stop(state_dir: Path, *, timeout: float = 60.0) -> int | None:
         if pid:
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while holder(lock_path(state_dir)) is not None:
+    while holder(lock_path(state_dir)) is not None or (pid and _running(pid)):
         if time.monotonic() >= deadline:
             raise DaemonError(
                 f"the aegis daemon (pid {pid}) did not stop within {timeout:g} s",

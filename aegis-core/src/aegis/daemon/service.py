@@ -119,7 +119,7 @@ class Daemon:
                             await self.stopping.wait()
                         finally:
                             with anyio.CancelScope(shield=True):
-                                log.info("stopping: %s", self.stop_reason or "cancelled")
+                                log.info("stopping: %s", self.stop_reason or "SIGINT or SIGTERM")
                                 for scope in list(self._streams):
                                     scope.cancel()
                                 await server.wait_stopped()
@@ -129,7 +129,7 @@ class Daemon:
                 self.socket_path.unlink(missing_ok=True)
         finally:
             lock.release()
-        log.info("stopped")
+            log.info("stopped")
         return self.stop_reason
 
     async def _watch_signals(self) -> None:
