@@ -4,7 +4,6 @@ and the commands that show them (`aegis ps`, `aegis logs`, `aegis attach`)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import anyio
@@ -206,41 +205,36 @@ async def test_logs_prints_the_transcript_and_follows_it(project: Path) -> None:
     assert printed.returncode == 0, printed.stderr
     assert "hi there" in printed.stdout and "[user] hello" in printed.stderr
 
-    follow = subprocess.Popen(
-        [str(AEGIS), "logs", "-f", handle],
-        cwd=project,
-        env=clean_env(home=project),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    async with await anyio.open_process(
+        [str(AEGIS), "logs", "-f", handle], cwd=project, env=clean_env(home=project)
+    ) as follow:
         await anyio.sleep(0.5)
         await daemon.send(handle, "count 3")
         await collect(daemon, handle, 0, until_turns=2)
         await daemon.close(handle)  # the stream ends with the session
-        out, err = follow.communicate(timeout=60)
-    finally:
-        follow.kill()
-    assert follow.returncode == 0, err
+        assert follow.stdout is not None
+        with anyio.fail_after(60):
+            out = (await follow.stdout.receive(65536)).decode()
+            while "counted 3" not in out:
+                out += (await follow.stdout.receive(65536)).decode()
+            assert await follow.wait() == 0
     assert out.count("hi there") == 1 and "counted 3" in out
 
 
 async def test_attach_shows_the_replies_and_sends_the_lines(project: Path) -> None:
     daemon = client(project)
     handle = (await daemon.spawn("offline")).handle
-    attached = subprocess.run(
-        [str(AEGIS), "attach", handle],
-        cwd=project,
-        env=clean_env(home=project),
-        input="hello\ncount 5\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    with anyio.fail_after(60):
+        attached = await anyio.run_process(
+            [str(AEGIS), "attach", handle],
+            cwd=project,
+            env=clean_env(home=project),
+            input=b"hello\ncount 5\n",
+            check=False,
+        )
     assert attached.returncode == 0, attached.stderr
-    assert "hi there" in attached.stdout and "counted 5" in attached.stdout
-    assert f"detached from {handle}" in attached.stderr
+    assert b"hi there" in attached.stdout and b"counted 5" in attached.stdout
+    assert f"detached from {handle}".encode() in attached.stderr
     # Detaching leaves the session running.
     assert (await daemon.session(handle)).state == "ready"
     nothing = aegis(project, "attach", "no-such-session")

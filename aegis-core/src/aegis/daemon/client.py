@@ -84,6 +84,7 @@ class SessionSummary:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionSummary:
+        """The summary of a session as the protocol shows it."""
         return cls(
             handle=data["handle"],
             profile=data["profile"],
@@ -100,6 +101,7 @@ class SessionSummary:
 
     @property
     def live(self) -> bool:
+        """Whether the session can still take messages."""
         return self.state in ("starting", "ready", "busy")
 
 

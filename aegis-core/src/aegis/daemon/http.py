@@ -53,6 +53,7 @@ class Reply:
     body: bytes
 
     def json(self) -> Any:
+        """The body as JSON (``None`` when empty)."""
         return json.loads(self.body) if self.body else None
 
 

@@ -1,0 +1,54 @@
+"""The real claude CLI (pinned, against the fake model) through the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aegis.daemon.client import DaemonClient, Numbered
+from aegis.events import SessionStarted, TextDelta, TurnEnd, UserMessage
+from aegis.testing.fakemodel import FakeModelServer, Reply, Script
+from tests.daemon.conftest import make_project, start_daemon, stop_daemon
+from tests.e2e.test_exit_paths import processes_in
+from tests.support.clis import claude_env
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_claude_session_spawned_through_the_daemon_answers(tmp_path: Path) -> None:
+    with FakeModelServer(Script().on(r"hello claude", Reply(text="hello from claude"))) as model:
+        claude = claude_env(tmp_path / "claude", model.url)
+        config = (
+            "from aegis.config import Agent, ClaudeCode\n"
+            f"agents = {{'lead': Agent(provider=ClaudeCode(executable={str(claude.executable)!r},"
+            f" env={claude.env!r}))}}\n"
+            "default_agent = 'lead'\n"
+        )
+        project = make_project(tmp_path / "project", config)
+        start_daemon(project)
+        try:
+            daemon = DaemonClient(project / ".aegis", name="test")
+            with anyio.fail_after(120):
+                session = await daemon.spawn("lead")
+                assert session.provider == "claude-code" and session.state == "ready"
+                await daemon.send(session.handle, "hello claude")
+                events = []
+                async for item in daemon.events(session.handle):
+                    if isinstance(item, Numbered):
+                        events.append(item.event)
+                        if isinstance(item.event, TurnEnd):
+                            break
+            assert isinstance(events[0], SessionStarted)
+            assert [e.text for e in events if isinstance(e, UserMessage)] == ["hello claude"]
+            assert "".join(e.text for e in events if isinstance(e, TextDelta)) in (
+                "",
+                "hello from claude",
+            )
+            end = events[-1]
+            assert isinstance(end, TurnEnd) and end.ok and end.text == "hello from claude"
+            assert (await daemon.session(session.handle)).cost_usd
+        finally:
+            stop_daemon(project)
+        assert processes_in(project) == []
