@@ -15,7 +15,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning, DaemonVersionMismatch
+from aegis.daemon.client import (
+    DaemonClient,
+    DaemonError,
+    DaemonNotRunning,
+    DaemonVersionMismatch,
+    StreamEnd,
+)
 from aegis.daemon.protocol import socket_path
 from aegis.testing.processes import alive, wait_gone
 from tests.daemon.conftest import (
@@ -93,6 +99,32 @@ def test_a_signal_stops_the_daemon_and_its_agents(project: Path, signum: int) ->
     assert not socket_path(project / ".aegis").exists()
     log = (project / ".aegis" / "daemon.log").read_text()
     assert "stopped" in log and "Traceback" not in log
+
+
+def test_stopping_ends_the_event_streams_of_attached_clients(project: Path) -> None:
+    pid = start_daemon(project)
+
+    async def watch_then_stop() -> None:
+        daemon = DaemonClient(project / ".aegis")
+        handle = (await daemon.spawn("offline")).handle
+        ends: list[StreamEnd] = []
+
+        async def watch() -> None:
+            async for item in daemon.events(handle):
+                if isinstance(item, StreamEnd):
+                    ends.append(item)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                while not (await daemon.status())["clients"]:
+                    await anyio.sleep(0.05)
+                stopped = await anyio.to_thread.run_sync(aegis, project, "daemon", "stop")
+                assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout
+        assert ends == [StreamEnd("daemon stopping")]
+
+    anyio.run(watch_then_stop)
+    assert not alive(pid)
 
 
 def test_an_idle_daemon_exits_and_a_busy_one_does_not(project: Path) -> None:
