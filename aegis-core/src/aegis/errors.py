@@ -51,6 +51,37 @@ class ConfigError(Exception):
         return text
 
 
+class StateError(Exception):
+    """aegis's state on disk (``.aegis/``) cannot be used as it is.
+
+    A database is damaged or is not one, ``.aegis`` is a file, the disk is full or
+    unwritable. ``str(error)`` is the whole message for people: what, where, and a
+    hint on the way out (``aegis repair``, freeing space). ``damaged`` is true when
+    the file must be moved aside (``aegis repair`` does). ``transient`` is true
+    when the same write may succeed later (a full disk, an I/O error): callers that
+    hold a result worth keeping retry instead of dropping it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        hint: str | None = None,
+        transient: bool = False,
+        damaged: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.hint = hint
+        self.transient = transient
+        self.damaged = damaged
+
+    def __str__(self) -> str:
+        return self.message + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
 class MissingProviderError(ConfigError, ImportError):
     """A provider (or its configuration class) is not installed.
 

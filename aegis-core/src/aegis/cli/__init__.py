@@ -29,6 +29,7 @@ CORE_COMMANDS: dict[str, str] = {
     "providers": "aegis.cli.providers_cmd:providers",
     "ps": "aegis.cli.ps_cmd:ps",
     "queue": "aegis.cli.queue_cmd:queue",
+    "repair": "aegis.cli.repair_cmd:repair",
     "serve": "aegis.cli.serve_cmd:serve",
     "workflow": "aegis.cli.workflow_cmd:workflow",
 }
@@ -96,11 +97,11 @@ class AegisGroup(click.Group):
             raise _as_cli_error(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        from aegis.errors import ConfigError
+        from aegis.errors import ConfigError, StateError
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, click.ClickException) as exc:
+        except (ConfigError, StateError, click.ClickException) as exc:
             # One voice for every error: click's usage errors and configuration
             # errors are shown as aegis's own (`error: ...` + `hint: ...`).
             raise _as_cli_error(exc) from None

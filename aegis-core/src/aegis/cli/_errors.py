@@ -1,9 +1,10 @@
 """One voice for every mistake the CLI reports: ``error: ...`` and, when useful, ``hint: ...``.
 
-Errors reach the user from three places: aegis's own commands (:class:`CliError`),
-configuration problems (:class:`~aegis.errors.ConfigError`), and click's parsing
+Errors reach the user from four places: aegis's own commands (:class:`CliError`),
+configuration problems (:class:`~aegis.errors.ConfigError`), state on disk that
+cannot be used (:class:`~aegis.errors.StateError`), and click's parsing
 (a missing argument, a bad option value, an unknown command). The ``aegis`` group
-turns the last two into a :class:`CliError` (:func:`as_cli_error`), so that they
+turns the last three into a :class:`CliError` (:func:`as_cli_error`), so that they
 all look alike, whichever part found them.
 """
 
@@ -45,10 +46,12 @@ def show_error(message: str, hint: str | None = None) -> None:
 
 def as_cli_error(error: Exception) -> CliError:
     """The :class:`CliError` saying what ``error`` (a click or configuration error) says."""
-    from aegis.errors import ConfigError
+    from aegis.errors import ConfigError, StateError
 
     if isinstance(error, CliError):
         return error
+    if isinstance(error, StateError):
+        return CliError(error.message, hint=error.hint)
     if isinstance(error, ConfigError):
         where = error.where()
         return CliError(f"{where}: {error.message}" if where else error.message, hint=error.hint)
