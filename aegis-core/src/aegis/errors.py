@@ -51,8 +51,11 @@ class ConfigError(Exception):
         return text
 
 
-class StateError(Exception):
+class StateError(OSError):
     """aegis's state on disk (``.aegis/``) cannot be used as it is.
+
+    An ``OSError``, so that code which survives a failing disk (a transcript writer
+    that logs and goes on) survives this too.
 
     A database is damaged or is not one, ``.aegis`` is a file, the disk is full or
     unwritable. ``str(error)`` is the whole message for people: what, where, and a

@@ -48,7 +48,9 @@ def repair_state(state_dir: Path) -> list[Repair]:
     from aegis.queue._sqlite import move_aside
 
     done: list[Repair] = []
-    if state_dir.is_symlink() and not state_dir.exists() or state_dir.exists() and not state_dir.is_dir():
+    if (state_dir.is_symlink() and not state_dir.exists()) or (
+        state_dir.exists() and not state_dir.is_dir()
+    ):
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         target = state_dir.with_name(f"{state_dir.name}.damaged-{stamp}")
         state_dir.rename(target)

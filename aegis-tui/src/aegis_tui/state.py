@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aegis.private_files import private_dir, write_private
+
 STATE_FILE = "tui.json"
 BROKEN_SUFFIX = ".broken"
 FORMAT_VERSION = 1
@@ -126,10 +128,8 @@ def _parse(path: Path, data: Any) -> TuiState:
 
 def save_state(path: Path, state: TuiState) -> None:
     """Write ``state`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(state.as_dict(), indent=1, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
+    private_dir(path.parent)
+    write_private(path, json.dumps(state.as_dict(), indent=1, ensure_ascii=False) + "\n")
 
 
 def set_aside(path: Path) -> Path:

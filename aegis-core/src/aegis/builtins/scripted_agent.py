@@ -68,6 +68,7 @@ from aegis.builtins.scripted import (
     ScriptRule,
 )
 from aegis.config.enums import Permission
+from aegis.private_files import open_private, private_dir
 from aegis.process import Diagnostics, kill_group
 
 RESOURCE_NOT_FOUND = -32002
@@ -217,8 +218,7 @@ class ScriptedAgent:
     async def _new_session(self, params: dict[str, Any]) -> dict[str, Any]:
         session = self._open(f"scripted-{uuid.uuid4().hex}", params)
         # The file exists from the start, so that a session without turns resumes too.
-        await anyio.Path(session.history_file.parent).mkdir(parents=True, exist_ok=True)
-        await anyio.Path(session.history_file).touch()
+        await anyio.to_thread.run_sync(_create_history, session.history_file)
         return {"sessionId": session.id, "configOptions": self._config_options()}
 
     async def _load_session(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -344,10 +344,7 @@ class ScriptedAgent:
 
     async def _remember(self, session: _Session, entries: list[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries)
-        path = anyio.Path(session.history_file)
-        await path.parent.mkdir(parents=True, exist_ok=True)
-        async with await anyio.open_file(session.history_file, "a", encoding="utf-8") as file:
-            await file.write(lines)
+        await anyio.to_thread.run_sync(_append_history, session.history_file, lines)
 
     async def _update(self, session: _Session, update: dict[str, Any]) -> None:
         assert self.connection is not None
@@ -664,6 +661,21 @@ def main() -> None:
         state_dir=Path(state) if state else None,
     )
     anyio.run(serve, agent)
+
+
+def _create_history(path: Path) -> None:
+    """Create a session's history file (owner-only: it holds the conversation)."""
+    private_dir(path.parent)
+    os.close(open_private(path))
+
+
+def _append_history(path: Path, lines: str) -> None:
+    private_dir(path.parent)
+    fd = open_private(path)
+    try:
+        os.write(fd, lines.encode())
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":

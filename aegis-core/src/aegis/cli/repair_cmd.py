@@ -27,7 +27,11 @@ def repair(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(
             [
-                {"path": str(r.path), "problem": r.problem, "moved_to": r.moved_to and str(r.moved_to)}
+                {
+                    "path": str(r.path),
+                    "problem": r.problem,
+                    "moved_to": r.moved_to and str(r.moved_to),
+                }
                 for r in repairs
             ]
         )

@@ -34,7 +34,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -83,7 +83,7 @@ def state_error(path: Path, exc: sqlite3.Error | OSError) -> StateError | None:
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or type(exc) is sqlite3.DatabaseError:
         return damaged(path, str(exc))
-    if code == _SQLITE_FULL or code == _SQLITE_IOERR and _disk_full(path.parent):
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _disk_full(path.parent)):
         # SQLite reports a write that found no space as SQLITE_FULL, or as an I/O
         # error when it happened while growing the -wal or -shm file.
         return _full(path)
@@ -227,10 +227,8 @@ class SqliteFile:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    try:
+                    with suppress(sqlite3.Error):
                         self._db.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
                 self._raise(exc)
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -261,10 +259,8 @@ def _create(path: Path, statements: list[str]) -> None:
             db.execute("COMMIT")
         finally:
             db.close()  # the last connection checkpoints the -wal file into the database
-        try:
-            os.link(temporary, path)  # no-clobber: another process's database wins
-        except FileExistsError:
-            pass
+        with suppress(FileExistsError):  # no-clobber: another process's database wins
+            os.link(temporary, path)
     finally:
         for suffix in ("", *COMPANIONS):
             temporary.with_name(temporary.name + suffix).unlink(missing_ok=True)

@@ -35,6 +35,16 @@ The crash policy (there is one)
     (and every ``recover_interval`` seconds) a manager ends the running tasks of
     owners that no longer run on this host. After a graceful stop this process's
     own running tasks are ended on the way out.
+
+A full disk
+    When the end of a task cannot be written because the disk is full (or another
+    :class:`~aegis.errors.StateError` that may pass), the manager keeps the task's
+    result in memory, closes its worker, and writes the end again every few
+    seconds (up to ``_RETRY_MAX``) until it is saved. Meanwhile the task still counts
+    as running (``max_parallel`` holds) and ``wait`` keeps waiting. If aegis stops
+    before space returns, it tries for ``shutdown_grace`` seconds more, then logs
+    the result it could not save; the task is then ended as interrupted by the
+    next manager, as after a crash.
 """
 
 from __future__ import annotations
@@ -42,7 +52,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -50,7 +61,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from aegis import hookspecs
-from aegis.errors import MessageRefused
+from aegis.errors import MessageRefused, StateError
 from aegis.events import StopReason, TurnEnd, Usage
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
@@ -71,6 +82,8 @@ CANCELLED = "cancelled"
 
 _CLOSE_TIMEOUT = 10.0  # seconds a worker session gets to close before we go on
 _REMOTE_CHECK_INTERVAL = 1.0  # seconds between looks for a cancel made by another process
+_RETRY_FIRST = 0.5  # seconds before writing a task's end again after a full disk ...
+_RETRY_MAX = 10.0  # ... doubling up to this
 
 
 class UnknownQueue(LookupError):
@@ -155,6 +168,7 @@ class QueueManager(Lifespan):
         self._running: dict[str, _Running] = {}
         self._events: dict[str, anyio.Event] = {}
         self._stopping = False
+        self._stopped_at: float | None = None
         self._dispatchers = 0
         self._warned: set[str] = set()
         self._tg: TaskGroup | None = None
@@ -202,6 +216,8 @@ class QueueManager(Lifespan):
         # Shielded: an orderly stop must finish even when the stop is a cancellation.
         with anyio.CancelScope(shield=True):
             self._stopping = True
+            self._stopped_at = time.monotonic()
+            self._signal("stopping")
             for queue in self.queues:
                 self._signal(f"wake:{queue}")
             with anyio.move_on_after(self.shutdown_grace):
@@ -436,15 +452,20 @@ class QueueManager(Lifespan):
     ) -> None:
         """Record how a task ended (the first end wins), close its worker, tell everyone."""
         task = run.task
+
+        def finish() -> TaskRecord | None:
+            return self.backend.finish(task.id, status, result=result, error=error, usage=usage)
+
+        unsaved: StateError | None = None
+        ended: TaskRecord | None = None
         try:
-            ended = await anyio.to_thread.run_sync(
-                lambda: self.backend.finish(
-                    task.id, status, result=result, error=error, usage=usage
-                )
-            )
+            ended = await anyio.to_thread.run_sync(finish)
+        except StateError as exc:
+            if not exc.transient:
+                log.error("could not record the end of task %s: %s", task.id, exc)
+            unsaved = exc if exc.transient else None
         except Exception:
             log.exception("could not record the end of task %s", task.id)
-            ended = None
         if run.handle is not None:
             with anyio.move_on_after(_CLOSE_TIMEOUT):
                 try:
@@ -453,6 +474,8 @@ class QueueManager(Lifespan):
                     await self.bridge.close(run.handle)
                 except Exception:
                     log.exception("could not close worker %s of task %s", run.handle, task.id)
+        if unsaved is not None:
+            ended = await self._finish_later(task, finish, unsaved, result)
         self._running.pop(task.id, None)
         run.done.set()
         if ended is not None:
@@ -460,6 +483,46 @@ class QueueManager(Lifespan):
         else:
             self._signal("ended")
         self._signal(f"wake:{task.queue}")
+
+    async def _finish_later(
+        self,
+        task: TaskRecord,
+        finish: Callable[[], TaskRecord | None],
+        error: StateError,
+        result: str | None,
+    ) -> TaskRecord | None:
+        """Write a task's end until it is saved (the result waits in memory meanwhile)."""
+        delay = _RETRY_FIRST
+        while True:
+            if self._stopped_at is not None and (
+                time.monotonic() - self._stopped_at >= self.shutdown_grace
+            ):
+                log.error(
+                    "aegis stops and the end of task %s still cannot be saved (%s); "
+                    "it will be marked interrupted. Its result was: %s",
+                    task.id,
+                    error.message,
+                    result,
+                )
+                return None
+            log.warning(
+                "cannot save the end of task %s (%s): keeping its result, retrying in %.1fs",
+                task.id,
+                error.message,
+                delay,
+            )
+            await self._nap(self._event("stopping"), delay)
+            delay = min(delay * 2, _RETRY_MAX)
+            try:
+                return await anyio.to_thread.run_sync(finish)
+            except StateError as exc:
+                if not exc.transient:
+                    log.error("could not record the end of task %s: %s", task.id, exc)
+                    return None
+                error = exc
+            except Exception:
+                log.exception("could not record the end of task %s", task.id)
+                return None
 
     def _task_ended(self, task: TaskRecord) -> None:
         get_host().notify(hookspecs.task_finished, task=task)

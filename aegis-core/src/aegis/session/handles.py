@@ -11,6 +11,8 @@ import re
 import secrets
 from pathlib import Path
 
+from aegis.private_files import private_dir
+
 ADJECTIVES = (  # noqa: SIM905 (a word list reads best as words)
     "agile amber bold brave bright brisk calm clever cosmic crisp curious daring deft "
     "eager early fair fancy fearless fond gentle glad golden grand happy hardy honest "
@@ -45,14 +47,14 @@ def allocate(sessions_dir: Path, wanted: str | None = None, *, reuse: bool = Fal
     With ``reuse=True`` a ``wanted`` handle used in an earlier run may be taken
     again (restoring a session); it must still not be live, which the caller checks.
     """
-    sessions_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(sessions_dir)
     if wanted is not None:
         if not valid_handle(wanted):
             raise ValueError(
                 f"invalid handle {wanted!r}: use lower-case letters, digits, '-' and '_'"
             )
         try:
-            (sessions_dir / wanted).mkdir()
+            private_dir(sessions_dir / wanted, exist_ok=False)
         except FileExistsError:
             if not reuse:
                 raise HandleTaken(f"handle {wanted!r} was already used in this project") from None
@@ -62,7 +64,7 @@ def allocate(sessions_dir: Path, wanted: str | None = None, *, reuse: bool = Fal
         if attempt >= 50:  # the plain names are running out: add a number
             name = f"{name}-{secrets.randbelow(10_000)}"
         try:
-            (sessions_dir / name).mkdir()
+            private_dir(sessions_dir / name, exist_ok=False)
         except FileExistsError:
             continue
         return name

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from aegis.errors import ConfigError, DriverError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
+from aegis.private_files import write_private
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
@@ -303,6 +303,4 @@ class SessionManager(Lifespan):
         """``session.json`` beside the transcript: what restoring the session needs."""
         path = self.sessions_dir / session.handle / "session.json"
         data = session.info().as_dict()
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=1))
-        os.replace(temporary, path)
+        write_private(path, json.dumps(data, indent=1))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aegis.events import Event, to_dict
+from aegis.private_files import open_private, private_dir
 
 log = logging.getLogger("aegis.session")
 
@@ -38,8 +39,8 @@ class TranscriptFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        private_dir(path.parent)
+        self._fd = open_private(path)
 
     def append(self, lines: list[bytes]) -> None:
         """Write each line with one ``write`` call (each record stays whole)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import secrets
 import time
 import traceback
@@ -24,6 +23,7 @@ import anyio
 
 from aegis import hookspecs
 from aegis.plugins import get_host
+from aegis.private_files import private_dir, write_private
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, require_workflow
@@ -233,11 +233,9 @@ class WorkflowRunner:
         return record
 
     def _save(self, record: RunRecord) -> None:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.runs_dir)
         path = self.runs_dir / f"{record.id}.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record.as_dict(), indent=1, default=str))
-        os.replace(temporary, path)
+        write_private(path, json.dumps(record.as_dict(), indent=1, default=str))
 
 
 def load_runs(state_dir: Path) -> list[RunRecord]:
