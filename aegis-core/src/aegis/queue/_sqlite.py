@@ -165,6 +165,8 @@ class SqliteFile:
             self._db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
+        except StateError:
+            raise
         except (sqlite3.Error, OSError) as exc:
             self._raise(exc)
         try:
