@@ -77,7 +77,7 @@ def fill(disk: Path) -> Path:
     with filler.open("wb", buffering=0) as file:
         # Big writes, then small ones: the last few blocks may still take a small write.
         for size in (65536, 512):
-            with pytest.raises(OSError) as raised:  # noqa: PT012 (the loop ends by raising)
+            with pytest.raises(OSError, match="No space") as raised:  # noqa: PT012
                 while True:
                     file.write(b"\0" * size)
             assert raised.value.errno == errno.ENOSPC
