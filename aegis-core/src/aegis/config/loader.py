@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from aegis.config.agent import Agent, resolving_providers
+from aegis.config.guarded import (
+    LOAD_TIMEOUT_ENV,
+    LoadTimeout,
+    Outcome,
+    execute_guarded,
+    load_timeout,
+)
 from aegis.config.suggest import keyword_hint, misspelled_name
 from aegis.errors import ConfigError
 from aegis.queue.declaration import Queue
@@ -107,14 +115,22 @@ def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, A
     return project.agents, project.default_agent
 
 
-def load_project(search_paths: Sequence[Path] | None = None) -> Project:
-    """Execute ``.aegis.py`` once and return everything it defines."""
+def load_project(
+    search_paths: Sequence[Path] | None = None, *, timeout: float | None = None
+) -> Project:
+    """Execute ``.aegis.py`` once and return everything it defines.
+
+    The file gets ``timeout`` seconds to run (default: ``AEGIS_LOAD_TIMEOUT``, else
+    30; 0 for no limit). Whatever it does at load time — raise, ``sys.exit()``,
+    loop, print — ends in a :class:`ConfigError` with its file and line, or in
+    output on stderr: see :mod:`aegis.config.guarded`.
+    """
     from aegis.registry import get_registry
 
     path = find_config(search_paths)
     providers = get_registry()
     with resolving_providers(providers):
-        namespace, workflows, source = _execute(path)
+        namespace, workflows, source = _execute(path, timeout)
     checker = _Checker(path, source, namespace)
     agents = checker.agents(providers)
     default = checker.default_agent(agents)
@@ -123,7 +139,13 @@ def load_project(search_paths: Sequence[Path] | None = None) -> Project:
     return Project(path, agents, default, queues, workflows)
 
 
-def _execute(path: Path) -> tuple[dict[str, Any], dict[str, WorkflowFn], str]:
+def _execute(
+    path: Path, timeout: float | None = None
+) -> tuple[dict[str, Any], dict[str, WorkflowFn], str]:
+    try:
+        seconds = load_timeout(timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint=f"unset {LOAD_TIMEOUT_ENV} or give it seconds") from None
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -145,22 +167,73 @@ def _execute(path: Path) -> tuple[dict[str, Any], dict[str, WorkflowFn], str]:
     # Let .aegis.py import helper modules that sit beside it.
     folder = str(path.parent)
     sys.path.insert(0, folder)
+    report = Outcome()
     try:
         with collecting() as workflows:
-            exec(code, namespace)
+            outcome = execute_guarded(code, namespace, path, seconds, report)
     except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise _execution_error(exc, path, source, namespace) from exc
+        raise _execution_error(exc, path, source, namespace, seconds, report.timeout_line) from exc
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
+    if outcome.threads:
+        thread, line = outcome.threads[0]
+        raise ConfigError(
+            f"it started thread {thread.name!r}, still running when loading ended",
+            path=str(path),
+            line=line,
+            hint="start threads in a workflow, not at load time "
+            "(aegis made it a daemon thread, so that it does not keep aegis running)",
+        )
     return namespace, workflows, source
 
 
+def _load_time_error(
+    exc: BaseException, path: Path, source: str, seconds: float, timeout_line: int | None
+) -> ConfigError | None:
+    """``SystemExit``, ``KeyboardInterrupt`` or the deadline, explained (else ``None``)."""
+    line = _line_in(exc.__traceback__, path)
+    if isinstance(exc, LoadTimeout) and timeout_line is not None:
+        line = timeout_line
+    where = _source_line(source, line)
+    if isinstance(exc, LoadTimeout):
+        return ConfigError(
+            f"it did not finish loading within {seconds:g} s",
+            path=str(path),
+            line=line,
+            hint=(f"stopped at {where}; " if where else "")
+            + f"an endless loop or a long wait? {LOAD_TIMEOUT_ENV}=<seconds> allows more "
+            "(0: no limit)",
+        )
+    if isinstance(exc, SystemExit):
+        return ConfigError(
+            f"it called sys.exit({'' if exc.code is None else repr(exc.code)}) while loading",
+            path=str(path),
+            line=line,
+            hint="a configuration must not exit: raise an exception to report a problem"
+            + (f" ({where})" if where else ""),
+        )
+    if isinstance(exc, KeyboardInterrupt):
+        return ConfigError(
+            "KeyboardInterrupt while loading it (raised by the file, or Ctrl+C)",
+            path=str(path),
+            line=line,
+            hint=where,
+        )
+    return None
+
+
 def _execution_error(
-    exc: BaseException, path: Path, source: str, namespace: dict[str, Any]
+    exc: BaseException,
+    path: Path,
+    source: str,
+    namespace: dict[str, Any],
+    seconds: float = math.inf,
+    timeout_line: int | None = None,
 ) -> ConfigError:
+    special = _load_time_error(exc, path, source, seconds, timeout_line)
+    if special is not None:
+        return special
     line = _line_in(exc.__traceback__, path)
     profile = _profile_at(source, line) if line is not None else None
     if isinstance(exc, ConfigError):
