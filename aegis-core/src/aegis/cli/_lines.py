@@ -89,6 +89,7 @@ class TerminalLines:
 
 def _private_file(path: Path) -> None:
     """Create ``path`` readable by its owner only (it holds what was typed to agents)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    os.chmod(path, 0o600)
+    from aegis.private_files import open_private, private_dir
+
+    private_dir(path.parent)
+    os.close(open_private(path))

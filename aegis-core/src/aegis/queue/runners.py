@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 
+from aegis.private_files import open_private, private_dir
 from aegis.queue.owner import current_owner, is_owner_alive
 
 RUNNERS_DIR = "runners"
@@ -38,8 +39,8 @@ async def announced(state_dir: Path, *, dispatch: bool = True) -> AsyncIterator[
 
 
 def _create(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    private_dir(path.parent)
+    os.close(open_private(path, os.O_WRONLY | os.O_TRUNC))
 
 
 def running(state_dir: Path) -> list[str]:
