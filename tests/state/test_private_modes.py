@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -63,10 +64,26 @@ def test_the_sqlite_companion_files_are_0600_while_a_database_is_open(project: P
     assert set(companions.values()) == {0o600}
 
 
-def test_a_state_folder_left_open_by_an_older_aegis_is_closed_on_first_use(project: Path) -> None:
+def test_state_left_open_by_an_older_aegis_is_closed_and_kept_on_first_use(project: Path) -> None:
+    from aegis.queue.sqlite_backend import _SCHEMA
+
     state = project / ".aegis"
     (state / "sessions").mkdir(parents=True)
+    # A queue database as an aegis without the application id made it, 0644.
+    old = sqlite3.connect(state / "queue.db", isolation_level=None)
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            old.execute(statement)
+    old.execute(
+        "INSERT INTO tasks (id, queue, payload, sender, callback, status, created_at)"
+        " VALUES ('1m000000000000000', 'work', 'kept', 'user', 0, 'queued', 0)"
+    )
+    old.close()
+    (state / "queue.db").chmod(0o644)
     state.chmod(0o755)
-    done = aegis(project, "queue", "list")
+
+    done = aegis(project, "queue", "tasks", "--json")
     assert done.returncode == 0, done.stderr
+    assert '"payload": "kept"' in done.stdout  # adopted, not refused
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "queue.db").stat().st_mode) == 0o600

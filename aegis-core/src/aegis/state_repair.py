@@ -9,7 +9,6 @@ is renamed the same way.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +47,8 @@ def repair_state(state_dir: Path) -> list[Repair]:
     from aegis.queue._sqlite import move_aside
 
     done: list[Repair] = []
-    if (state_dir.is_symlink() and not state_dir.exists()) or (
-        state_dir.exists() and not state_dir.is_dir()
-    ):
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = state_dir.with_name(f"{state_dir.name}.damaged-{stamp}")
-        state_dir.rename(target)
-        done.append(Repair(state_dir, "not a folder", target))
+    if (state_dir.exists() or state_dir.is_symlink()) and not state_dir.is_dir():
+        done.append(Repair(state_dir, "not a folder", move_aside(state_dir)))
     private_dir(state_dir)
     for name, open_store in _stores().items():
         path = state_dir / name

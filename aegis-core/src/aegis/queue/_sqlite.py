@@ -31,6 +31,7 @@ import errno
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from aegis.errors import StateError
-from aegis.private_files import open_private, private_dir
+from aegis.private_files import FILE_MODE, open_private, private_dir
 
 BUSY_TIMEOUT_MS = 30_000
 APPLICATION_ID = 0x61656773
@@ -132,7 +133,7 @@ def check_file(path: Path) -> None:
 
 
 def move_aside(path: Path) -> Path:
-    """Rename the database at ``path`` and its companion files to ``<name>.damaged-<time>``.
+    """Rename the database (or file) at ``path`` and its companions to ``<name>.damaged-<time>``.
 
     The companions keep their suffixes, so the moved files open together in
     ``sqlite3`` to salvage what is left. Returns the new path of the database.
@@ -162,6 +163,8 @@ class SqliteFile:
             if not path.exists() and not path.is_symlink():
                 _create(path, statements)
             check_file(path)
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:  # made by an older aegis
+                path.chmod(FILE_MODE)
             self._db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
