@@ -21,6 +21,7 @@ import anyio
 from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
 from aegis.daemon.lock import holder
 from aegis.daemon.protocol import lock_path, log_path
+from aegis.private_files import open_private, private_dir
 
 EXIT_ALREADY_RUNNING = 3
 """``aegis daemon run``'s exit status when another daemon holds the project's lock."""
@@ -41,8 +42,8 @@ def spawn_daemon(
     config_path: Path, state_dir: Path, *, idle_timeout: float | None = None
 ) -> subprocess.Popen[bytes]:
     """Start ``aegis daemon run`` for the project of ``config_path``, detached."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log = os.open(log_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    private_dir(state_dir)
+    log = open_private(log_path(state_dir))
     argv = [sys.executable, "-m", "aegis", "--config", str(config_path), "daemon", "run"]
     if idle_timeout is not None:
         argv += ["--idle-timeout", str(idle_timeout)]

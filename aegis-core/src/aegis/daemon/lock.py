@@ -15,6 +15,8 @@ import os
 import time
 from pathlib import Path
 
+from aegis.private_files import open_private
+
 
 class AlreadyRunning(RuntimeError):
     """Another daemon holds the lock of this project."""
@@ -37,7 +39,7 @@ class DaemonLock:
         The short retry lets a client's :func:`holder` look (which takes the lock
         for an instant) pass without making a starting daemon give up.
         """
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR)
         deadline = time.monotonic() + wait
         while True:
             try:

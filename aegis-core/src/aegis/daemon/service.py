@@ -28,6 +28,7 @@ from aegis.daemon.feed import EventFeed
 from aegis.daemon.lock import DaemonLock
 from aegis.daemon.protocol import lock_path, socket_path
 from aegis.daemon.unixpath import reachable
+from aegis.private_files import private_dir
 
 log = logging.getLogger("aegis.daemon")
 
@@ -172,8 +173,7 @@ class Daemon:
 
 def _private_dir(path: Path) -> None:
     """``.aegis`` readable by its owner only: the socket's file mode is the authentication."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    private_dir(path)
 
 
 def _bind(path: Path) -> socket.socket:
