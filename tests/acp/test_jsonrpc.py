@@ -232,3 +232,49 @@ async def test_fd_transport_carries_a_large_line_over_a_real_pipe() -> None:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+
+
+async def test_surrogates_and_deep_lines_from_the_peer_are_cleaned_or_skipped_with_a_note() -> None:
+    to_peer, from_peer = Pipe(), Pipe()
+    diagnostics = Diagnostics()
+    received: list[Any] = []
+
+    async def on_notification(method: str, params: Any) -> None:
+        received.append(params)
+
+    client = JsonRpcConnection(
+        to_peer.write, on_notification=on_notification, diagnostics=diagnostics, name="agent"
+    )
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.serve, from_peer.lines())
+            await from_peer.write(b'{"jsonrpc":"2.0","method":"n","params":{"t":"a\\ud83d"}}\n')
+            await from_peer.write(
+                b'{"jsonrpc":"2.0","method":"n","params":' + b"[" * 3000 + b"]" * 3000 + b"}\n"
+            )
+            await from_peer.write(b'{"jsonrpc":"2.0","method":"n","params":{"t":"after"}}\n')
+            while len(received) < 2:
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    assert received == [{"t": "a\ufffd"}, {"t": "after"}]
+    assert "skipped a line that is nested deeper than 100 levels" in diagnostics.tail()
+
+
+async def test_an_answer_that_cannot_be_encoded_becomes_an_error_answer() -> None:
+    to_peer, from_peer = Pipe(), Pipe()
+
+    async def answers(method: str, params: Any) -> Any:
+        return {"unencodable": object()} if method == "bad" else "fine \udcff"
+
+    agent_side = JsonRpcConnection(to_peer.write, on_request=answers, name="client")
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(agent_side.serve, from_peer.lines())
+            await from_peer.write_json({"jsonrpc": "2.0", "id": 1, "method": "bad"})
+            first = await to_peer.read_json()
+            await from_peer.write_json({"jsonrpc": "2.0", "id": 2, "method": "ok"})
+            second = await to_peer.read_json()
+            tg.cancel_scope.cancel()
+    assert first["id"] == 1 and first["error"]["code"] == INTERNAL_ERROR
+    assert "cannot encode" in first["error"]["message"]
+    assert second == {"jsonrpc": "2.0", "id": 2, "result": "fine \ufffd"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aegis.events import TextDelta
+from aegis.events import TextDelta, ToolCall
 from aegis.session.transcript import TranscriptWriter, read_records
 
 
@@ -85,3 +85,28 @@ def test_a_steady_stream_is_written_within_max_lag(tmp_path: Path) -> None:
     finally:
         writer.close()
     assert seq > 1
+
+
+def test_one_record_that_cannot_be_written_costs_nothing_else(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Events reach the writer cleaned (aegis.text); this one did not, and another
+    # one cannot be serialised at all: the thread writing every session goes on.
+    writer = TranscriptWriter(lambda handle: tmp_path / f"{handle}.jsonl", quiet=0.001)
+    writer.start()
+    with caplog.at_level(logging.ERROR, logger="aegis.session"):
+        writer.put("a", 1, TextDelta(text="cut emoji: \ud83d"))
+        writer.put("a", 2, ToolCall(id="t", name="x", input={"bad": object()}))
+        writer.flush()
+        writer.put("b", 1, TextDelta(text="unrelated"))
+        writer.close()
+    a = list(read_records(tmp_path / "a.jsonl"))
+    assert [r["text"] for r in a] == ["cut emoji: \ufffd"]
+    assert [r["text"] for r in read_records(tmp_path / "b.jsonl")] == ["unrelated"]
+    assert "record 2 of a's transcript dropped" in caplog.text
+
+
+def test_the_reader_skips_a_line_nested_too_deeply_to_read(tmp_path: Path) -> None:
+    path = tmp_path / "transcript.jsonl"
+    path.write_text('{"seq":1}\n' + "[" * 100_000 + "]" * 100_000 + '\n{"seq":2}\n')
+    assert [r["seq"] for r in read_records(path)] == [1, 2]

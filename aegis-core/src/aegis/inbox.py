@@ -47,6 +47,7 @@ from aegis.queue._sqlite import SqliteFile
 from aegis.session.handles import valid_handle
 from aegis.session.info import SessionState
 from aegis.session.manager import SessionClosed, SessionManager, UnknownSession
+from aegis.text import clean_text
 
 log = logging.getLogger("aegis.inbox")
 
@@ -239,6 +240,7 @@ class InboxRouter(Lifespan):
         when a ``before_send`` hook refuses the message.
         """
         store = self._require_store()
+        message = clean_text(message)  # stored before it is sent: see aegis.text
         if not self._known(handle):
             raise UnknownSession(f"no session {handle!r} in this project")
         if not self._live(handle):

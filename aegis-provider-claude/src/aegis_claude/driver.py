@@ -49,6 +49,7 @@ from aegis.driver import ProcessDriver, SessionOptions
 from aegis.errors import DriverError
 from aegis.events import Error, Event, SessionStarted, StopReason, TurnEnd
 from aegis.permissions import allows, refusal, trusted_tool
+from aegis.text import UnreadableJson, parse_json
 from aegis_claude.argv import DEFAULT_ENV, build_arguments, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
 from aegis_claude.tools import tool_kind
@@ -551,9 +552,10 @@ def _resolve_model(wanted: str | None, models: Any) -> str | None:
 
 def _decode(raw: bytes) -> Mapping[str, Any] | None:
     # Invalid UTF-8 inside a line must not cost the whole message: replace the bytes.
+    # parse_json also replaces lone surrogates and refuses a line nested too deeply.
     try:
-        value = json.loads(raw.decode("utf-8", "replace"))
-    except ValueError:
+        value = parse_json(raw.decode("utf-8", "replace"))
+    except UnreadableJson:
         return None
     return value if isinstance(value, dict) else None
 

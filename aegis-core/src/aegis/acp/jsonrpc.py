@@ -39,6 +39,7 @@ from anyio.abc import TaskGroup
 
 from aegis.errors import DriverError
 from aegis.process import Diagnostics
+from aegis.text import UnreadableJson, clean_text, parse_json
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -196,8 +197,22 @@ class JsonRpcConnection:
             message["params"] = params
         await self._send(message)
 
+    def _encode(self, message: dict[str, Any]) -> bytes:
+        """One line for ``message``; raises :class:`JsonRpcError` for one that cannot be sent."""
+        try:
+            text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise JsonRpcError(INTERNAL_ERROR, f"cannot encode the message: {exc}") from exc
+        try:
+            return text.encode() + b"\n"
+        except UnicodeEncodeError:
+            # A lone surrogate that got past the cleaning at the entry points: the
+            # message still goes, with U+FFFD in its place.
+            self._note(f"replaced unencodable characters in a {message.get('method', 'reply')}")
+            return clean_text(text).encode() + b"\n"
+
     async def _send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        data = self._encode(message)
         try:
             # One message per write, whole: concurrent senders must not interleave lines.
             async with self._write_lock:
@@ -233,9 +248,9 @@ class JsonRpcConnection:
             self._note(f"skipped a line that is not UTF-8 ({len(line)} bytes: {exc.reason})")
             return
         try:
-            message = json.loads(text)
-        except ValueError:
-            self._note(f"skipped a line that is not JSON: {text[:_PREVIEW]!r}")
+            message = parse_json(text)
+        except UnreadableJson as exc:
+            self._note(f"skipped a line that is {exc}: {clean_text(text[:_PREVIEW])!r}")
             return
         # ACP never batches, but JSON-RPC allows it: take a batch's members one by one.
         for item in message if isinstance(message, list) else [message]:
@@ -312,7 +327,14 @@ class JsonRpcConnection:
     async def _reply(self, message: dict[str, Any]) -> None:
         # A closed connection leaves nobody to read the answer.
         with contextlib.suppress(ConnectionClosed):
-            await self._send(message)
+            try:
+                await self._send(message)
+            except JsonRpcError as error:
+                # The answer cannot be written: the peer still gets one, saying so.
+                self._note(f"an answer could not be sent: {error}")
+                await self._send(
+                    {"jsonrpc": "2.0", "id": message.get("id"), "error": error.to_dict()}
+                )
 
     def _note(self, text: str) -> None:
         self.diagnostics.add(f"aegis: {self.name}: {text}")

@@ -70,6 +70,7 @@ from aegis.queue.declaration import Queue
 from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.session.manager import UnknownSession
+from aegis.text import clean_text
 
 if TYPE_CHECKING:
     from aegis.inbox import InboxRouter
@@ -254,6 +255,7 @@ class QueueManager(Lifespan):
         :class:`UnknownQueue` naming the declared queues.
         """
         self._queue(queue)
+        payload = clean_text(payload)  # a bad command-line argument: see aegis.text
         task = await anyio.to_thread.run_sync(
             lambda: self.backend.add(queue, payload, sender=sender, callback=callback)
         )
@@ -452,6 +454,9 @@ class QueueManager(Lifespan):
     ) -> None:
         """Record how a task ended (the first end wins), close its worker, tell everyone."""
         task = run.task
+        # Text the database cannot store must not leave a finished task "running".
+        result = None if result is None else clean_text(result)
+        error = None if error is None else clean_text(error)
 
         def finish() -> TaskRecord | None:
             return self.backend.finish(task.id, status, result=result, error=error, usage=usage)

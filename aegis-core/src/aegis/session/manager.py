@@ -27,6 +27,7 @@ from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
 from aegis.session.transcript import TranscriptWriter
+from aegis.text import clean_text
 
 log = logging.getLogger("aegis.session")
 
@@ -223,7 +224,9 @@ class SessionManager(Lifespan):
         session = self._session(handle)
         if not session.state.live:
             raise SessionClosed(f"session {handle!r} is {session.state.value}")
-        message = get_host().before_send(handle, message, sender)
+        # Every message to an agent passes here: text a CLI cannot take (a bad
+        # command-line argument's surrogate escapes) is cleaned once, for all writers.
+        message = clean_text(get_host().before_send(handle, clean_text(message), sender))
         delivery = Delivery(message, sender)
         session.put(delivery)
         return delivery

@@ -19,6 +19,7 @@ from typing import Any
 
 from aegis.events import Event, to_dict
 from aegis.private_files import open_private, private_dir
+from aegis.text import clean_text
 
 log = logging.getLogger("aegis.session")
 
@@ -31,7 +32,13 @@ MAX_LAG_S = 1.0
 def record(event: Event, seq: int, at: float | None = None) -> bytes:
     """One transcript line for ``event``, number ``seq`` of its session, made at ``at``."""
     data = {"seq": seq, "t": round(time.time() if at is None else at, 3), **to_dict(event)}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        # A lone surrogate that got past the cleaning where text enters: keep the
+        # record, with U+FFFD in its place.
+        return clean_text(text).encode() + b"\n"
 
 
 class TranscriptFile:
@@ -138,7 +145,10 @@ class TranscriptWriter:
             last = items[-1]
             if not isinstance(last, tuple):
                 self._urgent.clear()  # its marker is in hand; a later flush sets it again
-            self._write([item for item in items if isinstance(item, tuple)])
+            try:
+                self._write([item for item in items if isinstance(item, tuple)])
+            except Exception:  # a last resort: the thread must outlive any batch
+                log.exception("a batch of transcript records was lost")
             if last is None:
                 return
             if isinstance(last, threading.Event):
@@ -147,7 +157,14 @@ class TranscriptWriter:
     def _write(self, items: list[_Item]) -> None:
         batch: dict[str, list[bytes]] = {}
         for handle, seq, at, event in items:
-            batch.setdefault(handle, []).append(record(event, seq, at))
+            try:
+                line = record(event, seq, at)
+            except Exception:
+                # One record that cannot be made must not stop the thread that
+                # writes every session's transcript.
+                log.exception("record %d of %s's transcript dropped", seq, handle)
+                continue
+            batch.setdefault(handle, []).append(line)
             # Let the event loop's thread have the GIL between records: otherwise it
             # may wait up to the interpreter's switch interval (5 ms) for the batch.
             time.sleep(0)
@@ -182,7 +199,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 break  # a torn last line: the writer died mid-record
             try:
                 data = json.loads(raw)
-            except ValueError:
-                continue
+            except (ValueError, RecursionError):
+                continue  # not JSON, or nested too deeply to read back
             if isinstance(data, dict):
                 yield data

@@ -24,6 +24,7 @@ import anyio
 from aegis import hookspecs
 from aegis.plugins import get_host
 from aegis.private_files import private_dir, write_private
+from aegis.text import clean_text
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, require_workflow
@@ -171,7 +172,7 @@ class WorkflowRunner:
         record = RunRecord(
             id=run_id or new_run_id(name),
             workflow=name,
-            arguments=dict(arguments or {}),
+            arguments={key: clean_text(value) for key, value in (arguments or {}).items()},
             caller_handle=caller_handle,
         )
         engine = WorkflowEngine(
