@@ -11,8 +11,7 @@ from aegis import hookimpl
 from aegis.events import UserMessage
 from aegis.plugins import get_host
 from aegis.queue import Queue
-from aegis.queue.backend import INTERRUPTED
-from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
+from aegis.queue.manager import SHUTDOWN_INTERRUPTED, NotRetryable, UnknownQueue, UnknownTask
 from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.session import SessionState
 from tests.queue.fakes import WHOLE_TEXT, driver_for, running, until
@@ -246,12 +245,13 @@ async def test_stopping_interrupts_running_tasks_and_keeps_queued_ones_for_the_n
         queued_id = await env.queues.enqueue("serial", "later")
         await until(lambda: driver_for("hold forever") is not None)
         boss_driver = FakeDriver.instances[0]
-    assert boss_driver.prompts and INTERRUPTED in boss_driver.prompts[0]
+    shutdown = SHUTDOWN_INTERRUPTED.format(grace=0.2)
+    assert boss_driver.prompts and shutdown in boss_driver.prompts[0]
     async with running(tmp_path, SERIAL, dispatch=False) as env:
         interrupted = await env.queues.get(running_id)
         queued = await env.queues.get(queued_id)
     assert interrupted is not None and interrupted.status is TaskStatus.failed
-    assert interrupted.error == INTERRUPTED
+    assert interrupted.error == shutdown
     assert queued is not None and queued.status is TaskStatus.queued
     async with running(tmp_path, SERIAL) as env:  # the next run
         later = await env.queues.wait(queued_id, timeout=5)

@@ -18,6 +18,7 @@ from aegis.session import SessionManager, SessionState, UnknownSession
 from aegis.session.handles import HandleTaken
 from aegis.session.manager import SessionClosed
 from aegis.session.transcript import read_records
+from tests.fixtures.disk import full_disk
 from tests.session.fake_provider import Fake, FakeDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_provider")]
@@ -236,3 +237,17 @@ async def test_closing_a_session_mid_turn_ends_the_waiting_request(tmp_path: Pat
             await bridge.close(handle)
     assert ends[0].stop_reason is StopReason.error
     assert "closed" in ends[0].error
+
+
+@pytest.mark.timeout(60)
+async def test_a_spawn_failing_on_a_full_disk_leaves_no_session_and_leaving_is_prompt(
+    tmp_path: Path,
+) -> None:
+    with full_disk(tmp_path / ".aegis" / "sessions"):
+        bridge = manager(tmp_path)
+        async with bridge:
+            with pytest.raises(DriverError, match=r"cannot write its state.*No space left"):
+                await bridge.spawn("main")
+            assert bridge.list_sessions() == []
+        # Leaving returned: nothing half-registered was waited for.
+        assert FakeDriver.instances == []

@@ -10,9 +10,12 @@ the MCP plane (the server every agent can call) start together and stop together
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+
+import anyio
 
 from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
@@ -25,6 +28,8 @@ from aegis.session.manager import SessionManager
 from aegis.workflow.runner import WorkflowRunner
 
 QUEUE_BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
+
+log = logging.getLogger("aegis")
 
 
 class Substrate(Lifespan):
@@ -73,6 +78,10 @@ class Substrate(Lifespan):
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        # Workflow runs of dead processes are ended first, as the queues end their
+        # tasks on entering: the record of a run never stays "running" for good.
+        for record in await anyio.to_thread.run_sync(self.workflows.recover):
+            log.warning("workflow run %s: %s", record.id, record.error)
         # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
         # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
         async with (

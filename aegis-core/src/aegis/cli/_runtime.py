@@ -1,10 +1,13 @@
 """Running an async command: one event loop, signals turned into cancellation.
 
-SIGINT (Ctrl+C) and SIGTERM cancel the command's task group, so that every
-session closes and every CLI process group is stopped on the way out, exactly as
-on a normal exit. A command may take SIGINT for itself (``aegis chat`` uses it to
-interrupt the turn) by passing ``on_sigint``, which returns ``True`` when it
-handled the signal.
+SIGINT (Ctrl+C), SIGTERM and SIGHUP (the terminal closed, the ssh connection
+lost) cancel the command's task group, so that every session closes and every
+CLI process group is stopped on the way out, exactly as on a normal exit. The
+handlers stay installed until the command has finished stopping: a second
+signal during the stop (which gives running queue tasks their grace) is
+ignored instead of killing aegis halfway. A command may take SIGINT for itself
+(``aegis chat`` uses it to interrupt the turn) by passing ``on_sigint``, which
+returns ``True`` when it handled the signal.
 """
 
 from __future__ import annotations
@@ -14,8 +17,15 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+EXIT_SIGHUP = 129
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+STOP_SIGNALS = {
+    signal.SIGHUP: EXIT_SIGHUP,
+    signal.SIGINT: EXIT_SIGINT,
+    signal.SIGTERM: EXIT_SIGTERM,
+}
+"""The signals that stop a command, and the exit status each gives (128 + its number)."""
 
 
 def run_command(
@@ -23,29 +33,31 @@ def run_command(
     *,
     on_sigint: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
-    """Run ``main`` on a fresh event loop; return its exit status (or 130/143 on a signal)."""
+    """Run ``main`` on a fresh event loop; return its exit status (or 129/130/143 on a signal)."""
 
     async def runner() -> int:
         status = 0
-        async with anyio.create_task_group() as tg:
+        # Open around the task group, so that the handlers outlive the watcher: a
+        # signal that comes while the command stops is taken here and dropped.
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            async with anyio.create_task_group() as tg:
 
-            async def watch_signals() -> None:
-                nonlocal status
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async def watch_signals() -> None:
+                    nonlocal status
                     async for signum in signals:
                         if signum == signal.SIGINT and on_sigint is not None and await on_sigint():
                             continue
-                        status = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+                        status = STOP_SIGNALS[signal.Signals(signum)]
                         tg.cancel_scope.cancel()
                         return
 
-            async def run_main() -> None:
-                nonlocal status
-                status = await main()
-                tg.cancel_scope.cancel()
+                async def run_main() -> None:
+                    nonlocal status
+                    status = await main()
+                    tg.cancel_scope.cancel()
 
-            tg.start_soon(watch_signals)
-            tg.start_soon(run_main)
+                tg.start_soon(watch_signals)
+                tg.start_soon(run_main)
         return status
 
     try:

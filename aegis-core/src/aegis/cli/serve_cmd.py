@@ -6,7 +6,7 @@ import anyio
 import click
 
 from aegis.cli._context import load_project
-from aegis.cli._runtime import EXIT_SIGINT, EXIT_SIGTERM, run_command
+from aegis.cli._runtime import STOP_SIGNALS, run_command
 
 
 @click.command()
@@ -15,9 +15,10 @@ def serve(ctx: click.Context) -> None:
     """Run aegis headless: queues drain and agents can reach each other.
 
     Tasks enqueued from anywhere (`aegis queue enqueue`, workflows, agents) run
-    here, at most max_parallel per queue. Runs until Ctrl+C or SIGTERM, then
-    stops gracefully: no new task starts, running ones get a grace period and are
-    then ended as interrupted, and every agent process is stopped.
+    here, at most max_parallel per queue. Runs until Ctrl+C, SIGTERM or SIGHUP,
+    then stops gracefully: no new task starts, running ones get 10 seconds to
+    finish and are then ended as interrupted by the shutdown, and every agent
+    process is stopped.
     """
     project = load_project(ctx)
 
@@ -41,4 +42,4 @@ def serve(ctx: click.Context) -> None:
         return 0
 
     status = run_command(main)
-    ctx.exit(0 if status in (EXIT_SIGINT, EXIT_SIGTERM) else status)
+    ctx.exit(0 if status in STOP_SIGNALS.values() else status)

@@ -22,13 +22,15 @@ Callbacks
     id>``, which stores a key once — so the session gets the message once.
 
 The crash policy (there is one)
-    A task that was running when aegis stopped — a crash, ``kill -9``, or a
-    graceful stop that waited ``shutdown_grace`` seconds for it in vain — ends as
-    **failed** with the error ``"interrupted: aegis stopped while this task ran"``.
-    Its callback says so, and :meth:`QueueManager.retry` runs it again as a new
-    task. aegis never re-runs it by itself: a worker may have half-done its job
-    (edited files, pushed a branch), and only its caller can tell whether running
-    it again is safe. Queued tasks simply stay queued and run after a restart.
+    A task that was running when aegis stopped ends as **failed**: after a crash
+    or ``kill -9`` with the error ``"interrupted: aegis stopped while this task
+    ran"``; after a graceful stop (Ctrl+C, SIGTERM, SIGHUP) that waited
+    ``shutdown_grace`` seconds for it in vain with ``"interrupted by a shutdown:
+    ..."`` (:data:`SHUTDOWN_INTERRUPTED`). Its callback says so, and
+    :meth:`QueueManager.retry` runs it again as a new task. aegis never re-runs it
+    by itself: a worker may have half-done its job (edited files, pushed a
+    branch), and only its caller can tell whether running it again is safe.
+    Queued tasks simply stay queued and run after a restart.
 
     Which tasks were running "when aegis stopped" is decided from their owner, the
     ``"<host>:<pid>:<start time>"`` of the process that claimed them: on entering
@@ -81,6 +83,12 @@ log = logging.getLogger("aegis.queue")
 CANCELLED = "cancelled"
 """The error of a cancelled task."""
 
+SHUTDOWN_INTERRUPTED = (
+    "interrupted by a shutdown: aegis was stopped and the task did not finish "
+    "within the {grace:g} s grace"
+)
+"""The error of a task this process ended on its way out (see the crash policy)."""
+
 _CLOSE_TIMEOUT = 10.0  # seconds a worker session gets to close before we go on
 _REMOTE_CHECK_INTERVAL = 1.0  # seconds between looks for a cancel made by another process
 _RETRY_FIRST = 0.5  # seconds before writing a task's end again after a full disk ...
@@ -114,7 +122,11 @@ class _Running:
     """A task this process runs, from its claim until its worker is closed."""
 
     task: TaskRecord
-    scope: anyio.CancelScope = dataclasses.field(default_factory=anyio.CancelScope)
+    # Shielded: a task is stopped by stop() (a cancel, or the end of the shutdown
+    # grace), never by the cancellation of what surrounds the manager.
+    scope: anyio.CancelScope = dataclasses.field(
+        default_factory=lambda: anyio.CancelScope(shield=True)
+    )
     done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
     handle: str | None = None
     stop_reason: TaskStatus | None = None
@@ -398,6 +410,8 @@ class QueueManager(Lifespan):
                 error = None if end.ok else end.error or f"the turn ended: {end.stop_reason}"
             if run.stop_reason is TaskStatus.cancelled:
                 status, error = TaskStatus.cancelled, CANCELLED
+            elif self._stopping and error == INTERRUPTED:
+                error = SHUTDOWN_INTERRUPTED.format(grace=self.shutdown_grace)
         except Exception as exc:  # the worker could not start (DriverError), and the like
             status, error = TaskStatus.failed, str(exc) or type(exc).__name__
         finally:

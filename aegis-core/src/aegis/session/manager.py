@@ -31,6 +31,10 @@ from aegis.text import clean_text
 
 log = logging.getLogger("aegis.session")
 
+CLOSE_ALL_TIMEOUT_S = 30.0
+"""How long leaving the manager waits for its sessions to end (each CLI gets a few
+seconds to exit before its process group is killed, so this is a last resort)."""
+
 Subscriber = tuple[str | None, MemoryObjectSendStream[tuple[str, Event]]]
 
 
@@ -103,12 +107,21 @@ class SessionManager(Lifespan):
                 await anyio.to_thread.run_sync(self._transcripts.close)
 
     async def close_all(self) -> None:
-        """Close every session (concurrently) and wait until they are all gone."""
+        """Close every session (concurrently) and wait until they are all gone.
+
+        Bounded: a session that has not ended ``CLOSE_ALL_TIMEOUT_S`` seconds after
+        being told to is logged and left, so that a stop can never hang; its CLI's
+        process group is still stopped when its task ends with the task group.
+        """
         sessions = [s for s in self._sessions.values() if not s.finished.is_set()]
         for session in sessions:
             session.scope.cancel()
+        with anyio.move_on_after(CLOSE_ALL_TIMEOUT_S):
+            for session in sessions:
+                await session.finished.wait()
         for session in sessions:
-            await session.finished.wait()
+            if not session.finished.is_set():
+                log.error("session %s did not end when closed; leaving it", session.handle)
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -138,13 +151,22 @@ class SessionManager(Lifespan):
             )
         if handle is not None and handle in self._sessions and self._sessions[handle].state.live:
             raise handles.HandleTaken(f"session {handle!r} is live")
-        handle = handles.allocate(self.sessions_dir, handle, reuse=resume is not None)
         from aegis.registry import get_registry
 
         provider = get_registry().get(agent.harness).provider
-        session = Session(handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink)
-        self._sessions[handle] = session
-        self._write_meta(session)
+        try:
+            handle = handles.allocate(self.sessions_dir, handle, reuse=resume is not None)
+            session = Session(
+                handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink
+            )
+            # Written before the session is registered: a spawn that fails here (a
+            # full disk) leaves no session that close_all would wait for in vain.
+            self._write_meta(session)
+        except OSError as exc:
+            raise DriverError(
+                f"cannot start a session of {profile!r}: cannot write its state in "
+                f"{self.sessions_dir}: {exc.strerror or exc}"
+            ) from exc
         options = SessionOptions(
             cwd=session.cwd,
             emit=session.emit,
@@ -154,6 +176,8 @@ class SessionManager(Lifespan):
             preamble=self._preamble(handle, profile) if self._preamble else None,
             diagnostics=session.diagnostics,
         )
+        # Registered only now, with nothing left that can fail before its task runs.
+        self._sessions[handle] = session
         self._tg.start_soon(self._run, session, provider, options)
         if wait:
             await self.wait_ready(handle)
@@ -192,7 +216,10 @@ class SessionManager(Lifespan):
             session.undelivered(
                 session.error or "the session was closed before this message was delivered"
             )
-            self._write_meta(session)
+            try:
+                self._write_meta(session)
+            except OSError:  # a full disk must not keep anyone waiting for the end
+                log.exception("cannot write the state of session %s", session.handle)
             session.finished.set()
             get_host().notify(hookspecs.session_closed, session=session.info())
 

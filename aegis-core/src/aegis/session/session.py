@@ -69,7 +69,10 @@ class Session:
         self.error: str | None = None
         self.diagnostics = Diagnostics()
         self.driver: Driver | None = None
-        self.scope = anyio.CancelScope()
+        # Shielded: the session ends when it is closed (close, close_all), not when
+        # whatever surrounds the manager is cancelled (Ctrl+C, SIGTERM): a stopping
+        # aegis lets queue tasks finish within their grace before closing sessions.
+        self.scope = anyio.CancelScope(shield=True)
         self.finished = anyio.Event()
         self.seq = 0
         self._sink = sink

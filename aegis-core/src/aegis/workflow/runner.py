@@ -3,12 +3,18 @@
 A run ends in one of three ways: ``ok`` (the function returned), ``failed`` (it
 raised :class:`WorkflowError`: an expected failure) or ``crashed`` (any other
 exception; its traceback is kept). Records live in ``.aegis/workflows/<run id>.json``.
+
+A record says which process runs it (its ``owner``, as queue tasks do: see
+:mod:`aegis.queue.owner`). A run whose process died without ending it (``kill
+-9``, a crash, a power cut) would stay ``running`` forever: every substrate, on
+start, ends such records as ``crashed`` (:meth:`WorkflowRunner.recover`).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import logging
 import secrets
 import time
 import traceback
@@ -24,10 +30,14 @@ import anyio
 from aegis import hookspecs
 from aegis.plugins import get_host
 from aegis.private_files import private_dir, write_private
+from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.text import clean_text
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, require_workflow
+
+STALE_RUN = "interrupted: the aegis process running this workflow stopped without ending it"
+"""The error of a run found ``running`` after its process died (:meth:`WorkflowRunner.recover`)."""
 
 
 class RunStatus(str, Enum):
@@ -60,6 +70,8 @@ class RunRecord:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     caller_handle: str | None = None
+    owner: str | None = None
+    """The process running it (``"<host>:<pid>:<start time>"``); ``None`` in old records."""
 
     @property
     def duration_s(self) -> float | None:
@@ -174,6 +186,7 @@ class WorkflowRunner:
             workflow=name,
             arguments={key: clean_text(value) for key, value in (arguments or {}).items()},
             caller_handle=caller_handle,
+            owner=current_owner(),
         )
         engine = WorkflowEngine(
             workflow_name=name,
@@ -232,6 +245,31 @@ class WorkflowRunner:
         self._save(record)
         get_host().notify(hookspecs.workflow_finished, run=record)
         return record
+
+    def recover(self) -> list[RunRecord]:
+        """End as ``crashed`` the running records whose owner process is gone; return them.
+
+        Blocking (it reads every record): call it off the event loop. Records
+        without an owner (written before owners were recorded) are left alone.
+        """
+        recovered = []
+        for record in load_runs(self.state_dir):
+            if record.status is not RunStatus.running or record.owner is None:
+                continue
+            if is_owner_alive(record.owner):
+                continue
+            record.status = RunStatus.crashed
+            record.error = STALE_RUN
+            record.finished_at = time.time()
+            try:
+                self._save(record)
+            except OSError:
+                logging.getLogger("aegis.workflow").exception(
+                    "cannot end the stale run record %s", record.id
+                )
+                continue
+            recovered.append(record)
+        return recovered
 
     def _save(self, record: RunRecord) -> None:
         private_dir(self.runs_dir)

@@ -1,0 +1,186 @@
+"""Stopping aegis: the grace running tasks get, SIGHUP, a full disk, and records left running.
+
+Each test runs the real ``aegis`` command on the offline provider and counts the
+processes left in the project folder afterwards (agents and their tools run there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from aegis.workflow.runner import STALE_RUN
+from tests.e2e.test_exit_paths import processes_in, start, wait_for_children
+from tests.fixtures.disk import full_disk
+from tests.fixtures.fakes import AEGIS, clean_env
+from tests.processes import wait_gone
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.config import Agent
+from aegis.queue import Queue
+from aegis.workflow import workflow
+
+agents = {
+    "offline": Agent(provider=Scripted(rules=[
+        ScriptRule(match="^quick$", reply="quick done", delay=4),
+        ScriptRule(match="^slow$", reply="late", delay=120),
+        ScriptRule(match="^sleeper$", tool_calls=[
+            ScriptedToolCall(tool="bash", input={"command": "sleep 120"})], reply="slept"),
+        ScriptRule(match="^hello$", reply="hi there"),
+    ])),
+}
+default_agent = "offline"
+queues = [Queue("work", agent_profile="offline", max_parallel=2)]
+
+
+@workflow
+async def sleepy(engine):
+    handle = await engine.spawn("offline")
+    return await engine.ask(handle, "sleeper")
+
+
+@workflow
+async def hello(engine):
+    handle = await engine.spawn("offline")
+    return await engine.ask(handle, "hello")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / ".aegis.py").write_text(CONFIG)
+    return tmp_path
+
+
+def aegis(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(AEGIS), *args],
+        cwd=project,
+        env=clean_env(home=project),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def task(project: Path, task_id: str) -> dict[str, object]:
+    shown = aegis(project, "queue", "show", task_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    data: dict[str, object] = json.loads(shown.stdout)
+    return data
+
+
+def wait_for_status(project: Path, task_id: str, wanted: str) -> dict[str, object]:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        data = task(project, task_id)
+        if data["status"] == wanted:
+            return data
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} never became {wanted}: {data}")
+
+
+def enqueue(project: Path, payload: str) -> str:
+    done = aegis(project, "queue", "enqueue", "work", payload)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=90)
+    return process.returncode, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_serve_lets_a_running_task_finish_within_the_grace_and_says_which_it_interrupted(
+    project: Path, signum: int
+) -> None:
+    serve = start(project, "serve")
+    quick, slow = enqueue(project, "quick"), enqueue(project, "slow")
+    wait_for_status(project, quick, "running")
+    wait_for_status(project, slow, "running")
+    children = wait_for_children(project, serve, 2)
+    status, err = stop(serve, signum)
+    assert status == 0, err
+    assert task(project, quick)["status"] == "done"
+    assert task(project, quick)["result"] == "quick done"
+    interrupted = task(project, slow)
+    assert interrupted["status"] == "failed"
+    assert interrupted["error"] == (
+        "interrupted by a shutdown: aegis was stopped and the task did not finish "
+        "within the 10 s grace"
+    )
+    assert wait_gone(children) == []
+    assert processes_in(project) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        (("workflow", "run", "sleepy"), 129),
+        (("chat", "offline"), 129),
+        (("ask", "offline", "sleeper"), 129),
+    ],
+)
+def test_sighup_stops_every_command_like_sigterm_and_leaves_no_process(
+    project: Path, command: tuple[str, ...], status: int
+) -> None:
+    process = start(project, *command, stdin=subprocess.PIPE)
+    assert process.stdin is not None
+    if command[0] == "chat":
+        process.stdin.write("sleeper\n")
+        process.stdin.flush()
+    children = wait_for_children(project, process, 2)  # the agent, and its `sleep 120`
+    code, err = stop(process, signal.SIGHUP)
+    assert code == status, err
+    assert "Traceback" not in err
+    assert wait_gone(children) == []
+    assert processes_in(project) == []
+    if command[0] == "workflow":
+        (record,) = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
+        assert record["status"] == "crashed"
+        assert record["error"] == "cancelled: aegis stopped"
+
+
+def test_a_run_record_left_running_by_a_killed_process_is_ended_at_the_next_start(
+    project: Path,
+) -> None:
+    process = start(project, "workflow", "run", "sleepy")
+    children = wait_for_children(project, process, 2)
+    process.kill()  # kill -9: nothing is cleaned up
+    process.wait(timeout=30)
+    for pid in children:  # the orphans of kill -9 are this test's to remove
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert wait_gone(children) == []
+    (left,) = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
+    assert left["status"] == "running"
+
+    done = aegis(project, "workflow", "run", "hello")
+    assert done.returncode == 0, done.stderr
+    runs = {r["id"]: r for r in json.loads(aegis(project, "workflow", "runs", "--json").stdout)}
+    recovered = runs[left["id"]]
+    assert recovered["status"] == "crashed"
+    assert recovered["error"] == STALE_RUN
+    assert recovered["finished_at"] is not None
+
+
+def test_serve_stops_on_sigterm_after_a_spawn_failed_on_a_full_disk(project: Path) -> None:
+    with full_disk(project / ".aegis" / "sessions"):
+        serve = start(project, "serve")
+        task_id = enqueue(project, "hello")
+        failed = wait_for_status(project, task_id, "failed")
+        assert "No space left on device" in str(failed["error"])
+        status, err = stop(serve, signal.SIGTERM)
+        assert status == 0, err
+        assert processes_in(project) == []
