@@ -156,6 +156,21 @@ CASES = [
         field="agent_profile",
     ),
     Case(
+        "agent-name-traversal",
+        "agents = {\n    '../evil': Agent(harness='gemini'),\n}\ndefault_agent = '../evil'\n",
+        message="agent name '../evil' is not valid",
+        hint="letters, digits",
+        line=4,
+    ),
+    Case(
+        "agent-name-emoji",
+        "agents = {'a': Agent(harness='gemini'), '\U0001f600': Agent(harness='gemini')}\n"
+        "default_agent = 'a'\n",
+        message="agent name '\U0001f600' is not valid",
+        hint="letters, digits",
+        line=3,
+    ),
+    Case(
         "max-parallel-below-one",
         "agents = {'a': Agent(harness='gemini')}\ndefault_agent = 'a'\n"
         "queues = [\n    Queue('review', agent_profile='a', max_parallel=0),\n]\n",

@@ -7,7 +7,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from aegis.mcp import MAX_TEXT_BYTES
 from aegis.queue import Queue
+from aegis.workflow import WorkflowEngine, workflow
+from aegis.workflow import registry as workflow_registry
+from aegis.workflow.runner import load_runs
 from tests.mcp.support import as_agent, handoff_line, ok, running, spawn, user_messages
 from tests.queue.fakes import until
 
@@ -256,3 +260,29 @@ async def test_run_workflow_answers_at_once_and_its_outcome_reaches_the_caller(
         "ended: crashed: ZeroDivisionError: oops"
     )
     assert len(messages) == 3
+
+
+async def test_a_large_workflow_outcome_reaches_the_caller_cut_and_the_run_record_keeps_it(
+    tmp_path: Path,
+) -> None:
+    @workflow
+    async def mcp_test_big(engine: WorkflowEngine) -> str:
+        return "é" * 300_000  # 600 kB of UTF-8
+
+    try:
+        async with running(tmp_path) as substrate:
+            lead = await spawn(substrate)
+            async with as_agent(lead) as client:
+                started = ok(await client.call_tool("aegis_run_workflow", {"name": "mcp_test_big"}))
+            await until(lambda: len(lead.driver.prompts) == 1)
+    finally:
+        workflow_registry._project.pop("mcp_test_big", None)
+    run_id = started["run_id"]
+    (delivered,) = lead.driver.prompts
+    assert len(delivered.encode()) <= MAX_TEXT_BYTES + 1024  # the sender line comes on top
+    assert delivered.endswith(
+        f"[cut: {600_000 + len(f'Workflow mcp_test_big (run {run_id}) ended: ok.') + 2} bytes, "
+        f"64 KiB shown; the whole result: aegis workflow show {run_id}]"
+    )
+    (record,) = load_runs(substrate.state_dir)
+    assert record.result == "é" * 300_000

@@ -26,7 +26,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from aegis.hookspecs import hookimpl
-from aegis.mcp.context import MAX_TEXT_BYTES, ToolContext, ToolError, check_size
+from aegis.mcp.context import MAX_TEXT_BYTES, ToolContext, ToolError, cap_text, check_size
 
 log = logging.getLogger("aegis.mcp")
 
@@ -456,7 +456,8 @@ async def _run_and_report(ctx: ToolContext, name: str, raw: dict[str, str], run_
         text = f"{head} ended: ok.\n\n{shown}"
     else:
         text = f"{head} ended: {status}: {record.error}"
-    await _report(ctx, run_id, text)
+    # The whole result stays in the run record; the agent gets what a message may hold.
+    await _report(ctx, run_id, cap_text(text, f"the whole result: aegis workflow show {run_id}"))
 
 
 async def _report(ctx: ToolContext, run_id: str, text: str) -> None:

@@ -25,7 +25,7 @@ from aegis.config.guarded import (
 )
 from aegis.config.suggest import keyword_hint, misspelled_name
 from aegis.errors import ConfigError
-from aegis.queue.declaration import Queue
+from aegis.queue.declaration import NAME_HINT, Queue, valid_name
 from aegis.workflow.registry import WorkflowFn, collecting
 
 if TYPE_CHECKING:
@@ -401,6 +401,14 @@ class _Checker:
             if not isinstance(key, str) or not key:
                 raise self.error(
                     f"agent names must be non-empty strings, not {key!r}", name="agents"
+                )
+            if not valid_name(key):
+                # A profile name ends up in paths, senders and command lines.
+                raise self.error(
+                    f"agent name {key!r} is not valid",
+                    line=self._key_at(key),
+                    name="agents",
+                    hint=NAME_HINT,
                 )
             if not isinstance(agent, Agent):
                 raise self.error(

@@ -85,6 +85,21 @@ class ToolContext:
         self._background(work, name)
 
 
+def cap_text(text: str, where: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, saying so and ``where`` the rest is.
+
+    For what aegis itself sends an agent (a workflow's outcome): it is held to the
+    limit the agents' own messages are held to, so that one large result does not
+    fill a transcript and the inbox database.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    note = f"\n\n[cut: {len(data)} bytes, {limit // 1024} KiB shown; {where}]"
+    kept = data[: max(0, limit - len(note.encode()))].decode("utf-8", "ignore")
+    return kept + note
+
+
 def check_size(what: str, text: str, limit: int = MAX_TEXT_BYTES) -> None:
     """Raise :class:`ToolError` when ``text`` is longer than ``limit`` bytes of UTF-8."""
     size = len(text.encode("utf-8", "surrogatepass"))

@@ -139,6 +139,7 @@ class McpPlane(Lifespan):
         from aegis import __version__
         from aegis.mcp.http import HOST, LocalHttpServer, bind_local
         from aegis.mcp.identity import StoreTokenVerifier, auth_settings
+        from aegis.mcp.session_cap import SessionCap
         from aegis.mcp.tools import ToolRegistry
 
         self.registry = ToolRegistry.from_plugins()
@@ -161,7 +162,7 @@ class McpPlane(Lifespan):
                 auth=auth_settings(base_url),
                 token_verifier=StoreTokenVerifier(self.tokens),
             )
-            http = LocalHttpServer(app, sock)
+            http = LocalHttpServer(SessionCap(app, self.tokens), sock)
             async with anyio.create_task_group() as tg:  # hosts the HTTP server
                 try:
                     async with server.session_manager.run():

@@ -9,6 +9,15 @@ from aegis.errors import ConfigError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+NAME_HINT = "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+"""What a valid name (of a queue, of an agent profile) is made of."""
+
+
+def valid_name(name: object) -> bool:
+    """Whether ``name`` may name a queue or an agent profile: it appears in paths,
+    command lines and senders (``queue:<name>``), so no separators, spaces or dots first."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
 
 @dataclass(frozen=True)
 class Queue:
@@ -24,11 +33,9 @@ class Queue:
     max_parallel: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+        if not valid_name(self.name):
             raise ConfigError(
-                f"queue name {self.name!r} is not valid",
-                field="name",
-                hint="use letters, digits, '-', '_' and '.', starting with a letter or digit",
+                f"queue name {self.name!r} is not valid", field="name", hint=NAME_HINT
             )
         if not isinstance(self.agent_profile, str) or not self.agent_profile:
             raise ConfigError(
