@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx2
 import pytest
 
 from aegis import hookimpl
 from aegis.mcp import ToolContext, ToolError
 from aegis.plugins import get_host
+from aegis.queue import Queue
 from aegis.substrate import Substrate
-from tests.mcp.support import as_agent, error, ok, running, spawn, text
+from tests.mcp.support import Spawned, as_agent, error, ok, running, spawn, text
+from tests.queue.fakes import until
+from tests.session.fake_provider import FakeDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -252,3 +256,32 @@ def test_a_substrate_can_be_made_without_starting_anything(tmp_path: Path) -> No
     # Not running: a session opened now would get no aegis tools, and is told nothing.
     assert substrate.mcp.servers_for("someone", "lead") == ()
     assert substrate.mcp.preamble("someone", "lead") is None
+
+
+async def test_a_task_running_at_a_stop_keeps_its_tools_and_finishes_within_the_grace(
+    tmp_path: Path,
+) -> None:
+    work = Queue("work", agent_profile="worker", max_parallel=1)
+    stop = anyio.CancelScope()  # stands for Ctrl+C / SIGTERM: a cancellation from outside
+    async with anyio.create_task_group() as tg:
+
+        async def serve(*, task_status: anyio.abc.TaskStatus[Substrate]) -> None:
+            with stop:
+                async with running(tmp_path, work) as substrate:
+                    task_status.started(substrate)
+                    await anyio.sleep_forever()
+
+        substrate: Substrate = await tg.start(serve)
+        task_id = await substrate.queues.enqueue("work", "hold on")
+        await until(lambda: any(d.prompts == ["hold on"] for d in FakeDriver.instances))
+        driver = next(d for d in FakeDriver.instances if d.prompts == ["hold on"])
+        (info,) = [s for s in substrate.bridge.list_sessions() if s.profile == "worker"]
+        stop.cancel()
+        await until(lambda: substrate.queues._stopping)
+        async with as_agent(Spawned(info.handle, driver)) as client:
+            meta = ok(await client.call_tool("aegis_meta", {}))
+        driver.release.set()
+    assert meta["handle"] == info.handle
+    async with running(tmp_path, work, mcp=False) as substrate:
+        task = await substrate.queues.get(task_id)
+    assert task is not None and task.status.value == "done"

@@ -95,4 +95,9 @@ class Substrate(Lifespan):
             else:
                 # Entered last, left first: a tool call never finds the queues or inbox closed.
                 async with self.mcp:
-                    yield
+                    try:
+                        yield
+                    finally:
+                        # Running tasks get their grace while their workers still
+                        # have the plane's tools (wind_down is shielded).
+                        await self.queues.wind_down()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mcp import types
     from mcp.server.context import ServerRequestContext
 
+    from aegis.mcp.http import LocalHttpServer
     from aegis.mcp.tools import ToolRegistry
     from aegis.substrate import Substrate
 
@@ -163,34 +164,55 @@ class McpPlane(Lifespan):
                 token_verifier=StoreTokenVerifier(self.tokens),
             )
             http = LocalHttpServer(SessionCap(app, self.tokens), sock)
+            stop = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                # The server runs in a task of its own, shielded: a cancellation
+                # from outside (Ctrl+C, SIGTERM) does not take the tools away from
+                # agents still working, such as queue workers in their shutdown
+                # grace. It stops when this block is left, and not before.
+                await tg.start(self._host, server, http, stop)
+                try:
+                    async with anyio.create_task_group() as background:
+                        await background.start(self._revoke_closed_sessions)
+                        self._background = background
+                        self.url = f"{base_url}{MCP_PATH}"
+                        log.info("MCP plane listening on %s", self.url)
+                        try:
+                            yield
+                        finally:
+                            self.url = None
+                            self._background = None
+                            background.cancel_scope.cancel()
+                finally:
+                    stop.set()
+        finally:
+            sock.close()  # a no-op once the server has closed it
+
+    async def _host(
+        self,
+        server: Any,
+        http: LocalHttpServer,
+        stop: anyio.Event,
+        *,
+        task_status: anyio.abc.TaskStatus[None],
+    ) -> None:
+        """Run the MCP session manager and the HTTP server until ``stop`` is set.
+
+        Shielded and bounded on the way out: the server is gone when this returns.
+        """
+        with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as tg:  # hosts the HTTP server
                 try:
                     async with server.session_manager.run():
                         await http.start(tg)
-                        try:
-                            async with anyio.create_task_group() as background:
-                                await background.start(self._revoke_closed_sessions)
-                                self._background = background
-                                self.url = f"{base_url}{MCP_PATH}"
-                                log.info("MCP plane listening on %s", self.url)
-                                try:
-                                    yield
-                                finally:
-                                    self.url = None
-                                    self._background = None
-                                    background.cancel_scope.cancel()
-                        finally:
-                            self.tokens.clear()
-                            http.request_stop()
+                        task_status.started()
+                        await stop.wait()
+                        self.tokens.clear()
+                        http.request_stop()
                     # Leaving the session manager ended every MCP session, which closed
                     # the streams clients hold open: the server can now stop quickly.
                 finally:
-                    # Shielded and bounded: the server must be gone before this returns,
-                    # even when aegis is being cancelled.
-                    with anyio.CancelScope(shield=True):
-                        await http.wait_stopped()
-        finally:
-            sock.close()  # a no-op once the server has closed it
+                    await http.wait_stopped()
 
     async def _revoke_closed_sessions(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Revoke a session's token when it closes or fails."""

@@ -225,8 +225,15 @@ class QueueManager(Lifespan):
                 await self._stop(tg)
         self._tg = None
 
-    async def _stop(self, tg: TaskGroup) -> None:
-        # Shielded: an orderly stop must finish even when the stop is a cancellation.
+    async def wind_down(self) -> None:
+        """Stop starting tasks, and give the running ones ``shutdown_grace`` seconds to end.
+
+        Leaving the manager does this first; the substrate calls it earlier, before
+        the MCP plane stops, so that workers keep their tools during the grace.
+        Shielded, like the rest of an orderly stop; a second call returns at once.
+        """
+        if self._stopping:
+            return
         with anyio.CancelScope(shield=True):
             self._stopping = True
             self._stopped_at = time.monotonic()
@@ -239,6 +246,11 @@ class QueueManager(Lifespan):
             with anyio.move_on_after(self.shutdown_grace):
                 while self._running:
                     await self._nap(self._event("ended"), math.inf)
+
+    async def _stop(self, tg: TaskGroup) -> None:
+        # Shielded: an orderly stop must finish even when the stop is a cancellation.
+        with anyio.CancelScope(shield=True):
+            await self.wind_down()
             for run in list(self._running.values()):
                 run.stop(TaskStatus.failed)
             while self._running:
