@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from aegis.testing.processes import wait_gone
 from aegis.workflow.runner import STALE_RUN
 from tests.e2e.test_exit_paths import processes_in, start, wait_for_children
 from tests.fixtures.disk import full_disk
 from tests.fixtures.fakes import AEGIS, clean_env
-from tests.processes import wait_gone
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
