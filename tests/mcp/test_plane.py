@@ -285,3 +285,23 @@ async def test_a_task_running_at_a_stop_keeps_its_tools_and_finishes_within_the_
     async with running(tmp_path, work, mcp=False) as substrate:
         task = await substrate.queues.get(task_id)
     assert task is not None and task.status.value == "done"
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_that_comes_while_the_plane_starts_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aegis.mcp.http import LocalHttpServer
+
+    start = LocalHttpServer.start
+    stop = anyio.CancelScope()  # Ctrl+C at the worst moment: the server is starting
+
+    async def start_then_stop(self: LocalHttpServer, tg: anyio.abc.TaskGroup) -> None:
+        stop.cancel()
+        await start(self, tg)
+
+    monkeypatch.setattr(LocalHttpServer, "start", start_then_stop)
+    with stop:
+        async with running(tmp_path):
+            await anyio.sleep_forever()
+    assert stop.cancelled_caught  # and the plane's server is gone: nothing left to wait for

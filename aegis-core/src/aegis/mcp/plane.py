@@ -170,8 +170,14 @@ class McpPlane(Lifespan):
                 # from outside (Ctrl+C, SIGTERM) does not take the tools away from
                 # agents still working, such as queue workers in their shutdown
                 # grace. It stops when this block is left, and not before.
-                await tg.start(self._host, server, http, stop)
+                started = anyio.Event()
+                # Not tg.start(): cancelled while the task starts, it would wait
+                # for the (shielded) task to end, which waits for `stop`.
+                tg.start_soon(self._host, server, http, started, stop)
                 try:
+                    # Inside the try: a stop that comes while the server starts
+                    # must still reach it, or leaving would wait for it forever.
+                    await started.wait()
                     async with anyio.create_task_group() as background:
                         await background.start(self._revoke_closed_sessions)
                         self._background = background
@@ -192,11 +198,11 @@ class McpPlane(Lifespan):
         self,
         server: Any,
         http: LocalHttpServer,
+        started: anyio.Event,
         stop: anyio.Event,
-        *,
-        task_status: anyio.abc.TaskStatus[None],
     ) -> None:
-        """Run the MCP session manager and the HTTP server until ``stop`` is set.
+        """Run the MCP session manager and the HTTP server (then set ``started``) until
+        ``stop`` is set.
 
         Shielded and bounded on the way out: the server is gone when this returns.
         """
@@ -205,7 +211,7 @@ class McpPlane(Lifespan):
                 try:
                     async with server.session_manager.run():
                         await http.start(tg)
-                        task_status.started()
+                        started.set()
                         await stop.wait()
                         self.tokens.clear()
                         http.request_stop()
