@@ -81,3 +81,40 @@ async def test_a_task_ending_on_a_full_disk_keeps_its_result_until_space_returns
         later.release.set()
         assert (await queues.wait(second, timeout=60)).status is TaskStatus.done
     backend.close()
+
+
+async def test_a_queue_that_cannot_take_tasks_on_a_full_disk_says_so_once_then_resumes(
+    small_disk: Path, tmp_path: Path, fake_workers: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = SqliteQueueBackend(small_disk / "queue.db")
+    task = backend.add("work", "hello")
+    filler = fill(small_disk)
+    work = Queue("work", agent_profile="worker", max_parallel=1)
+    try:
+        with caplog.at_level(logging.INFO, logger="aegis.queue"):
+            async with (
+                SessionManager(AGENTS, root=tmp_path) as bridge,
+                InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+                QueueManager(
+                    {"work": work},
+                    backend=backend,
+                    bridge=bridge,
+                    inbox_router=inbox,
+                    poll_interval=POLL,
+                ) as queues,
+            ):
+                await until(lambda: "cannot take tasks" in caplog.text, timeout=30)
+                await anyio.sleep(POLL * 30)  # thirty more polls, each meeting the full disk
+                reports = [r for r in caplog.records if "cannot take tasks" in r.getMessage()]
+                assert len(reports) == 1
+                assert "no space left" in reports[0].getMessage()
+                assert reports[0].exc_info is None  # a line, not a traceback every poll
+                assert "could not claim" not in caplog.text
+
+                filler.unlink()
+                ended = await queues.wait(task.id, timeout=60)
+                assert ended.status is TaskStatus.done
+                assert "queue work takes tasks again" in caplog.text
+    finally:
+        filler.unlink(missing_ok=True)
+        backend.close()

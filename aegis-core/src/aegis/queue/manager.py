@@ -184,6 +184,7 @@ class QueueManager(Lifespan):
         self._stopped_at: float | None = None
         self._dispatchers = 0
         self._warned: set[str] = set()
+        self._claim_trouble: dict[str, str] = {}
         self._tg: TaskGroup | None = None
 
     # --- signals between the tasks of this manager ---------------------------------------
@@ -384,9 +385,17 @@ class QueueManager(Lifespan):
                         task = await anyio.to_thread.run_sync(
                             self.backend.claim, queue.name, queue.max_parallel, self.owner
                         )
+                    except StateError as exc:
+                        # Said once, not at every poll: damage or a full disk lasts.
+                        if self._claim_trouble.get(queue.name) != exc.message:
+                            self._claim_trouble[queue.name] = exc.message
+                            log.error("queue %s cannot take tasks: %s", queue.name, exc)
+                        break
                     except Exception:
                         log.exception("could not claim a task of queue %s", queue.name)
                         break
+                    if self._claim_trouble.pop(queue.name, None) is not None:
+                        log.warning("queue %s takes tasks again", queue.name)
                     if task is None:
                         break
                     run = self._running[task.id] = _Running(task)
