@@ -18,7 +18,7 @@ from aegis import hookspecs
 from aegis.config.agent import Agent
 from aegis.config.loader import STATE_DIR_NAME, Project
 from aegis.driver import McpServer, SessionOptions
-from aegis.errors import ConfigError, DriverError
+from aegis.errors import ConfigError, DriverError, StateError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
@@ -162,6 +162,8 @@ class SessionManager(Lifespan):
             # Written before the session is registered: a spawn that fails here (a
             # full disk) leaves no session that close_all would wait for in vain.
             self._write_meta(session)
+        except StateError:
+            raise  # .aegis itself is unusable: already explained, with the way out
         except OSError as exc:
             raise DriverError(
                 f"cannot start a session of {profile!r}: cannot write its state in "
