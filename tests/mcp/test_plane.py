@@ -21,7 +21,7 @@ from aegis.mcp import ToolContext, ToolError
 from aegis.plugins import get_host
 from aegis.queue import Queue
 from aegis.substrate import Substrate
-from tests.mcp.support import Spawned, as_agent, error, ok, running, spawn, text
+from tests.mcp.support import Spawned, as_agent, error, make_project, ok, running, spawn, text
 from tests.queue.fakes import until
 from tests.session.fake_provider import FakeDriver
 
@@ -305,3 +305,15 @@ async def test_a_stop_that_comes_while_the_plane_starts_does_not_hang(
         async with running(tmp_path):
             await anyio.sleep_forever()
     assert stop.cancelled_caught  # and the plane's server is gone: nothing left to wait for
+
+
+async def test_a_task_waiting_when_aegis_starts_gets_a_worker_with_the_planes_tools(
+    tmp_path: Path,
+) -> None:
+    work = Queue("work", agent_profile="worker", max_parallel=1)
+    async with Substrate(make_project(tmp_path, work), dispatch=False, mcp=False) as enqueuer:
+        task_id = await enqueuer.queues.enqueue("work", "first")
+    async with running(tmp_path, work) as substrate:
+        await substrate.queues.wait(task_id, timeout=10)
+    worker = next(d for d in FakeDriver.instances if d.prompts == ["first"])
+    assert [server.name for server in worker.options.mcp_servers] == ["aegis"]

@@ -68,6 +68,8 @@ class Substrate(Lifespan):
             bridge=self.bridge,
             inbox_router=self.inbox,
             dispatch=dispatch,
+            # A task's worker gets its tools from the plane: none starts before it runs.
+            hold_dispatch=mcp,
         )
         self.workflows = WorkflowRunner(
             bridge=self.bridge,
@@ -95,6 +97,7 @@ class Substrate(Lifespan):
             else:
                 # Entered last, left first: a tool call never finds the queues or inbox closed.
                 async with self.mcp:
+                    self.queues.release_dispatch()
                     try:
                         yield
                     finally:

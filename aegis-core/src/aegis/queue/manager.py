@@ -168,6 +168,7 @@ class QueueManager(Lifespan):
         shutdown_grace: float = 10.0,
         dispatch: bool = True,
         recover_interval: float = 30.0,
+        hold_dispatch: bool = False,
     ) -> None:
         self.queues: dict[str, Queue] = dict(queues)
         self.backend = backend
@@ -178,6 +179,8 @@ class QueueManager(Lifespan):
         self.shutdown_grace = shutdown_grace
         self.dispatch = dispatch
         self.recover_interval = recover_interval
+        self._held = hold_dispatch
+        """No task starts until :meth:`release_dispatch` (the substrate waits for its plane)."""
         self._running: dict[str, _Running] = {}
         self._events: dict[str, anyio.Event] = {}
         self._stopping = False
@@ -376,8 +379,15 @@ class QueueManager(Lifespan):
 
     # --- dispatching ----------------------------------------------------------------------
 
+    def release_dispatch(self) -> None:
+        """Let tasks start (a manager made with ``hold_dispatch=True`` waits for this)."""
+        self._held = False
+        self._signal("released")
+
     async def _dispatch(self, queue: Queue) -> None:
         try:
+            while self._held and not self._stopping:
+                await self._nap(self._event("released"), self.poll_interval)
             while not self._stopping:
                 wake = self._event(f"wake:{queue.name}")
                 while not self._stopping and self._running_here(queue) < queue.max_parallel:
