@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -21,6 +22,7 @@ from aegis.workflow.runner import STALE_RUN
 from tests.e2e.test_exit_paths import processes_in, start, wait_for_children
 from tests.fixtures.disk import full_disk
 from tests.fixtures.fakes import AEGIS, clean_env
+from tests.tui.test_command import Tmux
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
@@ -183,3 +185,28 @@ def test_serve_stops_on_sigterm_after_a_spawn_failed_on_a_full_disk(project: Pat
         status, err = stop(serve, signal.SIGTERM)
         assert status == 0, err
         assert processes_in(project) == []
+
+
+def test_closing_the_terminal_of_the_tui_stops_its_agents_and_their_tools(project: Path) -> None:
+    assert shutil.which("tmux"), "tmux is needed (Debian: apt-get install tmux)"
+    terminal = Tmux(project)
+    terminal.start(f"{AEGIS} tui")
+    try:
+        terminal.wait_for("session started", timeout=60)
+        terminal.keys("sleeper", "Enter")
+        deadline = time.monotonic() + 60
+        while not any("sleep 120" in cmdline(pid) for pid in processes_in(project)):
+            assert time.monotonic() < deadline, terminal.screen()
+            time.sleep(0.1)
+        running = processes_in(project)
+    finally:
+        terminal.kill()  # the terminal goes away: its processes get SIGHUP
+    assert wait_gone(running, timeout=60) == []
+    assert processes_in(project) == []
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
