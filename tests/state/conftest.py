@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures import disk
 from tests.fixtures.fakes import AEGIS, clean_env
 
 CONFIG = """
@@ -56,29 +56,5 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs mounted for one test: a disk that really fills up (needs root)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (root is needed): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` up with one file (returned: delete it to give the space back)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as file:
-        # Big writes, then small ones: the last few blocks may still take a small write.
-        for size in (65536, 512):
-            with pytest.raises(OSError, match="No space") as raised:  # noqa: PT012
-                while True:
-                    file.write(b"\0" * size)
-            assert raised.value.errno == errno.ENOSPC
-    return filler
+    with disk.small_disk(tmp_path / "disk", "4m") as folder:
+        yield folder

@@ -14,8 +14,9 @@ from aegis.queue.manager import QueueManager
 from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskStatus
 from aegis.session import SessionManager
+from tests.fixtures.disk import fill
 from tests.queue.fakes import AGENTS, POLL, driver_for, fake_workers, until
-from tests.state.conftest import CONFIG, aegis, fill
+from tests.state.conftest import CONFIG, aegis
 
 __all__ = ["fake_workers"]
 
