@@ -153,11 +153,19 @@ def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> 
     """A session as the protocol shows it: the session's snapshot, plus its event count,
     who started it and when."""
     log = daemon.feed.logs.get(info.handle)
+    first = log.first_sender if log else None
+    started_by = (
+        daemon.started_by.get(info.handle)
+        or workers.get(info.handle)
+        # A queue's worker gets the task as its first message, from `queue:<name>`.
+        or (first if first and first.startswith("queue:") else None)
+        or "aegis"
+    )
     return {
         **info.as_dict(),
         "seq": log.seq if log else 0,
         "started_at": log.first_at if log else None,
-        "started_by": daemon.started_by.get(info.handle) or workers.get(info.handle) or "aegis",
+        "started_by": started_by,
     }
 
 
