@@ -248,3 +248,17 @@ def test_a_daemon_of_another_version_is_detected_and_restart_is_suggested(
         assert "hint: `aegis daemon restart`" in listed.stderr
     finally:
         other.close()
+
+
+def test_a_project_deeper_than_a_socket_path_can_be_still_works(tmp_path: Path) -> None:
+    project = make_project(tmp_path / ("deep" * 15) / ("deeper" * 10) / "project")
+    assert len(str(socket_path(project / ".aegis"))) > 108  # beyond sun_path
+    try:
+        pid = start_daemon(project)
+
+        async def look() -> None:
+            assert (await DaemonClient(project / ".aegis").status())["pid"] == pid
+
+        anyio.run(look)
+    finally:
+        stop_daemon(project)
