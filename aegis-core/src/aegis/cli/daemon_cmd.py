@@ -10,7 +10,7 @@ import click
 from aegis.cli._client import run_client
 from aegis.cli._context import load_project, print_json
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import EXIT_SIGINT, EXIT_SIGTERM, run_command
+from aegis.cli._runtime import STOP_SIGNALS, run_command
 
 IDLE_HELP = (
     "Exit after this many seconds with no live session, no queued or running task and "
@@ -74,7 +74,7 @@ def run(ctx: click.Context, idle_timeout: float | None) -> None:
         return 0
 
     status = run_command(main)
-    ctx.exit(0 if status in (EXIT_SIGINT, EXIT_SIGTERM) else status)
+    ctx.exit(0 if status in STOP_SIGNALS.values() else status)
 
 
 @daemon.command()

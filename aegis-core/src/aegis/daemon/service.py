@@ -2,17 +2,17 @@
 
 :class:`Daemon` runs one project's runtime (an :class:`aegis.substrate.Substrate`)
 behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
-caller cancels it on SIGINT/SIGTERM/SIGHUP) or has been idle for ``idle_timeout``
-seconds: no live session, no queued or running task, no attached client and no
-request in flight. Stopping closes the event streams, stops serving, then stops the
-runtime (which closes every session and stops every agent process).
+caller cancels it, as ``aegis daemon run`` does on SIGINT, SIGTERM and SIGHUP) or has
+been idle for ``idle_timeout`` seconds: no live session, no queued or running task,
+no attached client and no request in flight. Stopping closes the event streams,
+stops serving, then stops the runtime (which closes every session and stops every
+agent process).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -115,12 +115,11 @@ class Daemon:
                                 self.project.root,
                                 self.socket_path,
                             )
-                            tg.start_soon(self._watch_signals)
                             tg.start_soon(self._watch_idle)
                             await self.stopping.wait()
                         finally:
                             with anyio.CancelScope(shield=True):
-                                log.info("stopping: %s", self.stop_reason or "SIGINT or SIGTERM")
+                                log.info("stopping: %s", self.stop_reason or "a signal")
                                 for scope in list(self._streams):
                                     scope.cancel()
                                 await server.wait_stopped()
@@ -132,14 +131,6 @@ class Daemon:
             lock.release()
             log.info("stopped")
         return self.stop_reason
-
-    async def _watch_signals(self) -> None:
-        # SIGINT and SIGTERM cancel the command running the daemon (aegis.cli._runtime);
-        # SIGHUP (a closed terminal, or `kill -HUP`) stops it the same orderly way.
-        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
-            async for _ in signals:
-                self.stop("SIGHUP")
-                return
 
     async def idle(self) -> bool:
         """Whether nothing would be lost if the daemon stopped now."""
