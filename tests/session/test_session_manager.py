@@ -11,7 +11,7 @@ import pytest
 
 from aegis import hookimpl
 from aegis.config import Agent
-from aegis.errors import DriverError, MessageRefused
+from aegis.errors import DriverError, MessageRefused, StateError
 from aegis.events import StopReason, TextDelta, UserMessage
 from aegis.plugins import get_host
 from aegis.session import SessionManager, SessionState, UnknownSession
@@ -246,7 +246,7 @@ async def test_a_spawn_failing_on_a_full_disk_leaves_no_session_and_leaving_is_p
     with full_disk(tmp_path / ".aegis" / "sessions"):
         bridge = manager(tmp_path)
         async with bridge:
-            with pytest.raises(DriverError, match=r"cannot write its state.*No space left"):
+            with pytest.raises(StateError, match=r"no space left on the disk holding .*sessions"):
                 await bridge.spawn("main")
             assert bridge.list_sessions() == []
         # Leaving returned: nothing half-registered was waited for.

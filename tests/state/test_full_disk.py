@@ -43,6 +43,20 @@ def test_enqueue_on_a_full_disk_says_so_in_one_line_and_enqueues_nothing(small_d
     assert listed.stdout.count('"payload"') == 1  # the refused one was not half-written
 
 
+def test_ask_on_a_full_disk_says_so_in_one_line(small_disk: Path) -> None:
+    (small_disk / ".aegis.py").write_text(CONFIG)
+    first = aegis(small_disk, "ask", "offline", "hello")
+    assert first.returncode == 0, first.stderr
+    fill(small_disk)
+
+    refused = aegis(small_disk, "ask", "offline", "hello")
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr, refused.stderr
+    head, *rest = refused.stderr.strip().splitlines()
+    assert head.startswith("error: no space left on the disk holding "), refused.stderr
+    assert any(line.strip().startswith("hint: free some space") for line in rest)
+
+
 async def test_a_task_ending_on_a_full_disk_keeps_its_result_until_space_returns(
     small_disk: Path, tmp_path: Path, fake_workers: None, caplog: pytest.LogCaptureFixture
 ) -> None:

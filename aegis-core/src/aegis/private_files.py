@@ -19,6 +19,7 @@ of other users' reach.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -102,3 +103,25 @@ def write_private(path: Path, data: str | bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def unusable(path: Path, exc: OSError) -> StateError:
+    """``exc``, met while writing aegis's state at ``path``, explained for people."""
+    if exc.errno == errno.ENOSPC:
+        return disk_full(path)
+    return StateError(
+        f"cannot use {path}: {exc.strerror or exc}",
+        path=str(path),
+        hint=f"check the permissions and the disk of {path.parent}",
+        transient=exc.errno in (errno.EIO, errno.EDQUOT),
+    )
+
+
+def disk_full(path: Path) -> StateError:
+    """The error of a change to ``path`` refused for want of space (worth retrying)."""
+    return StateError(
+        f"no space left on the disk holding {path}: the change was not saved",
+        path=str(path),
+        hint=f"free some space on the disk of {path.parent} (`df -h {path.parent}`), then retry",
+        transient=True,
+    )

@@ -27,7 +27,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import sqlite3
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from aegis.errors import StateError
-from aegis.private_files import FILE_MODE, open_private, private_dir
+from aegis.private_files import FILE_MODE, disk_full, open_private, private_dir, unusable
 
 BUSY_TIMEOUT_MS = 30_000
 APPLICATION_ID = 0x61656773
@@ -73,21 +72,14 @@ def damaged(path: Path, reason: str) -> StateError:
 def state_error(path: Path, exc: sqlite3.Error | OSError) -> StateError | None:
     """``exc``, met while using the database at ``path``, explained (``None``: a bug)."""
     if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return _full(path)
-        return StateError(
-            f"cannot use {path}: {exc.strerror or exc}",
-            path=str(path),
-            hint=f"check the permissions and the disk of {path.parent}",
-            transient=exc.errno in (errno.EIO, errno.EDQUOT),
-        )
+        return unusable(path, exc)
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or type(exc) is sqlite3.DatabaseError:
         return damaged(path, str(exc))
     if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _disk_full(path.parent)):
         # SQLite reports a write that found no space as SQLITE_FULL, or as an I/O
         # error when it happened while growing the -wal or -shm file.
-        return _full(path)
+        return disk_full(path)
     if code in (_SQLITE_IOERR, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM):
         return StateError(
             f"cannot write {path}: {exc}",
@@ -104,15 +96,6 @@ def _disk_full(folder: Path) -> bool:
     except OSError:
         return False
     return stats.f_bavail * stats.f_frsize < _NEARLY_FULL
-
-
-def _full(path: Path) -> StateError:
-    return StateError(
-        f"no space left on the disk holding {path}: the change was not saved",
-        path=str(path),
-        hint=f"free some space on the disk of {path.parent} (`df -h {path.parent}`), then retry",
-        transient=True,
-    )
 
 
 def check_file(path: Path) -> None:

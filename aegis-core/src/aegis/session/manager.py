@@ -22,7 +22,7 @@ from aegis.errors import ConfigError, DriverError, StateError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
-from aegis.private_files import write_private
+from aegis.private_files import unusable, write_private
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
@@ -165,10 +165,8 @@ class SessionManager(Lifespan):
         except StateError:
             raise  # .aegis itself is unusable: already explained, with the way out
         except OSError as exc:
-            raise DriverError(
-                f"cannot start a session of {profile!r}: cannot write its state in "
-                f"{self.sessions_dir}: {exc.strerror or exc}"
-            ) from exc
+            # Not the harness's failure: the state folder's, and the CLI says it so.
+            raise unusable(self.sessions_dir, exc) from exc
         options = SessionOptions(
             cwd=session.cwd,
             emit=session.emit,
