@@ -181,7 +181,7 @@ def test_serve_stops_on_sigterm_after_a_spawn_failed_on_a_full_disk(project: Pat
         serve = start(project, "serve")
         task_id = enqueue(project, "hello")
         failed = wait_for_status(project, task_id, "failed")
-        assert "No space left on device" in str(failed["error"])
+        assert "no space left on the disk holding" in str(failed["error"])
         status, err = stop(serve, signal.SIGTERM)
         assert status == 0, err
         assert processes_in(project) == []
