@@ -98,4 +98,24 @@ def parse_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise UnreadableJson(f"nested deeper than {max_depth} levels") from None
     except ValueError:
         raise UnreadableJson("not JSON") from None
-    return clean_value(value, max_depth)
+    if _may_need_cleaning(text, max_depth):
+        return clean_value(value, max_depth)
+    return value
+
+
+def _may_need_cleaning(text: str | bytes, max_depth: int) -> bool:
+    """Whether the JSON ``text`` can hold a surrogate or nest deeper than ``max_depth``.
+
+    Every line of agent output passes here, so this asks the text, in C, instead of
+    walking the parsed value in Python (which cost more than translating the line).
+    Decoded text holds no surrogate itself: json.loads makes one only from a
+    ``\\uD800``-``\\uDFFF`` escape. And a value cannot nest deeper than the number
+    of brackets that open in its text.
+    """
+    if isinstance(text, bytes):
+        # json.loads decodes bytes with "surrogatepass": an encoded surrogate (lead
+        # byte 0xED, shared with some Hangul) comes through unescaped.
+        escape = b"\\ud" in text or b"\\uD" in text or b"\xed" in text
+        return escape or text.count(b"{") + text.count(b"[") > max_depth
+    escape = "\\ud" in text or "\\uD" in text
+    return escape or text.count("{") + text.count("[") > max_depth
