@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.fakes import AEGIS, clean_env
+from tests.fixtures.fakes import AEGIS, aegis_in, clean_env
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptRule
@@ -59,15 +59,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def aegis(project: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(AEGIS), *args],
-        cwd=project,
-        env=clean_env(home=project),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return aegis_in(project, *args, timeout=timeout)
 
 
 def test_ask_json_prints_canonical_events_as_json_lines(project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from aegis.daemon.lock import holder
 from aegis.daemon.protocol import lock_path
-from tests.fixtures.fakes import AEGIS, clean_env
+from tests.fixtures.fakes import aegis_in
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptRule
@@ -44,16 +44,7 @@ def make_project(folder: Path, config: str = CONFIG) -> Path:
 
 def aegis(project: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``aegis ARGS`` in ``project`` (its own HOME, no developer settings)."""
-    return subprocess.run(
-        [str(AEGIS), *args],
-        cwd=project,
-        env=clean_env(home=project),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return aegis_in(project, *args, timeout=timeout)
 
 
 def daemon_pid(project: Path) -> int | None:

@@ -21,7 +21,7 @@ from aegis.testing.processes import wait_gone
 from aegis.workflow.runner import STALE_RUN
 from tests.e2e.test_exit_paths import processes_in, start, wait_for_children
 from tests.fixtures.disk import full_disk
-from tests.fixtures.fakes import AEGIS, clean_env
+from tests.fixtures.fakes import AEGIS, aegis_in
 from tests.tui.test_command import Tmux
 
 CONFIG = """
@@ -63,14 +63,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def aegis(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(AEGIS), *args],
-        cwd=project,
-        env=clean_env(home=project),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return aegis_in(project, *args)
 
 
 def task(project: Path, task_id: str) -> dict[str, object]:

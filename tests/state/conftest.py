@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import disk
-from tests.fixtures.fakes import AEGIS, clean_env
+from tests.fixtures.fakes import aegis_in
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptRule
@@ -33,16 +33,7 @@ def aegis(
     root: Path, *args: str, umask: int = 0o022, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``aegis ARGS`` in ``root`` as a user would, under ``umask``."""
-    return subprocess.run(
-        [str(AEGIS), *args],
-        cwd=root,
-        env=clean_env(home=root),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        umask=umask,
-    )
+    return aegis_in(root, *args, timeout=timeout, umask=umask)
 
 
 @pytest.fixture
