@@ -42,12 +42,12 @@ VARIANTS = ("aegis", "no transcript", "records only", "sync write", "raw")
 Sink = Callable[[Session, Event], None]
 
 
-def _sinks(bridge: SessionManager, session: Session, scratch: Path) -> dict[str, Sink]:
+def _sinks(sessions: SessionManager, session: Session, scratch: Path) -> dict[str, Sink]:
     shipped = session._sink
     file = TranscriptFile(scratch)
 
     def subscribers(s: Session, event: Event) -> None:
-        for wanted, send in bridge._subscribers:
+        for wanted, send in sessions._subscribers:
             if wanted is None or wanted == s.handle:
                 send.send_nowait((s.handle, event))
 
@@ -72,14 +72,16 @@ async def _breakdown(name: Name, blocks: int, tmp: Path, url: str) -> dict[str, 
     raw = raw_starter(name, tmp / "raw", url, RULES)()
     times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     try:
-        async with SessionManager({"b": agent}, root=tmp / "aegis" / "project", env=env) as bridge:
+        async with SessionManager(
+            {"b": agent}, root=tmp / "aegis" / "project", env=env
+        ) as sessions:
             # One session per variant: every session (and the raw one) has as many turns
             # behind it, which matters to a CLI whose turns grow with the conversation.
             handles: dict[str, str] = {}
             for variant in VARIANTS[:-1]:
-                handles[variant] = await bridge.spawn("b")
-                session = bridge._sessions[handles[variant]]
-                session._sink = _sinks(bridge, session, tmp / f"{variant}.jsonl")[variant]
+                handles[variant] = await sessions.spawn("b")
+                session = sessions._sessions[handles[variant]]
+                session._sink = _sinks(sessions, session, tmp / f"{variant}.jsonl")[variant]
             for block in range(blocks + 1):
                 for variant in VARIANTS:
                     for _ in range(BLOCK):
@@ -87,11 +89,11 @@ async def _breakdown(name: Name, blocks: int, tmp: Path, url: str) -> dict[str, 
                         if variant == "raw":
                             raw.turn(PROMPT)
                         else:
-                            await bridge.request(handles[variant], PROMPT)
+                            await sessions.request(handles[variant], PROMPT)
                         if block:
                             times[variant].append((time.perf_counter() - start) * 1000)
                     # The transcript work of a block is done before the next block starts.
-                    await bridge.flush_transcripts()
+                    await sessions.flush_transcripts()
     finally:
         raw.close()
     return times

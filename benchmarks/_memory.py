@@ -69,17 +69,17 @@ def _settled_rss() -> int:
 
 async def _probe(count: int, mark: str, root: Path) -> dict[str, Any]:
     agent = Agent(provider=Scripted(rules=RULES, env={MARK_VARIABLE: mark}))
-    async with SessionManager({"idle": agent}, root=root) as bridge:
-        warm = await bridge.spawn("idle")
-        await bridge.request(warm, PROMPT)
-        await bridge.close(warm)
+    async with SessionManager({"idle": agent}, root=root) as sessions:
+        warm = await sessions.spawn("idle")
+        await sessions.request(warm, PROMPT)
+        await sessions.close(warm)
         before = _settled_rss()
         started = time.perf_counter()
         handles: list[str] = []
 
         async def one() -> None:
-            handle = await bridge.spawn("idle")
-            end = await bridge.request(handle, PROMPT)
+            handle = await sessions.spawn("idle")
+            end = await sessions.request(handle, PROMPT)
             if not end.ok:
                 raise RuntimeError(f"turn failed on {handle}: {end.error}")
             handles.append(handle)

@@ -3,8 +3,8 @@
 * import: ``python -c "import aegis.daemon.client"`` (and ``aegis.daemon.launch``, what a
   command that may start the daemon loads) against ``python -c pass``, alternating;
 * spawn to first event, on the offline ``scripted`` provider: the time from asking for a
-  new session to receiving its first event, in-process (a ``Substrate``, subscribed to
-  the bridge) and through a running daemon (``POST /v1/sessions`` without waiting,
+  new session to receiving its first event, in-process (a ``Runtime``, subscribed to
+  the session manager) and through a running daemon (``POST /v1/sessions`` without waiting,
   then the session's event stream), alternating round by round. The daemon is started
   once, before the rounds: its own start-up is not in the numbers.
 """
@@ -59,24 +59,24 @@ async def _first_events(project: Path, rounds: int) -> tuple[list[float], list[f
     from aegis.config.loader import load_project
     from aegis.daemon.client import DaemonClient, Numbered
     from aegis.daemon.launch import connect, stop
-    from aegis.substrate import Substrate
+    from aegis.runtime import Runtime
 
     loaded = load_project([project / ".aegis.py"])
     local: list[float] = []
     remote: list[float] = []
     daemon: DaemonClient = await connect(loaded.path, loaded.state_dir, name="bench")
     try:
-        async with Substrate(loaded) as substrate:
-            bridge = substrate.bridge
+        async with Runtime(loaded) as runtime:
+            sessions = runtime.sessions
             for _ in range(rounds):
-                with bridge.subscribe() as stream:
+                with sessions.subscribe() as stream:
                     start = time.perf_counter()
-                    handle = await bridge.spawn("offline", wait=False)
+                    handle = await sessions.spawn("offline", wait=False)
                     async for source, _event in stream:
                         if source == handle:
                             break
                     local.append((time.perf_counter() - start) * 1000)
-                await bridge.close(handle)
+                await sessions.close(handle)
 
                 start = time.perf_counter()
                 summary = await daemon.spawn("offline", wait=False)

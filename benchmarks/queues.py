@@ -150,9 +150,9 @@ async def _measure(tmp: Path) -> dict[int, tuple[Side, Side]]:
     try:
         with _probe() as probe:
             async with (
-                SessionManager(agents, root=project) as bridge,
-                InboxRouter(bridge, bridge.state_dir) as inbox,
-                QueueManager(queues, backend=backend, bridge=bridge, inbox_router=inbox) as qm,
+                SessionManager(agents, root=project) as sessions,
+                InboxRouter(sessions, sessions.state_dir) as inbox,
+                QueueManager(queues, backend=backend, sessions=sessions, inbox_router=inbox) as qm,
             ):
                 runner = _AegisRunner(qm, probe)
                 for p in PARALLEL:

@@ -139,26 +139,26 @@ async def _measure(
     project: Path,
     start_raw: Callable[[], RawSession],
 ) -> tuple[Samples, Samples]:
-    async with SessionManager({PROFILE: agent}, root=project, env=env) as bridge:
-        turns = await _turns(bridge, start_raw, TURNS[name])
-        spawns = await _spawns(bridge, start_raw, SPAWNS[name])
+    async with SessionManager({PROFILE: agent}, root=project, env=env) as sessions:
+        turns = await _turns(sessions, start_raw, TURNS[name])
+        spawns = await _spawns(sessions, start_raw, SPAWNS[name])
     return turns, spawns
 
 
 async def _turns(
-    bridge: SessionManager, start_raw: Callable[[], RawSession], rounds: int
+    sessions: SessionManager, start_raw: Callable[[], RawSession], rounds: int
 ) -> Samples:
     """Turns on two ready sessions (aegis's and the raw client's), alternating."""
-    handle = await bridge.spawn(PROFILE)
+    handle = await sessions.spawn(PROFILE)
     raw = start_raw()
     try:
         samples = Samples()
         for index in range(WARMUP_TURNS + rounds):
             cpu = time.process_time()
-            aegis_ms = await _timed(lambda: _aegis_turn(bridge, handle))
+            aegis_ms = await _timed(lambda: _aegis_turn(sessions, handle))
             # Off the clock but inside the CPU count: the turn's transcript records, which
             # aegis makes once the session is quiet (here, it would be in the raw turn).
-            await bridge.flush_transcripts()
+            await sessions.flush_transcripts()
             aegis_cpu = time.process_time() - cpu
             raw_ms = _timed_sync(lambda: _raw_turn(raw))
             raw_cpu = time.process_time() - cpu - aegis_cpu
@@ -170,17 +170,17 @@ async def _turns(
         return samples
     finally:
         raw.close()
-        await bridge.close(handle)
+        await sessions.close(handle)
 
 
 async def _spawns(
-    bridge: SessionManager, start_raw: Callable[[], RawSession], rounds: int
+    sessions: SessionManager, start_raw: Callable[[], RawSession], rounds: int
 ) -> Samples:
     """Spawn-to-first-ready through aegis and raw, alternating; closing is not timed."""
     samples = Samples()
     for index in range(WARMUP_SPAWNS + rounds):
-        aegis_ms, handle = await _timed_spawn(bridge)
-        await bridge.close(handle)
+        aegis_ms, handle = await _timed_spawn(sessions)
+        await sessions.close(handle)
         raw_ms, raw = _timed_start(start_raw)
         raw.close()
         if index >= WARMUP_SPAWNS:
@@ -208,9 +208,9 @@ async def _raw_only(name: Name, start_raw: Callable[[], RawSession]) -> tuple[Sa
     return turns, spawns
 
 
-async def _timed_spawn(bridge: SessionManager) -> tuple[float, str]:
+async def _timed_spawn(sessions: SessionManager) -> tuple[float, str]:
     start = time.perf_counter()
-    handle = await bridge.spawn(PROFILE, wait=True)
+    handle = await sessions.spawn(PROFILE, wait=True)
     return (time.perf_counter() - start) * 1000, handle
 
 
@@ -220,8 +220,8 @@ def _timed_start(start_raw: Callable[[], RawSession]) -> tuple[float, RawSession
     return (time.perf_counter() - start) * 1000, raw
 
 
-async def _aegis_turn(bridge: SessionManager, handle: str) -> None:
-    end = await bridge.request(handle, PROMPT)
+async def _aegis_turn(sessions: SessionManager, handle: str) -> None:
+    end = await sessions.request(handle, PROMPT)
     if not end.ok or end.text.strip() != REPLY:
         raise RuntimeError(f"aegis turn failed: {end.stop_reason} {end.error} {end.text!r}")
 

@@ -311,4 +311,4 @@ def test_chat_refuses_an_unknown_profile_before_starting_anything(tmp_path: Path
         "error: no agent profile 'nosuch'",
         "  hint: profiles: offline, missing",
     ]
-    assert not (tmp_path / ".aegis").exists()  # no substrate was started for nothing
+    assert not (tmp_path / ".aegis").exists()  # no runtime was started for nothing

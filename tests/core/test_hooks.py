@@ -59,7 +59,7 @@ def host() -> Iterator[PluginHost]:
     reset_plugins()
 
 
-def bridge_for(root: Path) -> SessionManager:
+def sessions_for(root: Path) -> SessionManager:
     return SessionManager({"main": Agent(provider=Fake())}, root=root)
 
 
@@ -131,8 +131,8 @@ def test_hook_register_commands() -> None:
 async def test_hook_register_tools(tmp_path: Path) -> None:
     from tests.mcp.support import as_agent, running, spawn, text
 
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead) as client:
             listed = {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("every_hook_echo", {"words": "hi"})
@@ -147,10 +147,10 @@ async def test_hook_register_tools(tmp_path: Path) -> None:
 
 async def run_one_session(root: Path) -> str:
     """Spawn a session, ask it one thing, close it; its handle."""
-    async with bridge_for(root) as bridge:
-        handle = await bridge.spawn("main")
-        await bridge.request(handle, "the password is swordfish")
-        await bridge.close(handle)
+    async with sessions_for(root) as sessions:
+        handle = await sessions.spawn("main")
+        await sessions.request(handle, "the password is swordfish")
+        await sessions.close(handle)
     return handle
 
 
@@ -239,9 +239,9 @@ async def test_hook_task_finished(tmp_path: Path) -> None:
 
 async def run_the_workflow(root: Path) -> str:
     """Run the plugin's workflow to its end; the run's id."""
-    async with bridge_for(root) as bridge:
+    async with sessions_for(root) as sessions:
         runner = WorkflowRunner(
-            bridge=bridge, queue_manager=None, inbox_router=None, state_dir=root / ".aegis"
+            sessions=sessions, queue_manager=None, inbox_router=None, state_dir=root / ".aegis"
         )
         record = await runner.run("every_hook_flow", {"word": "hi"})
     assert record.status is RunStatus.ok, record.error

@@ -8,7 +8,7 @@ import pytest
 
 from aegis.config import Agent
 from aegis.config.loader import Project
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from aegis.workflow.runner import RunStatus
 from aegis_claude.config import ClaudeCode
@@ -31,8 +31,8 @@ async def test_tdd_loop_with_claude_runs_until_the_check_passes(tmp_path: Path) 
             "dev": Agent(provider=ClaudeCode(permission="full", executable=str(cli.executable)))
         }
         project = Project(project_dir / ".aegis.py", agents, "dev")
-        async with Substrate(project, env=cli.env, mcp=False) as substrate:
-            record = await substrate.workflows.run(
+        async with Runtime(project, env=cli.env, mcp=False) as runtime:
+            record = await runtime.workflows.run(
                 "tdd_loop",
                 {
                     "predicate": "test -f fixed.txt",

@@ -21,7 +21,7 @@ from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.events import Event, TurnEnd, UserMessage
 from aegis.queue import Queue
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
@@ -68,8 +68,8 @@ async def test_claude_hands_off_to_gemini_which_answers(tmp_path: Path) -> None:
             ),
         }
         project = Project(project_dir / ".aegis.py", agents, "lead")
-        async with Substrate(project) as substrate:
-            analyst = await substrate.bridge.spawn("analyst")
+        async with Runtime(project) as runtime:
+            analyst = await runtime.sessions.spawn("analyst")
             model.script = (
                 Script()
                 .on(
@@ -81,9 +81,9 @@ async def test_claude_hands_off_to_gemini_which_answers(tmp_path: Path) -> None:
                 )
                 .on(r"what is 6 x 7", Reply(text="The analyst says: 42."))
             )
-            lead = await substrate.bridge.spawn("lead")
-            with substrate.bridge.subscribe() as stream:
-                end = await substrate.bridge.request(lead, "please ask the analyst")
+            lead = await runtime.sessions.spawn("lead")
+            with runtime.sessions.subscribe() as stream:
+                end = await runtime.sessions.request(lead, "please ask the analyst")
                 seen = await events_until(stream, analyst, lambda e: isinstance(e, TurnEnd))
     assert end.ok, end.error
     [received] = [e for e in seen if isinstance(e, UserMessage) and e.sender != "user"]
@@ -124,10 +124,10 @@ async def test_opencode_enqueues_to_a_claude_queue_and_gets_the_callback(tmp_pat
             .on(r"write the code", Reply(text="claude wrote the code"))
             .on(r"claude wrote the code", Reply(text="thanks, the code is written"))
         )
-        async with Substrate(project) as substrate:
-            planner = await substrate.bridge.spawn("planner")
-            with substrate.bridge.subscribe() as stream:
-                end = await substrate.bridge.request(planner, "please get it coded")
+        async with Runtime(project) as runtime:
+            planner = await runtime.sessions.spawn("planner")
+            with runtime.sessions.subscribe() as stream:
+                end = await runtime.sessions.request(planner, "please get it coded")
                 seen = await events_until(
                     stream,
                     planner,

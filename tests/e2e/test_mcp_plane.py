@@ -27,7 +27,7 @@ from aegis.acp import acp_mcp_servers
 from aegis.config import Agent
 from aegis.config.enums import Permission
 from aegis.config.loader import Project
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from tests.mcp.support import handoff_line, running, spawn
@@ -89,16 +89,16 @@ async def test_claude_hands_off_to_a_peer_through_the_plane(
         agents={"lead": Agent(provider=lead), "peer": Agent(provider=Fake())},
         default_agent="lead",
     )
-    substrate = Substrate(project, env=cli_env("claude", tmp_path, model.url).env)
-    substrate.inbox.poll_interval = POLL
-    async with substrate:
-        await substrate.bridge.spawn("peer", "peer")
+    runtime = Runtime(project, env=cli_env("claude", tmp_path, model.url).env)
+    runtime.inbox.poll_interval = POLL
+    async with runtime:
+        await runtime.sessions.spawn("peer", "peer")
         peer = FakeDriver.instances[-1]
         with anyio.fail_after(60):
-            await substrate.bridge.spawn("lead", "lead")
-            end = await substrate.bridge.request("lead", "please hand it over")
+            await runtime.sessions.spawn("lead", "lead")
+            end = await runtime.sessions.request("lead", "please hand it over")
             await until(lambda: peer.prompts != [], timeout=10)
-        transcript = substrate.bridge.transcript_path("lead").read_text()
+        transcript = runtime.sessions.transcript_path("lead").read_text()
     first, second = model.requests[:2]
     assert TOOL_NAMES["claude"] in first.tools
     assert "You are agent `lead` (profile `lead`)" in first.system  # the preamble
@@ -117,9 +117,9 @@ async def test_claude_hands_off_to_a_peer_through_the_plane(
 async def test_an_acp_cli_calls_the_plane_by_its_naming_with_the_sessions_token(
     cli: CliName, tmp_path: Path, model: FakeModelServer
 ) -> None:
-    async with running(tmp_path / "aegis") as substrate:
-        standin = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path / "aegis") as runtime:
+        standin = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         model.script = hand_over(helper.handle, f"from {cli}")
         servers = acp_mcp_servers(standin.driver.options.mcp_servers)
 

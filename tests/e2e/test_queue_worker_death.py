@@ -14,8 +14,8 @@ from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.queue import Queue
 from aegis.queue.task import TaskStatus
+from aegis.runtime import Runtime
 from aegis.session import SessionState
-from aegis.substrate import Substrate
 from tests.e2e.test_exit_paths import processes_in
 
 pytestmark = pytest.mark.anyio
@@ -31,23 +31,23 @@ async def test_a_worker_killed_mid_task_fails_the_task_and_the_callback_says_why
     project = Project(
         tmp_path / ".aegis.py", agents, "boss", queues={"work": Queue("work", "worker", 1)}
     )
-    async with Substrate(project, mcp=False) as substrate:
-        boss = await substrate.bridge.spawn("boss")
+    async with Runtime(project, mcp=False) as runtime:
+        boss = await runtime.sessions.spawn("boss")
         boss_processes = set(processes_in(tmp_path.resolve()))
-        with substrate.bridge.subscribe(boss) as events:
-            task_id = await substrate.queues.enqueue(
+        with runtime.sessions.subscribe(boss) as events:
+            task_id = await runtime.queues.enqueue(
                 "work", "slow job", sender=f"agent:{boss}", callback=True
             )
             with anyio.fail_after(30):
                 while True:  # until the worker's turn is under way
-                    task = await substrate.queues.get(task_id)
+                    task = await runtime.queues.get(task_id)
                     handle = task.worker_handle if task else None
-                    if handle and substrate.bridge.get(handle).state is SessionState.busy:
+                    if handle and runtime.sessions.get(handle).state is SessionState.busy:
                         break
                     await anyio.sleep(0.05)
             [worker_pid] = set(processes_in(tmp_path.resolve())) - boss_processes
             os.kill(worker_pid, signal.SIGKILL)
-            ended = await substrate.queues.wait(task_id, timeout=30)
+            ended = await runtime.queues.wait(task_id, timeout=30)
             with anyio.fail_after(30):
                 callback = None
                 async for _, event in events:

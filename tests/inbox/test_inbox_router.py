@@ -23,18 +23,18 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 @asynccontextmanager
 async def router(root: Path) -> AsyncIterator[tuple[SessionManager, InboxRouter]]:
     async with (
-        SessionManager(AGENTS, root=root) as bridge,
-        InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+        SessionManager(AGENTS, root=root) as sessions,
+        InboxRouter(sessions, sessions.state_dir, poll_interval=POLL) as inbox,
     ):
-        yield bridge, inbox
+        yield sessions, inbox
 
 
 async def test_a_message_to_a_live_session_is_handed_over_with_its_sender(tmp_path: Path) -> None:
-    async with router(tmp_path) as (bridge, inbox):
-        handle = await bridge.spawn("boss")
-        with bridge.subscribe(handle) as events:
+    async with router(tmp_path) as (sessions, inbox):
+        handle = await sessions.spawn("boss")
+        with sessions.subscribe(handle) as events:
             assert await inbox.deliver(handle, "hello", "agent:lucid-knuth") is True
-            await bridge.drain(handle, timeout=5)
+            await sessions.drain(handle, timeout=5)
         assert await inbox.pending(handle) == []
         delivered = [e async for _, e in events if isinstance(e, UserMessage)]
     assert [(m.text, m.sender) for m in delivered] == [("hello", "agent:lucid-knuth")]
@@ -43,9 +43,9 @@ async def test_a_message_to_a_live_session_is_handed_over_with_its_sender(tmp_pa
 async def test_a_message_for_a_closed_session_is_kept_and_delivered_when_it_is_live_again(
     tmp_path: Path,
 ) -> None:
-    async with router(tmp_path) as (bridge, inbox):
-        handle = await bridge.spawn("boss")
-        await bridge.close(handle)
+    async with router(tmp_path) as (sessions, inbox):
+        handle = await sessions.spawn("boss")
+        await sessions.close(handle)
         assert await inbox.deliver(handle, "first", "queue:review") is False
         assert await inbox.deliver(handle, "second", "user") is False
         kept = await inbox.pending(handle)
@@ -54,7 +54,7 @@ async def test_a_message_for_a_closed_session_is_kept_and_delivered_when_it_is_l
             ("second", "user"),
         ]
         assert FakeDriver.instances[-1].prompts == []
-        await bridge.spawn("boss", handle=handle, resume="fake-session")
+        await sessions.spawn("boss", handle=handle, resume="fake-session")
         revived = FakeDriver.instances[-1]
         await until(lambda: revived.prompts == ["first", "second"])
         assert await inbox.pending(handle) == []
@@ -72,14 +72,14 @@ async def test_a_message_for_a_handle_never_seen_is_an_error_for_the_sender(
 
 
 async def test_a_duplicate_key_is_ignored(tmp_path: Path) -> None:
-    async with router(tmp_path) as (bridge, inbox):
-        live = await bridge.spawn("boss")
+    async with router(tmp_path) as (sessions, inbox):
+        live = await sessions.spawn("boss")
         driver = FakeDriver.instances[-1]
         assert await inbox.deliver(live, "once", "queue:q", key="callback:1") is True
         assert await inbox.deliver(live, "once", "queue:q", key="callback:1") is True
-        await bridge.drain(live, timeout=5)
-        closed = await bridge.spawn("boss")
-        await bridge.close(closed)
+        await sessions.drain(live, timeout=5)
+        closed = await sessions.spawn("boss")
+        await sessions.close(closed)
         assert await inbox.deliver(closed, "later", "queue:q", key="callback:2") is False
         assert await inbox.deliver(closed, "later", "queue:q", key="callback:2") is False
         assert [m.key for m in await inbox.pending(closed)] == ["callback:2"]
@@ -87,14 +87,14 @@ async def test_a_duplicate_key_is_ignored(tmp_path: Path) -> None:
 
 
 async def test_kept_messages_survive_a_restart(tmp_path: Path) -> None:
-    async with router(tmp_path) as (bridge, inbox):
-        handle = await bridge.spawn("boss")
-        await bridge.close(handle)
+    async with router(tmp_path) as (sessions, inbox):
+        handle = await sessions.spawn("boss")
+        await sessions.close(handle)
         assert await inbox.deliver(handle, "while you were out", "agent:x", key="k") is False
-    async with router(tmp_path) as (bridge, inbox):  # a new process on the same state
+    async with router(tmp_path) as (sessions, inbox):  # a new process on the same state
         assert [m.message for m in await inbox.pending(handle)] == ["while you were out"]
         assert await inbox.deliver(handle, "again", "agent:x", key="k") is False  # same key
-        await bridge.spawn("boss", handle=handle, resume="fake-session")
+        await sessions.spawn("boss", handle=handle, resume="fake-session")
         revived = FakeDriver.instances[-1]
         await until(lambda: revived.prompts == ["while you were out"])
         assert await inbox.pending(handle) == []
@@ -120,8 +120,8 @@ class Refuser:
 
 async def test_a_refused_message_is_an_error_for_the_sender(tmp_path: Path) -> None:
     refuser = Refuser()
-    async with router(tmp_path) as (bridge, inbox):
-        handle = await bridge.spawn("boss")
+    async with router(tmp_path) as (sessions, inbox):
+        handle = await sessions.spawn("boss")
         get_host().register(refuser, "refuser")
         try:
             with pytest.raises(MessageRefused, match="no spam"):

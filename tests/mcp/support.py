@@ -1,4 +1,4 @@
-"""What the MCP plane's tests share: a running substrate of fake agents, and MCP clients.
+"""What the MCP plane's tests share: a running runtime of fake agents, and MCP clients.
 
 The agents are the in-process fake provider of the session tests (through the
 queue tests' ``fake_workers`` fixture: ``hold`` waits for the driver's
@@ -30,7 +30,7 @@ from aegis.config.loader import Project
 from aegis.driver import McpServer
 from aegis.events import Event, UserMessage
 from aegis.queue import Queue
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis.workflow import WorkflowEngine, WorkflowError, workflow
 from aegis.workflow import registry as workflow_registry
 from tests.queue.fakes import POLL
@@ -52,13 +52,13 @@ def make_project(root: Path, *queues: Queue) -> Project:
 
 
 @asynccontextmanager
-async def running(root: Path, *queues: Queue, mcp: bool = True) -> AsyncIterator[Substrate]:
-    """A substrate of fake agents on ``root``, polling fast."""
-    substrate = Substrate(make_project(root, *queues), mcp=mcp)
-    substrate.inbox.poll_interval = POLL
-    substrate.queues.poll_interval = POLL
-    async with substrate:
-        yield substrate
+async def running(root: Path, *queues: Queue, mcp: bool = True) -> AsyncIterator[Runtime]:
+    """A runtime of fake agents on ``root``, polling fast."""
+    runtime = Runtime(make_project(root, *queues), mcp=mcp)
+    runtime.inbox.poll_interval = POLL
+    runtime.queues.poll_interval = POLL
+    async with runtime:
+        yield runtime
 
 
 @dataclass
@@ -82,12 +82,12 @@ class Spawned:
 
 
 async def spawn(
-    substrate: Substrate,
+    runtime: Runtime,
     profile: str = "lead",
     handle: str | None = None,
     resume: str | None = None,
 ) -> Spawned:
-    handle = await substrate.bridge.spawn(profile, handle, resume=resume)
+    handle = await runtime.sessions.spawn(profile, handle, resume=resume)
     driver = FakeDriver.instances[-1]
     return Spawned(handle, driver)
 

@@ -45,8 +45,8 @@ async def test_unknown_names_are_errors_that_list_what_exists(
 
 
 async def test_a_handoff_to_yourself_is_refused(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead) as client:
             refused = error(
                 await client.call_tool("aegis_handoff", {"target": lead.handle, "message": "me?"})
@@ -58,9 +58,9 @@ async def test_a_handoff_to_yourself_is_refused(tmp_path: Path) -> None:
 async def test_malformed_arguments_say_what_the_tool_takes(
     tmp_path: Path, mcp_test_workflows: list[str | None]
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         async with as_agent(lead) as client:
             wrong_type = error(
                 await client.call_tool("aegis_handoff", {"target": 42, "message": "hi"})
@@ -109,9 +109,9 @@ async def test_malformed_arguments_say_what_the_tool_takes(
 async def test_texts_over_the_size_limit_are_refused_and_the_limit_itself_is_fine(
     tmp_path: Path, mcp_test_workflows: list[str | None]
 ) -> None:
-    async with running(tmp_path, Queue("work", "worker", 1)) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path, Queue("work", "worker", 1)) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         async with as_agent(lead) as client:
             message = error(
                 await client.call_tool(
@@ -138,7 +138,7 @@ async def test_texts_over_the_size_limit_are_refused_and_the_limit_itself_is_fin
                     "aegis_handoff", {"target": helper.handle, "message": "y" * MAX_TEXT_BYTES}
                 )
             )
-        assert await substrate.queues.list_tasks() == []
+        assert await runtime.queues.list_tasks() == []
     assert message.startswith(f"message is {MAX_TEXT_BYTES + 1} bytes; the limit is 64 KiB")
     assert payload.startswith("payload is ")
     assert arguments.startswith("arguments is ")
@@ -150,9 +150,9 @@ async def test_texts_over_the_size_limit_are_refused_and_the_limit_itself_is_fin
 async def test_an_oversized_request_is_refused_over_http_and_the_plane_serves_on(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         huge = {
             "jsonrpc": "2.0",
             "id": 1,
@@ -175,15 +175,15 @@ async def test_an_oversized_request_is_refused_over_http_and_the_plane_serves_on
 
 
 async def test_a_barrage_of_bad_calls_goes_unnoticed_by_other_sessions(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         async with as_agent(lead) as noisy, as_agent(helper) as quiet:
             for arguments in ({}, {"target": None}, {"target": "x", "message": {"a": 1}}):
                 error(await noisy.call_tool("aegis_handoff", arguments))
             meta = ok(await quiet.call_tool("aegis_meta", {}))
             again = ok(await noisy.call_tool("aegis_meta", {}))
-        await substrate.bridge.drain(helper.handle, timeout=5)
+        await runtime.sessions.drain(helper.handle, timeout=5)
     assert meta["handle"] == helper.handle
     assert again["handle"] == lead.handle
     assert helper.driver.prompts == [] and lead.driver.prompts == []

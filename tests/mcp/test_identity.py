@@ -34,8 +34,8 @@ async def post(url: str, body: object, **headers: str) -> httpx2.Response:
 async def test_a_request_without_a_token_or_with_a_wrong_one_is_refused_with_401(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate)
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime)
         url = lead.server.url
         missing = await post(url, INITIALIZE)
         wrong = await post(url, INITIALIZE, Authorization="Bearer not-a-token")
@@ -52,11 +52,11 @@ async def test_a_request_without_a_token_or_with_a_wrong_one_is_refused_with_401
 
 
 async def test_each_token_acts_as_its_own_session_only(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         assert lead.token != helper.token
-        with substrate.bridge.subscribe() as events:
+        with runtime.sessions.subscribe() as events:
             async with as_agent(lead) as as_lead, as_agent(helper) as as_helper:
                 lead_meta = ok(await as_lead.call_tool("aegis_meta", {}))
                 helper_meta = ok(await as_helper.call_tool("aegis_meta", {}))
@@ -70,8 +70,8 @@ async def test_each_token_acts_as_its_own_session_only(tmp_path: Path) -> None:
                         "aegis_handoff", {"target": lead.handle, "message": "yo"}
                     )
                 )
-            await substrate.bridge.drain(lead.handle, timeout=5)
-            await substrate.bridge.drain(helper.handle, timeout=5)
+            await runtime.sessions.drain(lead.handle, timeout=5)
+            await runtime.sessions.drain(helper.handle, timeout=5)
         received = {(h, e.sender) for h, e in user_messages(events)}
     assert (lead_meta["handle"], lead_meta["profile"]) == (lead.handle, "lead")
     assert (helper_meta["handle"], helper_meta["profile"]) == (helper.handle, "helper")
@@ -82,9 +82,9 @@ async def test_each_token_acts_as_its_own_session_only(tmp_path: Path) -> None:
 
 
 async def test_a_tool_argument_cannot_claim_another_identity(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         async with as_agent(lead) as client:
             # Unknown arguments are ignored: the sender is the token's session, always.
             ok(
@@ -93,16 +93,16 @@ async def test_a_tool_argument_cannot_claim_another_identity(tmp_path: Path) -> 
                     {"target": helper.handle, "message": "hi", "sender": f"agent:{helper.handle}"},
                 )
             )
-        await substrate.bridge.drain(helper.handle, timeout=5)
+        await runtime.sessions.drain(helper.handle, timeout=5)
     assert helper.prompts_from(f"Message from agent {lead.handle} ") != []
 
 
 async def test_an_mcp_session_opened_with_one_token_cannot_be_used_with_another(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         opened = await post(lead.server.url, INITIALIZE, Authorization=f"Bearer {lead.token}")
         session_id = opened.headers["mcp-session-id"]
         call = {
@@ -122,13 +122,13 @@ async def test_an_mcp_session_opened_with_one_token_cannot_be_used_with_another(
 
 
 async def test_a_token_is_revoked_when_its_session_closes(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         async with as_agent(lead) as client:
             ok(await client.call_tool("aegis_meta", {}))
-        await substrate.bridge.close(lead.handle)
-        # The plane's watch of the bridge revokes it as soon as the session is gone.
+        await runtime.sessions.close(lead.handle)
+        # The plane's watch of the session manager revokes it as soon as the session is gone.
         for _ in range(100):
             after = await post(lead.server.url, INITIALIZE, Authorization=f"Bearer {lead.token}")
             if after.status_code == 401:
@@ -141,10 +141,10 @@ async def test_a_token_is_revoked_when_its_session_closes(tmp_path: Path) -> Non
 async def test_a_resumed_session_gets_a_new_token_and_the_old_one_stops_working(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        first = await spawn(substrate, "lead")
-        await substrate.bridge.close(first.handle)
-        again = await spawn(substrate, "lead", handle=first.handle, resume="fake-1")
+    async with running(tmp_path) as runtime:
+        first = await spawn(runtime, "lead")
+        await runtime.sessions.close(first.handle)
+        again = await spawn(runtime, "lead", handle=first.handle, resume="fake-1")
         old = await post(again.server.url, INITIALIZE, Authorization=f"Bearer {first.token}")
         async with as_agent(again) as client:
             meta = ok(await client.call_tool("aegis_meta", {}))
@@ -157,16 +157,16 @@ async def test_tokens_appear_in_no_file_under_the_state_folder_and_in_no_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
         tokens = [lead.token, helper.token]
         async with as_agent(lead) as client:
             ok(await client.call_tool("aegis_handoff", {"target": helper.handle, "message": "x"}))
             error(await client.call_tool("aegis_handoff", {"target": "nobody", "message": "x"}))
             error(await client.call_tool("aegis_enqueue", {"queue": "none", "payload": "x"}))
         await post(lead.server.url, INITIALIZE, Authorization="Bearer wrong")
-        await substrate.bridge.drain(helper.handle, timeout=5)
+        await runtime.sessions.drain(helper.handle, timeout=5)
         # What a log line or an error message showing the session's MCP server would say.
         shown = f"{lead.server!r} {lead.server} {lead.driver.options!r}"
     files = [path for path in (tmp_path / ".aegis").rglob("*") if path.is_file()]

@@ -1,4 +1,4 @@
-"""The plane's lifetime inside the substrate, what each session is given, and plugin tools."""
+"""The plane's lifetime inside the runtime, what each session is given, and plugin tools."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from aegis import hookimpl
 from aegis.mcp import ToolContext, ToolError
 from aegis.plugins import get_host
 from aegis.queue import Queue
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from tests.mcp.support import Spawned, as_agent, error, make_project, ok, running, spawn, text
 from tests.queue.fakes import until
 from tests.session.fake_provider import FakeDriver
@@ -28,27 +28,27 @@ from tests.session.fake_provider import FakeDriver
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
 
-async def test_the_plane_serves_on_loopback_while_the_substrate_runs_and_leaves_nothing_behind(
+async def test_the_plane_serves_on_loopback_while_the_runtime_runs_and_leaves_nothing_behind(
     tmp_path: Path,
 ) -> None:
     threads = set(threading.enumerate())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        async with running(tmp_path) as substrate:
-            assert substrate.mcp is not None
-            url = substrate.mcp.url
+        async with running(tmp_path) as runtime:
+            assert runtime.mcp is not None
+            url = runtime.mcp.url
             assert url is not None
             assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
-            lead = await spawn(substrate)
+            lead = await spawn(runtime)
             async with as_agent(lead) as client:
                 ok(await client.call_tool("aegis_meta", {}))
-        assert substrate.mcp.url is None
+        assert runtime.mcp.url is None
         async with httpx2.AsyncClient() as http:
             with pytest.raises(httpx2.ConnectError):
                 await http.post(url, json={})
         gc.collect()
     # An unclosed socket, transport or stream of the plane would be a ResourceWarning.
-    # (The bridge's subscribe() leaves its subscribers' receive streams open: not ours.)
+    # (The session manager's subscribe() leaves its subscribers' receive streams open: not ours.)
     leaks = [
         str(w.message)
         for w in caught
@@ -64,9 +64,9 @@ async def test_the_plane_serves_on_loopback_while_the_substrate_runs_and_leaves_
 async def test_each_session_is_given_the_plane_with_its_own_token_and_a_preamble(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
     for spawned, profile in ((lead, "lead"), (helper, "helper")):
         assert spawned.server.name == "aegis"
         assert spawned.server.headers["Authorization"].startswith("Bearer ")
@@ -92,8 +92,8 @@ async def test_a_client_holding_its_stream_open_does_not_hold_up_stopping(tmp_pa
             pass
 
     async with anyio.create_task_group() as tg:
-        async with running(tmp_path) as substrate:
-            lead = await spawn(substrate)
+        async with running(tmp_path) as runtime:
+            lead = await spawn(runtime)
             tg.start_soon(stay_connected, lead)
             await connected.wait()
             stopping = time.monotonic()
@@ -107,22 +107,22 @@ async def test_cancelling_aegis_with_clients_connected_stops_the_plane_promptly(
     tmp_path: Path,
 ) -> None:
     connected = anyio.Event()
-    substrates: list[Substrate] = []
+    runtimes: list[Runtime] = []
 
-    async def run_substrate() -> None:
-        async with running(tmp_path) as substrate:
-            substrates.append(substrate)
-            lead = await spawn(substrate)
+    async def run_runtime() -> None:
+        async with running(tmp_path) as runtime:
+            runtimes.append(runtime)
+            lead = await spawn(runtime)
             async with as_agent(lead) as client:
                 ok(await client.call_tool("aegis_meta", {}))
                 connected.set()
                 await anyio.sleep_forever()  # until cancelled, as Ctrl+C does
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(run_substrate)
+        tg.start_soon(run_runtime)
         await connected.wait()
         await anyio.sleep(0.2)  # the client's GET stream is open by now
-        url = substrates[0].mcp.url if substrates[0].mcp else None
+        url = runtimes[0].mcp.url if runtimes[0].mcp else None
         cancelled = time.monotonic()
         tg.cancel_scope.cancel()
     stopped_in = time.monotonic() - cancelled
@@ -136,9 +136,9 @@ async def test_cancelling_aegis_with_clients_connected_stops_the_plane_promptly(
 async def test_without_the_plane_sessions_get_no_aegis_server_and_no_preamble(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path, mcp=False) as substrate:
-        lead = await spawn(substrate)
-    assert substrate.mcp is None
+    async with running(tmp_path, mcp=False) as runtime:
+        lead = await spawn(runtime)
+    assert runtime.mcp is None
     assert lead.driver.options.mcp_servers == ()
     assert lead.driver.options.preamble is None
 
@@ -146,8 +146,8 @@ async def test_without_the_plane_sessions_get_no_aegis_server_and_no_preamble(
 async def test_the_sdk_default_protocol_revision_is_served_and_authenticated_too(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead, mode="auto") as client:
             meta = ok(await client.call_tool("aegis_meta", {}))
     assert meta["handle"] == lead.handle
@@ -216,8 +216,8 @@ async def test_plugins_add_tools_through_register_tools_and_get_the_callers_cont
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="aegis.mcp")
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead) as client:
             tools = {tool.name: tool for tool in (await client.list_tools()).tools}
             shouted = await client.call_tool("test_shout", {"words": "hi", "times": 2})
@@ -231,7 +231,12 @@ async def test_plugins_add_tools_through_register_tools_and_get_the_callers_cont
     assert not shouted.is_error and text(shouted) == f"{lead.handle}: HI HI"
     [ctx] = calls
     assert (ctx.handle, ctx.profile, ctx.sender) == (lead.handle, "lead", f"agent:{lead.handle}")
-    assert ctx.substrate is substrate
+    assert (ctx.sessions, ctx.queues, ctx.inbox) == (
+        runtime.sessions,
+        runtime.queues,
+        runtime.inbox,
+    )
+    assert (ctx.workflows, ctx.project_root) == (runtime.workflows, runtime.project.root)
     assert refused == "not today: try shout"
     assert crashed == (
         "test_crash failed with an internal error "
@@ -248,14 +253,14 @@ async def test_plugins_add_tools_through_register_tools_and_get_the_callers_cont
     assert "test_not_async" not in tools
 
 
-def test_a_substrate_can_be_made_without_starting_anything(tmp_path: Path) -> None:
+def test_a_runtime_can_be_made_without_starting_anything(tmp_path: Path) -> None:
     from tests.mcp.support import make_project
 
-    substrate = Substrate(make_project(tmp_path))
-    assert substrate.mcp is not None and substrate.mcp.url is None
+    runtime = Runtime(make_project(tmp_path))
+    assert runtime.mcp is not None and runtime.mcp.url is None
     # Not running: a session opened now would get no aegis tools, and is told nothing.
-    assert substrate.mcp.servers_for("someone", "lead") == ()
-    assert substrate.mcp.preamble("someone", "lead") is None
+    assert runtime.mcp.servers_for("someone", "lead") == ()
+    assert runtime.mcp.preamble("someone", "lead") is None
 
 
 async def test_a_task_running_at_a_stop_keeps_its_tools_and_finishes_within_the_grace(
@@ -265,25 +270,25 @@ async def test_a_task_running_at_a_stop_keeps_its_tools_and_finishes_within_the_
     stop = anyio.CancelScope()  # stands for Ctrl+C / SIGTERM: a cancellation from outside
     async with anyio.create_task_group() as tg:
 
-        async def serve(*, task_status: anyio.abc.TaskStatus[Substrate]) -> None:
+        async def serve(*, task_status: anyio.abc.TaskStatus[Runtime]) -> None:
             with stop:
-                async with running(tmp_path, work) as substrate:
-                    task_status.started(substrate)
+                async with running(tmp_path, work) as runtime:
+                    task_status.started(runtime)
                     await anyio.sleep_forever()
 
-        substrate: Substrate = await tg.start(serve)
-        task_id = await substrate.queues.enqueue("work", "hold on")
+        runtime: Runtime = await tg.start(serve)
+        task_id = await runtime.queues.enqueue("work", "hold on")
         await until(lambda: any(d.prompts == ["hold on"] for d in FakeDriver.instances))
         driver = next(d for d in FakeDriver.instances if d.prompts == ["hold on"])
-        (info,) = [s for s in substrate.bridge.list_sessions() if s.profile == "worker"]
+        (info,) = [s for s in runtime.sessions.list_sessions() if s.profile == "worker"]
         stop.cancel()
-        await until(lambda: substrate.queues._stopping)
+        await until(lambda: runtime.queues._stopping)
         async with as_agent(Spawned(info.handle, driver)) as client:
             meta = ok(await client.call_tool("aegis_meta", {}))
         driver.release.set()
     assert meta["handle"] == info.handle
-    async with running(tmp_path, work, mcp=False) as substrate:
-        task = await substrate.queues.get(task_id)
+    async with running(tmp_path, work, mcp=False) as runtime:
+        task = await runtime.queues.get(task_id)
     assert task is not None and task.status.value == "done"
 
 
@@ -311,9 +316,9 @@ async def test_a_task_waiting_when_aegis_starts_gets_a_worker_with_the_planes_to
     tmp_path: Path,
 ) -> None:
     work = Queue("work", agent_profile="worker", max_parallel=1)
-    async with Substrate(make_project(tmp_path, work), dispatch=False, mcp=False) as enqueuer:
+    async with Runtime(make_project(tmp_path, work), dispatch=False, mcp=False) as enqueuer:
         task_id = await enqueuer.queues.enqueue("work", "first")
-    async with running(tmp_path, work) as substrate:
-        await substrate.queues.wait(task_id, timeout=10)
+    async with running(tmp_path, work) as runtime:
+        await runtime.queues.wait(task_id, timeout=10)
     worker = next(d for d in FakeDriver.instances if d.prompts == ["first"])
     assert [server.name for server in worker.options.mcp_servers] == ["aegis"]

@@ -16,7 +16,7 @@ from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.queue import Queue
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from tests.mcp.support import handoff_line
 from tests.queue.fakes import POLL, until
 from tests.session.fake_provider import Fake, FakeDriver
@@ -54,27 +54,27 @@ async def test_a_scripted_agent_calls_the_plane_as_itself(tmp_path: Path) -> Non
         default_agent="caller",
         queues={"work": Queue("work", "worker", 1)},
     )
-    substrate = Substrate(project)
-    substrate.inbox.poll_interval = substrate.queues.poll_interval = POLL
-    async with substrate:
-        bridge = substrate.bridge
-        await bridge.spawn("peer", "peer")
+    runtime = Runtime(project)
+    runtime.inbox.poll_interval = runtime.queues.poll_interval = POLL
+    async with runtime:
+        sessions = runtime.sessions
+        await sessions.spawn("peer", "peer")
         peer = FakeDriver.instances[-1]
-        caller = await bridge.spawn("caller", "caller")
-        meta = await bridge.request(caller, "who am I?")
-        handed = await bridge.request(caller, "please pass it on")
-        refused = await bridge.request(caller, "message myself")
-        delegated = await bridge.request(caller, "delegate this")
+        caller = await sessions.spawn("caller", "caller")
+        meta = await sessions.request(caller, "who am I?")
+        handed = await sessions.request(caller, "please pass it on")
+        refused = await sessions.request(caller, "message myself")
+        delegated = await sessions.request(caller, "delegate this")
         await until(lambda: peer.prompts != [], timeout=10)
         # The task's callback reaches the scripted agent's inbox: it echoes it.
         await until(
             lambda: any(
                 "on queue 'work': ok." in line
-                for line in bridge.transcript_path(caller).read_text().splitlines()
+                for line in sessions.transcript_path(caller).read_text().splitlines()
             ),
             timeout=10,
         )
-        await bridge.drain(caller, timeout=10)
+        await sessions.drain(caller, timeout=10)
     assert meta.ok and '"handle": "caller"' in (meta.text or "")
     assert '"profile": "caller"' in (meta.text or "")
     assert handed.ok and '"status": "delivered"' in (handed.text or "")
@@ -82,7 +82,7 @@ async def test_a_scripted_agent_calls_the_plane_as_itself(tmp_path: Path) -> Non
     assert "you are caller: a handoff goes to another session" in (refused.text or "")
     assert '"queue": "work"' in (delegated.text or "")
     transcript = [
-        json.loads(line) for line in bridge.transcript_path(caller).read_text().splitlines()
+        json.loads(line) for line in sessions.transcript_path(caller).read_text().splitlines()
     ]
     senders = [e["sender"] for e in transcript if e["type"] == "user_message"]
     assert senders == ["user", "user", "user", "user", "queue:work"]

@@ -49,9 +49,9 @@ async def is_open(http: httpx2.AsyncClient, agent: Spawned, session_id: str) -> 
 async def test_opening_sessions_past_the_cap_ends_the_oldest_of_that_token_only(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        leaky = await spawn(substrate, "lead")
-        other = await spawn(substrate, "helper")
+    async with running(tmp_path) as runtime:
+        leaky = await spawn(runtime, "lead")
+        other = await spawn(runtime, "helper")
         async with httpx2.AsyncClient() as http:
             others = [await open_session(http, other) for _ in range(2)]
             opened = [await open_session(http, leaky) for _ in range(MAX_SESSIONS_PER_TOKEN + 5)]

@@ -31,8 +31,8 @@ BUILTIN_TOOLS = [
 async def test_the_tools_are_listed_with_documented_input_and_output_schemas(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate)
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime)
         async with as_agent(lead) as client:
             tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert list(tools)[: len(BUILTIN_TOOLS)] == BUILTIN_TOOLS
@@ -50,11 +50,11 @@ async def test_the_tools_are_listed_with_documented_input_and_output_schemas(
 async def test_meta_says_who_the_caller_is_and_what_it_can_reach(
     tmp_path: Path, mcp_test_workflows: list[str | None]
 ) -> None:
-    async with running(tmp_path, Queue("work", "worker", 2)) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
-        gone = await spawn(substrate, "helper")
-        await substrate.bridge.close(gone.handle)
+    async with running(tmp_path, Queue("work", "worker", 2)) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
+        gone = await spawn(runtime, "helper")
+        await runtime.sessions.close(gone.handle)
         async with as_agent(lead) as client:
             meta = ok(await client.call_tool("aegis_meta", {}))
     assert (meta["handle"], meta["profile"]) == (lead.handle, "lead")
@@ -77,10 +77,10 @@ async def test_meta_says_who_the_caller_is_and_what_it_can_reach(
 async def test_list_sessions_marks_the_caller_and_hides_ended_sessions_unless_asked(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        gone = await spawn(substrate, "helper")
-        await substrate.bridge.close(gone.handle)
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        gone = await spawn(runtime, "helper")
+        await runtime.sessions.close(gone.handle)
         async with as_agent(lead) as client:
             live = ok(await client.call_tool("aegis_list_sessions", {}))
             everything = ok(await client.call_tool("aegis_list_sessions", {"include_ended": True}))
@@ -95,17 +95,17 @@ async def test_list_sessions_marks_the_caller_and_hides_ended_sessions_unless_as
 async def test_a_handoff_to_an_idle_agent_is_delivered_now_tagged_with_the_caller(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
-        with substrate.bridge.subscribe(helper.handle) as events:
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
+        with runtime.sessions.subscribe(helper.handle) as events:
             async with as_agent(lead) as client:
                 answer = ok(
                     await client.call_tool(
                         "aegis_handoff", {"target": helper.handle, "message": "please review"}
                     )
                 )
-            await substrate.bridge.drain(helper.handle, timeout=5)
+            await runtime.sessions.drain(helper.handle, timeout=5)
         received = [e for _, e in user_messages(events)]
     assert answer["status"] == "delivered"
     assert answer["target"] == helper.handle
@@ -117,10 +117,10 @@ async def test_a_handoff_to_an_idle_agent_is_delivered_now_tagged_with_the_calle
 async def test_a_handoff_to_a_busy_agent_waits_in_its_inbox_and_is_delivered_in_order(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
-        substrate.bridge.send(helper.handle, "hold on to this", sender="user")
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
+        runtime.sessions.send(helper.handle, "hold on to this", sender="user")
         await until(lambda: helper.driver.prompts == ["hold on to this"])
         async with as_agent(lead) as client:
             first = ok(
@@ -136,9 +136,9 @@ async def test_a_handoff_to_a_busy_agent_waits_in_its_inbox_and_is_delivered_in_
         # Nothing reaches the agent while its turn runs.
         await anyio.sleep(0.1)
         assert helper.driver.prompts == ["hold on to this"]
-        assert substrate.bridge.get(helper.handle).queued == 2
+        assert runtime.sessions.get(helper.handle).queued == 2
         helper.driver.release.set()
-        assert await substrate.bridge.drain(helper.handle, timeout=5)
+        assert await runtime.sessions.drain(helper.handle, timeout=5)
     assert (first["status"], second["status"]) == ("queued", "queued")
     assert first["detail"] == (
         f"{helper.handle} is busy; your message waits in its inbox and is delivered in order"
@@ -149,10 +149,10 @@ async def test_a_handoff_to_a_busy_agent_waits_in_its_inbox_and_is_delivered_in_
 
 
 async def test_a_handoff_to_a_closed_session_is_held_until_it_is_resumed(tmp_path: Path) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate, "lead")
-        helper = await spawn(substrate, "helper")
-        await substrate.bridge.close(helper.handle)
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime, "lead")
+        helper = await spawn(runtime, "helper")
+        await runtime.sessions.close(helper.handle)
         async with as_agent(lead) as client:
             answer = ok(
                 await client.call_tool(
@@ -160,7 +160,7 @@ async def test_a_handoff_to_a_closed_session_is_held_until_it_is_resumed(tmp_pat
                 )
             )
         assert helper.driver.prompts == []
-        revived = await spawn(substrate, "helper", handle=helper.handle, resume="fake-1")
+        revived = await spawn(runtime, "helper", handle=helper.handle, resume="fake-1")
         await until(lambda: len(revived.driver.prompts) == 1)
     assert answer["status"] == "held"
     assert revived.driver.prompts == [f"{handoff_line(lead.handle)}\n\nwhen you are back"]
@@ -169,20 +169,20 @@ async def test_a_handoff_to_a_closed_session_is_held_until_it_is_resumed(tmp_pat
 async def test_enqueue_with_callback_delivers_the_result_to_the_caller_exactly_once(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path, Queue("work", "worker", 1)) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path, Queue("work", "worker", 1)) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead) as client:
             queued = ok(
                 await client.call_tool("aegis_enqueue", {"queue": "work", "payload": "add tests"})
             )
             task_id = queued["task_id"]
-            await substrate.queues.wait(task_id, timeout=5)
+            await runtime.queues.wait(task_id, timeout=5)
             await until(lambda: len(lead.driver.prompts) == 1)
             # The outbox is delivered at least once; the inbox key makes it exactly once.
-            await substrate.queues._deliver_callbacks()
+            await runtime.queues._deliver_callbacks()
             await anyio.sleep(0.2)
             status = ok(await client.call_tool("aegis_task_status", {"task_id": task_id}))
-        task = await substrate.queues.get(task_id)
+        task = await runtime.queues.get(task_id)
     assert queued["callback"] is True and queued["queue"] == "work"
     assert task is not None and task.sender == f"agent:{lead.handle}"
     assert lead.driver.prompts == [f"Task {task_id} on queue 'work': ok.\n\nreply: add tests"]
@@ -193,15 +193,15 @@ async def test_enqueue_with_callback_delivers_the_result_to_the_caller_exactly_o
 
 
 async def test_enqueue_without_callback_leaves_the_caller_alone(tmp_path: Path) -> None:
-    async with running(tmp_path, Queue("work", "worker", 1)) as substrate:
-        lead = await spawn(substrate, "lead")
+    async with running(tmp_path, Queue("work", "worker", 1)) as runtime:
+        lead = await spawn(runtime, "lead")
         async with as_agent(lead) as client:
             queued = ok(
                 await client.call_tool(
                     "aegis_enqueue", {"queue": "work", "payload": "quietly", "callback": False}
                 )
             )
-            task = await substrate.queues.wait(queued["task_id"], timeout=5)
+            task = await runtime.queues.wait(queued["task_id"], timeout=5)
             await anyio.sleep(0.2)
             status = ok(await client.call_tool("aegis_task_status", {"task_id": queued["task_id"]}))
     assert task.status.value == "done"
@@ -212,8 +212,8 @@ async def test_enqueue_without_callback_leaves_the_caller_alone(tmp_path: Path) 
 async def test_list_workflows_describes_each_workflow_and_its_arguments(
     tmp_path: Path, mcp_test_workflows: list[str | None]
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate)
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime)
         async with as_agent(lead) as client:
             listed = ok(await client.call_tool("aegis_list_workflows", {}))
     by_name = {w["name"]: w for w in listed["workflows"]}
@@ -230,9 +230,9 @@ async def test_list_workflows_describes_each_workflow_and_its_arguments(
 async def test_run_workflow_answers_at_once_and_its_outcome_reaches_the_caller(
     tmp_path: Path, mcp_test_workflows: list[str | None]
 ) -> None:
-    async with running(tmp_path) as substrate:
-        lead = await spawn(substrate)
-        with substrate.bridge.subscribe(lead.handle) as events:
+    async with running(tmp_path) as runtime:
+        lead = await spawn(runtime)
+        with runtime.sessions.subscribe(lead.handle) as events:
             async with as_agent(lead) as client:
                 started = ok(
                     await client.call_tool(
@@ -270,8 +270,8 @@ async def test_a_large_workflow_outcome_reaches_the_caller_cut_and_the_run_recor
         return "é" * 300_000  # 600 kB of UTF-8
 
     try:
-        async with running(tmp_path) as substrate:
-            lead = await spawn(substrate)
+        async with running(tmp_path) as runtime:
+            lead = await spawn(runtime)
             async with as_agent(lead) as client:
                 started = ok(await client.call_tool("aegis_run_workflow", {"name": "mcp_test_big"}))
             await until(lambda: len(lead.driver.prompts) == 1)
@@ -284,5 +284,5 @@ async def test_a_large_workflow_outcome_reaches_the_caller_cut_and_the_run_recor
         f"[cut: {600_000 + len(f'Workflow mcp_test_big (run {run_id}) ended: ok.') + 2} bytes, "
         f"64 KiB shown; the whole result: aegis workflow show {run_id}]"
     )
-    (record,) = load_runs(substrate.state_dir)
+    (record,) = load_runs(runtime.state_dir)
     assert record.result == "é" * 300_000

@@ -1,4 +1,4 @@
-"""The fakes of the queue and inbox tests: in-process workers, and a running substrate.
+"""The fakes of the queue and inbox tests: in-process workers, and a running runtime.
 
 The worker driver is the session tests' :class:`FakeDriver` (``hold`` waits for its
 ``release``, ``die`` kills the fake CLI), plus ``chunks``: a turn of several
@@ -77,7 +77,7 @@ AGENTS = {"worker": Agent(provider=Fake()), "boss": Agent(provider=Fake())}
 
 @dataclass
 class Running:
-    bridge: SessionManager
+    sessions: SessionManager
     inbox: InboxRouter
     queues: QueueManager
     backend: SqliteQueueBackend
@@ -85,22 +85,22 @@ class Running:
 
 @asynccontextmanager
 async def running(root: Path, *queues: Queue, **options: Any) -> AsyncIterator[Running]:
-    """A bridge, an inbox router and a queue manager on ``root``'s state, polling fast."""
+    """A sessions, an inbox router and a queue manager on ``root``'s state, polling fast."""
     options.setdefault("poll_interval", POLL)
     backend = SqliteQueueBackend.for_state_dir(root / ".aegis")
     try:
         async with (
-            SessionManager(AGENTS, root=root) as bridge,
-            InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+            SessionManager(AGENTS, root=root) as sessions,
+            InboxRouter(sessions, sessions.state_dir, poll_interval=POLL) as inbox,
             QueueManager(
                 {q.name: q for q in queues},
                 backend=backend,
-                bridge=bridge,
+                sessions=sessions,
                 inbox_router=inbox,
                 **options,
             ) as manager,
         ):
-            yield Running(bridge, inbox, manager, backend)
+            yield Running(sessions, inbox, manager, backend)
     finally:
         backend.close()
 

@@ -67,8 +67,8 @@ async def test_a_task_records_the_whole_final_text_of_the_turn_and_its_usage(
         task_id = await env.queues.enqueue("review", "chunks please")
         task = await env.queues.wait(task_id, timeout=5)
         handle = task.worker_handle or ""
-        await until(lambda: env.bridge.get(handle).state is SessionState.closed)
-        worker = env.bridge.get(handle)
+        await until(lambda: env.sessions.get(handle).state is SessionState.closed)
+        worker = env.sessions.get(handle)
     assert task.status is TaskStatus.done and task.error is None
     assert task.result == WHOLE_TEXT
     assert task.usage is not None and (task.usage.input_tokens, task.usage.output_tokens) == (
@@ -85,8 +85,8 @@ async def test_a_worker_that_dies_fails_its_task_with_the_reason_and_the_callbac
     tmp_path: Path,
 ) -> None:
     async with running(tmp_path, REVIEW) as env:
-        boss = await env.bridge.spawn("boss")
-        with env.bridge.subscribe(boss) as events:
+        boss = await env.sessions.spawn("boss")
+        with env.sessions.subscribe(boss) as events:
             task_id = await env.queues.enqueue(
                 "review", "die now", sender=f"agent:{boss}", callback=True
             )
@@ -108,9 +108,9 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
     tmp_path: Path,
 ) -> None:
     async with running(tmp_path, REVIEW) as env:
-        boss = await env.bridge.spawn("boss")
+        boss = await env.sessions.spawn("boss")
         boss_driver = FakeDriver.instances[-1]
-        with env.bridge.subscribe(boss) as events:
+        with env.sessions.subscribe(boss) as events:
             task_id = await env.queues.enqueue(
                 "review", "chunks", sender=f"agent:{boss}", callback=True
             )
@@ -121,7 +121,7 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
                 db.execute("UPDATE callbacks SET delivered_at = NULL")
             assert [t.id for t in env.backend.pending_callbacks()] == [task_id]
             await until(lambda: not env.backend.pending_callbacks())
-            await env.bridge.drain(boss, timeout=5)
+            await env.sessions.drain(boss, timeout=5)
         messages = [event async for _, event in events if isinstance(event, UserMessage)]
     assert len(boss_driver.prompts) == 1 and len(messages) == 1
     assert messages[0].sender == "queue:review"
@@ -131,7 +131,7 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
 
 async def test_no_callback_unless_asked_for(tmp_path: Path) -> None:
     async with running(tmp_path, REVIEW) as env:
-        boss = await env.bridge.spawn("boss")
+        boss = await env.sessions.spawn("boss")
         boss_driver = FakeDriver.instances[-1]
         task_id = await env.queues.enqueue("review", "quiet", sender=f"agent:{boss}")
         await env.queues.wait(task_id, timeout=5)
@@ -157,7 +157,7 @@ async def test_cancelling_a_queued_task_means_it_never_runs(tmp_path: Path) -> N
 
 async def test_cancelling_a_running_task_stops_and_closes_its_worker(tmp_path: Path) -> None:
     async with running(tmp_path, REVIEW) as env:
-        boss = await env.bridge.spawn("boss")
+        boss = await env.sessions.spawn("boss")
         boss_driver = FakeDriver.instances[-1]
         task_id = await env.queues.enqueue(
             "review", "hold on", sender=f"agent:{boss}", callback=True
@@ -167,7 +167,7 @@ async def test_cancelling_a_running_task_stops_and_closes_its_worker(tmp_path: P
         cancelled = await env.queues.cancel(task_id)
         handle = cancelled.worker_handle or ""
         assert worker is not None and worker.exited
-        assert env.bridge.get(handle).state is SessionState.closed
+        assert env.sessions.get(handle).state is SessionState.closed
         await until(lambda: len(boss_driver.prompts) == 1)
         again = await env.queues.cancel(task_id)  # cancelling an ended task changes nothing
     assert cancelled.status is TaskStatus.cancelled and cancelled.error == "cancelled"
@@ -238,7 +238,7 @@ async def test_stopping_interrupts_running_tasks_and_keeps_queued_ones_for_the_n
     tmp_path: Path,
 ) -> None:
     async with running(tmp_path, SERIAL, shutdown_grace=0.2) as env:
-        boss = await env.bridge.spawn("boss")
+        boss = await env.sessions.spawn("boss")
         running_id = await env.queues.enqueue(
             "serial", "hold forever", sender=f"agent:{boss}", callback=True
         )

@@ -30,9 +30,9 @@ def manager(tmp_path: Path, **agents: Agent) -> SessionManager:
 
 
 async def test_spawn_gives_a_readable_handle_and_a_ready_session(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        info = bridge.get(handle)
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        info = sessions.get(handle)
     assert re.fullmatch(r"[a-z]+-[a-z]+", handle)
     assert info.state is SessionState.ready
     assert info.profile == "main" and info.provider == "fake" and info.model == "fake-1"
@@ -43,17 +43,17 @@ async def test_spawn_gives_a_readable_handle_and_a_ready_session(tmp_path: Path)
 async def test_messages_sent_to_a_busy_session_are_delivered_in_order_with_their_senders(
     tmp_path: Path,
 ) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        with bridge.subscribe(handle) as stream:
-            bridge.send(handle, "hold on", sender="user")
-            bridge.send(handle, "second", sender="agent:lucid-knuth")
-            bridge.send(handle, "third", sender="queue:review")
-            while bridge.get(handle).state is not SessionState.busy:
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        with sessions.subscribe(handle) as stream:
+            sessions.send(handle, "hold on", sender="user")
+            sessions.send(handle, "second", sender="agent:lucid-knuth")
+            sessions.send(handle, "third", sender="queue:review")
+            while sessions.get(handle).state is not SessionState.busy:
                 await anyio.sleep(0.001)
-            assert bridge.get(handle).queued == 2
+            assert sessions.get(handle).queued == 2
             FakeDriver.instances[0].release.set()
-            assert await bridge.drain(handle, timeout=5)
+            assert await sessions.drain(handle, timeout=5)
         delivered = []
         async for _, event in stream:
             if isinstance(event, UserMessage):
@@ -67,81 +67,81 @@ async def test_messages_sent_to_a_busy_session_are_delivered_in_order_with_their
 
 
 async def test_request_returns_the_turn_end_and_usage_adds_up(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        first = await bridge.request(handle, "one")
-        await bridge.request(handle, "two")
-        usage = bridge.get(handle).usage
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        first = await sessions.request(handle, "one")
+        await sessions.request(handle, "two")
+        usage = sessions.get(handle).usage
     assert first.text == "reply: one" and first.ok
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (20, 10, 8)
     assert usage.cost_usd == pytest.approx(0.02)
 
 
 async def test_drain_times_out_on_a_stuck_turn_and_succeeds_once_it_ends(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        bridge.send(handle, "hold")
-        assert await bridge.drain(handle, timeout=0.05) is False
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        sessions.send(handle, "hold")
+        assert await sessions.drain(handle, timeout=0.05) is False
         FakeDriver.instances[0].release.set()
-        assert await bridge.drain(handle, timeout=5) is True
+        assert await sessions.drain(handle, timeout=5) is True
 
 
 async def test_interrupt_cancels_the_turn_and_the_next_turn_is_clean(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
         async with anyio.create_task_group() as tg:
             results: list[Any] = []
 
             async def slow() -> None:
-                results.append(await bridge.request(handle, "hold"))
+                results.append(await sessions.request(handle, "hold"))
 
             tg.start_soon(slow)
-            while bridge.get(handle).state is not SessionState.busy:
+            while sessions.get(handle).state is not SessionState.busy:
                 await anyio.sleep(0.001)
-            await bridge.interrupt(handle)
-        after = await bridge.request(handle, "next")
+            await sessions.interrupt(handle)
+        after = await sessions.request(handle, "next")
     assert results[0].stop_reason is StopReason.cancelled
     assert after.text == "reply: next"
 
 
 async def test_close_is_idempotent_and_answers_waiting_messages(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        bridge.send(handle, "hold")
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        sessions.send(handle, "hold")
         async with anyio.create_task_group() as tg:
             ends: list[Any] = []
 
             async def waiting() -> None:
-                ends.append(await bridge.request(handle, "never delivered"))
+                ends.append(await sessions.request(handle, "never delivered"))
 
             tg.start_soon(waiting)
             await anyio.sleep(0.01)
-            await bridge.close(handle)
-            await bridge.close(handle)
-        assert bridge.get(handle).state is SessionState.closed
+            await sessions.close(handle)
+            await sessions.close(handle)
+        assert sessions.get(handle).state is SessionState.closed
         with pytest.raises(SessionClosed):
-            bridge.send(handle, "too late")
+            sessions.send(handle, "too late")
     assert ends[0].stop_reason is StopReason.error and "closed" in ends[0].error
     assert FakeDriver.instances[0].exited
 
 
 async def test_a_session_that_cannot_start_fails_with_the_reason(tmp_path: Path) -> None:
-    async with manager(tmp_path, broken=Agent(provider=Fake(fail_start=True))) as bridge:
+    async with manager(tmp_path, broken=Agent(provider=Fake(fail_start=True))) as sessions:
         with pytest.raises(DriverError, match="refused to start"):
-            await bridge.spawn("broken")
-        [info] = bridge.list_sessions()
+            await sessions.spawn("broken")
+        [info] = sessions.list_sessions()
     assert info.state is SessionState.failed
     assert info.error == "fake CLI refused to start"
 
 
 async def test_a_fatal_turn_error_fails_the_session(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        end = await bridge.request(handle, "die now")
-        await bridge.drain(handle, timeout=5)
-        info = bridge.get(handle)
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        end = await sessions.request(handle, "die now")
+        await sessions.drain(handle, timeout=5)
+        info = sessions.get(handle)
         with pytest.raises(SessionClosed):
-            bridge.send(handle, "hello?")
+            sessions.send(handle, "hello?")
     assert end.stop_reason is StopReason.error
     assert info.state is SessionState.failed and info.error == "the fake CLI died"
 
@@ -149,32 +149,32 @@ async def test_a_fatal_turn_error_fails_the_session(tmp_path: Path) -> None:
 async def test_unknown_handles_and_profiles_are_errors(tmp_path: Path) -> None:
     from aegis.errors import ConfigError
 
-    async with manager(tmp_path) as bridge:
+    async with manager(tmp_path) as sessions:
         with pytest.raises(UnknownSession):
-            bridge.send("no-such-session", "hi")
+            sessions.send("no-such-session", "hi")
         with pytest.raises(ConfigError, match="no agent profile 'nope'"):
-            await bridge.spawn("nope")
+            await sessions.spawn("nope")
 
 
 async def test_handles_are_never_reused_within_a_project(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:  # a first aegis run on the project
-        first = {await bridge.spawn("main", wait=False) for _ in range(30)}
-        assert await bridge.spawn("main", handle="reviewer") == "reviewer"
+    async with manager(tmp_path) as sessions:  # a first aegis run on the project
+        first = {await sessions.spawn("main", wait=False) for _ in range(30)}
+        assert await sessions.spawn("main", handle="reviewer") == "reviewer"
         with pytest.raises(HandleTaken):
-            await bridge.spawn("main", handle="reviewer")
-    async with manager(tmp_path) as bridge:  # a second run on the same state
-        second = {await bridge.spawn("main", wait=False) for _ in range(30)}
+            await sessions.spawn("main", handle="reviewer")
+    async with manager(tmp_path) as sessions:  # a second run on the same state
+        second = {await sessions.spawn("main", wait=False) for _ in range(30)}
         with pytest.raises(HandleTaken):
-            await bridge.spawn("main", handle="reviewer")
+            await sessions.spawn("main", handle="reviewer")
     assert len(first) == 30 and len(second) == 30
     assert not first & second
 
 
 async def test_the_transcript_holds_every_event_and_survives_a_torn_line(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        await bridge.request(handle, "hello", sender="workflow:run-1")
-        path = bridge.transcript_path(handle)
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        await sessions.request(handle, "hello", sender="workflow:run-1")
+        path = sessions.transcript_path(handle)
     records = list(read_records(path))
     types = [r["type"] for r in records]
     assert types[0] == "session_started"
@@ -199,21 +199,21 @@ async def test_before_send_hooks_rewrite_and_refuse_messages(tmp_path: Path) -> 
     censor = Censor()
     get_host().register(censor, "censor")
     try:
-        async with manager(tmp_path) as bridge:
-            handle = await bridge.spawn("main")
-            end = await bridge.request(handle, "the secret plan")
+        async with manager(tmp_path) as sessions:
+            handle = await sessions.spawn("main")
+            end = await sessions.request(handle, "the secret plan")
             with pytest.raises(MessageRefused):
-                bridge.send(handle, "a forbidden word")
+                sessions.send(handle, "a forbidden word")
     finally:
         get_host().unregister(censor)
     assert end.text == "reply: the [redacted] plan"
 
 
 async def test_subscribers_see_events_as_they_stream(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
-        with bridge.subscribe() as stream:
-            await bridge.request(handle, "stream me")
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
+        with sessions.subscribe() as stream:
+            await sessions.request(handle, "stream me")
             first_delta = None
             while first_delta is None:
                 _, event = await stream.receive()
@@ -223,18 +223,18 @@ async def test_subscribers_see_events_as_they_stream(tmp_path: Path) -> None:
 
 
 async def test_closing_a_session_mid_turn_ends_the_waiting_request(tmp_path: Path) -> None:
-    async with manager(tmp_path) as bridge:
-        handle = await bridge.spawn("main")
+    async with manager(tmp_path) as sessions:
+        handle = await sessions.spawn("main")
         async with anyio.create_task_group() as tg:
             ends: list[Any] = []
 
             async def in_flight() -> None:
-                ends.append(await bridge.request(handle, "hold"))
+                ends.append(await sessions.request(handle, "hold"))
 
             tg.start_soon(in_flight)
-            while bridge.get(handle).state is not SessionState.busy:
+            while sessions.get(handle).state is not SessionState.busy:
                 await anyio.sleep(0.001)
-            await bridge.close(handle)
+            await sessions.close(handle)
     assert ends[0].stop_reason is StopReason.error
     assert "closed" in ends[0].error
 
@@ -244,10 +244,10 @@ async def test_a_spawn_failing_on_a_full_disk_leaves_no_session_and_leaving_is_p
     tmp_path: Path,
 ) -> None:
     with full_disk(tmp_path / ".aegis" / "sessions"):
-        bridge = manager(tmp_path)
-        async with bridge:
+        sessions = manager(tmp_path)
+        async with sessions:
             with pytest.raises(StateError, match=r"no space left on the disk holding .*sessions"):
-                await bridge.spawn("main")
-            assert bridge.list_sessions() == []
+                await sessions.spawn("main")
+            assert sessions.list_sessions() == []
         # Leaving returned: nothing half-registered was waited for.
         assert FakeDriver.instances == []

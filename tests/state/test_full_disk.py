@@ -65,10 +65,14 @@ async def test_a_task_ending_on_a_full_disk_keeps_its_result_until_space_returns
     backend = SqliteQueueBackend(small_disk / "queue.db")
     work = Queue("work", agent_profile="worker", max_parallel=1)
     async with (
-        SessionManager(AGENTS, root=tmp_path) as bridge,
-        InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+        SessionManager(AGENTS, root=tmp_path) as sessions,
+        InboxRouter(sessions, sessions.state_dir, poll_interval=POLL) as inbox,
         QueueManager(
-            {"work": work}, backend=backend, bridge=bridge, inbox_router=inbox, poll_interval=POLL
+            {"work": work},
+            backend=backend,
+            sessions=sessions,
+            inbox_router=inbox,
+            poll_interval=POLL,
         ) as queues,
     ):
         task_id = await queues.enqueue("work", "hold then answer")
@@ -108,12 +112,12 @@ async def test_a_queue_that_cannot_take_tasks_on_a_full_disk_says_so_once_then_r
     try:
         with caplog.at_level(logging.INFO, logger="aegis.queue"):
             async with (
-                SessionManager(AGENTS, root=tmp_path) as bridge,
-                InboxRouter(bridge, bridge.state_dir, poll_interval=POLL) as inbox,
+                SessionManager(AGENTS, root=tmp_path) as sessions,
+                InboxRouter(sessions, sessions.state_dir, poll_interval=POLL) as inbox,
                 QueueManager(
                     {"work": work},
                     backend=backend,
-                    bridge=bridge,
+                    sessions=sessions,
                     inbox_router=inbox,
                     poll_interval=POLL,
                 ) as queues,

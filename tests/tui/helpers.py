@@ -10,7 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from aegis.config.loader import Project, load_project
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis_tui.app import AegisApp
 
 CONFIG = """
@@ -83,11 +83,11 @@ def make_app(
 ) -> AegisApp:
     """The app on ``project``, with fixed handles and a fixed clock, polling no queue."""
 
-    def substrate(project: Project) -> Substrate:
-        return Substrate(project, mcp=False)
+    def runtime(project: Project) -> Runtime:
+        return Runtime(project, mcp=False)
 
     kwargs.setdefault("queue_poll", None)
-    kwargs.setdefault("substrate", substrate)
+    kwargs.setdefault("runtime", runtime)
     return AegisApp(
         project,
         handles=handles,

@@ -61,7 +61,7 @@ async def test_typing_while_busy_queues_the_message_until_it_is_delivered(
         assert queued.display and "↳ queued hello" in str(queued.render())
         # Held by the TUI (not in the session's inbox) until the agent is ready again,
         # so that an interrupt can give it back (see the test below).
-        assert app.bridge.get("alpha").queued == 0
+        assert app.sessions.get("alpha").queued == 0
         await until(pilot, lambda: "What shall we **build** today?" in transcript(app))
         assert tab.pending == [] and not queued.display
         assert transcript(app).index("Done, slowly.") < transcript(app).index("▌ you\nhello")
@@ -138,7 +138,7 @@ async def test_tabs_switch_by_number_and_by_arrows_and_close_after_confirming(
         await pilot.press("ctrl+w", "n")  # asked, and kept
         assert len(app.tabs) == 3
         await pilot.press("ctrl+w", "y")
-        await until(pilot, lambda: app.bridge.get("gamma").state.value == "closed")
+        await until(pilot, lambda: app.sessions.get("gamma").state.value == "closed")
         assert [t.handle for t in app.tabs] == ["alpha", "beta"] and app.active == 1
 
 

@@ -1,4 +1,4 @@
-"""The queue dashboard and the workflow view act (issue 16 item 7), on a real substrate."""
+"""The queue dashboard and the workflow view act (issue 16 item 7), on a real runtime."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ async def test_a_finished_task_s_worker_opens_as_a_resumed_tab(tmp_path: Path) -
         await until(pilot, ready(app, "alpha"))
         task_id = await app.queues.enqueue("work", "count the files")  # type: ignore[union-attr]
         await until(pilot, lambda: bool(app.debug_state()))
-        await app.substrate.queues.wait(task_id, timeout=30)  # type: ignore[union-attr]
+        await app.runtime.queues.wait(task_id, timeout=30)  # type: ignore[union-attr]
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, QueueDashboard))
         dashboard = app.screen

@@ -10,7 +10,7 @@ import pytest
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.config.loader import Project
-from aegis.substrate import Substrate
+from aegis.runtime import Runtime
 from aegis.workflow.runner import RunStatus
 
 pytestmark = pytest.mark.anyio
@@ -51,11 +51,11 @@ async def test_branch_review_merges_every_reviewer_report_into_one_file(tmp_path
     git(tmp_path, "add", "app.py")
     git(tmp_path, "-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "feature")
     project = project_at(tmp_path, {"alice": reviewer("alice"), "bob": reviewer("bob")})
-    async with Substrate(project, mcp=False) as substrate:
-        record = await substrate.workflows.run(
+    async with Runtime(project, mcp=False) as runtime:
+        record = await runtime.workflows.run(
             "branch_review", {"reviewers": "alice,bob", "base": "main"}
         )
-        sessions = substrate.bridge.list_sessions()
+        sessions = runtime.sessions.list_sessions()
     assert record.status is RunStatus.ok, record.error
     report = (tmp_path / "REVIEW.md").read_text()
     assert record.result == str(tmp_path / "REVIEW.md")
@@ -80,9 +80,9 @@ async def test_branch_review_fails_cleanly_without_changes_or_reviewers(tmp_path
         "base",
     )
     project = project_at(tmp_path, {"alice": reviewer("alice")})
-    async with Substrate(project, mcp=False) as substrate:
-        empty = await substrate.workflows.run("branch_review", {"reviewers": "alice"})
-        unknown = await substrate.workflows.run("branch_review", {"reviewers": "zed"})
+    async with Runtime(project, mcp=False) as runtime:
+        empty = await runtime.workflows.run("branch_review", {"reviewers": "alice"})
+        unknown = await runtime.workflows.run("branch_review", {"reviewers": "zed"})
     assert empty.status is RunStatus.failed
     assert "nothing to review" in (empty.error or "")
     assert unknown.status is RunStatus.failed
@@ -108,8 +108,8 @@ async def test_tdd_loop_keeps_the_implementer_going_until_the_predicate_passes(
     tmp_path: Path,
 ) -> None:
     project = project_at(tmp_path, {"dev": implementer(fixes=True)})
-    async with Substrate(project, mcp=False) as substrate:
-        record = await substrate.workflows.run(
+    async with Runtime(project, mcp=False) as runtime:
+        record = await runtime.workflows.run(
             "tdd_loop",
             {"predicate": "test -f fixed.txt", "task": "Create fixed.txt", "implementer": "dev"},
         )
@@ -120,8 +120,8 @@ async def test_tdd_loop_keeps_the_implementer_going_until_the_predicate_passes(
 
 async def test_tdd_loop_gives_up_after_its_rounds(tmp_path: Path) -> None:
     project = project_at(tmp_path, {"dev": implementer(fixes=False)})
-    async with Substrate(project, mcp=False) as substrate:
-        record = await substrate.workflows.run(
+    async with Runtime(project, mcp=False) as runtime:
+        record = await runtime.workflows.run(
             "tdd_loop",
             {
                 "predicate": "test -f fixed.txt",

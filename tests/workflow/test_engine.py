@@ -27,31 +27,31 @@ from tests.session.fake_provider import Fake, FakeDriver
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_provider")]
 
 
-def engine_for(bridge: SessionManager, **kwargs: Any) -> WorkflowEngine:
+def engine_for(sessions: SessionManager, **kwargs: Any) -> WorkflowEngine:
     return WorkflowEngine(
         workflow_name="t",
         workflow_run_id="run-1",
-        bridge=bridge,
+        bridge=sessions,
         queue_manager=None,
         inbox_router=None,
         **kwargs,
     )
 
 
-def bridge_for(tmp_path: Path) -> SessionManager:
+def sessions_for(tmp_path: Path) -> SessionManager:
     return SessionManager(
         {"main": Agent(provider=Fake()), "other": Agent(provider=Fake())}, root=tmp_path
     )
 
 
 async def test_spawned_handles_are_closed_when_the_workflow_finishes(tmp_path: Path) -> None:
-    async with bridge_for(tmp_path) as bridge:
-        engine = engine_for(bridge)
+    async with sessions_for(tmp_path) as sessions:
+        engine = engine_for(sessions)
         first = await engine.spawn("main")
         second = await engine.spawn("other", handle="fixed-name")
         answer = await engine.ask(first, "hi")
         await engine.finish()
-        states = {info.handle: info.state for info in bridge.list_sessions()}
+        states = {info.handle: info.state for info in sessions.list_sessions()}
     assert second == "fixed-name"
     assert answer == "reply: hi"
     assert states == {first: SessionState.closed, second: SessionState.closed}
@@ -59,20 +59,20 @@ async def test_spawned_handles_are_closed_when_the_workflow_finishes(tmp_path: P
 
 
 async def test_close_is_idempotent_and_ignores_unknown_handles(tmp_path: Path) -> None:
-    async with bridge_for(tmp_path) as bridge:
-        engine = engine_for(bridge)
+    async with sessions_for(tmp_path) as sessions:
+        engine = engine_for(sessions)
         handle = await engine.spawn("main")
         await engine.close(handle)
         await engine.close(handle)
         await engine.close("never-heard-of-it")
-        assert bridge.get(handle).state is SessionState.closed
+        assert sessions.get(handle).state is SessionState.closed
 
 
 async def test_a_drain_that_times_out_logs_a_warning_and_goes_on(tmp_path: Path) -> None:
-    async with bridge_for(tmp_path) as bridge:
-        engine = engine_for(bridge, drain_timeout=0.05)
+    async with sessions_for(tmp_path) as sessions:
+        engine = engine_for(sessions, drain_timeout=0.05)
         handle = await engine.spawn("main")
-        bridge.send(handle, "hold forever")
+        sessions.send(handle, "hold forever")
         started = time.monotonic()
         await engine.drain()
         elapsed = time.monotonic() - started
@@ -87,8 +87,8 @@ async def test_bash_runs_in_the_project_root_and_reports_output_and_status(
     (tmp_path / ".aegis.py").write_text("agents = {}\n")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    async with bridge_for(tmp_path) as bridge:
-        engine = engine_for(bridge)
+    async with sessions_for(tmp_path) as sessions:
+        engine = engine_for(sessions)
         done = await engine.bash("pwd; echo oops >&2; exit 3")
         custom = await engine.bash("echo $GREETING", cwd="/", env={"GREETING": "hello"})
     assert done.returncode == 3
@@ -99,8 +99,8 @@ async def test_bash_runs_in_the_project_root_and_reports_output_and_status(
 
 async def test_bash_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    async with bridge_for(tmp_path) as bridge:
-        engine = engine_for(bridge)
+    async with sessions_for(tmp_path) as sessions:
+        engine = engine_for(sessions)
         with pytest.raises(WorkflowError, match="timed out"):
             await engine.bash(f"sleep 30 & echo $! > {pid_file}; wait", timeout=0.5)
     child = int(pid_file.read_text())
@@ -145,14 +145,17 @@ async def wf_crashes(engine: WorkflowEngine) -> None:
 
 async def test_the_runner_records_ok_failed_and_crashed_runs(tmp_path: Path) -> None:
     assert get_workflow("wf_ok") is wf_ok
-    async with bridge_for(tmp_path) as bridge:
+    async with sessions_for(tmp_path) as sessions:
         runner = WorkflowRunner(
-            bridge=bridge, queue_manager=None, inbox_router=None, state_dir=tmp_path / ".aegis"
+            sessions=sessions,
+            queue_manager=None,
+            inbox_router=None,
+            state_dir=tmp_path / ".aegis",
         )
         ok = await runner.run("wf_ok", {"who": "Ada"})
         failed = await runner.run("wf_fails")
         crashed = await runner.run("wf_crashes")
-        states = [info.state for info in bridge.list_sessions()]
+        states = [info.state for info in sessions.list_sessions()]
     assert (ok.status, ok.result) == (RunStatus.ok, "reply: hello Ada")
     assert any(message == "greeting Ada" for _, message in ok.log)
     assert (failed.status, failed.error) == (RunStatus.failed, "the predicate did not hold")
@@ -190,9 +193,12 @@ async def test_hooks_see_every_run_end_even_one_stopped_by_cancellation(tmp_path
     observer = RunObserver()
     get_host().register(observer, "run-observer")
     try:
-        async with bridge_for(tmp_path) as bridge:
+        async with sessions_for(tmp_path) as sessions:
             runner = WorkflowRunner(
-                bridge=bridge, queue_manager=None, inbox_router=None, state_dir=tmp_path / ".aegis"
+                sessions=sessions,
+                queue_manager=None,
+                inbox_router=None,
+                state_dir=tmp_path / ".aegis",
             )
             await runner.run("wf_fails")
             with anyio.move_on_after(0.5):

@@ -23,8 +23,8 @@ from aegis.builtins.scripted import Scripted, ScriptRule
 from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.events import AssistantMessage
+from aegis.runtime import Runtime
 from aegis.session import SessionState
-from aegis.substrate import Substrate
 from aegis.workflow import WorkflowEngine, WorkflowError
 
 pytestmark = pytest.mark.anyio
@@ -34,29 +34,29 @@ SLOW = Agent(provider=Scripted(rules=[ScriptRule(match=r"slow", reply="done", de
 
 
 @pytest.fixture
-async def substrate(tmp_path: Path) -> AsyncIterator[Substrate]:
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     (tmp_path / ".aegis.py").write_text("agents = {}\n")
     project = Project(tmp_path / ".aegis.py", {"echo": ECHO, "slow": SLOW}, "echo")
-    async with Substrate(project, mcp=False) as running:
+    async with Runtime(project, mcp=False) as running:
         yield running
 
 
-def engine_on(substrate: Substrate, **kwargs: Any) -> WorkflowEngine:
+def engine_on(runtime: Runtime, **kwargs: Any) -> WorkflowEngine:
     """An engine built exactly as API.md documents its constructor."""
     return WorkflowEngine(
         workflow_name="contract",
         workflow_run_id="run-contract",
-        bridge=substrate.bridge,
-        queue_manager=substrate.queues,
-        inbox_router=substrate.inbox,
+        bridge=runtime.sessions,
+        queue_manager=runtime.queues,
+        inbox_router=runtime.inbox,
         **kwargs,
     )
 
 
-async def test_send_delivers_by_itself_in_order_outside_the_runner(substrate: Substrate) -> None:
-    engine = engine_on(substrate, drain_timeout=20)
+async def test_send_delivers_by_itself_in_order_outside_the_runner(runtime: Runtime) -> None:
+    engine = engine_on(runtime, drain_timeout=20)
     handle = await engine.spawn("echo")
-    with substrate.bridge.subscribe(handle) as events:
+    with runtime.sessions.subscribe(handle) as events:
         engine.send(handle, "one")
         engine.send(handle, "two")
         engine.send(handle, "three")
@@ -75,19 +75,19 @@ async def test_send_delivers_by_itself_in_order_outside_the_runner(substrate: Su
     await engine.finish()
 
 
-async def test_delivery_runs_in_the_context_send_was_called_in(substrate: Substrate) -> None:
+async def test_delivery_runs_in_the_context_send_was_called_in(runtime: Runtime) -> None:
     seen_by_hook: list[str | None] = []
     caller = contextvars.ContextVar[str | None]("caller", default=None)
-    engine = engine_on(substrate)
+    engine = engine_on(runtime)
     handle = await engine.spawn("echo")
 
-    original = substrate.inbox.deliver
+    original = runtime.inbox.deliver
 
     async def observing_deliver(*args: Any, **kwargs: Any) -> bool:
         seen_by_hook.append(caller.get())
         return await original(*args, **kwargs)
 
-    substrate.inbox.deliver = observing_deliver  # type: ignore[method-assign]
+    runtime.inbox.deliver = observing_deliver  # type: ignore[method-assign]
     try:
         caller.set("first")
         engine.send(handle, "a")
@@ -95,22 +95,22 @@ async def test_delivery_runs_in_the_context_send_was_called_in(substrate: Substr
         engine.send(handle, "b")
         await engine.drain()
     finally:
-        del substrate.inbox.deliver
+        del runtime.inbox.deliver
     assert seen_by_hook == ["first", "second"]
     await engine.finish()
 
 
 async def test_drain_is_bounded_by_drain_timeout_even_for_undelivered_messages(
-    substrate: Substrate,
+    runtime: Runtime,
 ) -> None:
-    engine = engine_on(substrate, drain_timeout=0.5)
+    engine = engine_on(runtime, drain_timeout=0.5)
     handle = await engine.spawn("slow")
 
     async def never_returns(*args: Any, **kwargs: Any) -> bool:
         await anyio.sleep_forever()
         return True
 
-    substrate.inbox.deliver = never_returns  # type: ignore[method-assign]
+    runtime.inbox.deliver = never_returns  # type: ignore[method-assign]
     try:
         engine.send(handle, "hello")
         started = time.monotonic()
@@ -118,35 +118,35 @@ async def test_drain_is_bounded_by_drain_timeout_even_for_undelivered_messages(
         elapsed = time.monotonic() - started
         await engine.finish()
     finally:
-        del substrate.inbox.deliver
+        del runtime.inbox.deliver
     assert elapsed < 10
     assert any("undelivered" in message for _, message in engine.log_lines)
 
 
-async def test_send_to_an_unknown_handle_is_a_workflow_error(substrate: Substrate) -> None:
-    engine = engine_on(substrate)
+async def test_send_to_an_unknown_handle_is_a_workflow_error(runtime: Runtime) -> None:
+    engine = engine_on(runtime)
     with pytest.raises(WorkflowError, match="nobody-here"):
         engine.send("nobody-here", "hello")
 
 
-async def test_close_leaves_sessions_the_engine_did_not_spawn(substrate: Substrate) -> None:
-    caller = await substrate.bridge.spawn("echo", "the-caller")
-    engine = engine_on(substrate, caller_handle=caller)
+async def test_close_leaves_sessions_the_engine_did_not_spawn(runtime: Runtime) -> None:
+    caller = await runtime.sessions.spawn("echo", "the-caller")
+    engine = engine_on(runtime, caller_handle=caller)
     mine = await engine.spawn("echo")
     engine.send(caller, "progress report")
     await engine.drain()
     await engine.close(caller)
     await engine.close(mine)
     await engine.finish()
-    assert substrate.bridge.get(caller).state is SessionState.ready
-    assert substrate.bridge.get(mine).state is SessionState.closed
-    await substrate.bridge.close(caller)
+    assert runtime.sessions.get(caller).state is SessionState.ready
+    assert runtime.sessions.get(mine).state is SessionState.closed
+    await runtime.sessions.close(caller)
 
 
 async def test_bash_runs_in_the_project_root_found_from_the_current_directory(
-    substrate: Substrate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = engine_on(substrate)
+    engine = engine_on(runtime)
     other = tmp_path / "other-project"
     (other / "deep" / "er").mkdir(parents=True)
     (other / ".aegis.py").write_text("agents = {}\n")

@@ -250,6 +250,6 @@ def register_tools(register: RegisterTool) -> None:
     ``register(fn, name=None, description=None)``: ``fn`` is a typed async function
     whose parameters become the tool's input schema and whose docstring becomes its
     description; its first parameter receives the calling session's context (who
-    is calling, and the substrate it can act on). The caller's identity comes from
+    is calling, and the runtime it can act on). The caller's identity comes from
     its transport token, never from a tool argument.
     """

@@ -1,14 +1,14 @@
 """The InboxRouter: messages between agents that survive a session not being live.
 
-The bridge's own inbox (:meth:`SessionManager.send`) holds messages for a live
+The session manager's own inbox (:meth:`SessionManager.send`) holds messages for a live
 session in memory. The router adds what that cannot: a message for a session that
 is not live right now — not started yet, closed, or live in another aegis process
 of the project — is kept in ``<state_dir>/inbox.db`` and handed over when a
 session with that handle is live here. Queue callbacks and workflow sends go
 through it::
 
-    async with SessionManager.for_project(project) as bridge, \\
-            InboxRouter(bridge, project.state_dir) as inbox:
+    async with SessionManager.for_project(project) as sessions, \\
+            InboxRouter(sessions, project.state_dir) as inbox:
         await inbox.deliver("lucid-knuth", "task 01h… ok: …", "queue:review",
                             key="callback:01h…")
 
@@ -18,7 +18,7 @@ over in the order they were stored. A ``key`` makes delivery idempotent: a secon
 message with a key already stored is ignored, which is what turns the queue's
 at-least-once callback outbox into exactly-once callbacks.
 
-The router watches the bridge's events and hands waiting messages over when a
+The router watches the session manager's events and hands waiting messages over when a
 session becomes ready; it also looks every ``poll_interval`` seconds for messages
 that another process stored for sessions live here.
 
@@ -182,14 +182,14 @@ def _message(row: sqlite3.Row) -> InboxMessage:
 class InboxRouter(Lifespan):
     """Routes messages to sessions by handle, keeping them while the session is not live.
 
-    Use it as an async context manager inside the bridge's block: it owns the task
-    that watches the bridge's sessions.
+    Use it as an async context manager inside the session manager's block: it owns the task
+    that watches the session manager's sessions.
     """
 
     def __init__(
-        self, bridge: SessionManager, state_dir: Path, *, poll_interval: float = 1.0
+        self, sessions: SessionManager, state_dir: Path, *, poll_interval: float = 1.0
     ) -> None:
-        self.bridge = bridge
+        self.sessions = sessions
         self.state_dir = state_dir
         self.poll_interval = poll_interval
         self._store: InboxStore | None = None
@@ -269,15 +269,15 @@ class InboxRouter(Lifespan):
 
     def _known(self, handle: str) -> bool:
         try:
-            self.bridge.get(handle)
+            self.sessions.get(handle)
         except UnknownSession:
             # Seen in an earlier run (or another process): its folder is kept.
-            return valid_handle(handle) and (self.bridge.sessions_dir / handle).is_dir()
+            return valid_handle(handle) and (self.sessions.sessions_dir / handle).is_dir()
         return True
 
     def _live(self, handle: str) -> bool:
         try:
-            return self.bridge.get(handle).state.live
+            return self.sessions.get(handle).state.live
         except UnknownSession:
             return False
 
@@ -299,7 +299,7 @@ class InboxRouter(Lifespan):
         unsent: list[int] = []
         for index, item in enumerate(claimed):
             try:
-                self.bridge.send(handle, item.message, sender=item.sender)
+                self.sessions.send(handle, item.message, sender=item.sender)
             except MessageRefused as exc:
                 refused[item.id] = exc
                 log.warning("message %d to %s refused: %s", item.id, handle, exc)
@@ -325,7 +325,7 @@ class InboxRouter(Lifespan):
     # --- watching -------------------------------------------------------------------------
 
     async def _watch(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with self.bridge.subscribe() as events:
+        with self.sessions.subscribe() as events:
             task_status.started()
             async for handle, event in events:
                 if isinstance(event, StateChanged) and event.state == SessionState.ready.value:
@@ -336,7 +336,7 @@ class InboxRouter(Lifespan):
         # session live here, and whatever was waiting when this router started.
         store = self._require_store()
         while True:
-            live = [s.handle for s in self.bridge.list_sessions() if s.state.live]
+            live = [s.handle for s in self.sessions.list_sessions() if s.state.live]
             try:
                 waiting = await anyio.to_thread.run_sync(store.handles_waiting, live)
             except Exception:

@@ -17,7 +17,7 @@ auto       allow                    deny                     deny
 about is refused in headless use (a frontend may answer for a person instead).
 
 Tools of a *trusted* MCP server (aegis's own plane) are allowed at every level:
-they hand work to peers and read the substrate's state, and touch no file.
+they hand work to peers and read the runtime's state, and touch no file.
 """
 
 from __future__ import annotations

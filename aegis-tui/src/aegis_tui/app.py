@@ -1,8 +1,8 @@
-"""The aegis Textual application: tabs of sessions over one project's substrate.
+"""The aegis Textual application: tabs of sessions over one project's runtime.
 
-The app runs the project's :class:`~aegis.substrate.Substrate` (the session
-bridge, the inbox, the queues and the workflow runner) in a long-lived worker of
-its own event loop, and renders nothing but the canonical events the bridge
+The app runs the project's :class:`~aegis.runtime.Runtime` (the session
+sessions, the inbox, the queues and the workflow runner) in a long-lived worker of
+its own event loop, and renders nothing but the canonical events the session manager
 streams. Each tab is one session: its transcript (a Line API view), its state
 dot, its unseen-output marker. The tabs are remembered in ``.aegis/tui.json``
 and resumed the next time aegis opens in the project.
@@ -26,8 +26,8 @@ from textual.widgets import ContentSwitcher
 from aegis.config.loader import Project
 from aegis.errors import MessageRefused
 from aegis.events import Event, SessionStarted, StateChanged, TurnEnd
+from aegis.runtime import Runtime
 from aegis.session.manager import SessionClosed, SessionManager
-from aegis.substrate import Substrate
 from aegis.workflow.registry import get_workflow
 from aegis_tui.keys import APP_KEYS, read_alt_keys
 from aegis_tui.replay import read_transcript
@@ -65,7 +65,7 @@ SPIN_EVERY = 0.1
 QUIT_TIMEOUT = 30.0
 """Seconds quitting waits for sessions and running queue tasks to stop."""
 
-SubstrateFactory = Callable[[Project], Substrate]
+RuntimeFactory = Callable[[Project], Runtime]
 
 
 def describe(exc: BaseException) -> str:
@@ -80,7 +80,7 @@ class AegisApp(App[int]):
 
     ``profile`` opens a tab of that profile (beside the restored ones); ``clean``
     starts without restoring. The other arguments are seams for tests and
-    benchmarks: ``substrate`` builds the substrate, ``clock`` gives monotonic
+    benchmarks: ``runtime`` builds the runtime, ``clock`` gives monotonic
     seconds for the status bar, ``handles`` names new sessions (instead of random
     readable names), ``queue_source`` replaces the queue manager the strip and the
     dashboard read, and ``queue_poll`` is how often the strip is refreshed
@@ -97,7 +97,7 @@ class AegisApp(App[int]):
         *,
         profile: str | None = None,
         clean: bool = False,
-        substrate: SubstrateFactory = Substrate,
+        runtime: RuntimeFactory = Runtime,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         handles: Iterable[str] | None = None,
@@ -116,17 +116,17 @@ class AegisApp(App[int]):
         self.active = 0
         self.bells = 0
         """How many times the bell rang (a background tab finished a turn)."""
-        self.substrate: Substrate | None = None
+        self.runtime: Runtime | None = None
         self.state_file = state_path(project.state_dir)
         self.startup_error: str | None = None
-        self._substrate_factory = substrate
+        self._runtime_factory = runtime
         self._handles: Iterator[str] | None = iter(handles) if handles is not None else None
         self._queue_source = queue_source
         self._views: dict[str, TranscriptView] = {}
         self._watchers: dict[str, TranscriptView] = {}
         """Views of sessions that are not tabs (a queue worker's), fed live."""
         self._tg: TaskGroup | None = None
-        """The substrate's task group: workflow runs started here belong to it."""
+        """The runtime's task group: workflow runs started here belong to it."""
         self._by_handle: dict[str, Tab] = {}
         self._restoring = False
         self._started = False
@@ -155,34 +155,34 @@ class AegisApp(App[int]):
         self._refresh_chrome()
         self.set_interval(1.0, self._tick)
         self.set_interval(SPIN_EVERY, self._spin)
-        self.run_worker(self._host(), name="substrate", group="substrate", exit_on_error=False)
+        self.run_worker(self._host(), name="runtime", group="runtime", exit_on_error=False)
 
-    # --- the substrate and its events -----------------------------------------------------
+    # --- the runtime and its events -----------------------------------------------------
 
     @property
-    def bridge(self) -> SessionManager:
-        """The session bridge (once the substrate runs)."""
-        if self.substrate is None:
-            raise RuntimeError("the substrate is not running")
-        return self.substrate.bridge
+    def sessions(self) -> SessionManager:
+        """The session manager (once the runtime runs)."""
+        if self.runtime is None:
+            raise RuntimeError("the runtime is not running")
+        return self.runtime.sessions
 
     @property
     def queues(self) -> QueueSource | None:
         """What the queue strip and dashboard read."""
         if self._queue_source is not None:
             return self._queue_source
-        return self.substrate.queues if self.substrate is not None else None
+        return self.runtime.queues if self.runtime is not None else None
 
     async def wait_ready(self) -> None:
-        """Wait until the substrate runs and the first tabs are open (or start-up failed)."""
+        """Wait until the runtime runs and the first tabs are open (or start-up failed)."""
         await self._tabs_ready.wait()
 
     async def _host(self) -> None:
-        """Run the substrate for the life of the app, and stop it in order on quit."""
+        """Run the runtime for the life of the app, and stop it in order on quit."""
         try:
-            async with self._substrate_factory(self.project) as substrate:
-                self.substrate = substrate
-                with substrate.bridge.subscribe() as events:
+            async with self._runtime_factory(self.project) as runtime:
+                self.runtime = runtime
+                with runtime.sessions.subscribe() as events:
                     await self.refresh_queues()  # the strip is filled before any tab opens
                     async with anyio.create_task_group() as tg:
                         self._tg = tg
@@ -197,11 +197,11 @@ class AegisApp(App[int]):
                         # Last words before the sessions close: what restoring will need.
                         await anyio.to_thread.run_sync(save_state, self.state_file, self.snapshot())
         except Exception as exc:
-            log.exception("the substrate stopped")
+            log.exception("the runtime stopped")
             self.startup_error = describe(exc)
             self.notify(f"aegis could not run: {self.startup_error}", severity="error", timeout=30)
         finally:
-            self.substrate = None
+            self.runtime = None
             self._tg = None
             self._tabs_ready.set()
             self._stopped.set()
@@ -329,7 +329,7 @@ class AegisApp(App[int]):
         """Start a session of ``profile`` in a new tab, and show it."""
         wanted = next(self._handles, None) if self._handles is not None else None
         try:
-            handle = await self.bridge.spawn(profile, wanted, wait=False)
+            handle = await self.sessions.spawn(profile, wanted, wait=False)
         except Exception as exc:  # an unknown profile, a taken handle: say it, keep going
             self.notify(f"could not open a {profile} session: {exc}", severity="error")
             return None
@@ -351,7 +351,7 @@ class AegisApp(App[int]):
         if record.harness_session_id is None:
             return  # it never started: there is nothing to resume
         events = await anyio.to_thread.run_sync(
-            read_transcript, self.bridge.transcript_path(record.handle)
+            read_transcript, self.sessions.transcript_path(record.handle)
         )
         tab, view = self._new_tab(record.handle, record.profile)
         tab.harness_session_id = record.harness_session_id
@@ -363,7 +363,7 @@ class AegisApp(App[int]):
             view.note(f"── {len(events)} events of an earlier run above; resuming the session")
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         try:
-            await self.bridge.spawn(
+            await self.sessions.spawn(
                 record.profile, record.handle, wait=False, resume=record.harness_session_id
             )
         except Exception as exc:
@@ -461,7 +461,7 @@ class AegisApp(App[int]):
         text = event.value
         self._history = list(prompt.sent)
         tab = self.current
-        if tab is None or self.substrate is None:
+        if tab is None or self.runtime is None:
             self.notify("No session: ctrl+t opens one", severity="warning")
             prompt.give_back(text)
             return
@@ -483,7 +483,7 @@ class AegisApp(App[int]):
     def _send(self, tab: Tab, text: str) -> bool:
         """Send ``text`` to the session of ``tab``; says why not and returns False."""
         try:
-            self.bridge.send(tab.handle, text, sender="user")
+            self.sessions.send(tab.handle, text, sender="user")
         except SessionClosed:
             self._notify_ended(tab)
             return False
@@ -511,11 +511,11 @@ class AegisApp(App[int]):
         self.select_tab(event.index)
 
     async def action_new_tab(self) -> None:
-        if self.substrate is not None:
+        if self.runtime is not None:
             await self.open_tab(self.project.default_agent)
 
     def action_pick_profile(self) -> None:
-        if self.substrate is None:
+        if self.runtime is None:
             return
 
         def chosen(profile: str | None) -> None:
@@ -552,8 +552,8 @@ class AegisApp(App[int]):
             self._refresh_chrome()
         await view.remove()
         self.save_soon()
-        if self.substrate is not None and tab.live:
-            await self.bridge.close(tab.handle)
+        if self.runtime is not None and tab.live:
+            await self.sessions.close(tab.handle)
 
     def action_next_tab(self) -> None:
         if self.tabs:
@@ -568,7 +568,7 @@ class AegisApp(App[int]):
 
     async def action_interrupt(self) -> None:
         tab = self.current
-        if tab is None or self.substrate is None:
+        if tab is None or self.runtime is None:
             return
         if tab.state != "busy":
             return
@@ -580,7 +580,7 @@ class AegisApp(App[int]):
             self.notify(f"{count} queued message{'s' * (count > 1)} back in the input box")
             self._refresh_chrome()
         self.view_of(tab).note("⊘ interrupting…", "yellow")
-        await self.bridge.interrupt(tab.handle)
+        await self.sessions.interrupt(tab.handle)
 
     def action_rename_tab(self) -> None:
         tab = self.current
@@ -644,28 +644,28 @@ class AegisApp(App[int]):
         """Save the tabs, close every session (and running queue task), then leave."""
         if not self._stopping.is_set():
             self.notify("closing the sessions…", timeout=QUIT_TIMEOUT)
-            await self.stop_substrate()
+            await self.stop_runtime()
         self.exit(0)
 
-    async def stop_substrate(self) -> None:
-        """Stop the substrate in order: tabs saved, sessions closed, queue tasks ended."""
+    async def stop_runtime(self) -> None:
+        """Stop the runtime in order: tabs saved, sessions closed, queue tasks ended."""
         self._stopping.set()
         with anyio.move_on_after(QUIT_TIMEOUT):
             await self._stopped.wait()
 
     async def on_exit_app(self, event: ExitApp) -> None:
-        # However the app is left (quit, App.exit), stop the substrate
+        # However the app is left (quit, App.exit), stop the runtime
         # before Textual cancels its worker: a cancelled worker could not stop it in
         # order (the sessions' shielded clean-up does not hold against a task cancel).
         if self._started:
-            await self.stop_substrate()
+            await self.stop_runtime()
 
     # --- sessions that are not tabs, and workflow runs ---------------------------------------
 
     async def watch_session(self, handle: str, view: TranscriptView) -> None:
         """Fill ``view`` with the transcript of session ``handle`` so far, then feed it
         that session's live events until :meth:`unwatch_session`."""
-        if self.substrate is None:
+        if self.runtime is None:
             return
         events = await self._transcript_of(handle)
         for event in events:
@@ -675,8 +675,8 @@ class AegisApp(App[int]):
 
     async def _transcript_of(self, handle: str) -> list[Event]:
         """The events of session ``handle`` written so far (the pending ones flushed first)."""
-        await self.bridge.flush_transcripts()
-        path = self.bridge.transcript_path(handle)
+        await self.sessions.flush_transcripts()
+        path = self.sessions.transcript_path(handle)
         return await anyio.to_thread.run_sync(read_transcript, path)
 
     def unwatch_session(self, handle: str) -> None:
@@ -689,10 +689,10 @@ class AegisApp(App[int]):
         if handle in self._by_handle:
             self.select_tab(self.tabs.index(self._by_handle[handle]))
             return self._by_handle[handle]
-        if self.substrate is None or profile not in self.project.agents:
+        if self.runtime is None or profile not in self.project.agents:
             return None
         events = await self._transcript_of(handle)
-        live = self.bridge.known(handle) and self._is_live(handle)
+        live = self.sessions.known(handle) and self._is_live(handle)
         if not live:
             started = [e for e in events if isinstance(e, SessionStarted)]
             if not started:
@@ -701,7 +701,7 @@ class AegisApp(App[int]):
             await self._restore_tab(TabRecord(handle, profile, started[-1].harness_session_id))
         else:
             tab, view = self._new_tab(handle, profile)
-            info = self.bridge.get(handle)
+            info = self.sessions.get(handle)
             tab.state, tab.harness_session_id = info.state.value, info.harness_session_id
             for event in events:
                 tab.replay(event)
@@ -715,21 +715,21 @@ class AegisApp(App[int]):
 
     def _is_live(self, handle: str) -> bool:
         try:
-            return self.bridge.get(handle).state.live
+            return self.sessions.get(handle).state.live
         except Exception:  # a handle of an earlier run: no session in this process
             return False
 
     def start_workflow(self, name: str, arguments: dict[str, str]) -> bool:
-        """Start workflow ``name`` in the substrate (it runs on when its screen closes);
+        """Start workflow ``name`` in the runtime (it runs on when its screen closes);
         says why not and returns False."""
-        if self.substrate is None or self._tg is None:
+        if self.runtime is None or self._tg is None:
             self.notify("aegis is not running", severity="error")
             return False
         if get_workflow(name) is None:
             names = ", ".join(self.project.workflows) or "none"
             self.notify(f"no workflow {name!r} (workflows: {names})", severity="error")
             return False
-        runner = self.substrate.workflows
+        runner = self.runtime.workflows
 
         async def run() -> None:
             try:
@@ -744,7 +744,7 @@ class AegisApp(App[int]):
 
     def cancel_workflow(self, run_id: str) -> bool:
         """Cancel run ``run_id`` if it runs in this process; returns whether it did."""
-        return self.substrate is not None and self.substrate.workflows.cancel(run_id)
+        return self.runtime is not None and self.runtime.workflows.cancel(run_id)
 
     # --- redrawing ---------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class Tab:
             self.activity = None
         self.state = state
         if state in ("closed", "failed"):
-            self.pending.clear()  # the bridge answered them with an error turn
+            self.pending.clear()  # the session manager answered them with an error turn
 
     def turn_time(self, now: float) -> float | None:
         """Seconds of the turn running now, else of the last one (``None``: no turn yet)."""

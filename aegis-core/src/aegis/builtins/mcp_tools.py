@@ -165,7 +165,7 @@ def _summary(info: Any) -> SessionSummary:
 def _live_peers(ctx: ToolContext) -> list[SessionSummary]:
     return [
         _summary(info)
-        for info in ctx.substrate.bridge.list_sessions()
+        for info in ctx.sessions.list_sessions()
         if info.state.live and info.handle != ctx.handle
     ]
 
@@ -184,7 +184,7 @@ def _peers_hint(ctx: ToolContext) -> str:
 async def aegis_meta(ctx: ToolContext) -> MetaResult:
     """Who you are (your handle and profile), your peers (the other live sessions, with their
     profile and state), the queues you can hand tasks to and the workflows you can run."""
-    queues = ctx.substrate.queues
+    queues = ctx.queues
     counts = await queues.counts()
     from aegis.workflow.registry import list_workflows
 
@@ -216,9 +216,7 @@ async def aegis_list_sessions(
     """The sessions of this aegis process (you included): handle, profile, harness, state
     and how many messages wait in each one's inbox."""
     sessions = [
-        _summary(info)
-        for info in ctx.substrate.bridge.list_sessions()
-        if include_ended or info.state.live
+        _summary(info) for info in ctx.sessions.list_sessions() if include_ended or info.state.live
     ]
     return SessionList(you=ctx.handle, sessions=sessions)
 
@@ -248,9 +246,9 @@ async def aegis_handoff(
     check_size("message", message)
     if not message.strip():
         raise ToolError("message is empty: say what the target should do")
-    bridge, inbox = ctx.substrate.bridge, ctx.substrate.inbox
+    sessions, inbox = ctx.sessions, ctx.inbox
     try:
-        before = bridge.get(target)
+        before = sessions.get(target)
     except UnknownSession:
         before = None
     text = f"{HANDOFF_HEADER.format(handle=ctx.handle, profile=ctx.profile)}\n\n{message}"
@@ -302,9 +300,7 @@ async def aegis_enqueue(
     if not payload.strip():
         raise ToolError("payload is empty: say what the worker should do")
     try:
-        task_id = await ctx.substrate.queues.enqueue(
-            queue, payload, sender=ctx.sender, callback=callback
-        )
+        task_id = await ctx.queues.enqueue(queue, payload, sender=ctx.sender, callback=callback)
     except UnknownQueue as exc:
         raise ToolError(str(exc)) from None
     detail = (
@@ -321,7 +317,7 @@ async def aegis_task_status(
 ) -> TaskStatusResult:
     """The status of a queued task: queued, running, done, failed or cancelled, with its
     result or error once it has ended."""
-    queues = ctx.substrate.queues
+    queues = ctx.queues
     task = await queues.get(task_id.strip())
     if task is None:
         mine = [t.id for t in await queues.list_tasks(limit=500) if t.sender == ctx.sender]
@@ -434,9 +430,7 @@ def _as_text(value: str | int | float | bool) -> str:
 async def _run_and_report(ctx: ToolContext, name: str, raw: dict[str, str], run_id: str) -> None:
     head = f"Workflow {name} (run {run_id})"
     try:
-        record = await ctx.substrate.workflows.run(
-            name, raw, caller_handle=ctx.handle, run_id=run_id
-        )
+        record = await ctx.workflows.run(name, raw, caller_handle=ctx.handle, run_id=run_id)
     except anyio.get_cancelled_exc_class():
         with anyio.move_on_after(REPORT_TIMEOUT_S, shield=True):
             await _report(ctx, run_id, f"{head} crashed: cancelled: aegis stopped")
@@ -466,7 +460,7 @@ async def _report(ctx: ToolContext, run_id: str, text: str) -> None:
 
     try:
         # Keyed: the outcome of a run reaches its caller once, whatever happens.
-        await ctx.substrate.inbox.deliver(
+        await ctx.inbox.deliver(
             ctx.handle, text, f"workflow:{run_id}", key=f"workflow-outcome:{run_id}"
         )
     except (UnknownSession, MessageRefused) as exc:

@@ -53,8 +53,8 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
             )
             renderer.spinner = spinner
         status = 1
-        async with SessionManager.for_project(project) as bridge, anyio.create_task_group() as tg:
-            with bridge.subscribe() as stream:
+        async with SessionManager.for_project(project) as sessions, anyio.create_task_group() as tg:
+            with sessions.subscribe() as stream:
 
                 async def show() -> None:
                     async for handle, event in stream:
@@ -67,14 +67,14 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
                 if spinner is not None:
                     tg.start_soon(spinner.run)
                 try:
-                    handle = await bridge.spawn(profile)
+                    handle = await sessions.spawn(profile)
                 except DriverError:
                     pass  # its Error event says why
                 else:
                     if spinner is not None:
                         spinner.start_turn()
-                    end = await bridge.request(handle, text, sender="user")
-                    await bridge.close(handle)
+                    end = await sessions.request(handle, text, sender="user")
+                    await sessions.close(handle)
                     status = 0 if end.ok else 1
                 if spinner is not None:
                     spinner.stop()

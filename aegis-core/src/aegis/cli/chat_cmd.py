@@ -25,25 +25,25 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
     terminal, lines are edited with the usual keys and kept in a history per
     project (.aegis/chat_history; Up recalls them).
 
-    Like the TUI, chat runs the project's substrate: the agent can call aegis's
+    Like the TUI, chat runs the project's runtime: the agent can call aegis's
     MCP tools (hand off work, enqueue tasks, run workflows), this process runs
     queued tasks, and messages other agents or queues send to this session are
     shown with their sender.
     """
     project = load_project(ctx)
     chosen = profile or project.default_agent
-    require_profile(project, chosen)  # before the substrate starts for nothing
+    require_profile(project, chosen)  # before the runtime starts for nothing
     state: dict[str, object] = {}
 
     async def interrupt() -> bool:
-        bridge, handle = state.get("bridge"), state.get("handle")
-        if bridge is None or not isinstance(handle, str):
+        sessions, handle = state.get("sessions"), state.get("handle")
+        if sessions is None or not isinstance(handle, str):
             return False
         from aegis.session import SessionManager, SessionState
 
-        assert isinstance(bridge, SessionManager)
-        if bridge.get(handle).state is SessionState.busy:
-            await bridge.interrupt(handle)
+        assert isinstance(sessions, SessionManager)
+        if sessions.get(handle).state is SessionState.busy:
+            await sessions.interrupt(handle)
         else:
             click.secho("\n(Ctrl+D leaves)", dim=True, err=True)
         return True
@@ -52,23 +52,23 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
         from aegis.cli._lines import line_source
         from aegis.errors import DriverError
         from aegis.events import TurnEnd
-        from aegis.substrate import Substrate
+        from aegis.runtime import Runtime
 
         renderer = ConsoleRenderer()
         # The turn ends the renderer has shown, in order (nobody waits for most).
         show_end, shown_ends = anyio.create_memory_object_stream[TurnEnd](math.inf)
         async with (
-            Substrate(project) as substrate,
+            Runtime(project) as runtime,
             anyio.create_task_group() as tg,
             show_end,
             shown_ends,
         ):
-            bridge = substrate.bridge
+            sessions = runtime.sessions
             # Subscribed to this session alone (not the queue workers this process may
             # run), before anything of it can stream: spawning without waiting returns
             # before the session's task has run.
-            handle = await bridge.spawn(chosen, resume=resume, wait=False)
-            with bridge.subscribe(handle) as stream:
+            handle = await sessions.spawn(chosen, resume=resume, wait=False)
+            with sessions.subscribe(handle) as stream:
 
                 async def show() -> None:
                     async for _, event in stream:
@@ -78,11 +78,11 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
 
                 tg.start_soon(show)
                 try:
-                    await bridge.wait_ready(handle)
+                    await sessions.wait_ready(handle)
                 except DriverError:
                     return 1
-                state.update(bridge=bridge, handle=handle)
-                info = bridge.get(handle)
+                state.update(sessions=sessions, handle=handle)
+                info = sessions.get(handle)
                 click.secho(
                     f"{handle}: {chosen} ({info.provider}"
                     f"{', ' + info.model if info.model else ''}); Ctrl+C interrupts, Ctrl+D leaves",
@@ -93,15 +93,15 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None) -> None:
                 while (line := await lines.read()) is not None:
                     if not line.strip():
                         continue
-                    end = await bridge.request(handle, line, sender="user")
-                    if bridge.get(handle).state.live is False:
+                    end = await sessions.request(handle, line, sender="user")
+                    if sessions.get(handle).state.live is False:
                         click.secho(f"the session ended: {end.error}", fg="red", err=True)
                         return 1
                     # The prompt comes once the reply is on screen, its last newline too.
                     while await shown_ends.receive() != end:
                         pass  # the end of a turn a message from elsewhere started
-                resume_id = bridge.get(handle).harness_session_id
-                await bridge.close(handle)
+                resume_id = sessions.get(handle).harness_session_id
+                await sessions.close(handle)
                 if resume_id:
                     click.secho(
                         f"to come back to this conversation: aegis chat {chosen} "

@@ -27,10 +27,10 @@ def _with_queues(
     box: list[T] = []
 
     async def main() -> int:
-        from aegis.substrate import Substrate
+        from aegis.runtime import Runtime
 
-        async with Substrate(project, dispatch=dispatch, mcp=False) as substrate:
-            box.append(await action(substrate.queues))
+        async with Runtime(project, dispatch=dispatch, mcp=False) as runtime:
+            box.append(await action(runtime.queues))
         return 0
 
     status = run_command(main)

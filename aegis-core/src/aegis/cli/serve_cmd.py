@@ -1,4 +1,4 @@
-"""``aegis serve``: the substrate, headless, until stopped."""
+"""``aegis serve``: the runtime, headless, until stopped."""
 
 from __future__ import annotations
 
@@ -24,19 +24,19 @@ def serve(ctx: click.Context) -> None:
 
     async def main() -> int:
         from aegis.events import StateChanged
-        from aegis.substrate import Substrate
+        from aegis.runtime import Runtime
 
-        async with Substrate(project) as substrate:
+        async with Runtime(project) as runtime:
             queues = ", ".join(
                 f"{q.name} ({q.agent_profile} x{q.max_parallel})" for q in project.queues.values()
             )
             click.echo(f"aegis serve: {project.root}", err=True)
             click.echo(f"  queues: {queues or 'none'}", err=True)
             click.echo("  Ctrl+C or SIGTERM stops", err=True)
-            with substrate.bridge.subscribe() as stream:
+            with runtime.sessions.subscribe() as stream:
                 async for handle, event in stream:
                     if isinstance(event, StateChanged) and event.state in ("closed", "failed"):
-                        info = substrate.bridge.get(handle)
+                        info = runtime.sessions.get(handle)
                         click.echo(f"{handle} ({info.profile}) {event.state}", err=True)
             await anyio.sleep_forever()
         return 0

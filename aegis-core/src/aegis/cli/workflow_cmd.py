@@ -91,27 +91,27 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
     project = load_project(ctx)
     arguments = _parse_args(args)
     try:
-        require_workflow(name)  # before the substrate starts for nothing
+        require_workflow(name)  # before the runtime starts for nothing
     except WorkflowError as exc:
         raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
 
     async def main() -> int:
         from aegis.cli._render import ProgressPrinter
-        from aegis.substrate import Substrate
+        from aegis.runtime import Runtime
 
         def on_log(stamp: str, message: str) -> None:
             click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
         printer = ProgressPrinter()
-        async with Substrate(project) as substrate, anyio.create_task_group() as tg:
-            with substrate.bridge.subscribe() as stream:
+        async with Runtime(project) as runtime, anyio.create_task_group() as tg:
+            with runtime.sessions.subscribe() as stream:
 
                 async def progress() -> None:
                     async for handle, event in stream:
                         printer.show(handle, event)
 
                 tg.start_soon(progress)
-                record = await substrate.workflows.run(name, arguments, on_log=on_log)
+                record = await runtime.workflows.run(name, arguments, on_log=on_log)
         if as_json:
             print_json(record.as_dict())
         elif record.status.value == "ok":

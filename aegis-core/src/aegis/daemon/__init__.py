@@ -2,7 +2,7 @@
 
 One daemon runs per project. It owns the project's sessions, queues and their
 dispatch, the inbox router, workflow runs and the MCP plane (today an
-:class:`aegis.substrate.Substrate`), and serves the client protocol described in
+:class:`aegis.runtime.Runtime`), and serves the client protocol described in
 ``docs/protocol.md`` on ``.aegis/daemon.sock``. Frontends are clients: they attach,
 watch a session's events from a sequence number, send messages, and detach.
 

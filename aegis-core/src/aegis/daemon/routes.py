@@ -180,7 +180,7 @@ async def _workers(daemon: Daemon) -> dict[str, str]:
 
 async def status(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
-    sessions = daemon.runtime.bridge.list_sessions()
+    sessions = daemon.runtime.sessions.list_sessions()
     counts = await daemon.runtime.queues.counts()
     tasks = {
         status: sum(by_status.get(status, 0) for by_status in counts.values())
@@ -210,7 +210,7 @@ async def status(request: Request) -> Response:
 async def list_sessions(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     workers = await _workers(daemon)
-    infos = daemon.runtime.bridge.list_sessions()
+    infos = daemon.runtime.sessions.list_sessions()
     return _ok({"sessions": [session_view(daemon, info, workers) for info in infos]})
 
 
@@ -228,32 +228,32 @@ async def spawn(request: Request) -> Response:
             f"no agent profile {profile!r}",
             f"profiles: {', '.join(daemon.project.agents)}",
         )
-    bridge = daemon.runtime.bridge
-    handle = await bridge.spawn(profile, handle, wait=False)
+    sessions = daemon.runtime.sessions
+    handle = await sessions.spawn(profile, handle, wait=False)
     daemon.started_by[handle] = _sender({"sender": data.get("started_by", "user")})
     if data.get("wait", True):
-        await bridge.wait_ready(handle)
-    return _ok(session_view(daemon, bridge.get(handle), {}), 201)
+        await sessions.wait_ready(handle)
+    return _ok(session_view(daemon, sessions.get(handle), {}), 201)
 
 
 async def show_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
-    info = daemon.runtime.bridge.get(request.path_params["handle"])
+    info = daemon.runtime.sessions.get(request.path_params["handle"])
     return _ok(session_view(daemon, info, await _workers(daemon)))
 
 
 async def close_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     handle = request.path_params["handle"]
-    await daemon.runtime.bridge.close(handle)
-    return _ok(session_view(daemon, daemon.runtime.bridge.get(handle), {}))
+    await daemon.runtime.sessions.close(handle)
+    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle), {}))
 
 
 async def interrupt_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     handle = request.path_params["handle"]
-    await daemon.runtime.bridge.interrupt(handle)
-    return _ok(session_view(daemon, daemon.runtime.bridge.get(handle), {}))
+    await daemon.runtime.sessions.interrupt(handle)
+    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle), {}))
 
 
 async def send_message(request: Request) -> Response:
@@ -261,19 +261,19 @@ async def send_message(request: Request) -> Response:
     handle = request.path_params["handle"]
     data = await _body(request)
     text, sender = _text(data, "text"), _sender(data)
-    bridge = daemon.runtime.bridge
+    sessions = daemon.runtime.sessions
     if data.get("wait", False):
-        end = await bridge.request(handle, text, sender=sender)
+        end = await sessions.request(handle, text, sender=sender)
         return _ok({"turn_end": to_dict(end)})
-    bridge.send(handle, text, sender=sender)
-    return _ok({"queued": bridge.get(handle).queued}, 202)
+    sessions.send(handle, text, sender=sender)
+    return _ok({"queued": sessions.get(handle).queued}, 202)
 
 
 async def session_events(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     handle = request.path_params["handle"]
-    bridge = daemon.runtime.bridge
-    if not bridge.known(handle):
+    sessions = daemon.runtime.sessions
+    if not sessions.known(handle):
         raise ApiError(404, "unknown_session", f"no session {handle!r}")
     after = request.query_params.get("after") or request.headers.get("last-event-id") or "0"
     try:

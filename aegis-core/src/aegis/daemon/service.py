@@ -1,6 +1,6 @@
 """The daemon's life: the lock, the socket, the runtime, the API, and the idle exit.
 
-:class:`Daemon` runs one project's runtime (an :class:`aegis.substrate.Substrate`)
+:class:`Daemon` runs one project's runtime (an :class:`aegis.runtime.Runtime`)
 behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
 caller cancels it, as ``aegis daemon run`` does on SIGINT, SIGTERM and SIGHUP) or has
 been idle for ``idle_timeout`` seconds: no live session, no queued or running task,
@@ -52,14 +52,14 @@ class Daemon:
     """
 
     def __init__(self, project: Project, *, idle_timeout: float) -> None:
-        from aegis.substrate import Substrate
+        from aegis.runtime import Runtime
 
         self.project = project
         self.state_dir = project.state_dir
         self.socket_path = socket_path(self.state_dir)
         self.idle_timeout = idle_timeout
-        self.runtime = Substrate(project)
-        self.feed = EventFeed(self.runtime.bridge)
+        self.runtime = Runtime(project)
+        self.feed = EventFeed(self.runtime.sessions)
         self.started_at = time.time()
         self.started_by: dict[str, str] = {}
         """Who spawned each session through the API (``user``, ``client:<name>``)."""
@@ -102,7 +102,7 @@ class Daemon:
             try:
                 # Subscribed before the runtime starts: the feed must see every event of
                 # every session from its first (queue workers may start at once).
-                with self.runtime.bridge.subscribe() as events:
+                with self.runtime.sessions.subscribe() as events:
                     async with self.runtime, anyio.create_task_group() as tg:
                         tg.start_soon(self.feed.run, events)
                         server = LocalHttpServer(build_app(self), sock)
@@ -136,7 +136,7 @@ class Daemon:
         """Whether nothing would be lost if the daemon stopped now."""
         if self.attached or self.requests:
             return False
-        if any(info.state.live for info in self.runtime.bridge.list_sessions()):
+        if any(info.state.live for info in self.runtime.sessions.list_sessions()):
             return False
         counts = await self.runtime.queues.counts()
         return not any(

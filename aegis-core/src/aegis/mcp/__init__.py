@@ -1,7 +1,7 @@
 """The MCP plane: an MCP server every agent aegis runs can call, to reach the others.
 
 * :class:`McpPlane` (:mod:`aegis.mcp.plane`): the server's lifetime and what each
-  session gets (its own token, its preamble); the substrate owns one.
+  session gets (its own token, its preamble); the runtime owns one.
 * :class:`ToolContext` and :class:`ToolError` (:mod:`aegis.mcp.context`): what a
   tool registered through the ``register_tools`` hook receives and raises.
 * :mod:`aegis.mcp.tokens` and :mod:`aegis.mcp.identity`: who is calling, from the

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aegis.substrate import Substrate
+    from pathlib import Path
+
+    from aegis.inbox import InboxRouter
+    from aegis.queue.manager import QueueManager
+    from aegis.session.manager import SessionManager
+    from aegis.workflow.runner import WorkflowRunner
 
 MAX_TEXT_BYTES = 64 * 1024
 """The largest message, payload or argument set a built-in tool takes: 64 KiB of UTF-8.
@@ -51,7 +56,7 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Who is calling a tool, and the substrate the tool may act on.
+    """Who is calling a tool, and the parts of the runtime a tool may act on.
 
     ``handle`` comes from the caller's bearer token (see the identity model in
     ``docs/mcp.md``), never from a tool argument, so a tool can trust it.
@@ -61,8 +66,16 @@ class ToolContext:
     """The calling session's handle."""
     profile: str
     """The calling session's agent profile."""
-    substrate: Substrate
-    """The bridge, inbox router, queues and workflow runner of the project."""
+    sessions: SessionManager
+    """The project's live sessions: list, spawn, send, interrupt, close."""
+    inbox: InboxRouter
+    """Messages to sessions, held until their target can take them."""
+    queues: QueueManager
+    """The project's durable queues."""
+    workflows: WorkflowRunner
+    """Runs the project's workflows and keeps their records."""
+    project_root: Path
+    """The project's folder (where ``.aegis.py`` is)."""
     _background: Callable[[Callable[[], Awaitable[Any]], str], None] | None = field(
         default=None, repr=False
     )

@@ -1,14 +1,14 @@
 """The MCP plane: the MCP server every session's agent can call, and what each session is told.
 
-The :class:`~aegis.substrate.Substrate` owns one plane. It starts with the
-substrate and stops with it; in between it serves MCP over streamable HTTP on
-``http://127.0.0.1:<free port>/mcp``. The session bridge asks it, for every
+The :class:`~aegis.runtime.Runtime` owns one plane. It starts with the
+runtime and stops with it; in between it serves MCP over streamable HTTP on
+``http://127.0.0.1:<free port>/mcp``. The session manager asks it, for every
 session it opens, which MCP servers the agent gets (:meth:`McpPlane.servers_for`:
 the plane, under the name ``aegis``, with a bearer token of that session's own)
 and what the agent is told first (:meth:`McpPlane.preamble`: its handle, its
 profile and its tools).
 
-Lifetime, inside the substrate's structured concurrency::
+Lifetime, inside the runtime's structured concurrency::
 
     enter: tools collected -> MCP session manager running -> HTTP server accepting
     exit:  background work cancelled -> every token revoked -> HTTP server stops
@@ -17,7 +17,7 @@ Lifetime, inside the substrate's structured concurrency::
 Leaving is shielded and bounded (a few seconds at worst), so the server is gone
 when the plane has left, even when aegis is being cancelled (Ctrl+C).
 
-The plane is entered after the bridge, the inbox router and the queues and leaves
+The plane is entered after the session manager, the inbox router and the queues and leaves
 before them, so a tool call never finds them closed.
 """
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from aegis.mcp.http import LocalHttpServer
     from aegis.mcp.tools import ToolRegistry
-    from aegis.substrate import Substrate
+    from aegis.runtime import Runtime
 
 log = logging.getLogger("aegis.mcp")
 
@@ -89,15 +89,15 @@ class RedactedHeaders(dict[str, str]):
 
 
 class McpPlane(Lifespan):
-    """The MCP server of one substrate, and the tokens of its sessions.
+    """The MCP server of one runtime, and the tokens of its sessions.
 
-    Use it as an async context manager (the substrate does). ``servers_for`` and
-    ``preamble`` are the session bridge's ``mcp_servers`` and ``preamble``
+    Use it as an async context manager (the runtime does). ``servers_for`` and
+    ``preamble`` are the session manager's ``mcp_servers`` and ``preamble``
     callbacks.
     """
 
-    def __init__(self, substrate: Substrate) -> None:
-        self.substrate = substrate
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.tokens = TokenStore()
         self.url: str | None = None
         """``http://127.0.0.1:<port>/mcp`` while the plane runs, else ``None``."""
@@ -131,7 +131,7 @@ class McpPlane(Lifespan):
     async def lifespan(self) -> AsyncIterator[None]:
         """Serve from entering until leaving (see the module documentation for the order)."""
         # The SDK (and uvicorn) are imported here, not at import time: they take over
-        # a second to import, which commands that never run a substrate should not pay.
+        # a second to import, which commands that never run a runtime should not pay.
         # The low-level Server, not MCPServer: MCPServer() calls logging.basicConfig(),
         # which would put log lines on the terminal under the TUI. Tools still get the
         # SDK's own schema derivation and argument validation (aegis.mcp.tools).
@@ -224,9 +224,9 @@ class McpPlane(Lifespan):
         """Revoke a session's token when it closes or fails."""
         from aegis.events import StateChanged
 
-        bridge = self.substrate.bridge
-        # The receive side is closed here too: the bridge closes only its sending side.
-        with bridge.subscribe() as events, events:
+        sessions = self.runtime.sessions
+        # The receive side is closed here too: the session manager closes only its sending side.
+        with sessions.subscribe() as events, events:
             task_status.started()
             async for handle, event in events:
                 if not isinstance(event, StateChanged) or event.state not in ("closed", "failed"):
@@ -234,7 +234,7 @@ class McpPlane(Lifespan):
                 # The event may arrive after a new session of the same handle was
                 # opened (a resume); that one's token stays valid.
                 try:
-                    live = bridge.get(handle).state.live
+                    live = sessions.get(handle).state.live
                 except LookupError:
                     live = False
                 if not live:
@@ -272,7 +272,17 @@ class McpPlane(Lifespan):
         grant = caller_of(ctx, self.tokens)
         if grant is None:  # revoked while the request was on its way
             return error_result("your aegis token is no longer valid: your session has ended")
-        context = ToolContext(grant.handle, grant.profile, self.substrate, self._run_in_background)
+        runtime = self.runtime
+        context = ToolContext(
+            grant.handle,
+            grant.profile,
+            sessions=runtime.sessions,
+            inbox=runtime.inbox,
+            queues=runtime.queues,
+            workflows=runtime.workflows,
+            project_root=runtime.project.root,
+            _background=self._run_in_background,
+        )
         log.debug("%s calls %s", grant.handle, params.name)
         try:
             return await self.registry.call(params.name, dict(params.arguments or {}), context)

@@ -1,7 +1,7 @@
 """The QueueManager: runs the tasks of named queues on fresh worker sessions.
 
 A task is a payload for a queue. Running it spawns a fresh session of the queue's
-agent profile through the bridge, sends the payload as its first turn, records the
+agent profile through the session manager, sends the payload as its first turn, records the
 turn's whole final assistant text (``TurnEnd.text``), usage, status and times, and
 closes the session. At most ``max_parallel`` tasks of a queue run at once — across
 every aegis process sharing the queue's backend — and they start oldest first.
@@ -143,7 +143,7 @@ class _Running:
 class QueueManager(Lifespan):
     """Runs the declared queues of one project against a queue backend.
 
-    Use it as an async context manager inside the bridge's and the inbox router's
+    Use it as an async context manager inside the session manager's and the inbox router's
     blocks. Entering recovers the tasks of dead aegis processes and (unless
     ``dispatch=False``: a process that only enqueues and waits) starts one
     dispatcher per queue; leaving stops dispatching, gives running tasks
@@ -161,7 +161,7 @@ class QueueManager(Lifespan):
         queues: Mapping[str, Queue],
         *,
         backend: QueueBackend,
-        bridge: SessionManager,
+        sessions: SessionManager,
         inbox_router: InboxRouter,
         owner: str | None = None,
         poll_interval: float = 0.25,
@@ -172,7 +172,7 @@ class QueueManager(Lifespan):
     ) -> None:
         self.queues: dict[str, Queue] = dict(queues)
         self.backend = backend
-        self.bridge = bridge
+        self.sessions = sessions
         self.inbox_router = inbox_router
         self.owner = owner or current_owner()
         self.poll_interval = poll_interval
@@ -180,7 +180,7 @@ class QueueManager(Lifespan):
         self.dispatch = dispatch
         self.recover_interval = recover_interval
         self._held = hold_dispatch
-        """No task starts until :meth:`release_dispatch` (the substrate waits for its plane)."""
+        """No task starts until :meth:`release_dispatch` (the runtime waits for its plane)."""
         self._running: dict[str, _Running] = {}
         self._events: dict[str, anyio.Event] = {}
         self._stopping = False
@@ -232,7 +232,7 @@ class QueueManager(Lifespan):
     async def wind_down(self) -> None:
         """Stop starting tasks, and give the running ones ``shutdown_grace`` seconds to end.
 
-        Leaving the manager does this first; the substrate calls it earlier, before
+        Leaving the manager does this first; the runtime calls it earlier, before
         the MCP plane stops, so that workers keep their tools during the grace.
         Shielded, like the rest of an orderly stop; a second call returns at once.
         """
@@ -430,7 +430,7 @@ class QueueManager(Lifespan):
         error: str | None = INTERRUPTED
         try:
             with run.scope:
-                run.handle = await self.bridge.spawn(queue.agent_profile)
+                run.handle = await self.sessions.spawn(queue.agent_profile)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
                 get_host().notify(
                     hookspecs.task_started, task=dataclasses.replace(task, worker_handle=run.handle)
@@ -456,7 +456,7 @@ class QueueManager(Lifespan):
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch, run, handle, tg.cancel_scope)
             try:
-                end = await self.bridge.request(
+                end = await self.sessions.request(
                     handle, run.task.payload, sender=f"queue:{queue.name}"
                 )
             except Exception as exc:  # refused by a before_send hook, session gone
@@ -472,7 +472,7 @@ class QueueManager(Lifespan):
         try:
             while True:
                 await anyio.sleep(self.poll_interval)
-                info = self.bridge.get(handle)
+                info = self.sessions.get(handle)
                 if not info.state.live:
                     # Its CLI died mid-turn: give a late answer a moment to win, then stop.
                     await anyio.sleep(self.poll_interval)
@@ -520,8 +520,8 @@ class QueueManager(Lifespan):
             with anyio.move_on_after(_CLOSE_TIMEOUT):
                 try:
                     if run.stop_reason is not None:
-                        await self.bridge.interrupt(run.handle)
-                    await self.bridge.close(run.handle)
+                        await self.sessions.interrupt(run.handle)
+                    await self.sessions.close(run.handle)
                 except Exception:
                     log.exception("could not close worker %s of task %s", run.handle, task.id)
         if unsaved is not None:

@@ -1,4 +1,4 @@
-"""The session layer: the bridge that workflows, queues, the MCP plane and frontends use.
+"""The session layer: the session manager that workflows, queues, the MCP plane and frontends use.
 
 :class:`SessionManager` spawns sessions of agent profiles, delivers messages
 through a per-session inbox, and keeps every session's canonical events in a

@@ -52,9 +52,9 @@ class SessionManager(Lifespan):
     Use it as an async context manager; leaving it closes every session (and
     stops every CLI process group)::
 
-        async with SessionManager.for_project(project) as bridge:
-            handle = await bridge.spawn("reviewer")
-            end = await bridge.request(handle, "Review the diff", sender="user")
+        async with SessionManager.for_project(project) as sessions:
+            handle = await sessions.spawn("reviewer")
+            end = await sessions.request(handle, "Review the diff", sender="user")
 
     ``env`` is added to every CLI's environment (tests point the CLIs at a fake
     model this way); ``mcp_servers`` and ``preamble`` let the MCP plane give each

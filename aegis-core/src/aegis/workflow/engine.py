@@ -39,7 +39,7 @@ def now_iso() -> str:
 class WorkflowEngine:
     """Runtime handle a workflow receives as its first positional argument.
 
-    Constructed once per workflow run and bound to the live aegis substrate (the
+    Constructed once per workflow run and bound to the live aegis runtime (the
     session bridge, the QueueManager and the InboxRouter). It tracks the handles
     the workflow spawned (closed when the run ends) and the handles it touched
     (drained when the run ends).
@@ -203,7 +203,7 @@ class WorkflowEngine:
         """Enqueue a one-shot task on ``queue``, wait for it, and return the worker's final text.
 
         Raises :class:`WorkflowError` on an unknown queue, a failed worker, or an
-        error of the substrate.
+        error of the runtime.
         """
         known = getattr(self._queues, "queues", None)
         if known is not None and queue not in known:
@@ -283,7 +283,7 @@ class WorkflowEngine:
     @property
     def project_root(self) -> Path:
         """The root of the project this engine's sessions belong to (where ``.aegis.py``
-        is); outside a substrate, :func:`~aegis.config.find_project_root` or else the
+        is); outside a runtime, :func:`~aegis.config.find_project_root` or else the
         current directory."""
         root = getattr(self._bridge, "root", None)
         if isinstance(root, Path):
@@ -301,7 +301,7 @@ class WorkflowEngine:
             self.on_log(stamp, message)
 
     def list_sessions(self) -> list[SessionInfo]:
-        """Every session of the substrate, with its state."""
+        """Every session of the runtime, with its state."""
         return list(self._bridge.list_sessions())
 
     def list_agents(self) -> list[str]:

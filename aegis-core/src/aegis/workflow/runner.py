@@ -6,7 +6,7 @@ exception; its traceback is kept). Records live in ``.aegis/workflows/<run id>.j
 
 A record says which process runs it (its ``owner``, as queue tasks do: see
 :mod:`aegis.queue.owner`). A run whose process died without ending it (``kill
--9``, a crash, a power cut) would stay ``running`` forever: every substrate, on
+-9``, a crash, a power cut) would stay ``running`` forever: every runtime, on
 start, ends such records as ``crashed`` (:meth:`WorkflowRunner.recover`).
 """
 
@@ -141,18 +141,18 @@ def _convert(key: str, text: str, kind: Any) -> Any:
 
 
 class WorkflowRunner:
-    """Runs workflows on a live substrate and keeps their run records."""
+    """Runs workflows on a live runtime and keeps their run records."""
 
     def __init__(
         self,
         *,
-        bridge: Any,
+        sessions: Any,
         queue_manager: Any,
         inbox_router: Any,
         state_dir: Path,
         drain_timeout: float = 30.0,
     ) -> None:
-        self.bridge = bridge
+        self.sessions = sessions
         self.queue_manager = queue_manager
         self.inbox_router = inbox_router
         self.runs_dir = state_dir / "workflows"
@@ -191,7 +191,7 @@ class WorkflowRunner:
         engine = WorkflowEngine(
             workflow_name=name,
             workflow_run_id=record.id,
-            bridge=self.bridge,
+            bridge=self.sessions,
             queue_manager=self.queue_manager,
             inbox_router=self.inbox_router,
             caller_handle=caller_handle,

@@ -68,6 +68,6 @@ class MainScreen(Screen[None]):
     async def on_unmount(self) -> None:
         # Taken down without an ExitApp (a test's end, a crash): stop the sessions
         # while the app's worker still runs (see AegisApp.on_exit_app).
-        stop = getattr(self.app, "stop_substrate", None)
+        stop = getattr(self.app, "stop_runtime", None)
         if stop is not None:
             await stop()

@@ -1,11 +1,11 @@
-"""The substrate: everything a frontend runs on, assembled for one project.
+"""The runtime: everything a frontend runs on, assembled for one project.
 
-The session bridge, the inbox router, the durable queues, the workflow runner and
+The session manager, the inbox router, the durable queues, the workflow runner and
 the MCP plane (the server every agent can call) start together and stop together.
 ``aegis serve``, ``aegis workflow run``, ``aegis queue`` and the TUI each run one::
 
-    async with Substrate(project) as substrate:
-        record = await substrate.workflows.run("branch_review", {"base": "main"})
+    async with Runtime(project) as runtime:
+        record = await runtime.workflows.run("branch_review", {"base": "main"})
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ QUEUE_BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
 log = logging.getLogger("aegis")
 
 
-class Substrate(Lifespan):
-    """Bridge, inbox router, queue manager, workflow runner and MCP plane of one project."""
+class Runtime(Lifespan):
+    """The sessions, inbox router, queues, workflow runner and MCP plane of one project."""
 
     def __init__(
         self,
@@ -51,28 +51,28 @@ class Substrate(Lifespan):
         self.state_dir = project.state_dir
         self.dispatch = dispatch
         self.mcp_enabled = mcp
-        # The plane comes first: the bridge asks it, for every session it opens, for
+        # The plane comes first: the session manager asks it, for every session it opens, for
         # the session's MCP servers (with the session's own token) and preamble.
         self.mcp: McpPlane | None = McpPlane(self) if mcp else None
-        self.bridge = SessionManager.for_project(
+        self.sessions = SessionManager.for_project(
             project,
             env=env,
             mcp_servers=self.mcp.servers_for if self.mcp is not None else None,
             preamble=self.mcp.preamble if self.mcp is not None else None,
         )
-        self.inbox = InboxRouter(self.bridge, self.state_dir)
+        self.inbox = InboxRouter(self.sessions, self.state_dir)
         backend_name = queue_backend or os.environ.get(QUEUE_BACKEND_ENV, "sqlite")
         self.queues = QueueManager(
             project.queues,
             backend=get_queue_backend(backend_name, self.state_dir),
-            bridge=self.bridge,
+            sessions=self.sessions,
             inbox_router=self.inbox,
             dispatch=dispatch,
             # A task's worker gets its tools from the plane: none starts before it runs.
             hold_dispatch=mcp,
         )
         self.workflows = WorkflowRunner(
-            bridge=self.bridge,
+            sessions=self.sessions,
             queue_manager=self.queues,
             inbox_router=self.inbox,
             state_dir=self.state_dir,
@@ -87,7 +87,7 @@ class Substrate(Lifespan):
         # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
         # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
         async with (
-            self.bridge,
+            self.sessions,
             self.inbox,
             self.queues,
             announced(self.state_dir, dispatch=self.dispatch),
