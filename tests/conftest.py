@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,15 @@ def _no_aegis_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """``AEGIS_PLUGINS`` or ``AEGIS_CONFIG`` set in the shell must not change a test."""
     monkeypatch.delenv("AEGIS_PLUGINS", raising=False)
     monkeypatch.delenv("AEGIS_CONFIG", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_daemons_a_test_started(tmp_path: Path) -> Iterator[None]:
+    """A daemon a client command started in the test's folder does not outlive the test."""
+    from tests.support.daemons import stop_daemons_under
+
+    yield
+    stop_daemons_under(tmp_path)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ import click
 
 from aegis import __version__
 
+NO_DAEMON_ENV = "AEGIS_NO_DAEMON"
+"""Set to 1 to run every command's agents in-process instead of in the project's daemon."""
+
 CORE_COMMANDS: dict[str, str] = {
     "ask": "aegis.cli.ask_cmd:ask",
     "attach": "aegis.cli.attach_cmd:attach",
@@ -130,8 +133,15 @@ def _as_cli_error(error: Exception) -> click.ClickException:
     help="The .aegis.py to use (or a folder holding one). Default: the closest "
     ".aegis.py above the current folder, then ~/.aegis.py.",
 )
+@click.option(
+    "--no-daemon",
+    is_flag=True,
+    envvar=NO_DAEMON_ENV,
+    help="Run this command's agents in this process, not in the project's daemon: they "
+    f"stop when it ends. Also {NO_DAEMON_ENV}=1.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, no_daemon: bool) -> None:
     """aegis: run many coding agents together.
 
     aegis drives coding-agent CLIs (Claude Code, Gemini CLI, OpenCode, and any a
@@ -141,7 +151,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
     Without a command, aegis opens its terminal UI when aegis-tui is installed.
     """
-    ctx.obj = {"config_path": config_path}
+    ctx.obj = {"config_path": config_path, "no_daemon": no_daemon}
     if ctx.invoked_subcommand is not None:
         return
     group = ctx.command

@@ -1,11 +1,41 @@
-"""Running a command that talks to the daemon: its errors in the CLI's voice."""
+"""Commands that talk to the project's daemon: whether to, reaching it, its errors.
+
+A command that runs agents (``ask``, ``chat``, ``workflow run``, ``queue enqueue``,
+the TUI) is a client of the project's daemon, which it starts when none answers,
+unless the user opted out for this command (``aegis --no-daemon ...`` or
+``AEGIS_NO_DAEMON=1``): then it runs its own runtime, in its own process, as before.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import click
 
 from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
+
+if TYPE_CHECKING:
+    from aegis.config.loader import Project
+    from aegis.daemon.client import DaemonClient
+
+
+def daemon_wanted(ctx: click.Context) -> bool:
+    """Whether this command should go through the daemon (no ``--no-daemon``)."""
+    root = ctx.find_root()
+    return not (root.obj or {}).get("no_daemon", False)
+
+
+async def project_daemon(project: Project, *, name: str, start: bool = True) -> DaemonClient:
+    """A client of ``project``'s daemon, which is started first when none answers.
+
+    ``name`` says who the client is (``cli:ask``): the daemon shows it among the
+    attached clients and as who started the sessions it spawns.
+    """
+    from aegis.daemon.launch import connect
+
+    return await connect(project.path, project.state_dir, name=name, start=start)
 
 
 def run_client(
