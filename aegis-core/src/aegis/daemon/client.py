@@ -228,19 +228,23 @@ class DaemonClient:
         handle: str | None = None,
         *,
         wait: bool = True,
+        resume: str | None = None,
         started_by: str = "user",
         timeout: float = 300.0,
     ) -> SessionSummary:
         """Start a session of agent ``profile`` (default: the project's default agent).
 
-        With ``wait``, returns once it is ready (a :class:`DaemonError` with code
-        ``session_failed`` if it could not start).
+        ``resume``: the harness's id of an earlier conversation to go on with (``handle``
+        may then be the earlier session's). With ``wait``, returns once it is ready (a
+        :class:`DaemonError` with code ``session_failed`` if it could not start).
         """
         data: dict[str, Any] = {"wait": wait, "started_by": started_by}
         if profile is not None:
             data["profile"] = profile
         if handle is not None:
             data["handle"] = handle
+        if resume is not None:
+            data["resume"] = resume
         return SessionSummary.from_json(
             await self._call("POST", "/sessions", data, timeout=timeout)
         )

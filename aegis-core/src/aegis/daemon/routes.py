@@ -218,9 +218,11 @@ async def spawn(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     data = await _body(request)
     profile = _text(data, "profile", default=daemon.project.default_agent)
-    handle = data.get("handle")
+    handle, resume = data.get("handle"), data.get("resume")
     if handle is not None and not isinstance(handle, str):
         raise ApiError(400, "bad_request", "'handle' must be a string")
+    if resume is not None and not isinstance(resume, str):
+        raise ApiError(400, "bad_request", "'resume' must be a string")
     if profile not in daemon.project.agents:
         raise ApiError(
             404,
@@ -229,7 +231,7 @@ async def spawn(request: Request) -> Response:
             f"profiles: {', '.join(daemon.project.agents)}",
         )
     sessions = daemon.runtime.sessions
-    handle = await sessions.spawn(profile, handle, wait=False)
+    handle = await sessions.spawn(profile, handle, wait=False, resume=resume)
     daemon.started_by[handle] = _sender({"sender": data.get("started_by", "user")})
     if data.get("wait", True):
         await sessions.wait_ready(handle)
