@@ -12,7 +12,7 @@ import pytest
 from aegis.daemon import http
 from aegis.daemon.client import DaemonClient, DaemonError, Numbered, StreamEnd
 from aegis.daemon.protocol import PROTOCOL_HEADER, socket_path
-from aegis.events import TurnEnd, UserMessage
+from aegis.events import SessionStarted, StateChanged, TurnEnd, UserMessage
 from aegis.session.transcript import read_records
 from tests.daemon.conftest import aegis
 from tests.fixtures.fakes import AEGIS, clean_env
@@ -114,6 +114,31 @@ async def test_subscriptions_opened_while_events_stream_miss_none_and_repeat_non
     await daemon.close(handle)
 
 
+async def test_a_session_resumed_under_its_handle_numbers_on_and_replays_both_runs(
+    project: Path,
+) -> None:
+    daemon = client(project)
+    first = await daemon.spawn("offline")
+    await daemon.send(first.handle, "hello")
+    earlier = await collect(daemon, first.handle, 0, until_turns=1)
+    await daemon.close(first.handle)
+    closed = await collect(daemon, first.handle, 0, follow=False)
+    assert closed[-1].event == StateChanged("closed")
+    [started] = [i.event for i in earlier if isinstance(i.event, SessionStarted)]
+    resumed = await daemon.spawn("offline", first.handle, resume=started.harness_session_id)
+    assert resumed.handle == first.handle and resumed.seq > closed[-1].seq
+    await daemon.send(first.handle, "count 3")
+    both = await collect(daemon, first.handle, 0, until_turns=2)
+    assert_consecutive(both, 1)
+    assert [i.event for i in both[: len(earlier)]] == [i.event for i in earlier]
+    texts = [i.event.text for i in both if isinstance(i.event, UserMessage)]
+    assert texts == ["hello", "count 3"]
+    path = project / ".aegis" / "sessions" / first.handle / "transcript.jsonl"
+    records = list(read_records(path))
+    await daemon.close(first.handle)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+
+
 async def test_two_clients_on_one_session_both_see_every_event_and_both_send(
     project: Path,
 ) -> None:
@@ -176,6 +201,7 @@ async def test_queue_tasks_enqueued_through_the_daemon_run_there(project: Path) 
     done = await daemon.task(task["id"])
     assert done["result"] == "hi there"
     assert task["id"] in [t["id"] for t in await daemon.tasks(queue="work")]
+    assert (await daemon.queues())["work"]["done"] >= 1
     # Its worker session, its task over, still says who started it.
     [worker] = [s for s in await daemon.sessions() if s.handle == done["worker_handle"]]
     assert worker.started_by == "queue:work"

@@ -318,3 +318,4 @@ async def test_list_tasks_and_counts(tmp_path: Path) -> None:
         }
         task = await env.queues.get(a)
     assert task is not None and task.as_dict()["status"] == "queued"
+    assert TaskRecord.from_dict(task.as_dict()) == task  # the form the daemon's clients read

@@ -306,6 +306,12 @@ class DaemonClient:
         )
         return result
 
+    async def queues(self) -> dict[str, dict[str, int]]:
+        """Each declared queue's task counts by status: ``{queue: {status: n}}``."""
+        result = await self._call("GET", "/queues")
+        queues: dict[str, dict[str, int]] = result["queues"]
+        return queues
+
     async def tasks(
         self, queue: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
 """Every session's canonical events, numbered, for subscribers that start at any number.
 
-The session layer numbers each session's events from 1 (``Session.seq``) and writes
+The session layer numbers each session's events from 1 (``Session.seq``; a session
+resumed under its earlier handle goes on from that run's last number) and writes
 them, with their numbers, to the session's JSONL transcript. The feed subscribes to
-the runtime's session manager before any session exists, so counting the events of
-each session as they come gives those same numbers.
+the runtime's session manager, numbered, before any session exists.
 
 :meth:`EventFeed.records` serves a subscription that starts after number ``after``:
 it first listens to the live events, then makes the transcript writer flush, reads
@@ -57,13 +57,15 @@ class EventFeed:
         self.logs: dict[str, SessionLog] = {}
         self._listeners: dict[str, list[MemoryObjectSendStream[Record]]] = {}
 
-    async def run(self, stream: MemoryObjectReceiveStream[tuple[str, Event]]) -> None:
-        """Consume the manager's stream of every event (subscribed before any session)."""
-        async for handle, event in stream:
+    async def run(self, stream: MemoryObjectReceiveStream[tuple[str, int, Event]]) -> None:
+        """Consume the manager's numbered stream of every event (subscribed before any
+        session: :meth:`SessionManager.subscribe_numbered`)."""
+        async for handle, seq, event in stream:
             log = self.logs.setdefault(handle, SessionLog())
-            log.seq += 1
-            if isinstance(event, StateChanged) and event.state in ENDED_STATES:
-                log.ended = True
+            log.seq = seq
+            if isinstance(event, StateChanged):
+                # A closed session resumed under its handle lives again.
+                log.ended = event.state in ENDED_STATES
             elif isinstance(event, UserMessage) and log.first_sender is None:
                 log.first_sender = event.sender
             record = as_record(event, log.seq, time.time())
@@ -122,9 +124,8 @@ class EventFeed:
             receive.close()
 
     def _live(self, handle: str) -> bool:
-        log = self.logs.get(handle)
-        if log is not None and log.ended:
-            return False
+        # The manager's word first: a session resumed under the handle of one that
+        # ended in this daemon is live before its first event reaches the feed.
         try:
             return self.sessions.get(handle).state.live
         except LookupError:

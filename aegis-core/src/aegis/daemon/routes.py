@@ -347,6 +347,12 @@ async def enqueue(request: Request) -> Response:
     return _ok(task.as_dict(), 201)
 
 
+async def queue_counts(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    counts = await daemon.runtime.queues.counts()
+    return _ok({"queues": {name: counts.get(name, {}) for name in daemon.project.queues}})
+
+
 async def list_tasks(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     params = request.query_params
@@ -392,6 +398,7 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/sessions/{{handle}}/interrupt", _endpoint(interrupt_session), methods=["POST"]),
         Route(f"{p}/sessions/{{handle}}/messages", _endpoint(send_message), methods=["POST"]),
         Route(f"{p}/sessions/{{handle}}/events", _endpoint(session_events), methods=["GET"]),
+        Route(f"{p}/queues", _endpoint(queue_counts), methods=["GET"]),
         Route(f"{p}/queues/{{queue}}/tasks", _endpoint(enqueue), methods=["POST"]),
         Route(f"{p}/tasks", _endpoint(list_tasks), methods=["GET"]),
         Route(f"{p}/tasks/{{task_id}}", _endpoint(show_task), methods=["GET"]),

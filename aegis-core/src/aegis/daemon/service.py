@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -29,6 +30,9 @@ from aegis.daemon.lock import DaemonLock
 from aegis.daemon.protocol import lock_path, socket_path
 from aegis.daemon.unixpath import reachable
 from aegis.private_files import private_dir
+
+if TYPE_CHECKING:
+    from aegis.runtime import Runtime
 
 log = logging.getLogger("aegis.daemon")
 
@@ -49,16 +53,20 @@ class Daemon:
     """One project's runtime behind its Unix socket.
 
     ``idle_timeout``: seconds of idleness after which the daemon exits (``0``: never).
+    ``runtime``: the runtime to serve (default: the project's, with every part); a
+    frontend hosting the daemon in its own process, or a test, may pass its own.
     """
 
-    def __init__(self, project: Project, *, idle_timeout: float) -> None:
+    def __init__(
+        self, project: Project, *, idle_timeout: float, runtime: Runtime | None = None
+    ) -> None:
         from aegis.runtime import Runtime
 
         self.project = project
         self.state_dir = project.state_dir
         self.socket_path = socket_path(self.state_dir)
         self.idle_timeout = idle_timeout
-        self.runtime = Runtime(project)
+        self.runtime = runtime if runtime is not None else Runtime(project)
         self.feed = EventFeed(self.runtime.sessions)
         self.started_at = time.time()
         self.started_by: dict[str, str] = {}
@@ -102,7 +110,7 @@ class Daemon:
             try:
                 # Subscribed before the runtime starts: the feed must see every event of
                 # every session from its first (queue workers may start at once).
-                with self.runtime.sessions.subscribe() as events:
+                with self.runtime.sessions.subscribe_numbered() as events:
                     async with self.runtime, anyio.create_task_group() as tg:
                         tg.start_soon(self.feed.run, events)
                         server = LocalHttpServer(build_app(self), sock)

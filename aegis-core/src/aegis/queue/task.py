@@ -99,6 +99,29 @@ class TaskRecord:
             "retry_of": self.retry_of,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRecord:
+        """The task of :meth:`as_dict`'s form (as the daemon's protocol carries it)."""
+        usage = data.get("usage")
+        return cls(
+            id=data["id"],
+            queue=data["queue"],
+            payload=data["payload"],
+            sender=data.get("sender", "user"),
+            callback=bool(data.get("callback", False)),
+            status=TaskStatus(data.get("status", "queued")),
+            result=data.get("result"),
+            error=data.get("error"),
+            usage=Usage(**usage) if isinstance(usage, dict) else None,
+            created_at=data.get("created_at", 0.0),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            worker_handle=data.get("worker_handle"),
+            owner=data.get("owner"),
+            attempt=data.get("attempt", 1),
+            retry_of=data.get("retry_of"),
+        )
+
 
 Tasks: TypeAlias = list[TaskRecord]
 """A list of tasks (named: backends have a method called ``list``)."""

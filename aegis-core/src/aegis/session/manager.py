@@ -26,7 +26,7 @@ from aegis.private_files import unusable, write_private
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
-from aegis.session.transcript import TranscriptWriter
+from aegis.session.transcript import TranscriptWriter, last_seq
 from aegis.text import clean_text
 
 log = logging.getLogger("aegis.session")
@@ -36,6 +36,7 @@ CLOSE_ALL_TIMEOUT_S = 30.0
 seconds to exit before its process group is killed, so this is a last resort)."""
 
 Subscriber = tuple[str | None, MemoryObjectSendStream[tuple[str, Event]]]
+NumberedSubscriber = MemoryObjectSendStream[tuple[str, int, Event]]
 
 
 class UnknownSession(LookupError):
@@ -80,6 +81,7 @@ class SessionManager(Lifespan):
         self._preamble = preamble
         self._sessions: dict[str, Session] = {}
         self._subscribers: list[Subscriber] = []
+        self._numbered: list[NumberedSubscriber] = []
         self._transcripts = TranscriptWriter(self.transcript_path)
         self._tg: TaskGroup | None = None
 
@@ -156,8 +158,9 @@ class SessionManager(Lifespan):
         provider = get_registry().get(agent.harness).provider
         try:
             handle = handles.allocate(self.sessions_dir, handle, reuse=resume is not None)
+            seq = await self._last_seq(handle) if resume is not None else 0
             session = Session(
-                handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink
+                handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink, seq=seq
             )
             # Written before the session is registered: a spawn that fails here (a
             # full disk) leaves no session that close_all would wait for in vain.
@@ -182,6 +185,14 @@ class SessionManager(Lifespan):
         if wait:
             await self.wait_ready(handle)
         return handle
+
+    async def _last_seq(self, handle: str) -> int:
+        """The number of the last event of ``handle`` so far: a session resumed under
+        its earlier handle numbers its events on from there."""
+        earlier = self._sessions.get(handle)
+        if earlier is not None:
+            return earlier.seq
+        return await anyio.to_thread.run_sync(last_seq, self.transcript_path(handle))
 
     async def wait_ready(self, handle: str) -> None:
         """Wait until session ``handle`` has started; raise ``DriverError`` if it failed to."""
@@ -314,6 +325,18 @@ class SessionManager(Lifespan):
             self._subscribers.remove(subscriber)
             send.close()
 
+    @contextmanager
+    def subscribe_numbered(self) -> Iterator[MemoryObjectReceiveStream[tuple[str, int, Event]]]:
+        """A stream of ``(handle, seq, event)`` for every session: each event with its
+        number, the one its transcript record carries."""
+        send, receive = anyio.create_memory_object_stream[tuple[str, int, Event]](math.inf)
+        self._numbered.append(send)
+        try:
+            yield receive
+        finally:
+            self._numbered.remove(send)
+            send.close()
+
     def transcript_path(self, handle: str) -> Path:
         """The JSONL transcript of session ``handle`` (written shortly after events come:
         :meth:`flush_transcripts` waits until it holds everything so far)."""
@@ -328,6 +351,8 @@ class SessionManager(Lifespan):
         for wanted, send in self._subscribers:
             if wanted is None or wanted == session.handle:
                 send.send_nowait((session.handle, event))
+        for numbered in self._numbered:
+            numbered.send_nowait((session.handle, session.seq, event))
 
     def _write_meta(self, session: Session) -> None:
         """``session.json`` beside the transcript: what restoring the session needs."""

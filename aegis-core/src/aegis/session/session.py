@@ -57,7 +57,11 @@ class Session:
         agent: Agent,
         cwd: Path,
         sink: Callable[[Session, Event], None],
+        *,
+        seq: int = 0,
     ) -> None:
+        """``seq``: the number of the handle's last event so far (a resumed session's
+        numbers go on from its earlier run's)."""
         self.handle = handle
         self.profile = profile
         self.agent = agent
@@ -74,7 +78,7 @@ class Session:
         # aegis lets queue tasks finish within their grace before closing sessions.
         self.scope = anyio.CancelScope(shield=True)
         self.finished = anyio.Event()
-        self.seq = 0
+        self.seq = seq
         self._sink = sink
         self._changed = anyio.Event()
         self._inbox_send: MemoryObjectSendStream[Delivery]

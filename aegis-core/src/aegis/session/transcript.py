@@ -203,3 +203,32 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # not JSON, or nested too deeply to read back
             if isinstance(data, dict):
                 yield data
+
+
+TAIL_BYTES = 64 * 1024
+"""How much of a transcript's end :func:`last_seq` reads (records are far shorter)."""
+
+
+def last_seq(path: Path) -> int:
+    """The number of the last whole record of the transcript at ``path`` (0: none).
+
+    A session resumed under its earlier handle numbers its events on from there, so
+    that the transcript (and a subscription from any number) never holds a number
+    twice. Reads the file's end only; blocks: call it from a worker thread.
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(size - TAIL_BYTES, 0))
+        lines = handle.read().split(b"\n")[:-1]  # the part after the last newline is torn
+    for raw in reversed(lines):
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue  # a torn line, or the first (partial) line of the tail
+        if isinstance(data, dict) and isinstance(data.get("seq"), int):
+            return int(data["seq"])
+    return 0
