@@ -43,13 +43,18 @@ class Runtime(Lifespan):
         queue_backend: str | None = None,
         dispatch: bool = True,
         mcp: bool = True,
+        dispatch_on_use: bool = False,
     ) -> None:
-        """``dispatch``: run queued tasks in this process. ``mcp``: run the MCP plane
-        (commands that only look at state, like ``aegis queue list``, need neither);
-        without it, sessions get no aegis tools and no preamble."""
+        """``dispatch``: run queued tasks in this process. ``dispatch_on_use``: only
+        those of the queues this process enqueued on (``aegis --no-daemon workflow
+        run``: the queues its workflow delegates to, not the tasks left on the rest).
+        ``mcp``: run the MCP plane (commands that only look at state, like ``aegis
+        queue list``, need neither); without it, sessions get no aegis tools and no
+        preamble."""
         self.project = project
         self.state_dir = project.state_dir
         self.dispatch = dispatch
+        self.dispatch_on_use = dispatch_on_use
         self.mcp_enabled = mcp
         # The plane comes first: the session manager asks it, for every session it opens, for
         # the session's MCP servers (with the session's own token) and preamble.
@@ -68,6 +73,7 @@ class Runtime(Lifespan):
             sessions=self.sessions,
             inbox_router=self.inbox,
             dispatch=dispatch,
+            dispatch_on_use=dispatch_on_use,
             # A task's worker gets its tools from the plane: none starts before it runs.
             hold_dispatch=mcp,
         )
@@ -90,7 +96,8 @@ class Runtime(Lifespan):
             self.sessions,
             self.inbox,
             self.queues,
-            announced(self.state_dir, dispatch=self.dispatch),
+            # Announced only when it runs whatever is queued (not just the queues it uses).
+            announced(self.state_dir, dispatch=self.dispatch and not self.dispatch_on_use),
         ):
             if self.mcp is None:
                 yield

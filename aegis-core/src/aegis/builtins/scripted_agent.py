@@ -156,6 +156,9 @@ class ScriptedAgent:
 
     async def on_notification(self, method: str, params: Any) -> None:
         if method == "session/cancel" and isinstance(params, dict):
+            # A prompt read just before this cancel (same chunk of input) is a task that
+            # has not run yet: one checkpoint lets it start its turn, so the cancel finds it.
+            await anyio.lowlevel.checkpoint()
             session = self.sessions.get(str(params.get("sessionId")))
             if session is not None and session.scope is not None:
                 session.scope.cancel()

@@ -19,10 +19,11 @@ Importing this module is cheap (no MCP SDK, no HTTP library beyond h11).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aegis import __version__
@@ -36,6 +37,12 @@ from aegis.daemon.protocol import (
     socket_path,
 )
 from aegis.events import Event, from_dict
+
+if TYPE_CHECKING:
+    from aegis.workflow.runner import RunRecord
+
+LONG_POLL_S = 60.0
+"""How long one request of :meth:`DaemonClient.wait_task` waits at most."""
 
 
 class DaemonError(Exception):
@@ -112,6 +119,37 @@ class Numbered:
     seq: int
     at: float
     event: Event
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """A log line of a workflow run (``stamp``: when, ISO 8601 in UTC)."""
+
+    seq: int
+    at: float
+    stamp: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSession:
+    """A session of a workflow run: one it spawned, or the worker of a task it delegated.
+
+    Its events are its own stream: :meth:`DaemonClient.events` from 0 gives them all.
+    """
+
+    seq: int
+    at: float
+    handle: str
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """Why a run's log ended (``run ended``, ``not run by this daemon`` for a run another
+    process runs, ``daemon stopping``) and the run's record then."""
+
+    reason: str
+    run: RunRecord
 
 
 @dataclass(frozen=True)
@@ -270,14 +308,23 @@ class DaemonClient:
         """The events of ``handle`` numbered above ``after``: the past ones, then (with
         ``follow``) the live ones until the session ends. The last item is a
         :class:`StreamEnd` saying why the stream ended (absent if the connection broke)."""
-        target = f"{API_PREFIX}/sessions/{quote(handle)}/events?after={after}"
+        target = f"/sessions/{quote(handle)}/events?after={after}"
         if not follow:
             target += "&follow=false"
+        async for kind, record in self._stream(target):
+            if kind == "end":
+                yield StreamEnd(record.get("reason", ""))
+                return
+            yield Numbered(record["seq"], record.get("t", 0.0), from_dict(record))
+
+    async def _stream(self, target: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """``(event name, data)`` of each Server-Sent Event of ``GET target`` (events
+        whose data is not a JSON object are skipped)."""
         try:
             opened = http.stream(
                 self.socket,
                 "GET",
-                target,
+                API_PREFIX + target,
                 headers=self._headers,
                 connect_timeout=self.connect_timeout,
                 head_timeout=self.timeout,
@@ -289,11 +336,8 @@ class DaemonClient:
                 self._check(head.status, head.headers, None)
                 async for kind, _, data in http.server_sent_events(body):
                     record = _json_or_none(data.encode())
-                    if kind == "end":
-                        yield StreamEnd((record or {}).get("reason", ""))
-                        return
                     if isinstance(record, dict):
-                        yield Numbered(record["seq"], record.get("t", 0.0), from_dict(record))
+                        yield kind, record
         except http.NotListening as exc:
             raise DaemonNotRunning(exc.path, stale=not exc.missing) from None
 
@@ -329,6 +373,94 @@ class DaemonClient:
         """Task ``task_id``."""
         result: dict[str, Any] = await self._call("GET", f"/tasks/{quote(task_id)}")
         return result
+
+    async def wait_task(self, task_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until task ``task_id`` has ended (done, failed or cancelled); return it.
+
+        Long polls of the daemon (no busy loop). Raises ``TimeoutError`` after
+        ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = LONG_POLL_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"task {task_id} did not end within {timeout:g} s")
+            wait = min(left, LONG_POLL_S)
+            result: dict[str, Any] = await self._call(
+                "GET", f"/tasks/{quote(task_id)}?wait={wait:.3f}", timeout=wait + self.timeout
+            )
+            if result["status"] in ("done", "failed", "cancelled"):
+                return result
+
+    async def cancel_task(self, task_id: str) -> dict[str, Any]:
+        """Cancel task ``task_id`` (a queued one never runs, a running one has its worker
+        stopped); returns it as it ended."""
+        result: dict[str, Any] = await self._call("POST", f"/tasks/{quote(task_id)}/cancel")
+        return result
+
+    async def retry_task(self, task_id: str) -> dict[str, Any]:
+        """Run failed or cancelled task ``task_id`` again, as a new task; returns the new task
+        (a :class:`DaemonError` with code ``not_retryable`` for a task that did not fail)."""
+        result: dict[str, Any] = await self._call("POST", f"/tasks/{quote(task_id)}/retry")
+        return result
+
+    # --- workflows --------------------------------------------------------------------------
+
+    async def run_workflow(self, name: str, args: Mapping[str, str] | None = None) -> RunRecord:
+        """Start workflow ``name`` with ``args`` (strings, converted to the types its
+        signature declares) in the daemon; returns its record (status ``running``) at once.
+
+        An unknown workflow (code ``unknown_workflow``) or bad arguments
+        (``bad_arguments``) raise :class:`DaemonError` before anything starts.
+        """
+        result = await self._call("POST", "/workflows", {"name": name, "args": dict(args or {})})
+        return _run_record(result)
+
+    async def workflows(self, limit: int = 20) -> list[RunRecord]:
+        """The ``limit`` latest workflow runs of the project, newest first."""
+        result = await self._call("GET", f"/workflows?limit={limit}")
+        return [_run_record(item) for item in result["runs"]]
+
+    async def workflow(self, run_id: str) -> RunRecord:
+        """The record of run ``run_id`` (as it is now, for a run in progress)."""
+        return _run_record(await self._call("GET", f"/workflows/{quote(run_id)}"))
+
+    async def cancel_workflow(
+        self, run_id: str, *, wait: bool = False, timeout: float = 300.0
+    ) -> RunRecord:
+        """Cancel run ``run_id`` of the daemon: its sessions are drained and closed and its
+        record ends ``failed`` with the error ``cancelled``. Returns the record, once the
+        run has ended with ``wait``, else at once (then still ``running``).
+
+        :class:`DaemonError` codes: ``unknown_run``, ``run_not_running`` (it has ended,
+        or runs in another process).
+        """
+        result = await self._call(
+            "POST", f"/workflows/{quote(run_id)}/cancel", {"wait": wait}, timeout=timeout
+        )
+        return _run_record(result)
+
+    async def workflow_log(
+        self, run_id: str, after: int = 0
+    ) -> AsyncIterator[RunLine | RunSession | RunEnd]:
+        """The log of run ``run_id`` numbered above ``after``: its past items, then (a run
+        of this daemon) the live ones until it ends. The last item is a :class:`RunEnd`
+        with the run's record (absent if the connection broke)."""
+        async for kind, record in self._stream(f"/workflows/{quote(run_id)}/log?after={after}"):
+            if kind == "end":
+                yield RunEnd(record.get("reason", ""), _run_record(record["run"]))
+                return
+            seq, at = record["seq"], record.get("t", 0.0)
+            if record.get("type") == "session":
+                yield RunSession(seq, at, record["handle"])
+            elif record.get("type") == "log":
+                yield RunLine(seq, at, record["stamp"], record["message"])
+
+
+def _run_record(data: dict[str, Any]) -> RunRecord:
+    from aegis.workflow.runner import RunRecord
+
+    return RunRecord.from_dict(data)
 
 
 def _json_or_none(raw: bytes) -> Any:

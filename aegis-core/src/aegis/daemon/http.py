@@ -76,21 +76,19 @@ class _Exchange:
         self.stream = stream
         self.conn = h11.Connection(h11.CLIENT)
 
-    async def _send(self, event: Any) -> None:
-        data = self.conn.send(event)
-        if data:
-            await self.stream.send(data)
-
     async def send_request(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
     ) -> None:
         fields = [("Host", "aegis"), ("Connection", "close"), *headers.items()]
         if body is not None:
             fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        await self._send(h11.Request(method=method, target=target, headers=fields))
+        # One write: a server that answers before reading the body (an unknown id) and
+        # closes must not break a second write of this request.
+        data = self.conn.send(h11.Request(method=method, target=target, headers=fields)) or b""
         if body:
-            await self._send(h11.Data(data=body))
-        await self._send(h11.EndOfMessage())
+            data += self.conn.send(h11.Data(data=body)) or b""
+        data += self.conn.send(h11.EndOfMessage()) or b""
+        await self.stream.send(data)
 
     async def _next(self) -> Any:
         while True:

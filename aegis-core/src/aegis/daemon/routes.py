@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,9 @@ VERSION_HEADERS = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), VERSION_HEADER: __ver
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+MAX_WAIT_S = 300.0
+"""The longest a long poll (``GET /v1/tasks/ID?wait=S``) waits."""
+
 
 class ApiError(Exception):
     """An error the API answers with: an HTTP status, a code, a message and a hint."""
@@ -58,8 +61,9 @@ class ApiError(Exception):
 
 
 def _as_api_error(error: Exception) -> ApiError | None:
+    from aegis.daemon.runs import UnknownRun
     from aegis.errors import ConfigError, DriverError, MessageRefused
-    from aegis.queue.manager import UnknownQueue, UnknownTask
+    from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
     from aegis.session.handles import HandleTaken
     from aegis.session.manager import SessionClosed, UnknownSession
 
@@ -69,6 +73,10 @@ def _as_api_error(error: Exception) -> ApiError | None:
         return ApiError(404, "unknown_session", str(error), "`aegis ps` lists the sessions")
     if isinstance(error, UnknownTask):
         return ApiError(404, "unknown_task", str(error))
+    if isinstance(error, NotRetryable):
+        return ApiError(409, "not_retryable", str(error))
+    if isinstance(error, UnknownRun):
+        return ApiError(404, "unknown_run", str(error), "`aegis workflow runs` lists the runs")
     if isinstance(error, UnknownQueue):
         return ApiError(404, "unknown_queue", str(error))
     if isinstance(error, SessionClosed):
@@ -200,6 +208,7 @@ async def status(request: Request) -> Response:
                 "total": len(sessions),
             },
             "tasks": tasks,
+            "workflows": {"running": len(daemon.runs.running)},
             "clients": [
                 {"name": a.name, "handle": a.handle, "since": a.since} for a in daemon.attached
             ],
@@ -277,33 +286,64 @@ async def session_events(request: Request) -> Response:
     sessions = daemon.runtime.sessions
     if not sessions.known(handle):
         raise ApiError(404, "unknown_session", f"no session {handle!r}")
+    after_seq = _after(request)
+    follow = _flag(request, "follow", default=True)
+    reason = "session ended" if follow else "replayed"
+    return EventStream(
+        daemon,
+        _client(request),
+        handle,
+        daemon.feed.records(handle, after_seq, follow),
+        lambda stopping: {"reason": "daemon stopping" if stopping else reason},
+    )
+
+
+def _after(request: Request) -> int:
+    """Where a stream starts: ``?after=N`` or a reconnecting client's ``Last-Event-ID``."""
     after = request.query_params.get("after") or request.headers.get("last-event-id") or "0"
     try:
-        after_seq = int(after)
+        return int(after)
     except ValueError:
         raise ApiError(400, "bad_request", f"after={after!r} is not a number") from None
-    follow = request.query_params.get("follow", "true").lower() not in ("0", "false", "no")
-    return EventStream(daemon, handle, after_seq, follow, _client(request))
+
+
+def _flag(request: Request, name: str, *, default: bool) -> bool:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    return value.lower() not in ("0", "false", "no")
 
 
 class EventStream(Response):
-    """A session's events as Server-Sent Events: ``id`` is the event's number, ``data`` its
-    JSON; a last ``event: end`` says why the stream ended."""
+    """Numbered records as Server-Sent Events: ``id`` is the record's number (``seq``),
+    ``data`` its JSON; a last ``event: end`` whose data ``end(stopping)`` gives says why
+    the stream ended (``stopping``: the daemon stops).
+
+    The stream counts as a client attached to ``subject`` (a session's handle, or
+    ``workflow:<run id>``) while it is open, and the daemon ends it when it stops.
+    """
 
     media_type = "text/event-stream"
 
-    def __init__(self, daemon: Daemon, handle: str, after: int, follow: bool, client: str):
+    def __init__(
+        self,
+        daemon: Daemon,
+        client: str,
+        subject: str,
+        records: AsyncGenerator[dict[str, Any], None],
+        end: Callable[[bool], dict[str, Any]],
+    ) -> None:
         # Not Response.__init__: it would declare an empty body (Content-Length: 0).
         self.status_code = 200
         self.background = None
         headers = {**VERSION_HEADERS, "Cache-Control": "no-store", "Content-Type": self.media_type}
         self.raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-        self.daemon, self.handle, self.after, self.follow = daemon, handle, after, follow
-        self.client = client
+        self.daemon, self.client, self.subject = daemon, client, subject
+        self.records, self.end = records, end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        reason = "session ended" if self.follow else "replayed"
+        stopping = False
         async with anyio.create_task_group() as tg:
 
             async def watch_disconnect() -> None:
@@ -312,8 +352,8 @@ class EventStream(Response):
                 tg.cancel_scope.cancel()
 
             tg.start_soon(watch_disconnect)
-            records = self.daemon.feed.records(self.handle, self.after, self.follow)
-            with self.daemon.stream(self.client, self.handle) as scope_:
+            records = self.records
+            with self.daemon.stream(self.client, self.subject) as scope_:
                 with scope_:
                     async with aclosing(records):
                         async for record in records:
@@ -322,9 +362,8 @@ class EventStream(Response):
                             await send(
                                 {"type": "http.response.body", "body": chunk, "more_body": True}
                             )
-                if scope_.cancel_called:
-                    reason = "daemon stopping"
-            end = json.dumps({"reason": reason})
+                stopping = scope_.cancel_called
+            end = json.dumps(self.end(stopping), ensure_ascii=False)
             await send(
                 {
                     "type": "http.response.body",
@@ -373,10 +412,135 @@ async def show_task(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     from aegis.queue.manager import UnknownTask
 
-    task = await daemon.runtime.queues.get(request.path_params["task_id"])
+    task_id = request.path_params["task_id"]
+    queues = daemon.runtime.queues
+    task = await queues.get(task_id)
     if task is None:
-        raise UnknownTask(f"no task {request.path_params['task_id']!r}")
+        raise UnknownTask(f"no task {task_id!r}")
+    wait = request.query_params.get("wait")
+    if wait is not None and not task.status.ended:
+        # A long poll: answers once the task has ended, or after `wait` seconds.
+        try:
+            seconds = min(float(wait), MAX_WAIT_S)
+        except ValueError:
+            raise ApiError(400, "bad_request", f"wait={wait!r} is not a number") from None
+        with anyio.move_on_after(seconds):
+            task = await queues.wait(task_id)
     return _ok(task.as_dict())
+
+
+def _limit(request: Request, default: int) -> int:
+    try:
+        limit = int(request.query_params.get("limit", str(default)))
+    except ValueError:
+        raise ApiError(400, "bad_request", "limit must be a number") from None
+    if limit < 1:
+        raise ApiError(400, "bad_request", "limit must be 1 or more")
+    return limit
+
+
+async def cancel_task(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    task = await daemon.runtime.queues.cancel(request.path_params["task_id"])
+    return _ok(task.as_dict())
+
+
+async def retry_task(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    queues = daemon.runtime.queues
+    new_id = await queues.retry(request.path_params["task_id"])
+    task = await queues.get(new_id)
+    assert task is not None
+    return _ok(task.as_dict(), 201)
+
+
+# --- workflows --------------------------------------------------------------------------
+
+
+async def run_workflow(request: Request) -> Response:
+    from aegis.workflow import WorkflowError, get_workflow, list_workflows
+    from aegis.workflow.runner import coerce_arguments
+
+    daemon: Daemon = request.app.state.daemon
+    data = await _body(request)
+    name = _text(data, "name")
+    arguments = data.get("args", {})
+    if not isinstance(arguments, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in arguments.items()
+    ):
+        raise ApiError(400, "bad_request", "'args' must be an object of strings")
+    fn = get_workflow(name)
+    if fn is None:
+        raise ApiError(
+            404,
+            "unknown_workflow",
+            f"no workflow {name!r} (workflows: {', '.join(list_workflows()) or 'none'})",
+            "`aegis workflow list` lists the workflows",
+        )
+    try:
+        coerce_arguments(fn, arguments)  # refused here, before a run starts for nothing
+    except WorkflowError as exc:
+        raise ApiError(
+            400, "bad_arguments", str(exc), f"`aegis workflow list` shows {name}'s arguments"
+        ) from None
+    record = await daemon.runs.start(name, arguments)
+    return _ok(record.as_dict(), 202)
+
+
+async def list_workflows_runs(request: Request) -> Response:
+    from aegis.workflow.runner import load_runs
+
+    daemon: Daemon = request.app.state.daemon
+    limit = _limit(request, 20)
+    records = await anyio.to_thread.run_sync(load_runs, daemon.state_dir)
+    live = daemon.runs.logs
+    # The records on disk, with this daemon's runs as they are now (fresher than their files).
+    newest = [live[r.id].record if r.id in live else r for r in reversed(records)][:limit]
+    return _ok({"runs": [record.as_dict() for record in newest]})
+
+
+async def show_workflow_run(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    return _ok((await daemon.runs.record(request.path_params["run_id"])).as_dict())
+
+
+async def cancel_workflow_run(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    run_id = request.path_params["run_id"]
+    wait = (await _body(request)).get("wait", False)
+    record = await daemon.runs.record(run_id)
+    if not daemon.runs.cancel(run_id):
+        from aegis.queue.owner import is_owner_alive
+
+        if record.status.value != "running":
+            raise ApiError(409, "run_not_running", f"run {run_id} has ended ({record.status})")
+        elsewhere = record.owner is not None and is_owner_alive(record.owner)
+        raise ApiError(
+            409,
+            "run_not_running",
+            f"run {run_id} does not run in this daemon",
+            f"it runs in another aegis process (pid {record.owner.split(':')[1]}): Ctrl+C there"
+            if elsewhere and record.owner
+            else None,
+        )
+    if wait:
+        record = await daemon.runs.wait(run_id)
+    return _ok(record.as_dict(), 200 if record.status.value != "running" else 202)
+
+
+async def workflow_log(request: Request) -> Response:
+    daemon: Daemon = request.app.state.daemon
+    run_id = request.path_params["run_id"]
+    record = await daemon.runs.record(run_id)
+    runs = daemon.runs
+    items = runs.items(run_id, _after(request), record)
+
+    def end(stopping: bool) -> dict[str, Any]:
+        final = runs.logs[run_id].record if run_id in runs.logs else record
+        reason = "daemon stopping" if stopping else runs.end_reason(run_id, final)
+        return {"reason": reason, "run": final.as_dict()}
+
+    return EventStream(daemon, _client(request), f"workflow:{run_id}", items, end)
 
 
 async def stop(request: Request) -> Response:
@@ -402,6 +566,13 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/queues/{{queue}}/tasks", _endpoint(enqueue), methods=["POST"]),
         Route(f"{p}/tasks", _endpoint(list_tasks), methods=["GET"]),
         Route(f"{p}/tasks/{{task_id}}", _endpoint(show_task), methods=["GET"]),
+        Route(f"{p}/tasks/{{task_id}}/cancel", _endpoint(cancel_task), methods=["POST"]),
+        Route(f"{p}/tasks/{{task_id}}/retry", _endpoint(retry_task), methods=["POST"]),
+        Route(f"{p}/workflows", _endpoint(run_workflow), methods=["POST"]),
+        Route(f"{p}/workflows", _endpoint(list_workflows_runs), methods=["GET"]),
+        Route(f"{p}/workflows/{{run_id}}", _endpoint(show_workflow_run), methods=["GET"]),
+        Route(f"{p}/workflows/{{run_id}}/cancel", _endpoint(cancel_workflow_run), methods=["POST"]),
+        Route(f"{p}/workflows/{{run_id}}/log", _endpoint(workflow_log), methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.daemon = daemon

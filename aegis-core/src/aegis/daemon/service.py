@@ -4,7 +4,7 @@
 behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
 caller cancels it, as ``aegis daemon run`` does on SIGINT, SIGTERM and SIGHUP) or has
 been idle for ``idle_timeout`` seconds: no live session, no queued or running task,
-no attached client and no request in flight. Stopping closes the event streams,
+no running workflow, no attached client and no request in flight. Stopping closes the event streams,
 stops serving, then stops the runtime (which closes every session and stops every
 agent process).
 """
@@ -28,6 +28,7 @@ from aegis.config.loader import Project
 from aegis.daemon.feed import EventFeed
 from aegis.daemon.lock import DaemonLock
 from aegis.daemon.protocol import lock_path, socket_path
+from aegis.daemon.runs import WorkflowRuns
 from aegis.daemon.unixpath import reachable
 from aegis.private_files import private_dir
 
@@ -68,6 +69,7 @@ class Daemon:
         self.idle_timeout = idle_timeout
         self.runtime = runtime if runtime is not None else Runtime(project)
         self.feed = EventFeed(self.runtime.sessions)
+        self.runs = WorkflowRuns(self.runtime.workflows)
         self.started_at = time.time()
         self.started_by: dict[str, str] = {}
         """Who spawned each session through the API (``user``, ``client:<name>``)."""
@@ -113,6 +115,7 @@ class Daemon:
                 with self.runtime.sessions.subscribe_numbered() as events:
                     async with self.runtime, anyio.create_task_group() as tg:
                         tg.start_soon(self.feed.run, events)
+                        tg.start_soon(self.runs.run)
                         server = LocalHttpServer(build_app(self), sock)
                         try:
                             await server.start(tg)
@@ -142,7 +145,7 @@ class Daemon:
 
     async def idle(self) -> bool:
         """Whether nothing would be lost if the daemon stopped now."""
-        if self.attached or self.requests:
+        if self.attached or self.requests or self.runs.running:
             return False
         if any(info.state.live for info in self.runtime.sessions.list_sessions()):
             return False

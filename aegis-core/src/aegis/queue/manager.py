@@ -169,6 +169,7 @@ class QueueManager(Lifespan):
         dispatch: bool = True,
         recover_interval: float = 30.0,
         hold_dispatch: bool = False,
+        dispatch_on_use: bool = False,
     ) -> None:
         self.queues: dict[str, Queue] = dict(queues)
         self.backend = backend
@@ -181,6 +182,11 @@ class QueueManager(Lifespan):
         self.recover_interval = recover_interval
         self._held = hold_dispatch
         """No task starts until :meth:`release_dispatch` (the runtime waits for its plane)."""
+        self.dispatch_on_use = dispatch_on_use
+        """With ``dispatch``: a queue is dispatched only once this manager enqueued a
+        task on it (a process running one workflow runs the queues it uses, not the
+        tasks others left on the rest)."""
+        self._dispatched: set[str] = set()
         self._running: dict[str, _Running] = {}
         self._events: dict[str, anyio.Event] = {}
         self._stopping = False
@@ -219,10 +225,9 @@ class QueueManager(Lifespan):
             self._tg = tg
             tg.start_soon(self._deliver_callbacks_loop)
             tg.start_soon(self._recover_loop)
-            if self.dispatch:
+            if self.dispatch and not self.dispatch_on_use:
                 for queue in self.queues.values():
-                    self._dispatchers += 1
-                    tg.start_soon(self._dispatch, queue)
+                    self._start_dispatcher(queue)
             try:
                 yield
             finally:
@@ -263,6 +268,18 @@ class QueueManager(Lifespan):
                 await self._deliver_callbacks()
             tg.cancel_scope.cancel()
 
+    def _start_dispatcher(self, queue: Queue) -> None:
+        if queue.name in self._dispatched or self._tg is None or self._stopping:
+            return
+        self._dispatched.add(queue.name)
+        self._dispatchers += 1
+        self._tg.start_soon(self._dispatch, queue)
+
+    def _used(self, queue: Queue) -> None:
+        """A task was enqueued on ``queue`` here: dispatch it, if only used queues are."""
+        if self.dispatch and self.dispatch_on_use:
+            self._start_dispatcher(queue)
+
     # --- the public surface ------------------------------------------------------------
 
     def _queue(self, name: str) -> Queue:
@@ -282,12 +299,13 @@ class QueueManager(Lifespan):
         end of the task is delivered to that agent's inbox. Raises
         :class:`UnknownQueue` naming the declared queues.
         """
-        self._queue(queue)
+        declared = self._queue(queue)
         payload = clean_text(payload)  # a bad command-line argument: see aegis.text
         task = await anyio.to_thread.run_sync(
             lambda: self.backend.add(queue, payload, sender=sender, callback=callback)
         )
         get_host().notify(hookspecs.task_enqueued, task=task)
+        self._used(declared)
         self._signal(f"wake:{queue}")
         return task.id
 
@@ -317,15 +335,27 @@ class QueueManager(Lifespan):
             raise UnknownTask(f"no task {task_id!r}")
         return task
 
-    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecord:
+    async def wait(
+        self,
+        task_id: str,
+        timeout: float | None = None,
+        *,
+        on_worker: Callable[[str], None] | None = None,
+    ) -> TaskRecord:
         """Wait until task ``task_id`` has ended (done, failed or cancelled) and return it.
 
-        Raises :class:`UnknownTask`, or ``TimeoutError`` after ``timeout`` seconds.
+        ``on_worker`` is called once with the handle of the task's worker session, when
+        the wait first sees it (within ``poll_interval`` of its start; at the latest
+        before returning). Raises :class:`UnknownTask`, or ``TimeoutError`` after
+        ``timeout`` seconds.
         """
         with anyio.fail_after(timeout):
             while True:
                 ended = self._event("ended")  # got before looking: no end is missed
                 task = await self._require(task_id)
+                if on_worker is not None and task.worker_handle:
+                    on_worker(task.worker_handle)
+                    on_worker = None
                 if task.status.ended:
                     return task
                 await self._nap(ended, self.poll_interval)
@@ -362,7 +392,7 @@ class QueueManager(Lifespan):
             raise NotRetryable(
                 f"task {task_id} is {task.status.value}: only failed or cancelled tasks are retried"
             )
-        self._queue(task.queue)
+        declared = self._queue(task.queue)
         new = await anyio.to_thread.run_sync(
             lambda: self.backend.add(
                 task.queue,
@@ -374,6 +404,7 @@ class QueueManager(Lifespan):
             )
         )
         get_host().notify(hookspecs.task_enqueued, task=new)
+        self._used(declared)
         self._signal(f"wake:{task.queue}")
         return new.id
 

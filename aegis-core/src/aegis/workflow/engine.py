@@ -66,6 +66,9 @@ class WorkflowEngine:
         """``(timestamp, message)`` of every :meth:`log` call, in order."""
         self.on_log: Callable[[str, str], None] | None = None
         """Called with ``(timestamp, message)`` on each log line (progress views)."""
+        self.on_session: Callable[[str], None] | None = None
+        """Called with the handle of each session of this run: one it spawned, or the
+        worker of a task it delegated (progress views follow their events)."""
         self._bridge = bridge
         self._queues = queue_manager
         self._inbox = inbox_router
@@ -75,6 +78,8 @@ class WorkflowEngine:
         self._touched_handles: list[str] = []
         self._deliveries: set[asyncio.Task[None]] = set()
         self._last_delivery: asyncio.Task[None] | None = None
+        self._delegated: set[str] = set()
+        """Tasks :meth:`delegate` waits for now (cancelled with a cancelled run)."""
 
     @property
     def sender(self) -> str:
@@ -99,7 +104,12 @@ class WorkflowEngine:
         self._spawned_handles.append(handle)
         self._touch(handle)
         self.log(f"spawned {handle} ({profile})")
+        self._session_of_run(handle)
         return handle
+
+    def _session_of_run(self, handle: str) -> None:
+        if self.on_session is not None:
+            self.on_session(handle)
 
     def send(self, handle: str, message: str) -> None:
         """Put a message tagged ``workflow:<run id>`` in ``handle``'s inbox. Returns at once.
@@ -188,14 +198,37 @@ class WorkflowEngine:
             return
         self.log(f"closed {handle}")
 
-    async def finish(self) -> None:
-        """Drain every touched handle, then close every handle this run spawned."""
+    async def finish(self, *, cancelled: bool = False) -> None:
+        """Drain every touched handle, then close every handle this run spawned.
+
+        ``cancelled`` (the run was cancelled): first drop the messages not yet
+        delivered, cancel the tasks :meth:`delegate` waits for (their workers stop) and
+        interrupt the turns of the sessions this run spawned, so that draining does not
+        wait for work nobody will use.
+        """
         with anyio.CancelScope(shield=True):
+            if cancelled:
+                await self._abandon()
             await self.drain()
             for handle in list(self._spawned_handles):
                 await self.close(handle)
             for task in list(self._deliveries):  # hung past drain_timeout
                 task.cancel()
+
+    async def _abandon(self) -> None:
+        for delivery in list(self._deliveries):
+            delivery.cancel()
+        for task_id in list(self._delegated):
+            try:
+                with anyio.move_on_after(self._drain_timeout):
+                    await self._queues.cancel(task_id)
+            except Exception as exc:
+                self.log(f"warning: could not cancel task {task_id}: {exc}")
+        for handle in self._spawned_handles:
+            try:
+                await self._bridge.interrupt(handle)
+            except Exception as exc:  # ended, or its CLI does not answer: closing will do
+                log.debug("interrupting %s: %s", handle, exc)
 
     # --- queues ---------------------------------------------------------------------------
 
@@ -211,7 +244,12 @@ class WorkflowEngine:
         try:
             task_id = await self._queues.enqueue(queue, payload, sender=self.sender)
             self.log(f"delegated {task_id} to queue {queue}")
-            task = await self._queues.wait(task_id)
+            self._delegated.add(task_id)
+            if self.on_session is None:
+                task = await self._queues.wait(task_id)
+            else:
+                task = await self._queues.wait(task_id, on_worker=self._session_of_run)
+            self._delegated.discard(task_id)
         except WorkflowError:
             raise
         except Exception as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import secrets
 import time
 import traceback
@@ -160,6 +161,11 @@ class WorkflowRunner:
         self.drain_timeout = drain_timeout
         self._running: dict[str, anyio.CancelScope] = {}
 
+    @property
+    def running(self) -> list[str]:
+        """The ids of the runs running in this process now."""
+        return list(self._running)
+
     def cancel(self, run_id: str) -> bool:
         """Stop run ``run_id`` if it runs in this process (its record ends ``failed``,
         error ``cancelled``); returns whether it was running here."""
@@ -177,9 +183,17 @@ class WorkflowRunner:
         caller_handle: str | None = None,
         on_log: Callable[[str, str], None] | None = None,
         run_id: str | None = None,
+        on_start: Callable[[RunRecord], None] | None = None,
+        on_session: Callable[[str], None] | None = None,
     ) -> RunRecord:
         """Run workflow ``name`` to its end and return its record (never raises for the
-        workflow's own failures: they are in the record's status)."""
+        workflow's own failures: they are in the record's status).
+
+        ``on_start`` is called with the record once it is saved, before the workflow
+        starts; ``on_log`` with each log line; ``on_session`` with the handle of each
+        session of the run (see :attr:`WorkflowEngine.on_session`). The record is the
+        live one: it changes as the run goes on.
+        """
         fn = require_workflow(name)
         record = RunRecord(
             id=run_id or new_run_id(name),
@@ -207,7 +221,10 @@ class WorkflowRunner:
                 on_log(stamp, message)
 
         engine.on_log = logged
+        engine.on_session = on_session
         self._save(record)
+        if on_start is not None:
+            on_start(record)
         get_host().notify(hookspecs.workflow_started, run=record)
         failure: BaseException | None = None
 
@@ -221,7 +238,7 @@ class WorkflowRunner:
                     failure = exc
                     record.traceback = traceback.format_exc()
                 finally:
-                    await engine.finish()
+                    await engine.finish(cancelled=scope.cancel_called)
             if scope.cancelled_caught:
                 failure = WorkflowError("cancelled")
         except anyio.get_cancelled_exc_class():
@@ -275,6 +292,24 @@ class WorkflowRunner:
         private_dir(self.runs_dir)
         path = self.runs_dir / f"{record.id}.json"
         write_private(path, json.dumps(record.as_dict(), indent=1, default=str))
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""What a run id may look like (it names a file: no separator, no leading dot)."""
+
+
+def load_run(state_dir: Path, run_id: str) -> RunRecord | None:
+    """The record of run ``run_id`` (``None``: no such run, or its record is unreadable).
+
+    Blocking (it reads a file): call it off the event loop.
+    """
+    if not RUN_ID.fullmatch(run_id):
+        return None
+    try:
+        data = json.loads((state_dir / "workflows" / f"{run_id}.json").read_text())
+        return RunRecord.from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_runs(state_dir: Path) -> list[RunRecord]:
