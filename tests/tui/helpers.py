@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
 from aegis.config.loader import Project, load_project
+from aegis.daemon.client import DaemonClient
 from aegis.runtime import Runtime
 from aegis_tui.app import AegisApp
+from aegis_tui.connection import AttachClient, HostDaemon, hosted_daemon
 
 CONFIG = """
 import anyio
@@ -74,20 +78,29 @@ class FixedClock:
         return self.now
 
 
+def no_mcp(project: Project) -> Runtime:
+    """The project's runtime without the MCP plane (its SDK takes a second to import)."""
+    return Runtime(project, mcp=False)
+
+
 def make_app(
     project: Project,
     *,
     handles: Iterable[str] = ("alpha", "beta", "gamma", "delta"),
     clock: Callable[[], float] | None = None,
+    client: DaemonClient | None = None,
     **kwargs: Any,
 ) -> AegisApp:
-    """The app on ``project``, with fixed handles and a fixed clock, polling no queue."""
+    """The app on ``project``, with fixed handles and a fixed clock, polling nothing.
 
-    def runtime(project: Project) -> Runtime:
-        return Runtime(project, mcp=False)
-
+    It hosts its project's daemon in its own process (as ``aegis --no-daemon``),
+    unless given the ``client`` of a daemon the test runs (see :func:`daemon_of`):
+    then it attaches to that one, as a bare ``aegis`` does.
+    """
     kwargs.setdefault("queue_poll", None)
-    kwargs.setdefault("runtime", runtime)
+    kwargs.setdefault(
+        "connection", AttachClient(client) if client is not None else HostDaemon(no_mcp)
+    )
     return AegisApp(
         project,
         handles=handles,
@@ -97,10 +110,18 @@ def make_app(
     )
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+async def until(
+    pilot: Pilot[Any], condition: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0
+) -> None:
+    """Let the app run until ``condition()`` (or what it returns, awaited) holds; fail
+    after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+
+    async def holds() -> bool:
+        result = condition()
+        return bool(await result) if inspect.isawaitable(result) else bool(result)
+
+    while not await holds():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
         await pilot.pause(0.05)
@@ -140,3 +161,11 @@ def settled(app: AegisApp) -> Callable[[], bool]:
         return not view._settle_scheduled and view.scroll_y >= view.max_scroll_y
 
     return check
+
+
+@asynccontextmanager
+async def daemon_of(project: Project) -> AsyncIterator[DaemonClient]:
+    """The project's daemon, run in the test's event loop: apps attach to it and detach
+    from it while it goes on (stopped at the end of the block)."""
+    async with hosted_daemon(project, no_mcp) as client:
+        yield client

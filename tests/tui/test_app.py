@@ -6,11 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from aegis_tui.app import AegisApp
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queued import QueuedMessages
 from tests.tui.helpers import make_app, ready, transcript, until, write_project
 
 pytestmark = pytest.mark.anyio
+
+
+async def state_of(app: AegisApp, handle: str, state: str) -> bool:
+    """Whether the daemon says session ``handle`` is in ``state``."""
+    return (await app.daemon.session(handle)).state == state
 
 
 async def test_a_message_streams_its_reply_into_the_tab(tmp_path: Path) -> None:
@@ -61,7 +67,7 @@ async def test_typing_while_busy_queues_the_message_until_it_is_delivered(
         assert queued.display and "↳ queued hello" in str(queued.render())
         # Held by the TUI (not in the session's inbox) until the agent is ready again,
         # so that an interrupt can give it back (see the test below).
-        assert app.sessions.get("alpha").queued == 0
+        assert (await app.daemon.session("alpha")).queued == 0
         await until(pilot, lambda: "What shall we **build** today?" in transcript(app))
         assert tab.pending == [] and not queued.display
         assert transcript(app).index("Done, slowly.") < transcript(app).index("▌ you\nhello")
@@ -138,7 +144,7 @@ async def test_tabs_switch_by_number_and_by_arrows_and_close_after_confirming(
         await pilot.press("ctrl+w", "n")  # asked, and kept
         assert len(app.tabs) == 3
         await pilot.press("ctrl+w", "y")
-        await until(pilot, lambda: app.sessions.get("gamma").state.value == "closed")
+        await until(pilot, lambda: state_of(app, "gamma", "closed"))
         assert [t.handle for t in app.tabs] == ["alpha", "beta"] and app.active == 1
 
 

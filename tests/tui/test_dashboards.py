@@ -1,4 +1,4 @@
-"""The queue dashboard and the workflow view act (issue 16 item 7), on a real runtime."""
+"""The queue dashboard and the workflow view act (issue 16 item 7), through a real daemon."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from aegis.queue.task import TaskStatus
 from aegis.workflow.runner import load_runs
+from aegis_tui.app import AegisApp
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.queues import QueueDashboard, WorkerTranscript
 from aegis_tui.screens.workflows import WorkflowRuns, ago, full_result, parse_start
@@ -17,9 +18,9 @@ from tests.tui.helpers import make_app, ready, until, write_project
 pytestmark = pytest.mark.anyio
 
 
-async def _status(app: object, task_id: str) -> TaskStatus | None:
-    task = await app.queues.get(task_id)  # type: ignore[attr-defined]
-    return None if task is None else task.status
+async def _status(app: AegisApp, task_id: str, status: str) -> bool:
+    """Whether the daemon says task ``task_id`` has ``status``."""
+    return bool((await app.daemon.task(task_id))["status"] == status)
 
 
 async def test_a_running_task_shows_its_worker_live_is_cancelled_then_retried(
@@ -61,9 +62,8 @@ async def test_a_finished_task_s_worker_opens_as_a_resumed_tab(tmp_path: Path) -
     async with app.run_test(size=(100, 30)) as pilot:
         await app.wait_ready()
         await until(pilot, ready(app, "alpha"))
-        task_id = await app.queues.enqueue("work", "count the files")  # type: ignore[union-attr]
-        await until(pilot, lambda: bool(app.debug_state()))
-        await app.runtime.queues.wait(task_id, timeout=30)  # type: ignore[union-attr]
+        task = await app.daemon.enqueue("work", "count the files")
+        await until(pilot, lambda: _status(app, task["id"], "done"), timeout=30)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, QueueDashboard))
         dashboard = app.screen

@@ -238,7 +238,7 @@ async def test_messages_held_for_a_session_that_ends_come_back_to_the_box(
         await until(pilot, lambda: tab.state == "busy")
         await pilot.press(*"hello", "enter")
         assert tab.pending == ["hello"]
-        await app.sessions.close("alpha")
+        await app.daemon.close("alpha")
         await until(pilot, lambda: not tab.live)
         assert app.main.query_one(PromptInput).text == "hello" and tab.pending == []
 

@@ -48,8 +48,8 @@ async def test_reopening_restores_the_tabs_resumes_their_sessions_and_replays_th
         await app.wait_ready()
         await until(pilot, ready(app, "alpha", "beta"))
         assert [t.handle for t in app.tabs] == ["alpha", "beta"] and app.active == 1
-        # The same harness sessions, resumed (the session manager kept the handles).
-        assert app.sessions.get("alpha").harness_session_id == ids["alpha"]
+        # The same harness sessions, resumed (the daemon kept the handles).
+        assert app.tab_named("alpha").harness_session_id == ids["alpha"]
         old = transcript(app, "alpha")
         assert "▌ you\nhello" in old and "What shall we **build** today?" in old
         assert "events of an earlier run above" in old and "session resumed" in old

@@ -34,7 +34,9 @@ from aegis.events import (
 )
 from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.workflow.runner import RunRecord, RunStatus
+from aegis_tui.quitting import Running
 from aegis_tui.screens.broken_state import BrokenStateScreen
+from aegis_tui.screens.quit import QuitChoice
 from aegis_tui.widgets.transcript import TranscriptView
 from tests.tui.helpers import FixedClock, make_app, ready, settled, until, write_project
 
@@ -244,6 +246,28 @@ def test_the_working_line_and_a_folded_paste(snap_compare: SnapCompare, tmp_path
         await pilot.press(*"and then: ")
         app.post_message(events.Paste("\n".join(f"line {n}" for n in range(52))))
         await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_ctrl_q_asks_whether_to_detach_when_something_runs(
+    snap_compare: SnapCompare, tmp_path: Path
+) -> None:
+    app = make_app(write_project(tmp_path))
+    running = Running(
+        busy=("alpha", "brisk-curie"),
+        live=3,
+        tasks_running=1,
+        tasks_queued=2,
+        runs=("20231114-221300-wait_for-cd34",),
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        # What ctrl+q shows when the daemon says this runs (a hosted daemon never asks).
+        app.push_screen(QuitChoice(running))
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 

@@ -1,11 +1,14 @@
-"""The aegis Textual application: tabs of sessions over one project's runtime.
+"""The aegis Textual application: tabs of the sessions of one project's daemon.
 
-The app runs the project's :class:`~aegis.runtime.Runtime` (the session
-sessions, the inbox, the queues and the workflow runner) in a long-lived worker of
-its own event loop, and renders nothing but the canonical events the session manager
-streams. Each tab is one session: its transcript (a Line API view), its state
-dot, its unseen-output marker. The tabs are remembered in ``.aegis/tui.json``
-and resumed the next time aegis opens in the project.
+The app is a client of the project's daemon (:mod:`aegis_tui.connection`): it
+attaches to the daemon that runs (or hosts one in its own process with
+``--no-daemon``) and renders nothing but the canonical events the daemon streams.
+Each tab is one live session of the daemon, whoever started it (the TUI, ``aegis
+ask``, ``chat``, a workflow): its transcript from its first event (a Line API
+view), its state dot, its unseen-output marker; queue workers show in the queue
+dashboard. The tabs are remembered in ``.aegis/tui.json``: the next time aegis
+opens in the project, a tab whose session still runs is attached to again, and one
+whose session has ended is resumed. Quitting detaches: the agents go on.
 """
 
 from __future__ import annotations
@@ -17,20 +20,28 @@ from typing import Any, ClassVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from textual.app import App
 from textual.binding import BindingType
 from textual.messages import ExitApp
 from textual.widgets import ContentSwitcher
 
 from aegis.config.loader import Project
-from aegis.errors import MessageRefused
-from aegis.events import Event, SessionStarted, StateChanged, TurnEnd
-from aegis.runtime import Runtime
-from aegis.session.manager import SessionClosed, SessionManager
+from aegis.daemon.client import (
+    DaemonClient,
+    DaemonError,
+    Numbered,
+    RunEnd,
+    SessionSummary,
+    StreamEnd,
+)
+from aegis.events import SessionStarted, StateChanged, TurnEnd
 from aegis.workflow.registry import get_workflow
+from aegis.workflow.runner import RunRecord
+from aegis_tui.connection import SENDER, AttachDaemon, Connection
+from aegis_tui.daemon_queues import DaemonQueues
 from aegis_tui.keys import APP_KEYS, read_alt_keys
-from aegis_tui.replay import read_transcript
+from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.screens.confirm import Confirm
@@ -38,6 +49,7 @@ from aegis_tui.screens.help import HelpScreen
 from aegis_tui.screens.main import MainScreen
 from aegis_tui.screens.profiles import ProfilePicker
 from aegis_tui.screens.queues import QueueDashboard, QueueSource
+from aegis_tui.screens.quit import QuitChoice
 from aegis_tui.screens.workflows import WorkflowRuns
 from aegis_tui.state import (
     BrokenState,
@@ -63,28 +75,43 @@ SPIN_EVERY = 0.1
 """Seconds between two frames of the working line's spinner."""
 
 QUIT_TIMEOUT = 30.0
-"""Seconds quitting waits for sessions and running queue tasks to stop."""
+"""Seconds quitting waits for what it stops (a hosted daemon, or everything)."""
 
-RuntimeFactory = Callable[[Project], Runtime]
+LOOK_TIMEOUT = 3.0
+"""Seconds ctrl+q waits for the daemon to say what runs (then it detaches without asking)."""
+
+WORKFLOW_RUNS_SHOWN = 100
+"""The latest workflow runs the workflow view lists."""
+
+NOT_TABS = ("queue:", "workflow:")
+"""Sessions started by these are shown where their queue or workflow is, not as tabs."""
 
 
 def describe(exc: BaseException) -> str:
     """``Type: message`` of the first real error inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    if isinstance(exc, DaemonError):
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
     return f"{type(exc).__name__}: {exc}"
+
+
+def is_tab(session: SessionSummary) -> bool:
+    """Whether a live session of the daemon shows as a tab (not a queue's worker)."""
+    return session.live and not session.started_by.startswith(NOT_TABS)
 
 
 class AegisApp(App[int]):
     """The aegis terminal UI.
 
     ``profile`` opens a tab of that profile (beside the restored ones); ``clean``
-    starts without restoring. The other arguments are seams for tests and
-    benchmarks: ``runtime`` builds the runtime, ``clock`` gives monotonic
-    seconds for the status bar, ``handles`` names new sessions (instead of random
-    readable names), ``queue_source`` replaces the queue manager the strip and the
-    dashboard read, and ``queue_poll`` is how often the strip is refreshed
-    (``None``: only when asked).
+    starts without restoring. ``connection`` gives the client of the project's
+    daemon (default: attach to the running daemon, starting it when none answers).
+    The other arguments are seams for tests and benchmarks: ``clock`` gives
+    monotonic seconds for the status bar, ``handles`` names new sessions (instead of
+    random readable names), ``queue_source`` replaces what the strip and the
+    dashboard read, and ``queue_poll`` is how often the strip and the list of the
+    daemon's sessions are refreshed (``None``: only when asked).
     """
 
     TITLE = "aegis"
@@ -97,7 +124,7 @@ class AegisApp(App[int]):
         *,
         profile: str | None = None,
         clean: bool = False,
-        runtime: RuntimeFactory = Runtime,
+        connection: Connection | None = None,
         clock: Clock = time.monotonic,
         wall_clock: Clock = time.time,
         handles: Iterable[str] | None = None,
@@ -109,6 +136,7 @@ class AegisApp(App[int]):
         self.project = project
         self.start_profile = profile
         self.clean = clean
+        self.connection: Connection = connection or AttachDaemon()
         self.clock = clock
         self.wall_clock = wall_clock
         self.queue_poll = queue_poll
@@ -116,21 +144,32 @@ class AegisApp(App[int]):
         self.active = 0
         self.bells = 0
         """How many times the bell rang (a background tab finished a turn)."""
-        self.runtime: Runtime | None = None
+        self.client: DaemonClient | None = None
+        """The client of the daemon (while attached)."""
         self.state_file = state_path(project.state_dir)
         self.startup_error: str | None = None
-        self._runtime_factory = runtime
+        self.failure: Exception | None = None
+        """Why the app could not attach to its daemon (it exits with status 1)."""
         self._handles: Iterator[str] | None = iter(handles) if handles is not None else None
         self._queue_source = queue_source
         self._views: dict[str, TranscriptView] = {}
-        self._watchers: dict[str, TranscriptView] = {}
-        """Views of sessions that are not tabs (a queue worker's), fed live."""
+        self._following: dict[str, anyio.CancelScope] = {}
+        """The event stream of each tab's session, and of each watched worker (``watch:``)."""
+        self._closed_here: set[str] = set()
+        """Sessions whose tab was closed here: the session list does not bring them back."""
         self._tg: TaskGroup | None = None
-        """The runtime's task group: workflow runs started here belong to it."""
+        """The task group of the attachment: event streams and sends run in it."""
+        self._outbox: MemoryObjectSendStream[tuple[Tab, str]]
+        self._outbox_out: MemoryObjectReceiveStream[tuple[Tab, str]]
+        self._outbox, self._outbox_out = anyio.create_memory_object_stream[tuple[Tab, str]](
+            float("inf")
+        )
         self._by_handle: dict[str, Tab] = {}
         self._restoring = False
         self._started = False
         self._state_writable = True
+        self._stop_everything = False
+        self._chrome_due = False
         self._history: list[str] = []
         """The input history (kept here too: the input box is gone when the app stops)."""
         self.main = MainScreen()
@@ -155,81 +194,116 @@ class AegisApp(App[int]):
         self._refresh_chrome()
         self.set_interval(1.0, self._tick)
         self.set_interval(SPIN_EVERY, self._spin)
-        self.run_worker(self._host(), name="runtime", group="runtime", exit_on_error=False)
+        self.run_worker(self._serve_as_client(), name="daemon", group="daemon", exit_on_error=False)
 
-    # --- the runtime and its events -----------------------------------------------------
+    # --- the daemon and its events -----------------------------------------------------------
 
     @property
-    def sessions(self) -> SessionManager:
-        """The session manager (once the runtime runs)."""
-        if self.runtime is None:
-            raise RuntimeError("the runtime is not running")
-        return self.runtime.sessions
+    def daemon(self) -> DaemonClient:
+        """The client of the daemon (while attached)."""
+        if self.client is None:
+            raise RuntimeError("not attached to the daemon")
+        return self.client
 
     @property
     def queues(self) -> QueueSource | None:
         """What the queue strip and dashboard read."""
         if self._queue_source is not None:
             return self._queue_source
-        return self.runtime.queues if self.runtime is not None else None
+        return DaemonQueues(self.client) if self.client is not None else None
 
     async def wait_ready(self) -> None:
-        """Wait until the runtime runs and the first tabs are open (or start-up failed)."""
+        """Wait until the app is attached and the first tabs are open (or start-up failed)."""
         await self._tabs_ready.wait()
 
-    async def _host(self) -> None:
-        """Run the runtime for the life of the app, and stop it in order on quit."""
+    async def _serve_as_client(self) -> None:
+        """Be a client of the daemon for the life of the app; detach (or stop) on quit."""
         try:
-            async with self._runtime_factory(self.project) as runtime:
-                self.runtime = runtime
-                with runtime.sessions.subscribe() as events:
+            async with self.connection.open(self.project) as client:
+                self.client = client
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    tg.start_soon(self._saver)
+                    tg.start_soon(self._sender)
                     await self.refresh_queues()  # the strip is filled before any tab opens
-                    async with anyio.create_task_group() as tg:
-                        self._tg = tg
-                        tg.start_soon(self._pump, events)
-                        tg.start_soon(self._saver)
-                        tg.start_soon(self._poll_queues)
-                        await self._open_first_tabs()
-                        self._tabs_ready.set()
-                        await self._stopping.wait()
-                        tg.cancel_scope.cancel()
-                    if self._state_writable:
-                        # Last words before the sessions close: what restoring will need.
-                        await anyio.to_thread.run_sync(save_state, self.state_file, self.snapshot())
+                    await self._open_first_tabs()
+                    tg.start_soon(self._poll)
+                    self._tabs_ready.set()
+                    await self._stopping.wait()
+                    tg.cancel_scope.cancel()
+                if self._state_writable:
+                    # Last words: what the next attach or restore will need.
+                    await anyio.to_thread.run_sync(save_state, self.state_file, self.snapshot())
+                if self._stop_everything:
+                    await self._stop_all(client)
         except Exception as exc:
-            log.exception("the runtime stopped")
+            log.exception("the TUI lost its daemon")
+            if not self._tabs_ready.is_set():
+                # Not attached at all: the command says why, in the CLI's voice.
+                self.failure = exc
+                self.exit(1, return_code=1)
             self.startup_error = describe(exc)
             self.notify(f"aegis could not run: {self.startup_error}", severity="error", timeout=30)
         finally:
-            self.runtime = None
+            self.client = None
             self._tg = None
             self._tabs_ready.set()
             self._stopped.set()
 
-    async def _pump(self, events: MemoryObjectReceiveStream[tuple[str, Event]]) -> None:
-        async for handle, event in events:
-            self._on_event(handle, event)
-            # Take whatever else is waiting now, so that a burst is laid out once.
-            while True:
-                try:
-                    handle, event = events.receive_nowait()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                self._on_event(handle, event)
-            self._refresh_chrome()
+    def _follow(
+        self, key: str, handle: str, after: int, on_event: Callable[[Numbered], object]
+    ) -> None:
+        """Feed ``on_event`` the events of ``handle`` numbered above ``after``, live, until
+        the session ends or :meth:`_unfollow` (``key`` names the stream)."""
+        if self._tg is None:
+            return
+        scope = anyio.CancelScope()
+        self._following[key] = scope
 
-    def _on_event(self, handle: str, event: Event) -> None:
+        async def follow() -> None:
+            ended = ""
+            with scope:
+                try:
+                    async for item in self.daemon.events(handle, after):
+                        if isinstance(item, StreamEnd):
+                            ended = item.reason
+                            break
+                        on_event(item)
+                except Exception as exc:  # the daemon went away: say so, keep the transcript
+                    log.warning("the events of %s stopped: %s", handle, exc)
+                    ended = "lost"
+            if self._following.get(key) is scope:
+                del self._following[key]
+            if ended in ("daemon stopping", "lost") and not self._stopping.is_set():
+                self._daemon_gone(handle)
+
+        self._tg.start_soon(follow)
+
+    def _unfollow(self, key: str) -> None:
+        scope = self._following.pop(key, None)
+        if scope is not None:
+            scope.cancel()
+
+    def _daemon_gone(self, handle: str) -> None:
+        """The daemon stopped under the session of ``handle`` (``aegis daemon stop``)."""
         tab = self._by_handle.get(handle)
-        if tab is None or self._stopping.is_set():
-            watcher = self._watchers.get(handle)
-            if watcher is not None:
-                watcher.add_event(event)
-            return  # a queue worker or a workflow's session: not a tab
+        if tab is None or not tab.live:
+            return
+        tab.state, tab.error = "failed", "the aegis daemon stopped"
+        self._views[handle].note(
+            "✖ the aegis daemon stopped: quit and open aegis again to resume", "bold red"
+        )
+        self._chrome_soon()
+
+    def _on_tab_event(self, tab: Tab, item: Numbered) -> None:
+        if self._stopping.is_set() or tab.handle not in self._by_handle:
+            return
+        event = item.event
         held = list(tab.pending)
         tab.apply(event, self.clock())
         if held and not tab.live:
             self._unsent(tab, held)  # the session ended before they could go
-        shown = self._views[handle].add_event(event)
+        shown = self._views[tab.handle].add_event(event)
         if isinstance(event, StateChanged) and event.state == "ready" and tab.pending:
             self._send(tab, tab.pending.pop(0))  # the next message the user left waiting
         background = self.tabs.index(tab) != self.active
@@ -239,6 +313,7 @@ class AegisApp(App[int]):
             self.ring_bell()
         if isinstance(event, SessionStarted):
             self.save_soon()
+        self._chrome_soon()
 
     def ring_bell(self) -> None:
         """The terminal bell: a tab in the background finished its turn."""
@@ -251,22 +326,29 @@ class AegisApp(App[int]):
         state = None if self.clean else await self._load_state()
         if self._stopping.is_set():
             return
+        live = {s.handle: s for s in await self.daemon.sessions() if s.live}
         if state is not None:
             self._restoring = True
             try:
                 for record in state.tabs:
-                    await self._restore_tab(record)
+                    await self._restore_tab(record, live.get(record.handle))
             finally:
                 self._restoring = False
             prompt = self.main.query_one(PromptInput)
             prompt.sent = list(state.history)
             prompt.remember("")
             self._history = list(state.history)
-            if self.tabs:
-                self.select_tab(min(state.active, len(self.tabs) - 1))
+        # Every other session of the daemon (started by `aegis ask`, `chat`, another TUI).
+        for session in live.values():
+            if is_tab(session) and session.handle not in self._by_handle:
+                await self._attach_tab(session)
+        if state is not None and self.tabs:
+            self.select_tab(min(state.active, len(self.tabs) - 1))
+        elif self.tabs:
+            self.select_tab(0)
         if self.start_profile is not None:
             await self.open_tab(self.start_profile)
-        elif not self.tabs:
+        elif self.clean or not self.tabs:
             await self.open_tab(self.project.default_agent)
         self.save_soon()
 
@@ -307,40 +389,82 @@ class AegisApp(App[int]):
             tg.cancel_scope.cancel()
         return answers[0] if answers else None
 
-    def _new_tab(self, handle: str, profile: str) -> tuple[Tab, TranscriptView]:
-        agent = self.project.agents[profile]
+    def _new_tab(
+        self, handle: str, profile: str, *, provider: str | None = None, model: str | None = None
+    ) -> tuple[Tab, TranscriptView]:
+        agent = self.project.agents.get(profile)
         tab = Tab(
             handle=handle,
             profile=profile,
-            provider=agent.harness,
-            model=agent.model,
-            permission=str(agent.permission),
+            provider=provider or (agent.harness if agent else "?"),
+            model=model or (agent.model if agent else None),
+            permission=str(agent.permission) if agent else "?",
             opened_at=self.clock(),
         )
         view = TranscriptView(id=f"view-{handle}")
         view.display = False  # until selected: the switcher shows one view at a time
-        # Registered before anything awaits: the session's first events find their tab.
+        # Registered before anything awaits: the session list finds the tab there.
         self.tabs.append(tab)
         self._by_handle[handle] = tab
         self._views[handle] = view
         return tab, view
 
+    def _follow_tab(self, tab: Tab, after: int) -> None:
+        self._follow(tab.handle, tab.handle, after, lambda item: self._on_tab_event(tab, item))
+
     async def open_tab(self, profile: str) -> Tab | None:
-        """Start a session of ``profile`` in a new tab, and show it."""
+        """Start a session of ``profile`` in the daemon, in a new tab, and show it."""
         wanted = next(self._handles, None) if self._handles is not None else None
         try:
-            handle = await self.sessions.spawn(profile, wanted, wait=False)
-        except Exception as exc:  # an unknown profile, a taken handle: say it, keep going
-            self.notify(f"could not open a {profile} session: {exc}", severity="error")
+            session = await self.daemon.spawn(profile, wanted, wait=False, started_by=SENDER)
+        except DaemonError as exc:  # an unknown profile, a taken handle: say it, keep going
+            self.notify(f"could not open a {profile} session: {exc.message}", severity="error")
             return None
-        tab, view = self._new_tab(handle, profile)
-        view.note(self.welcome(profile), "")
-        await self.main.query_one("#views", ContentSwitcher).mount(view)
-        self.select_tab(len(self.tabs) - 1)
+        if session.handle in self._by_handle:  # the session list was quicker
+            tab = self._by_handle[session.handle]
+        else:
+            tab, view = self._new_tab(session.handle, profile, provider=session.provider)
+            view.note(self.welcome(profile), "")
+            await self.main.query_one("#views", ContentSwitcher).mount(view)
+            self._follow_tab(tab, 0)
+        self.select_tab(self.tabs.index(tab))
         self.save_soon()
         return tab
 
-    async def _restore_tab(self, record: TabRecord) -> None:
+    async def _attach_tab(self, session: SessionSummary, title: str | None = None) -> Tab:
+        """A tab on live session ``session`` of the daemon: its events from the first."""
+        tab, view = self._new_tab(
+            session.handle, session.profile, provider=session.provider, model=session.model
+        )
+        tab.title = title
+        tab.state = session.state
+        await self.main.query_one("#views", ContentSwitcher).mount(view)
+        # The whole transcript at once (one layout), then the live events after it.
+        last, _ = await self._replay(tab, view, live=True)
+        self._follow_tab(tab, last)
+        self._chrome_soon()
+        return tab
+
+    async def _replay(self, tab: Tab, view: TranscriptView, *, live: bool) -> tuple[int, int]:
+        """Lay the events of ``tab``'s session so far into ``view``; the last one's number
+        and how many there were.
+
+        ``live``: the session runs, so its events set the tab's state too; otherwise
+        they are an earlier run's, counted in the totals only.
+        """
+        last = count = 0
+        async for item in self.daemon.events(tab.handle, 0, follow=False):
+            if isinstance(item, Numbered):
+                last, count = item.seq, count + 1
+                if live:
+                    tab.apply(item.event, self.clock())
+                else:
+                    tab.replay(item.event)
+                view.timeline.apply(item.event)
+        view.schedule_settle()
+        return last, count
+
+    async def _restore_tab(self, record: TabRecord, session: SessionSummary | None) -> None:
         if record.profile not in self.project.agents:
             self.notify(
                 f"tab {record.handle} not restored: profile {record.profile!r} "
@@ -348,29 +472,35 @@ class AegisApp(App[int]):
                 severity="warning",
             )
             return
+        if session is not None:
+            await self._attach_tab(session, record.title)  # it runs on in the daemon
+            return
         if record.harness_session_id is None:
             return  # it never started: there is nothing to resume
-        events = await anyio.to_thread.run_sync(
-            read_transcript, self.sessions.transcript_path(record.handle)
-        )
         tab, view = self._new_tab(record.handle, record.profile)
         tab.harness_session_id = record.harness_session_id
         tab.title = record.title
-        for event in events:
-            tab.replay(event)
-            view.timeline.apply(event)
-        if events:
-            view.note(f"── {len(events)} events of an earlier run above; resuming the session")
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         try:
-            await self.sessions.spawn(
-                record.profile, record.handle, wait=False, resume=record.harness_session_id
+            last, count = await self._replay(tab, view, live=False)
+        except DaemonError as exc:
+            last = count = 0
+            log.warning("no transcript of %s: %s", record.handle, exc.message)
+        if count:
+            view.note(f"── {count} events of an earlier run above; resuming the session")
+        try:
+            await self.daemon.spawn(
+                record.profile,
+                record.handle,
+                wait=False,
+                resume=record.harness_session_id,
+                started_by=SENDER,
             )
-        except Exception as exc:
-            tab.state, tab.error = "failed", str(exc)
-            view.note(f"✖ could not resume: {exc}", "bold red")
-        if len(self.tabs) == 1:
-            self.select_tab(0)
+        except DaemonError as exc:
+            tab.state, tab.error = "failed", exc.message
+            view.note(f"✖ could not resume: {exc.message}", "bold red")
+            return
+        self._follow_tab(tab, last)
 
     # --- the state file ----------------------------------------------------------------------
 
@@ -398,14 +528,15 @@ class AegisApp(App[int]):
             except OSError as exc:
                 self.notify(f"could not save the tabs: {exc}", severity="warning")
 
-    # --- queues ------------------------------------------------------------------------------
+    # --- polling: the queue counts and the daemon's sessions ---------------------------------
 
-    async def _poll_queues(self) -> None:
+    async def _poll(self) -> None:
         if self.queue_poll is None:
             return
         while True:
             await anyio.sleep(self.queue_poll)
             await self.refresh_queues()
+            await self.refresh_sessions()
 
     async def refresh_queues(self) -> None:
         """Read the queue counts again and redraw the strip."""
@@ -419,6 +550,25 @@ class AegisApp(App[int]):
             log.warning("could not read the queue counts: %s", exc)
             return
         strip.show(list(self.project.queues), counts)
+
+    async def refresh_sessions(self) -> None:
+        """Open a tab for each new live session of the daemon (started elsewhere)."""
+        if self.client is None or self._stopping.is_set():
+            return
+        try:
+            sessions = await self.client.sessions()
+        except DaemonError as exc:
+            log.warning("could not list the daemon's sessions: %s", exc)
+            return
+        for session in sessions:
+            if (
+                is_tab(session)
+                and session.handle not in self._by_handle
+                and session.handle not in self._closed_here
+                and not self._stopping.is_set()
+            ):
+                await self._attach_tab(session)
+                self.save_soon()
 
     # --- what the user does ------------------------------------------------------------------
 
@@ -461,7 +611,7 @@ class AegisApp(App[int]):
         text = event.value
         self._history = list(prompt.sent)
         tab = self.current
-        if tab is None or self.runtime is None:
+        if tab is None or self.client is None:
             self.notify("No session: ctrl+t opens one", severity="warning")
             prompt.give_back(text)
             return
@@ -470,9 +620,7 @@ class AegisApp(App[int]):
             prompt.give_back(text)
             return
         if tab.state == "ready" and not tab.pending:
-            if not self._send(tab, text):
-                prompt.give_back(text)
-                return
+            self._send(tab, text)
         else:
             # Kept here, not in the session's inbox, until the agent is ready: escape
             # gives it back to the input box instead of sending it after the interrupt.
@@ -480,17 +628,29 @@ class AegisApp(App[int]):
         self._refresh_chrome()
         self.save_soon()
 
-    def _send(self, tab: Tab, text: str) -> bool:
-        """Send ``text`` to the session of ``tab``; says why not and returns False."""
-        try:
-            self.sessions.send(tab.handle, text, sender="user")
-        except SessionClosed:
-            self._notify_ended(tab)
-            return False
-        except MessageRefused as exc:
-            self.notify(f"message refused: {exc}", severity="error")
-            return False
-        return True
+    def _send(self, tab: Tab, text: str) -> None:
+        """Send ``text`` to the session of ``tab`` (in order, through the daemon)."""
+        if tab.state == "ready":
+            # Busy from now, not from when the daemon says so: what is typed meanwhile
+            # is held here like any message typed during a turn.
+            tab.apply(StateChanged("busy"), self.clock())
+        self._outbox.send_nowait((tab, text))
+
+    async def _sender(self) -> None:
+        """Send the messages one by one, in the order they were typed."""
+        async for tab, text in self._outbox_out:
+            try:
+                await self.daemon.send(tab.handle, text, sender="user")
+            except DaemonError as exc:
+                if tab.state == "busy" and tab.turn_started is not None:
+                    tab.apply(StateChanged("ready"), self.clock())  # no turn started
+                if exc.code == "session_ended":
+                    self._notify_ended(tab)
+                else:
+                    self.notify(f"message not sent: {exc.message}", severity="error")
+                if tab is self.current:
+                    self.main.query_one(PromptInput).give_back(text)
+                self._chrome_soon()
 
     def _unsent(self, tab: Tab, messages: list[str]) -> None:
         """Say that ``messages`` held for ``tab`` were not sent; the active tab's come
@@ -511,11 +671,11 @@ class AegisApp(App[int]):
         self.select_tab(event.index)
 
     async def action_new_tab(self) -> None:
-        if self.runtime is not None:
+        if self.client is not None:
             await self.open_tab(self.project.default_agent)
 
     def action_pick_profile(self) -> None:
-        if self.runtime is None:
+        if self.client is None:
             return
 
         def chosen(profile: str | None) -> None:
@@ -543,6 +703,8 @@ class AegisApp(App[int]):
         index = self.tabs.index(tab)
         self.tabs.remove(tab)
         del self._by_handle[tab.handle]
+        self._closed_here.add(tab.handle)
+        self._unfollow(tab.handle)
         view = self._views.pop(tab.handle)
         if index < self.active or self.active >= len(self.tabs):
             self.active = max(self.active - 1, 0)
@@ -552,8 +714,11 @@ class AegisApp(App[int]):
             self._refresh_chrome()
         await view.remove()
         self.save_soon()
-        if self.runtime is not None and tab.live:
-            await self.sessions.close(tab.handle)
+        if self.client is not None and tab.live:
+            try:
+                await self.client.close(tab.handle)
+            except DaemonError as exc:
+                self.notify(f"could not close {tab.handle}: {exc.message}", severity="error")
 
     def action_next_tab(self) -> None:
         if self.tabs:
@@ -568,7 +733,7 @@ class AegisApp(App[int]):
 
     async def action_interrupt(self) -> None:
         tab = self.current
-        if tab is None or self.runtime is None:
+        if tab is None or self.client is None:
             return
         if tab.state != "busy":
             return
@@ -580,7 +745,10 @@ class AegisApp(App[int]):
             self.notify(f"{count} queued message{'s' * (count > 1)} back in the input box")
             self._refresh_chrome()
         self.view_of(tab).note("⊘ interrupting…", "yellow")
-        await self.sessions.interrupt(tab.handle)
+        try:
+            await self.client.interrupt(tab.handle)
+        except DaemonError as exc:
+            self.notify(f"could not interrupt: {exc.message}", severity="error")
 
     def action_rename_tab(self) -> None:
         tab = self.current
@@ -632,7 +800,7 @@ class AegisApp(App[int]):
     def action_workflows(self) -> None:
         self.push_screen(
             WorkflowRuns(
-                self.project.state_dir,
+                self.workflow_runs,
                 workflows=list(self.project.workflows),
                 start=self.start_workflow,
                 cancel=self.cancel_workflow,
@@ -640,48 +808,84 @@ class AegisApp(App[int]):
             )
         )
 
+    # --- quitting: detach, or stop everything --------------------------------------------
+
     async def action_quit(self) -> None:
-        """Save the tabs, close every session (and running queue task), then leave."""
-        if not self._stopping.is_set():
+        """Detach (the agents go on), asking first when something runs; with a daemon of
+        this process (``--no-daemon``), stop it."""
+        if self._stopping.is_set() or self.client is None:
+            self.exit(0)
+            return
+        if isinstance(self.screen, QuitChoice):
+            self.screen.dismiss("detach")  # ctrl+q twice: the default
+            return
+        if self.connection.hosted:
             self.notify("closing the sessions…", timeout=QUIT_TIMEOUT)
-            await self.stop_runtime()
+            await self.leave()
+            return
+        running = await self.what_runs()
+        if running is None or not running:
+            await self.leave()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice is not None:
+                self.run_worker(self.leave(stop_everything=choice == "stop"), group="quit")
+
+        self.push_screen(QuitChoice(running), chosen)
+
+    async def what_runs(self) -> Running | None:
+        """What runs in the daemon now (``None``: it did not say in time)."""
+        client = self.client
+        if client is None:
+            return None
+        with anyio.move_on_after(LOOK_TIMEOUT):
+            try:
+                return await running_in(client)
+            except DaemonError as exc:
+                log.warning("could not ask the daemon what runs: %s", exc)
+        return None
+
+    async def leave(self, *, stop_everything: bool = False) -> None:
+        """Detach from the daemon (or stop everything in it first), then exit."""
+        if stop_everything:
+            self._stop_everything = True
+            self.notify("stopping every session, task and workflow run…", timeout=QUIT_TIMEOUT)
+        await self.stop_runtime()
         self.exit(0)
 
     async def stop_runtime(self) -> None:
-        """Stop the runtime in order: tabs saved, sessions closed, queue tasks ended."""
+        """Stop following the daemon: tabs saved, event streams closed (and, hosted or
+        asked to stop everything, the daemon's work stopped)."""
         self._stopping.set()
         with anyio.move_on_after(QUIT_TIMEOUT):
             await self._stopped.wait()
 
+    async def _stop_all(self, client: DaemonClient) -> None:
+        """Close every session of the daemon, cancel its tasks and workflow runs, and stop
+        it unless another client is attached."""
+        with anyio.move_on_after(QUIT_TIMEOUT):
+            await stop_everything(client, self.project.state_dir)
+
     async def on_exit_app(self, event: ExitApp) -> None:
-        # However the app is left (quit, App.exit), stop the runtime
-        # before Textual cancels its worker: a cancelled worker could not stop it in
-        # order (the sessions' shielded clean-up does not hold against a task cancel).
+        # However the app is left (quit, App.exit), detach before Textual cancels its
+        # worker: a hosted daemon must stop in order (its sessions' shielded clean-up
+        # does not hold against a task cancel).
         if self._started:
             await self.stop_runtime()
 
     # --- sessions that are not tabs, and workflow runs ---------------------------------------
 
     async def watch_session(self, handle: str, view: TranscriptView) -> None:
-        """Fill ``view`` with the transcript of session ``handle`` so far, then feed it
-        that session's live events until :meth:`unwatch_session`."""
-        if self.runtime is None:
+        """Fill ``view`` with the transcript of session ``handle`` from its first event, and
+        go on with its live events until :meth:`unwatch_session`."""
+        if self.client is None:
             return
-        events = await self._transcript_of(handle)
-        for event in events:
-            view.timeline.apply(event)
-        self._watchers[handle] = view
-        view.schedule_settle()
-
-    async def _transcript_of(self, handle: str) -> list[Event]:
-        """The events of session ``handle`` written so far (the pending ones flushed first)."""
-        await self.sessions.flush_transcripts()
-        path = self.sessions.transcript_path(handle)
-        return await anyio.to_thread.run_sync(read_transcript, path)
+        self._follow(f"watch:{handle}", handle, 0, lambda item: view.add_event(item.event))
 
     def unwatch_session(self, handle: str) -> None:
         """Stop feeding the view of ``handle`` (its screen closed)."""
-        self._watchers.pop(handle, None)
+        self._unfollow(f"watch:{handle}")
 
     async def open_session_tab(self, handle: str, profile: str) -> Tab | None:
         """Show session ``handle`` (a queue worker's) in a tab: attached while it runs,
@@ -689,62 +893,74 @@ class AegisApp(App[int]):
         if handle in self._by_handle:
             self.select_tab(self.tabs.index(self._by_handle[handle]))
             return self._by_handle[handle]
-        if self.runtime is None or profile not in self.project.agents:
+        if self.client is None or profile not in self.project.agents:
             return None
-        events = await self._transcript_of(handle)
-        live = self.sessions.known(handle) and self._is_live(handle)
-        if not live:
-            started = [e for e in events if isinstance(e, SessionStarted)]
-            if not started:
+        try:
+            session: SessionSummary | None = await self.client.session(handle)
+        except DaemonError:
+            session = None  # a session of an earlier daemon
+        if session is not None and session.live:
+            await self._attach_tab(session)
+        else:
+            started = None
+            async for item in self.client.events(handle, 0, follow=False):
+                if isinstance(item, Numbered) and isinstance(item.event, SessionStarted):
+                    started = item.event
+            if started is None:
                 self.notify(f"{handle} never started: there is no session to open", timeout=6)
                 return None
-            await self._restore_tab(TabRecord(handle, profile, started[-1].harness_session_id))
-        else:
-            tab, view = self._new_tab(handle, profile)
-            info = self.sessions.get(handle)
-            tab.state, tab.harness_session_id = info.state.value, info.harness_session_id
-            for event in events:
-                tab.replay(event)
-                view.timeline.apply(event)
-            await self.main.query_one("#views", ContentSwitcher).mount(view)
+            self._closed_here.discard(handle)
+            await self._restore_tab(TabRecord(handle, profile, started.harness_session_id), None)
         if handle not in self._by_handle:
             return None
         self.select_tab(self.tabs.index(self._by_handle[handle]))
         self.save_soon()
         return self._by_handle[handle]
 
-    def _is_live(self, handle: str) -> bool:
-        try:
-            return self.sessions.get(handle).state.live
-        except Exception:  # a handle of an earlier run: no session in this process
-            return False
+    async def workflow_runs(self) -> list[RunRecord]:
+        """The project's latest workflow runs, newest first, as the daemon lists them."""
+        return await self.daemon.workflows(limit=WORKFLOW_RUNS_SHOWN)
 
     def start_workflow(self, name: str, arguments: dict[str, str]) -> bool:
-        """Start workflow ``name`` in the runtime (it runs on when its screen closes);
-        says why not and returns False."""
-        if self.runtime is None or self._tg is None:
-            self.notify("aegis is not running", severity="error")
+        """Start workflow ``name`` in the daemon (it runs on when its screen closes, and
+        when the TUI detaches); says why not and returns False."""
+        if self.client is None or self._tg is None:
+            self.notify("aegis is not attached to its daemon", severity="error")
             return False
         if get_workflow(name) is None:
             names = ", ".join(self.project.workflows) or "none"
             self.notify(f"no workflow {name!r} (workflows: {names})", severity="error")
             return False
-        runner = self.runtime.workflows
+        client = self.client
 
         async def run() -> None:
             try:
-                record = await runner.run(name, arguments, caller_handle=None)
-            except Exception as exc:  # what the runner raises before the run starts
-                self.notify(f"workflow {name} did not start: {exc}", severity="error")
+                record = await client.run_workflow(name, arguments)
+            except DaemonError as exc:  # what the daemon says before the run starts
+                self.notify(f"workflow {name} did not start: {exc.message}", severity="error")
                 return
-            self.notify(f"workflow run {record.id}: {record.status.value}", timeout=6)
+            async for item in client.workflow_log(record.id):
+                if isinstance(item, RunEnd):
+                    status = item.run.status.value
+                    self.notify(f"workflow run {record.id}: {status}", timeout=6)
 
         self._tg.start_soon(run)
         return True
 
     def cancel_workflow(self, run_id: str) -> bool:
-        """Cancel run ``run_id`` if it runs in this process; returns whether it did."""
-        return self.runtime is not None and self.runtime.workflows.cancel(run_id)
+        """Ask the daemon to cancel run ``run_id`` (an error says why it could not)."""
+        if self.client is None or self._tg is None:
+            return False
+        client = self.client
+
+        async def cancel() -> None:
+            try:
+                await client.cancel_workflow(run_id)
+            except DaemonError as exc:
+                self.notify(f"could not cancel {run_id}: {exc.message}", severity="warning")
+
+        self._tg.start_soon(cancel)
+        return True
 
     # --- redrawing ---------------------------------------------------------------------------
 
@@ -759,7 +975,14 @@ class AegisApp(App[int]):
             return
         self.main.query_one(WorkingIndicator).show(tab, self.clock())
 
+    def _chrome_soon(self) -> None:
+        """Redraw the tab bar and status lines once after this burst of events."""
+        if not self._chrome_due:
+            self._chrome_due = True
+            self.call_later(self._refresh_chrome)
+
     def _refresh_chrome(self) -> None:
+        self._chrome_due = False
         if self._stopping.is_set():
             return  # the screen may be half taken down
         tab = self.current

@@ -17,13 +17,28 @@ from aegis.hookspecs import hookimpl
 def tui(ctx: click.Context, profile: str | None, clean: bool) -> None:
     """Open the terminal UI (the default when aegis runs without a command).
 
-    One tab per agent session; the tabs are restored the next time aegis opens
-    in the same project (their sessions resumed). F1 lists the keys.
+    One tab per live session of the project's daemon (started when none runs);
+    quitting detaches and the agents go on. The tabs are restored the next time
+    aegis opens in the same project (ended sessions resumed). F1 lists the keys.
+
+    \b
+    Examples:
+      aegis                    attach to the project's daemon
+      aegis tui -p reviewer    ... and open a tab of the reviewer profile
+      aegis --no-daemon        run the agents in this process (they stop on quit)
     """
+    from aegis.cli._client import daemon_wanted
     from aegis.cli._context import search_paths
     from aegis_tui.launch import run_app
 
-    ctx.exit(run_app(search_paths=search_paths(ctx), profile=profile, clean=clean))
+    ctx.exit(
+        run_app(
+            search_paths=search_paths(ctx),
+            profile=profile,
+            clean=clean,
+            daemon=daemon_wanted(ctx),
+        )
+    )
 
 
 @hookimpl

@@ -1,5 +1,5 @@
-"""The workflow runs of the project (``.aegis/workflows/``), newest first, with a run's
-arguments, log and full result; start a run, cancel one started here."""
+"""The workflow runs of the project, newest first, as its daemon lists them, with a run's
+arguments, log and full result; start a run in the daemon, cancel one."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import datetime
 import json
 import shlex
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
-import anyio
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -20,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from aegis.workflow.runner import RunRecord, load_runs
+from aegis.workflow.runner import RunRecord
 from aegis_tui import formatting
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.widgets.key_bar import KeyBar, mark_short
@@ -87,7 +85,11 @@ def outcome(run: RunRecord, width: int = 50) -> str:
 
 
 class WorkflowRuns(Screen[None]):
-    """A table of runs (read again every few seconds) and the log of the highlighted one."""
+    """A table of runs (read again every few seconds) and the log of the highlighted one.
+
+    ``runs`` reads the runs, newest first; ``start`` and ``cancel`` act (each says
+    whether it did).
+    """
 
     DEFAULT_CSS = """
     WorkflowRuns #title { height: 1; background: $boost; }
@@ -106,7 +108,7 @@ class WorkflowRuns(Screen[None]):
 
     def __init__(
         self,
-        state_dir: Path,
+        runs: Callable[[], Awaitable[list[RunRecord]]],
         *,
         workflows: Sequence[str] = (),
         start: Callable[[str, dict[str, str]], bool] | None = None,
@@ -115,7 +117,7 @@ class WorkflowRuns(Screen[None]):
         refresh_every: float | None = 2.0,
     ) -> None:
         super().__init__()
-        self.state_dir = state_dir
+        self.read_runs = runs
         self.workflows = list(workflows)
         self.start = start
         self.cancel = cancel
@@ -145,9 +147,12 @@ class WorkflowRuns(Screen[None]):
         await self.reload()
 
     async def reload(self) -> None:
-        """Read the run records again (in a worker thread: it is disk work)."""
-        runs = await anyio.to_thread.run_sync(load_runs, self.state_dir)
-        self.runs = list(reversed(runs))
+        """Read the runs again."""
+        try:
+            self.runs = await self.read_runs()
+        except Exception as exc:  # the daemon is away: say so, keep what is shown
+            self.notify(f"could not read the workflow runs: {exc}", severity="error")
+            return
         table: DataTable[Text | str] = self.query_one("#runs", DataTable)
         row = table.cursor_row
         table.clear()
@@ -232,9 +237,6 @@ class WorkflowRuns(Screen[None]):
         if run.status.value != "running":
             self.notify(f"{run.id} has ended ({run.status.value})", timeout=5)
             return
-        if not self.cancel(run.id):
-            self.notify(
-                f"{run.id} runs in another aegis process: stop it there", severity="warning"
-            )
-            return
-        self.notify(f"cancelling {run.id}")
+        if self.cancel(run.id):
+            self.notify(f"cancelling {run.id}")
+            self.set_timer(0.5, self.reload)

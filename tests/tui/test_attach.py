@@ -1,0 +1,108 @@
+"""The TUI as a client of the project's daemon: it shows the daemon's sessions, whoever
+started them, quitting detaches (or stops everything, when asked), and attaching again
+shows the live state. The daemon runs in the test's event loop; the apps attach to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aegis.daemon.client import DaemonNotRunning
+from aegis_tui.app import AegisApp
+from aegis_tui.screens.queues import QueueDashboard
+from aegis_tui.screens.quit import QuitChoice
+from tests.tui.helpers import daemon_of, make_app, ready, transcript, until, write_project
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_quitting_detaches_the_turn_goes_on_and_attaching_again_shows_it(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path, slow=3)
+    async with daemon_of(project) as daemon:
+        app = make_app(project, client=daemon)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.wait_ready()
+            await until(pilot, ready(app, "alpha"))
+            await pilot.press(*"slow", "enter")
+            await until(pilot, lambda: app.tab_named("alpha").state == "busy")
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: isinstance(app.screen, QuitChoice))
+            question = " ".join(str(w.render()) for w in app.screen.query("Static"))
+            assert "1 session busy (alpha)" in question and "detach" in question
+            await pilot.press("enter")  # the default: detach
+            await until(pilot, lambda: app.return_code is not None)
+        assert app.return_code == 0
+        assert (await daemon.session("alpha")).state == "busy"  # the turn goes on
+
+        again = make_app(project, client=daemon, handles=())
+        async with again.run_test(size=(100, 30)) as pilot:
+            await again.wait_ready()
+            assert [t.handle for t in again.tabs] == ["alpha"]
+            assert "▌ you\nslow" in transcript(again)  # its transcript from the start
+            assert "resuming" not in transcript(again)  # attached, not resumed
+            await until(pilot, lambda: "Done, slowly." in transcript(again))
+            await until(pilot, ready(again, "alpha"))
+            await pilot.press("ctrl+q")  # nothing runs: no question
+            await until(pilot, lambda: again.return_code is not None)
+        assert not any(isinstance(s, QuitChoice) for s in again.screen_stack)
+        assert (await daemon.session("alpha")).state == "ready"
+
+
+async def test_sessions_started_elsewhere_are_tabs_and_queue_workers_are_not(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path)
+    async with daemon_of(project) as daemon:
+        asked = await daemon.spawn("planner", "asked", started_by="client:ask")
+        await daemon.send(asked.handle, "hello")
+        app = make_app(project, client=daemon)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.wait_ready()
+            # The daemon's live session is a tab (no new one: there was something to show).
+            assert [t.handle for t in app.tabs] == ["asked"]
+            await until(pilot, lambda: "What shall we **build** today?" in transcript(app))
+            assert "▌ you\nhello" in transcript(app)
+            await daemon.spawn("worker", "chatted", started_by="client:chat")
+            task = await daemon.enqueue("work", "count the files")
+            await until(pilot, lambda: task_is(app, task["id"], "done"), timeout=30)
+            await app.refresh_sessions()
+            await until(pilot, ready(app, "chatted"))
+            assert [t.handle for t in app.tabs] == ["asked", "chatted"]
+            await pilot.press("f2")  # the worker shows where its queue is
+            await until(pilot, lambda: isinstance(app.screen, QueueDashboard))
+            assert isinstance(app.screen, QueueDashboard)
+            await app.screen.reload()
+            assert app.screen.tasks[-1].result == "Counted: 3."
+
+
+async def test_stopping_everything_cancels_tasks_closes_sessions_and_stops_the_daemon(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path)
+    async with daemon_of(project) as daemon:
+        app = make_app(project, client=daemon)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.wait_ready()
+            await until(pilot, ready(app, "alpha"))
+            task = await daemon.enqueue("work", "count slowly")
+            await until(pilot, lambda: task_is(app, task["id"], "running"))
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: isinstance(app.screen, QuitChoice))
+            question = " ".join(str(w.render()) for w in app.screen.query("Static"))
+            assert "1 queue task running, 0 queued" in question
+            await pilot.press("s")
+            await until(pilot, lambda: app.return_code is not None, timeout=30)
+        with pytest.raises(DaemonNotRunning):
+            await daemon.status()  # nothing else was attached: the daemon stopped
+    async with daemon_of(project) as daemon:
+        ended = await daemon.task(task["id"])
+        assert ended["status"] == "cancelled"
+        assert not [s for s in await daemon.sessions() if s.live]
+
+
+async def task_is(app: AegisApp, task_id: str, status: str) -> bool:
+    """Whether the daemon says task ``task_id`` has ``status``."""
+    return bool((await app.daemon.task(task_id))["status"] == status)
