@@ -43,6 +43,7 @@ agents = {
         description="does one step",
         provider=Scripted(rules=[
             ScriptRule(match=r"(?i)^count slowly", reply="Counted slowly: 3.", delay=30),
+            ScriptRule(match=r"(?i)^tally", reply="Tallied: 7.", delay=%(slow)s),
             ScriptRule(match=r"(?i)count", reply="Counted: 3."),
         ]),
     ),
@@ -58,7 +59,8 @@ async def wait_for(engine, seconds: float = 60.0, label: str = "x"):
     return {"label": label, "lines": ["one", "two"]}
 """
 """A project: ``planner`` (the default) answers hello, slow and list; ``worker`` runs the
-``work`` queue (and counts slowly); the workflow ``wait_for`` sleeps, then returns."""
+``work`` queue (counts slowly, and tallies as slowly as ``slow`` says); the workflow
+``wait_for`` sleeps, then returns."""
 
 
 def write_project(root: Path, *, slow: float = 1.0) -> Project:
