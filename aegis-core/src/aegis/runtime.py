@@ -90,6 +90,12 @@ class Runtime(Lifespan):
         # tasks on entering: the record of a run never stays "running" for good.
         for record in await anyio.to_thread.run_sync(self.workflows.recover):
             log.warning("workflow run %s: %s", record.id, record.error)
+        # Likewise the worktrees of sessions that died with their aegis: the work they
+        # hold is committed to their branch and kept; an empty one is removed.
+        try:
+            await self.sessions.worktrees.sweep()
+        except Exception:  # a broken repository must not stop aegis from starting
+            log.exception("could not sweep the worktrees of %s", self.project.root)
         # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
         # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
         async with (

@@ -71,6 +71,18 @@ class MetaResult(BaseModel):
     queues: list[QueueSummary]
     workflows: list[str] = Field(description="Names of the workflows (see aegis_list_workflows).")
     max_text_bytes: int = Field(description="The size limit of a message or payload, in bytes.")
+    folder: str | None = Field(
+        default=None, description="Your working directory (where your files are)."
+    )
+    branch: str | None = Field(
+        default=None,
+        description="The git branch you work on, in a worktree of your own (null: you share "
+        "the project's folder with the other agents). Your changes are reviewed and landed "
+        "from it; you need not merge or push it yourself.",
+    )
+    base: str | None = Field(
+        default=None, description="The branch your worktree started from and lands into."
+    )
 
 
 class SessionList(BaseModel):
@@ -182,11 +194,25 @@ def _peers_hint(ctx: ToolContext) -> str:
 
 
 async def aegis_meta(ctx: ToolContext) -> MetaResult:
-    """Who you are (your handle and profile), your peers (the other live sessions, with their
-    profile and state), the queues you can hand tasks to and the workflows you can run."""
+    """Who you are (your handle and profile), where you work (your folder, and your git
+    branch when you have a worktree of your own), your peers (the other live sessions,
+    with their profile and state), the queues you can hand tasks to and the workflows
+    you can run."""
     queues = ctx.queues
     counts = await queues.counts()
     from aegis.workflow.registry import list_workflows
+
+    folder = branch = base = None
+    try:
+        info = ctx.sessions.get(ctx.handle)
+    except LookupError:  # a context made outside a runtime (a test's)
+        info = None
+    if info is not None:
+        folder = str(info.cwd) if info.cwd else None
+        branch = info.branch
+        if info.worktree is not None:
+            record = await anyio.to_thread.run_sync(ctx.sessions.worktrees.load, info.worktree)
+            base = record.base if record is not None else None
 
     return MetaResult(
         handle=ctx.handle,
@@ -204,6 +230,9 @@ async def aegis_meta(ctx: ToolContext) -> MetaResult:
         ],
         workflows=list_workflows(),
         max_text_bytes=MAX_TEXT_BYTES,
+        folder=folder,
+        branch=branch,
+        base=base,
     )
 
 

@@ -101,10 +101,11 @@ class AegisGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from aegis.errors import ConfigError, StateError
+        from aegis.workspace.git import WorkspaceError
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, StateError, click.ClickException) as exc:
+        except (ConfigError, StateError, WorkspaceError, click.ClickException) as exc:
             # One voice for every error: click's usage errors and configuration
             # errors are shown as aegis's own (`error: ...` + `hint: ...`).
             raise _as_cli_error(exc) from None

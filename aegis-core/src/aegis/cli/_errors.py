@@ -47,9 +47,12 @@ def show_error(message: str, hint: str | None = None) -> None:
 def as_cli_error(error: Exception) -> CliError:
     """The :class:`CliError` saying what ``error`` (a click or configuration error) says."""
     from aegis.errors import ConfigError, StateError
+    from aegis.workspace.git import WorkspaceError
 
     if isinstance(error, CliError):
         return error
+    if isinstance(error, WorkspaceError):
+        return CliError(error.message, hint=error.hint)
     if isinstance(error, StateError):
         return CliError(error.message, hint=error.hint)
     if isinstance(error, ConfigError):

@@ -105,6 +105,16 @@ class Agent(BaseModel):
     cwd: Path | None = None
     """Working directory of this agent's sessions; default: the project root."""
 
+    workspace: str = "project"
+    """Where this agent's sessions work: ``"project"`` (the project's folder, shared
+    with every other session) or ``"worktree"`` (a git worktree on a branch of its own,
+    ``aegis/<handle>``, to be reviewed with ``aegis diff`` and landed with ``aegis
+    land``; see the guide's page on worktrees)."""
+
+    workspace_base: str | None = None
+    """With ``workspace="worktree"``: the local branch a worktree starts from and is
+    landed into; default: the branch checked out in the project (``HEAD``'s)."""
+
     @model_validator(mode="before")
     @classmethod
     def _build_provider(cls, data: Any, info: ValidationInfo) -> Any:
@@ -170,6 +180,11 @@ class Agent(BaseModel):
             raise validation_to_config_error(exc, config_class) from None
         return own
 
+    @model_validator(mode="after")
+    def _check_workspace(self) -> Agent:
+        check_workspace(self.workspace, self.workspace_base)
+        return self
+
     @property
     def harness(self) -> str:
         """The canonical name of the provider (``"claude-code"``, ``"gemini"``, ...)."""
@@ -190,6 +205,33 @@ class Agent(BaseModel):
         """The effort level for providers that have one, else ``None``."""
         value = getattr(self.provider, "effort", None)
         return value if isinstance(value, Effort) or value is None else Effort(value)
+
+
+WORKSPACES = ("project", "worktree")
+"""The kinds of workspace a session may have."""
+
+
+def check_workspace(workspace: object, base: object) -> None:
+    """Raise :class:`ConfigError` unless ``workspace`` and ``base`` make a valid choice."""
+    if workspace not in WORKSPACES:
+        raise ConfigError(
+            f"workspace must be 'project' or 'worktree', not {workspace!r}",
+            field="workspace",
+            hint="'worktree' gives each session a git worktree and branch of its own",
+        )
+    if base is not None:
+        if workspace != "worktree":
+            raise ConfigError(
+                "workspace_base is the branch a worktree starts from: it needs "
+                "workspace='worktree'",
+                field="workspace_base",
+            )
+        if not isinstance(base, str) or not base.strip() or base.startswith("-"):
+            raise ConfigError(
+                f"workspace_base must name a local branch, not {base!r}",
+                field="workspace_base",
+                hint="for example workspace_base='main'",
+            )
 
 
 def _canonical(providers: ProviderNames | None, name: str) -> str:

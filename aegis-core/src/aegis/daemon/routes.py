@@ -66,6 +66,7 @@ def _as_api_error(error: Exception) -> ApiError | None:
     from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
     from aegis.session.handles import HandleTaken
     from aegis.session.manager import SessionClosed, UnknownSession
+    from aegis.workspace.git import WorkspaceError
 
     if isinstance(error, ApiError):
         return error
@@ -87,6 +88,8 @@ def _as_api_error(error: Exception) -> ApiError | None:
         return ApiError(403, "message_refused", str(error))
     if isinstance(error, ConfigError):
         return ApiError(400, "bad_request", error.message, error.hint)
+    if isinstance(error, WorkspaceError):
+        return ApiError(409, "workspace", error.message, error.hint)
     if isinstance(error, DriverError):
         return ApiError(502, "session_failed", str(error))
     return None

@@ -44,6 +44,10 @@ class SessionInfo:
     """Messages waiting in the inbox."""
     error: str | None = None
     """Why the session failed, when it did."""
+    worktree: str | None = None
+    """The name of the git worktree it works in (``workspace="worktree"``), else ``None``."""
+    branch: str | None = None
+    """The branch of that worktree (``aegis/<name>``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +60,8 @@ class SessionInfo:
             "cwd": str(self.cwd) if self.cwd else None,
             "queued": self.queued,
             "error": self.error,
+            "worktree": self.worktree,
+            "branch": self.branch,
             "usage": {
                 "input_tokens": self.usage.input_tokens,
                 "output_tokens": self.usage.output_tokens,

@@ -15,8 +15,8 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from aegis import hookspecs
-from aegis.config.agent import Agent
-from aegis.config.loader import STATE_DIR_NAME, Project
+from aegis.config.agent import Agent, check_workspace
+from aegis.config.loader import CONFIG_NAME, STATE_DIR_NAME, Project
 from aegis.driver import McpServer, SessionOptions
 from aegis.errors import ConfigError, DriverError, StateError
 from aegis.events import Event, TurnEnd
@@ -28,8 +28,13 @@ from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
 from aegis.session.transcript import TranscriptWriter, last_seq
 from aegis.text import clean_text
+from aegis.workspace.git import WorkspaceError
+from aegis.workspace.worktree import WorktreeRecord, Worktrees
 
 log = logging.getLogger("aegis.session")
+
+RELEASE_TIMEOUT_S = 60.0
+"""How long saving a closed session's worktree (a commit, a diff stat) may take."""
 
 CLOSE_ALL_TIMEOUT_S = 30.0
 """How long leaving the manager waits for its sessions to end (each CLI gets a few
@@ -84,6 +89,8 @@ class SessionManager(Lifespan):
         self._numbered: list[NumberedSubscriber] = []
         self._transcripts = TranscriptWriter(self.transcript_path)
         self._tg: TaskGroup | None = None
+        self.worktrees = Worktrees(root, self.state_dir)
+        """The git worktrees of the sessions whose workspace is one."""
 
     @classmethod
     def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
@@ -135,6 +142,7 @@ class SessionManager(Lifespan):
         wait: bool = True,
         resume: str | None = None,
         cwd: Path | None = None,
+        workspace: str | None = None,
     ) -> str:
         """Start a session of agent ``profile`` and return its handle.
 
@@ -143,6 +151,12 @@ class SessionManager(Lifespan):
         made. With ``wait`` (the default) this returns once the session is ready,
         and raises :class:`~aegis.errors.DriverError` if it could not start;
         otherwise it returns at once and messages wait in the inbox.
+
+        ``cwd`` overrides the profile's working directory. ``workspace`` overrides
+        the profile's (``"project"`` or ``"worktree"``): a worktree session works in
+        a git worktree of its own (:mod:`aegis.workspace`), made before this returns
+        (a :class:`~aegis.workspace.WorkspaceError` if it cannot be); a resumed one
+        works in the worktree its conversation ran in.
         """
         if self._tg is None:
             raise RuntimeError("use the SessionManager in an `async with` block")
@@ -153,29 +167,43 @@ class SessionManager(Lifespan):
             )
         if handle is not None and handle in self._sessions and self._sessions[handle].state.live:
             raise handles.HandleTaken(f"session {handle!r} is live")
+        workspace = workspace or agent.workspace
+        check_workspace(workspace, agent.workspace_base)
         from aegis.registry import get_registry
 
         provider = get_registry().get(agent.harness).provider
+        folder = (cwd or agent.cwd or self.root).resolve()
+        worktree: WorktreeRecord | None = None
         try:
             handle = handles.allocate(self.sessions_dir, handle, reuse=resume is not None)
             seq = await self._last_seq(handle) if resume is not None else 0
+            if workspace == "worktree":
+                worktree = await self._worktree(handle, agent, resume)
+                folder = self._inside(worktree, folder)
             session = Session(
-                handle, profile, agent, (agent.cwd or self.root).resolve(), self._sink, seq=seq
+                handle, profile, agent, folder, self._sink, seq=seq, worktree=worktree
             )
             # Written before the session is registered: a spawn that fails here (a
             # full disk) leaves no session that close_all would wait for in vain.
             self._write_meta(session)
-        except StateError:
-            raise  # .aegis itself is unusable: already explained, with the way out
-        except OSError as exc:
-            # Not the harness's failure: the state folder's, and the CLI says it so.
-            raise unusable(self.sessions_dir, exc) from exc
+        except BaseException as exc:
+            if worktree is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._release(worktree.name, worktree)
+            if isinstance(exc, OSError) and not isinstance(exc, StateError):
+                # Not the harness's failure: the state folder's, and the CLI says it so.
+                raise unusable(self.sessions_dir, exc) from exc
+            raise  # .aegis itself is unusable (a StateError): already explained
+        env = self.env
+        if worktree is not None:
+            # An `aegis` command the agent runs in its worktree is one of this project.
+            env = {**env, "AEGIS_CONFIG": str(self.root / CONFIG_NAME)}
         options = SessionOptions(
             cwd=session.cwd,
             emit=session.emit,
             mcp_servers=tuple(self._mcp_servers(handle, profile)) if self._mcp_servers else (),
             resume=resume,
-            env=self.env,
+            env=env,
             preamble=self._preamble(handle, profile) if self._preamble else None,
             diagnostics=session.diagnostics,
         )
@@ -185,6 +213,38 @@ class SessionManager(Lifespan):
         if wait:
             await self.wait_ready(handle)
         return handle
+
+    async def _worktree(self, handle: str, agent: Agent, resume: str | None) -> WorktreeRecord:
+        """The worktree of a new session: a new one, or for a resumed conversation the one
+        it ran in (its CLI may key conversations by folder, as claude does)."""
+        if resume is not None:
+            earlier = await anyio.to_thread.run_sync(self.worktrees.of_session, handle)
+            if earlier is None:
+                earlier = await anyio.to_thread.run_sync(self.worktrees.of_conversation, resume)
+            if earlier is not None:
+                return await self.worktrees.reuse(earlier, handle)
+        return await self.worktrees.create(handle, base=agent.workspace_base)
+
+    def _inside(self, worktree: WorktreeRecord, folder: Path) -> Path:
+        """``folder`` (a folder of the project's checkout) at the same place in ``worktree``."""
+        try:
+            relative = folder.relative_to(worktree.repo)
+        except ValueError:
+            raise WorkspaceError(
+                f"the working directory {folder} is outside the repository {worktree.repo}: "
+                "a worktree holds only the repository's files",
+                hint="set the profile's cwd inside the repository, or drop workspace='worktree'",
+            ) from None
+        return worktree.path / relative
+
+    async def _release(self, handle: str, worktree: WorktreeRecord) -> WorktreeRecord:
+        """Save the work of ``handle``'s worktree and remove it if it has none (never raises)."""
+        try:
+            with anyio.fail_after(RELEASE_TIMEOUT_S):
+                return await self.worktrees.release(worktree)
+        except Exception as exc:  # kept as it is: the next start's sweep tries again
+            log.error("could not tidy the worktree of session %s: %s", handle, exc)
+            return worktree
 
     async def _last_seq(self, handle: str) -> int:
         """The number of the last event of ``handle`` so far: a session resumed under
@@ -227,6 +287,9 @@ class SessionManager(Lifespan):
             session.undelivered(
                 session.error or "the session was closed before this message was delivered"
             )
+            if session.worktree is not None:
+                with anyio.CancelScope(shield=True):
+                    session.worktree = await self._release(session.handle, session.worktree)
             try:
                 self._write_meta(session)
             except OSError:  # a full disk must not keep anyone waiting for the end

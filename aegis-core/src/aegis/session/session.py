@@ -25,6 +25,7 @@ from aegis.events import (
 )
 from aegis.process import Diagnostics
 from aegis.session.info import SessionInfo, SessionState
+from aegis.workspace.worktree import WorktreeRecord
 
 log = logging.getLogger("aegis.session")
 
@@ -59,13 +60,16 @@ class Session:
         sink: Callable[[Session, Event], None],
         *,
         seq: int = 0,
+        worktree: WorktreeRecord | None = None,
     ) -> None:
         """``seq``: the number of the handle's last event so far (a resumed session's
-        numbers go on from its earlier run's)."""
+        numbers go on from its earlier run's). ``worktree``: the git worktree it works
+        in, if its workspace is one."""
         self.handle = handle
         self.profile = profile
         self.agent = agent
         self.cwd = cwd
+        self.worktree = worktree
         self.state = SessionState.starting
         self.harness_session_id: str | None = None
         self.model: str | None = agent.model
@@ -113,6 +117,8 @@ class Session:
             model=self.model,
             queued=self.queued,
             error=self.error,
+            worktree=self.worktree.name if self.worktree else None,
+            branch=self.worktree.branch if self.worktree else None,
         )
 
     async def changed(self) -> None:
