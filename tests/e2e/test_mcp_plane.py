@@ -17,8 +17,10 @@ Each test checks the name under which the CLI offered the tool to its model:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -146,3 +148,76 @@ async def test_an_acp_cli_calls_the_plane_by_its_naming_with_the_sessions_token(
     assert stop_reason == "end_turn"
     # The handoff acts as the session whose token the CLI was given.
     assert helper.driver.prompts == [f"{handoff_line(standin.handle)}\n\nfrom {cli}"]
+
+
+async def test_claude_started_before_the_plane_serves_gets_its_tools_once_it_does(
+    tmp_path: Path, model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold start: the plane's address is handed out before its server runs, and
+    the agent's connection, made meanwhile, is answered once the server serves."""
+    from aegis.mcp import plane
+
+    gate = threading.Event()
+    load = plane._load_sdk
+
+    def held_load() -> Any:  # the SDK's import, held until the agent has connected
+        gate.wait(60)
+        return load()
+
+    monkeypatch.setattr(plane, "_load_sdk", held_load)
+    model.script = hand_over("peer", "from a cold start")
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (project_dir / ".aegis.py").write_text("# built in the test\n")
+    lead = ClaudeCode(
+        executable=str(cli_path("claude")),
+        permission=Permission.full,
+        strict_mcp_config=True,
+    )
+    project = Project(
+        path=project_dir / ".aegis.py",
+        agents={"lead": Agent(provider=lead), "peer": Agent(provider=Fake())},
+        default_agent="lead",
+    )
+    runtime = Runtime(project, env=cli_env("claude", tmp_path, model.url).env)
+    runtime.inbox.poll_interval = POLL
+    try:
+        async with runtime:
+            assert runtime.mcp is not None and runtime.mcp.url is not None
+            await runtime.sessions.spawn("peer", "peer")
+            peer = FakeDriver.instances[-1]
+            with anyio.fail_after(60):
+                await runtime.sessions.spawn("lead", "lead")
+                async with anyio.create_task_group() as tg:
+                    ends: list[Any] = []
+
+                    async def ask() -> None:
+                        ends.append(await runtime.sessions.request("lead", "please hand it over"))
+
+                    tg.start_soon(ask)
+                    # claude connects to its MCP servers before its first request to the
+                    # model: wait for its connection to sit in the plane's listen queue.
+                    port = int(runtime.mcp.url.rsplit(":", 1)[1].split("/")[0])
+                    await until(lambda: _queued_connections(port) > 0, timeout=30)
+                    assert model.requests == []
+                    gate.set()
+                    await runtime.mcp.wait_serving()
+                await until(lambda: peer.prompts != [], timeout=10)
+    finally:
+        gate.set()
+    [end] = ends
+    assert end.ok
+    assert TOOL_NAMES["claude"] in model.requests[0].tools
+    assert peer.prompts == [f"{handoff_line('lead', 'lead')}\n\nfrom a cold start"]
+
+
+def _queued_connections(port: int) -> int:
+    """Connections to 127.0.0.1:``port`` that the kernel holds for a listener that has
+    not accepted them yet (the listening socket's Recv-Q in /proc/net/tcp)."""
+    listening = "0A"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if state == listening and int(local.split(":")[1], 16) == port:
+            return int(queues.split(":")[1], 16)
+    return 0

@@ -99,8 +99,10 @@ def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
 def test_serve_lets_a_running_task_finish_within_the_grace_and_says_which_it_interrupted(
     project: Path, signum: int
 ) -> None:
-    serve = start(project, "serve")
+    # Queued first, so that both start together: serve runs tasks as soon as it starts,
+    # and `quick` must still be running when the signal comes.
     quick, slow = enqueue(project, "quick"), enqueue(project, "slow")
+    serve = start(project, "serve")
     wait_for_status(project, quick, "running")
     wait_for_status(project, slow, "running")
     children = wait_for_children(project, serve, 2)

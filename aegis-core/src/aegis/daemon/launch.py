@@ -27,6 +27,7 @@ EXIT_ALREADY_RUNNING = 3
 """``aegis daemon run``'s exit status when another daemon holds the project's lock."""
 
 START_TIMEOUT_ENV = "AEGIS_DAEMON_START_TIMEOUT"
+_POLL_S = 0.02  # between looks for the socket of a daemon that starts
 DEFAULT_START_TIMEOUT = 60.0
 
 
@@ -104,7 +105,6 @@ async def wait_until_answering(
     """Wait until the daemon answers ``client``; fail clearly if it exits or takes too long."""
     timeout = start_timeout()
     deadline = time.monotonic() + timeout
-    delay = 0.02
     while True:
         try:
             await client.status()
@@ -126,8 +126,10 @@ async def wait_until_answering(
                 hint=f"its log: {log_path(state_dir)} ({START_TIMEOUT_ENV} sets the wait)",
                 code="start_timeout",
             )
-        await anyio.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        # Short and steady: the socket appears as soon as the daemon holds its lock, and
+        # from then on a connection waits in its listen queue (no more polling), so a
+        # longer pause would only add to every cold start. A refused connect costs little.
+        await anyio.sleep(_POLL_S)
 
 
 def _running(pid: int) -> bool:

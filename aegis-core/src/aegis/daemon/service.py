@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aegis.daemon")
 
+BACKLOG = 2048
+"""Connections the kernel queues while the daemon starts (uvicorn's own default)."""
+
 IDLE_CHECK_S = 1.0
 """How often (at most) the daemon looks whether it is idle."""
 
@@ -179,14 +182,20 @@ def _private_dir(path: Path) -> None:
 
 
 def _bind(path: Path) -> socket.socket:
-    """A Unix socket bound at ``path`` with mode 0600 (the lock is held: a file left
-    there is a dead daemon's)."""
+    """A Unix socket bound at ``path`` with mode 0600, listening (the lock is held: a
+    file left there is a dead daemon's).
+
+    Listening from the start: a client that connects while the runtime and the HTTP
+    server start waits in the kernel's queue and is answered once they serve, instead
+    of being refused and trying again later.
+    """
     path.unlink(missing_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         with reachable(path) as address:
             sock.bind(address)
         os.chmod(path, 0o600)
+        sock.listen(BACKLOG)
     except BaseException:
         sock.close()
         raise

@@ -2,8 +2,9 @@
 
 uvicorn is made to behave like a well-mannered component of a larger program:
 
-* it serves a socket bound here, on a port the OS picks, so the URL is known
-  before the first request and no other program can take the port in between;
+* it serves a socket bound beforehand (:func:`bind_local`), on a port the OS
+  picks, so the URL is known before the server starts and no other program can
+  take the port in between;
 * it leaves signals alone (aegis turns SIGINT and SIGTERM into cancellation of
   its own task group; uvicorn would otherwise install handlers of its own);
 * it leaves logging alone (no ``dictConfig``) and logs no access lines;
@@ -23,7 +24,10 @@ import anyio
 import uvicorn
 from anyio.abc import TaskGroup
 
-HOST = "127.0.0.1"
+from aegis.mcp.loopback import HOST, bind_local
+
+__all__ = ["GRACE_S", "HOST", "LocalHttpServer", "bind_local"]
+
 GRACE_S = 3.0
 """How long stopping waits for open connections before closing them anyway."""
 
@@ -34,17 +38,6 @@ class _Server(uvicorn.Server):
         # aegis owns SIGINT/SIGTERM (see aegis.cli._runtime): a stop comes from
         # request_stop(), never from a signal handler installed behind its back.
         yield
-
-
-def bind_local() -> socket.socket:
-    """A TCP socket bound to a free port of 127.0.0.1 (not yet listening)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((HOST, 0))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class LocalHttpServer:

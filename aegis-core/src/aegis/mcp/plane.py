@@ -10,9 +10,15 @@ profile and its tools).
 
 Lifetime, inside the runtime's structured concurrency::
 
-    enter: tools collected -> MCP session manager running -> HTTP server accepting
+    enter: socket listening, URL known (returns here) -> in the background: SDK and
+           tools loaded -> MCP session manager running -> HTTP server accepting
     exit:  background work cancelled -> every token revoked -> HTTP server stops
            accepting -> MCP sessions end (their open streams close) -> HTTP server gone
+
+Entering does not wait for the server: importing the MCP SDK takes about a second,
+and the runtime's first sessions (whose agents take as long to start) need only the
+plane's address. An agent that connects before the server serves waits in the
+kernel's listen queue and is answered once it does; no request is lost.
 
 Leaving is shielded and bounded (a few seconds at worst), so the server is gone
 when the plane has left, even when aegis is being cancelled (Ctrl+C).
@@ -24,6 +30,8 @@ before them, so a tool call never finds them closed.
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -52,6 +60,10 @@ SERVER_NAME = "aegis"
 
 MCP_PATH = "/mcp"
 
+BACKLOG = 2048
+"""Connections the kernel queues for the plane (uvicorn's own default): agents that
+connect while the server still starts wait there."""
+
 SESSION_IDLE_TIMEOUT_S = 24 * 3600.0
 """An MCP session with no request and no open stream for this long is forgotten (the
 client then opens a new one). Long, because an agent may sit idle for hours."""
@@ -72,6 +84,19 @@ PREAMBLE = (
     "as a message). Messages from other agents, queues and workflows reach you as new turns "
     "that say who sent them."
 )
+
+
+def _load_sdk() -> ToolRegistry:
+    """What the server needs that is slow to load: the MCP SDK (about a second of imports),
+    uvicorn, and the tools of every plugin. Run in a worker thread."""
+    import mcp.server.lowlevel  # noqa: F401
+
+    import aegis.mcp.http
+    import aegis.mcp.identity
+    import aegis.mcp.session_cap  # noqa: F401
+    from aegis.mcp.tools import ToolRegistry
+
+    return ToolRegistry.from_plugins()
 
 
 class RedactedHeaders(dict[str, str]):
@@ -103,6 +128,15 @@ class McpPlane(Lifespan):
         """``http://127.0.0.1:<port>/mcp`` while the plane runs, else ``None``."""
         self.registry: ToolRegistry | None = None
         self._background: TaskGroup | None = None
+        self._serving: anyio.Event | None = None
+        self._listening_since = 0.0
+
+    async def wait_serving(self) -> None:
+        """Return once the server answers requests (connections made before wait in the
+        kernel's queue: nobody needs to call this but to measure)."""
+        if self._serving is None:
+            raise RuntimeError("the MCP plane is not running")
+        await self._serving.wait()
 
     # --- what sessions get -----------------------------------------------------------------
 
@@ -129,55 +163,26 @@ class McpPlane(Lifespan):
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        """Serve from entering until leaving (see the module documentation for the order)."""
-        # The SDK (and uvicorn) are imported here, not at import time: they take over
-        # a second to import, which commands that never run a runtime should not pay.
-        # The low-level Server, not MCPServer: MCPServer() calls logging.basicConfig(),
-        # which would put log lines on the terminal under the TUI. Tools still get the
-        # SDK's own schema derivation and argument validation (aegis.mcp.tools).
-        from mcp.server.lowlevel import Server
+        """Serve from entering until leaving (see the module documentation for the order).
 
-        from aegis import __version__
-        from aegis.mcp.http import HOST, LocalHttpServer, bind_local
-        from aegis.mcp.identity import StoreTokenVerifier, auth_settings
-        from aegis.mcp.session_cap import SessionCap
-        from aegis.mcp.tools import ToolRegistry
+        Entering returns at once, with :attr:`url` set: the plane's socket listens from
+        the start, and the server is started (the SDK imported, the app built) in the
+        background. A connection made before the server serves waits in the kernel's
+        queue and is answered once it does (:meth:`wait_serving` returns then), so a session
+        can be spawned, and its agent can connect, while the SDK is still loading.
+        """
+        from aegis.mcp.loopback import HOST, bind_local
 
-        self.registry = ToolRegistry.from_plugins()
-        server: Server[Any] = Server(
-            SERVER_NAME,
-            version=__version__,
-            instructions=INSTRUCTIONS,
-            on_list_tools=self._list_tools,
-            on_call_tool=self._call_tool,
-            get_tool_input_schema=self.registry.input_schema,
-        )
-        sock = bind_local()
+        # Listening now, not when the server starts: connections made meanwhile queue.
+        sock = bind_local(BACKLOG)
         try:
             base_url = f"http://{HOST}:{sock.getsockname()[1]}"
-            app = server.streamable_http_app(
-                streamable_http_path=MCP_PATH,
-                max_request_body_size=MAX_REQUEST_BYTES,
-                session_idle_timeout=SESSION_IDLE_TIMEOUT_S,
-                host=HOST,
-                auth=auth_settings(base_url),
-                token_verifier=StoreTokenVerifier(self.tokens),
-            )
-            http = LocalHttpServer(SessionCap(app, self.tokens), sock)
-            stop = anyio.Event()
+            self._listening_since = time.monotonic()
+            stop, serving = anyio.Event(), anyio.Event()
+            self._serving = serving
             async with anyio.create_task_group() as tg:
-                # The server runs in a task of its own, shielded: a cancellation
-                # from outside (Ctrl+C, SIGTERM) does not take the tools away from
-                # agents still working, such as queue workers in their shutdown
-                # grace. It stops when this block is left, and not before.
-                started = anyio.Event()
-                # Not tg.start(): cancelled while the task starts, it would wait
-                # for the (shielded) task to end, which waits for `stop`.
-                tg.start_soon(self._host, server, http, started, stop)
+                tg.start_soon(self._serve, sock, base_url, serving, stop)
                 try:
-                    # Inside the try: a stop that comes while the server starts
-                    # must still reach it, or leaving would wait for it forever.
-                    await started.wait()
                     async with anyio.create_task_group() as background:
                         await background.start(self._revoke_closed_sessions)
                         self._background = background
@@ -190,18 +195,54 @@ class McpPlane(Lifespan):
                             self._background = None
                             background.cancel_scope.cancel()
                 finally:
+                    # Reaches the server whether it is still starting or serving.
                     stop.set()
         finally:
             sock.close()  # a no-op once the server has closed it
 
-    async def _host(
-        self,
-        server: Any,
-        http: LocalHttpServer,
-        started: anyio.Event,
-        stop: anyio.Event,
+    async def _serve(
+        self, sock: socket.socket, base_url: str, serving: anyio.Event, stop: anyio.Event
     ) -> None:
-        """Run the MCP session manager and the HTTP server (then set ``started``) until
+        """Import the SDK and build the server (the imports in a worker thread: over a
+        second of them must not stall the event loop), then serve until ``stop``."""
+        # Not cancellable: an import cannot be stopped halfway; it ends within seconds.
+        self.registry = await anyio.to_thread.run_sync(_load_sdk)
+        if stop.is_set():
+            return
+        # The low-level Server, not MCPServer: MCPServer() calls logging.basicConfig(),
+        # which would put log lines on the terminal under the TUI. Tools still get the
+        # SDK's own schema derivation and argument validation (aegis.mcp.tools).
+        from mcp.server.lowlevel import Server
+
+        from aegis import __version__
+        from aegis.mcp.http import LocalHttpServer
+        from aegis.mcp.identity import StoreTokenVerifier, auth_settings
+        from aegis.mcp.loopback import HOST
+        from aegis.mcp.session_cap import SessionCap
+
+        server: Server[Any] = Server(
+            SERVER_NAME,
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            get_tool_input_schema=self.registry.input_schema,
+        )
+        app = server.streamable_http_app(
+            streamable_http_path=MCP_PATH,
+            max_request_body_size=MAX_REQUEST_BYTES,
+            session_idle_timeout=SESSION_IDLE_TIMEOUT_S,
+            host=HOST,
+            auth=auth_settings(base_url),
+            token_verifier=StoreTokenVerifier(self.tokens),
+        )
+        http = LocalHttpServer(SessionCap(app, self.tokens), sock)
+        await self._host(server, http, serving, stop)
+
+    async def _host(
+        self, server: Any, http: LocalHttpServer, serving: anyio.Event, stop: anyio.Event
+    ) -> None:
+        """Run the MCP session manager and the HTTP server (then set ``serving``) until
         ``stop`` is set.
 
         Shielded and bounded on the way out: the server is gone when this returns.
@@ -211,7 +252,11 @@ class McpPlane(Lifespan):
                 try:
                     async with server.session_manager.run():
                         await http.start(tg)
-                        started.set()
+                        serving.set()
+                        log.info(
+                            "MCP plane serving (%.2f s after it started listening)",
+                            time.monotonic() - self._listening_since,
+                        )
                         await stop.wait()
                         self.tokens.clear()
                         http.request_stop()
