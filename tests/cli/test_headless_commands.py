@@ -151,7 +151,10 @@ def test_workflow_run_exit_codes_and_records(project: Path) -> None:
         (("queue", "show", "nosuch"), "no task 'nosuch'"),
         (("queue", "cancel", "nosuch"), "no task 'nosuch'"),
         (("queue", "retry", "nosuch"), "no task 'nosuch'"),
-        (("workflow", "run", "nosuch"), "no workflow 'nosuch' (workflows: branch_review, crash"),
+        (
+            ("workflow", "run", "nosuch"),
+            "no workflow 'nosuch' (workflows: best_of_n, branch_review, crash",
+        ),
         (("queue", "enqueue", "work", "slow", "--wait", "--timeout", "0.5"), "did not end within"),
     ],
 )

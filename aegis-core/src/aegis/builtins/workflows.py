@@ -6,10 +6,15 @@
 ``tdd_loop``
     Keeps an implementer agent working until a shell predicate (a test command)
     passes, for a bounded number of rounds.
+``best_of_n``
+    Several implementers of one task, each in a git worktree of its own; a check
+    runs in each, a reviewer agent picks the best of those that pass, and that one
+    is landed (the others are discarded).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,7 +137,120 @@ async def tdd_loop(
     raise WorkflowError(f"`{predicate}` still fails after {max_rounds} round(s)")
 
 
-CATALOGUE: tuple[Callable[..., Any], ...] = (branch_review, tdd_loop)
+MAX_CANDIDATE_DIFF_CHARS = 20_000
+"""Each candidate's diff is cut to this in the reviewer's prompt."""
+
+
+async def best_of_n(
+    engine: WorkflowEngine,
+    task: str,
+    implementer: str,
+    check: str,
+    n: int = 3,
+    reviewer: str = "",
+    strategy: str = "squash",
+    timeout: float = 600.0,
+) -> str:
+    """Have N implementers do TASK, each in its own git worktree; land the best that passes CHECK.
+
+    ``n`` sessions of the ``implementer`` profile get the same task at once, each on a
+    branch of its own (``aegis/<handle>``, from the project's checked-out branch).
+    The shell command ``check`` (e.g. ``pytest -q``) then runs in each worktree; of
+    those that pass with changes, the ``reviewer`` profile (default: the
+    implementer's) compares the diffs and picks one, which is landed into the base
+    with ``strategy`` (``squash``, ``merge`` or ``rebase``). The other branches are
+    discarded. Raises WorkflowError when none passes (their branches are discarded
+    too) or the landing conflicts (the chosen branch is then kept for review).
+    """
+    if n < 1:
+        raise WorkflowError("n must be at least 1")
+    reviewer = reviewer or implementer
+    agents = engine.list_agents()
+    for role, profile in (("implementer", implementer), ("reviewer", reviewer)):
+        if profile not in agents:
+            raise WorkflowError(f"unknown {role} profile {profile!r} (agents: {', '.join(agents)})")
+    handles: list[str] = []
+    for _ in range(n):
+        handles.append(await engine.spawn(implementer, workspace="worktree"))
+    answers: dict[str, str] = {}
+
+    async def implement(handle: str) -> None:
+        try:
+            answers[handle] = await engine.ask(handle, task)
+        except WorkflowError as exc:
+            engine.log(f"{handle} did not finish: {exc}")
+
+    async with anyio.create_task_group() as tg:
+        for handle in handles:
+            tg.start_soon(implement, handle)
+    passing: list[str] = []
+    for handle in handles:
+        if handle not in answers:
+            continue
+        folder = (await engine.worktree(handle)).cwd
+        outcome = await engine.bash(check, cwd=folder, timeout=timeout)
+        engine.log(f"{handle}: `{check}` exit {outcome.returncode}")
+        if outcome.returncode == 0:
+            passing.append(handle)
+    for handle in handles:  # their work is committed on their branches
+        await engine.close(handle)
+    diffs: dict[str, str] = {}
+    for handle in passing:
+        record = await engine.worktree(handle)
+        if record.state.value == "kept":
+            diffs[handle] = await engine.diff(handle)
+    if not diffs:
+        for handle in handles:
+            await engine.discard(handle)
+        raise WorkflowError(f"none of the {n} implementers passed `{check}` with changes")
+    candidates = list(diffs)
+    chosen = candidates[0]
+    if len(candidates) > 1:
+        chosen = await _pick(engine, reviewer, task, candidates, diffs, answers)
+    engine.log(f"chose {chosen} of {len(candidates)} passing candidate(s)")
+    result = await engine.land(chosen, strategy)
+    for handle in handles:
+        if handle != chosen:
+            await engine.discard(handle)
+    return (
+        f"landed aegis/{chosen} into {result.record.base} ({result.strategy.value}, "
+        f"{result.stat.summary()}); {len(candidates)} of {n} passed `{check}`"
+    )
+
+
+async def _pick(
+    engine: WorkflowEngine,
+    reviewer: str,
+    task: str,
+    candidates: list[str],
+    diffs: dict[str, str],
+    answers: dict[str, str],
+) -> str:
+    """The candidate the reviewer prefers (the first, if its answer names none)."""
+    parts = [
+        f"Several implementers did this task, and each passes the check:\n\n{task}\n\n"
+        "Compare the candidates below and choose the best. Answer with your reasons, then "
+        "a last line `CHOICE: <number>`."
+    ]
+    for number, handle in enumerate(candidates, 1):
+        text = diffs[handle]
+        if len(text) > MAX_CANDIDATE_DIFF_CHARS:
+            text = text[:MAX_CANDIDATE_DIFF_CHARS] + "\n[... diff cut ...]\n"
+        summary = answers.get(handle, "").strip()[:2000]
+        parts.append(f"## Candidate {number}\n\nIts summary: {summary}\n\n```diff\n{text}```")
+    judge = await engine.spawn(reviewer)
+    try:
+        verdict = await engine.ask(judge, "\n\n".join(parts))
+    finally:
+        await engine.close(judge)
+    found = re.findall(r"CHOICE:\s*(\d+)", verdict)
+    if found and 1 <= int(found[-1]) <= len(candidates):
+        return candidates[int(found[-1]) - 1]
+    engine.log("the reviewer named no candidate: taking the first")
+    return candidates[0]
+
+
+CATALOGUE: tuple[Callable[..., Any], ...] = (branch_review, tdd_loop, best_of_n)
 
 
 @hookimpl

@@ -77,6 +77,7 @@ from aegis.text import clean_text
 if TYPE_CHECKING:
     from aegis.inbox import InboxRouter
     from aegis.session.manager import SessionManager
+    from aegis.workspace.worktree import Worktrees
 
 log = logging.getLogger("aegis.queue")
 
@@ -108,13 +109,21 @@ class NotRetryable(ValueError):
 
 
 def callback_text(task: TaskRecord) -> str:
-    """The message a task's callback delivers: its id, how it ended, the result or the error."""
+    """The message a task's callback delivers: its id, how it ended, the result or the error
+    (and the worker's branch, when it worked in a worktree)."""
     head = f"Task {task.id} on queue {task.queue!r}"
+    branch = ""
+    if task.workspace and task.workspace.get("branch"):
+        stat = task.workspace.get("stat") or "no changes"
+        branch = (
+            f"\n\nIts changes are on branch {task.workspace['branch']} ({stat}): "
+            f"`aegis diff {task.id}` shows them, `aegis land {task.id}` lands them."
+        )
     if task.status is TaskStatus.done:
-        return f"{head}: ok.\n\n{task.result or ''}"
+        return f"{head}: ok.\n\n{task.result or ''}{branch}"
     if task.status is TaskStatus.cancelled:
-        return f"{head}: cancelled ({task.error or CANCELLED})."
-    return f"{head}: failed: {task.error or 'unknown error'}"
+        return f"{head}: cancelled ({task.error or CANCELLED}).{branch}"
+    return f"{head}: failed: {task.error or 'unknown error'}{branch}"
 
 
 @dataclasses.dataclass(eq=False)
@@ -311,7 +320,25 @@ class QueueManager(Lifespan):
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task ``task_id``, or ``None``."""
-        return await anyio.to_thread.run_sync(self.backend.get, task_id)
+        task = await anyio.to_thread.run_sync(self.backend.get, task_id)
+        return None if task is None else (await self._with_workspaces([task]))[0]
+
+    async def _with_workspaces(self, tasks: list[TaskRecord]) -> list[TaskRecord]:
+        """``tasks``, each with the worktree of its worker (when it had one)."""
+        worktrees: Worktrees | None = getattr(self.sessions, "worktrees", None)
+
+        def attach() -> list[TaskRecord]:
+            if worktrees is None or not worktrees.folder.is_dir():
+                return tasks
+            out = []
+            for task in tasks:
+                record = worktrees.load(task.worker_handle) if task.worker_handle else None
+                if record is not None:
+                    task = dataclasses.replace(task, workspace=record.summary())
+                out.append(task)
+            return out
+
+        return await anyio.to_thread.run_sync(attach)
 
     async def list_tasks(
         self,
@@ -321,9 +348,10 @@ class QueueManager(Lifespan):
     ) -> list[TaskRecord]:
         """The ``limit`` most recent tasks (of ``queue``, with ``status``), oldest first."""
         wanted = TaskStatus(status) if status is not None else None
-        return await anyio.to_thread.run_sync(
+        tasks = await anyio.to_thread.run_sync(
             lambda: self.backend.list(queue=queue, status=wanted, limit=limit)
         )
+        return await self._with_workspaces(tasks)
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: n}}`` over every task of the backend."""
@@ -357,7 +385,13 @@ class QueueManager(Lifespan):
                     on_worker(task.worker_handle)
                     on_worker = None
                 if task.status.ended:
-                    return task
+                    run = self._running.get(task_id)
+                    if run is None:
+                        return task
+                    # Ours, its worker closing: once closed, its worktree (if it had
+                    # one) is saved and the task's record says where its changes are.
+                    await run.done.wait()
+                    return await self._require(task_id)
                 await self._nap(ended, self.poll_interval)
 
     async def cancel(self, task_id: str) -> TaskRecord:
@@ -623,10 +657,15 @@ class QueueManager(Lifespan):
         """Deliver the outbox: at least once here, exactly once thanks to the inbox's key."""
         try:
             tasks = await anyio.to_thread.run_sync(self.backend.pending_callbacks)
+            tasks = await self._with_workspaces(tasks)
         except Exception:
             log.exception("could not read the callback outbox")
             return
         for task in tasks:
+            if task.id in self._running:
+                # Its worker is still closing: the callback waits for it, so that it can
+                # say where the worker's changes are (its worktree is saved at close).
+                continue
             target = task.callback_target
             try:
                 if target is not None:

@@ -61,6 +61,11 @@ class TaskRecord:
     owner: str | None = None
     attempt: int = 1
     retry_of: str | None = None
+    workspace: dict[str, Any] | None = None
+    """When the worker worked in a git worktree of its own: its ``branch``, ``folder``,
+    ``base``, ``state`` and the diff ``stat`` of its changes (``"2 files changed, +5
+    -1"``, once the worker has closed). Read from the worktree's record, not stored by
+    the backend."""
 
     @property
     def callback_target(self) -> str | None:
@@ -97,6 +102,7 @@ class TaskRecord:
             "owner": self.owner,
             "attempt": self.attempt,
             "retry_of": self.retry_of,
+            "workspace": self.workspace,
         }
 
     @classmethod
@@ -120,6 +126,7 @@ class TaskRecord:
             owner=data.get("owner"),
             attempt=data.get("attempt", 1),
             retry_of=data.get("retry_of"),
+            workspace=data.get("workspace"),
         )
 
 

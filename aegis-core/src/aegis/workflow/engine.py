@@ -19,7 +19,9 @@ import anyio
 from aegis.workflow.errors import WorkflowError
 
 if TYPE_CHECKING:
+    from aegis.queue.task import TaskRecord
     from aegis.session.info import SessionInfo
+    from aegis.workspace import LandResult, WorktreeRecord
 
 log = logging.getLogger("aegis.workflow")
 
@@ -92,13 +94,20 @@ class WorkflowEngine:
 
     # --- sessions -------------------------------------------------------------------------
 
-    async def spawn(self, profile: str, *, handle: str | None = None) -> str:
+    async def spawn(
+        self, profile: str, *, handle: str | None = None, workspace: str | None = None
+    ) -> str:
         """Spawn a long-lived agent through the bridge and return its handle.
 
-        The session is closed when the workflow exits.
+        The session is closed when the workflow exits. ``workspace="worktree"`` gives
+        it a git worktree and branch of its own whatever its profile says (see
+        :meth:`land`).
         """
         try:
-            handle = await self._bridge.spawn(profile, handle)
+            if workspace is None:
+                handle = await self._bridge.spawn(profile, handle)
+            else:
+                handle = await self._bridge.spawn(profile, handle, workspace=workspace)
         except Exception as exc:
             raise WorkflowError(f"could not spawn {profile!r}: {exc}") from exc
         self._spawned_handles.append(handle)
@@ -238,6 +247,13 @@ class WorkflowEngine:
         Raises :class:`WorkflowError` on an unknown queue, a failed worker, or an
         error of the runtime.
         """
+        task = await self.delegate_task(queue, payload)
+        return str(task.result or "")
+
+    async def delegate_task(self, queue: str, payload: str) -> TaskRecord:
+        """:meth:`delegate`, returning the whole task: its ``result``, its ``id``, and its
+        ``workspace`` (``branch``, ``folder``, diff ``stat``) when the queue's workers
+        have worktrees, for :meth:`land` or :meth:`discard`."""
         known = getattr(self._queues, "queues", None)
         if known is not None and queue not in known:
             raise WorkflowError(f"unknown queue {queue!r} (queues: {', '.join(known) or 'none'})")
@@ -258,7 +274,66 @@ class WorkflowEngine:
             raise WorkflowError(
                 f"task {task_id} on queue {queue!r} {task.status.value}: {task.error}"
             )
-        return str(task.result or "")
+        return task  # type: ignore[no-any-return]
+
+    # --- worktrees ----------------------------------------------------------------------
+
+    async def worktree(self, target: str) -> WorktreeRecord:
+        """The git worktree of session ``target`` (or of the worker of task ``target``):
+        its ``branch``, ``path``, ``cwd`` (where to run checks), ``base`` and ``state``."""
+        worktrees = getattr(self._bridge, "worktrees", None)
+        if worktrees is None:
+            raise WorkflowError("this runtime has no worktrees")
+        record = await anyio.to_thread.run_sync(worktrees.of_session, target)
+        if record is None and self._queues is not None:
+            task = await self._queues.get(target)
+            if task is not None and task.worker_handle:
+                record = await anyio.to_thread.run_sync(worktrees.of_session, task.worker_handle)
+        if record is None:
+            raise WorkflowError(f"{target!r} has no worktree (is its workspace 'worktree'?)")
+        return record  # type: ignore[no-any-return]
+
+    async def diff(self, target: str) -> str:
+        """The diff of what session (or task) ``target`` changed against its base."""
+        record = await self.worktree(target)
+        return await self._bridge.worktrees.diff(record)  # type: ignore[no-any-return]
+
+    async def land(
+        self, target: str, strategy: str = "merge", *, message: str | None = None
+    ) -> LandResult:
+        """Land the branch of session (or task) ``target`` into its base: ``strategy`` is
+        ``merge``, ``squash`` or ``rebase``. A session this run spawned is closed first.
+
+        Raises :class:`WorkflowError` on a conflict; the base and the branch are then
+        as they were (see :mod:`aegis.workspace.land`).
+        """
+        from aegis.workspace import WorkspaceError
+        from aegis.workspace import land as land_branch
+
+        await self.close(target)
+        record = await self.worktree(target)
+        try:
+            result = await land_branch(self._bridge.worktrees, record, strategy, message=message)
+        except WorkspaceError as exc:
+            raise WorkflowError(f"could not land {record.branch}: {exc.message}") from exc
+        self.log(f"landed {record.branch} into {record.base}: {result.stat.summary()}")
+        return result
+
+    async def discard(self, target: str) -> None:
+        """Delete the worktree and branch of session (or task) ``target``, changes and all.
+        A session this run spawned is closed first."""
+        from aegis.workspace import WorkspaceError
+        from aegis.workspace import discard as discard_branch
+
+        await self.close(target)
+        record = await self.worktree(target)
+        if record.state.value in ("removed", "discarded", "landed"):
+            return
+        try:
+            await discard_branch(self._bridge.worktrees, record)
+        except WorkspaceError as exc:
+            raise WorkflowError(f"could not discard {record.branch}: {exc.message}") from exc
+        self.log(f"discarded {record.branch}")
 
     # --- the shell --------------------------------------------------------------------------
 

@@ -69,8 +69,8 @@ async def _settled(worktrees: Worktrees, record: WorktreeRecord, doing: str) -> 
     if _live(record):
         raise WorkspaceError(
             f"session {record.session} is still working in {record.branch}: cannot {doing} it now",
-            hint=f"close the session first (its tab, or `aegis close {record.session}`), "
-            "then try again",
+            hint="close the session first (its tab in the TUI, or end its `aegis chat`; a "
+            "queue task's worker closes when its task ends), then try again",
         )
     if record.state in (WorktreeState.landed, WorktreeState.discarded, WorktreeState.removed):
         why = "removed: it had no changes" if record.state is WorktreeState.removed else "done"
