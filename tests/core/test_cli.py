@@ -259,7 +259,9 @@ def test_config_show_json_has_validated_profiles_with_env_values_masked(
     data = json.loads(result.stdout)
     assert data["path"] == str(path.resolve())
     assert data["default_agent"] == "main"
-    assert data["queues"] == [{"name": "review", "agent_profile": "second", "max_parallel": 3}]
+    assert data["queues"] == [
+        {"name": "review", "agent_profile": "second", "max_parallel": 3, "warm": 0}
+    ]
     assert data["workflows"] == ["cli_test_flow"]
     main = data["agents"]["main"]
     assert main["harness"] == "claude-code"
@@ -426,7 +428,8 @@ def test_config_check_suggests_the_keyword_meant_for_a_misspelled_one(
     assert "unexpected keyword argument 'max_paralel'" in error
     assert (
         hint
-        == "  hint: did you mean 'max_parallel'? Queue takes: name, agent_profile, max_parallel"
+        == "  hint: did you mean 'max_parallel'? Queue takes: name, agent_profile, max_parallel, "
+        "warm"
     )
 
 

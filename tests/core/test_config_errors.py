@@ -180,6 +180,15 @@ CASES = [
         field="max_parallel",
     ),
     Case(
+        "warm-beyond-max-parallel",
+        "agents = {'a': Agent(harness='gemini')}\ndefault_agent = 'a'\n"
+        "queues = [\n    Queue('review', agent_profile='a', max_parallel=1, warm=2),\n]\n",
+        message="queue 'review': warm=2 is more than max_parallel=1",
+        hint="use warm=1 at most, or raise max_parallel",
+        line=6,
+        field="warm",
+    ),
+    Case(
         "duplicate-queue-names",
         "agents = {'a': Agent(harness='gemini')}\ndefault_agent = 'a'\n"
         "queues = [Queue('q', 'a', 1), Queue('q', 'a', 2)]\n",

@@ -24,8 +24,10 @@ from tests.fixtures.fakes import write_fake_distribution
 def test_queue_is_a_frozen_dataclass_of_name_profile_and_max_parallel() -> None:
     queue = Queue("review", "reviewer", 3)
 
-    assert [f.name for f in dataclasses.fields(Queue)] == ["name", "agent_profile", "max_parallel"]
-    assert queue == Queue(name="review", agent_profile="reviewer", max_parallel=3)
+    # API.md's three fields, in order; `warm` is a later, optional one.
+    fields = [f.name for f in dataclasses.fields(Queue)]
+    assert fields == ["name", "agent_profile", "max_parallel", "warm"]
+    assert queue == Queue(name="review", agent_profile="reviewer", max_parallel=3, warm=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         queue.max_parallel = 4  # type: ignore[misc]
 
@@ -40,6 +42,10 @@ def test_queue_is_a_frozen_dataclass_of_name_profile_and_max_parallel() -> None:
         ({"name": "q", "agent_profile": "a", "max_parallel": -2}, "max_parallel"),
         ({"name": "q", "agent_profile": "a", "max_parallel": 1.5}, "max_parallel"),
         ({"name": "q", "agent_profile": "a", "max_parallel": True}, "max_parallel"),
+        ({"name": "q", "agent_profile": "a", "max_parallel": 2, "warm": -1}, "warm"),
+        ({"name": "q", "agent_profile": "a", "max_parallel": 2, "warm": 1.0}, "warm"),
+        ({"name": "q", "agent_profile": "a", "max_parallel": 2, "warm": True}, "warm"),
+        ({"name": "q", "agent_profile": "a", "max_parallel": 2, "warm": 3}, "warm"),
     ],
 )
 def test_invalid_queue_is_a_config_error_with_field_and_hint(

@@ -37,7 +37,12 @@ def project_dict(project: Project) -> dict[str, Any]:
         "default_agent": project.default_agent,
         "agents": {name: agent_dict(agent) for name, agent in project.agents.items()},
         "queues": [
-            {"name": q.name, "agent_profile": q.agent_profile, "max_parallel": q.max_parallel}
+            {
+                "name": q.name,
+                "agent_profile": q.agent_profile,
+                "max_parallel": q.max_parallel,
+                "warm": q.warm,
+            }
             for q in project.queues.values()
         ],
         "workflows": sorted(project.workflows),
@@ -107,6 +112,7 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo(
             f"  {queue['name']}: agent {queue['agent_profile']}, "
             f"max_parallel={queue['max_parallel']}"
+            + (f", warm={queue['warm']}" if queue["warm"] else "")
         )
     if not data["queues"]:
         click.echo("  (none)")

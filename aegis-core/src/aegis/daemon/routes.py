@@ -181,9 +181,11 @@ def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> 
 
 
 async def _workers(daemon: Daemon) -> dict[str, str]:
-    """``{worker handle: "queue:<name>"}`` for the running queue tasks."""
-    tasks = await daemon.runtime.queues.list_tasks(status="running", limit=None)
-    return {t.worker_handle: f"queue:{t.queue}" for t in tasks if t.worker_handle}
+    """``{worker handle: "queue:<name>"}`` for the running queue tasks and the warm workers."""
+    queues = daemon.runtime.queues
+    tasks = await queues.list_tasks(status="running", limit=None)
+    warm = {handle: f"queue:{name}" for handle, name in queues.warm_workers().items()}
+    return warm | {t.worker_handle: f"queue:{t.queue}" for t in tasks if t.worker_handle}
 
 
 # --- endpoints --------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 :class:`Daemon` runs one project's runtime (an :class:`aegis.runtime.Runtime`)
 behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
 caller cancels it, as ``aegis daemon run`` does on SIGINT, SIGTERM and SIGHUP) or has
-been idle for ``idle_timeout`` seconds: no live session, no queued or running task,
-no running workflow, no attached client and no request in flight. Stopping closes the event streams,
-stops serving, then stops the runtime (which closes every session and stops every
-agent process).
+been idle for ``idle_timeout`` seconds: no live session (a queue's warm workers do not
+count), no queued or running task, no running workflow, no attached client and no
+request in flight. Stopping closes the event streams, stops serving, then stops the
+runtime (which closes every session and stops every agent process).
 """
 
 from __future__ import annotations
@@ -150,7 +150,10 @@ class Daemon:
         """Whether nothing would be lost if the daemon stopped now."""
         if self.attached or self.requests or self.runs.running:
             return False
-        if any(info.state.live for info in self.runtime.sessions.list_sessions()):
+        # A queue's warm workers wait for tasks that may never come: not work to keep.
+        warm = self.runtime.queues.warm_workers()
+        sessions = self.runtime.sessions.list_sessions()
+        if any(info.state.live and info.handle not in warm for info in sessions):
             return False
         counts = await self.runtime.queues.counts()
         return not any(

@@ -26,11 +26,18 @@ class Queue:
     Each task spawns a session of ``agent_profile``, sends the payload as its first
     message, records the final answer and closes the session. At most
     ``max_parallel`` tasks of the queue run at once; the others wait in FIFO order.
+
+    ``warm`` (optional, default 0) keeps that many workers started ahead of the tasks
+    in each process that runs them: a task takes one (its payload is the worker's
+    first message) instead of waiting for an agent to start, and another is started
+    in its place. At most ``max_parallel``: warm workers and running tasks together
+    never exceed it. Each costs a live agent process (see docs/queues.md).
     """
 
     name: str
     agent_profile: str
     max_parallel: int
+    warm: int = 0
 
     def __post_init__(self) -> None:
         if not valid_name(self.name):
@@ -55,4 +62,20 @@ class Queue:
                 field="max_parallel",
                 hint="max_parallel is how many of its tasks may run at once; 1 runs them "
                 "one after another",
+            )
+        if isinstance(self.warm, bool) or not isinstance(self.warm, int) or self.warm < 0:
+            raise ConfigError(
+                f"queue {self.name!r}: warm must be a whole number of at least 0, "
+                f"not {self.warm!r}",
+                field="warm",
+                hint="warm is how many workers are started ahead of the tasks; 0 (the "
+                "default) starts each task's worker when the task comes",
+            )
+        if self.warm > self.max_parallel:
+            raise ConfigError(
+                f"queue {self.name!r}: warm={self.warm} is more than "
+                f"max_parallel={self.max_parallel}",
+                field="warm",
+                hint="warm workers and running tasks together never exceed max_parallel: "
+                f"use warm={self.max_parallel} at most, or raise max_parallel",
             )

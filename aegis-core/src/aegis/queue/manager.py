@@ -38,6 +38,16 @@ The crash policy (there is one)
     owners that no longer run on this host. After a graceful stop this process's
     own running tasks are ended on the way out.
 
+Warm workers
+    A queue declared with ``warm=N`` keeps N worker sessions started ahead of its
+    tasks in each process that dispatches (:meth:`QueueManager.warm_workers`). A
+    task takes the oldest (waiting for it to be ready if it is still starting): its
+    payload is the worker's first message, as for a fresh worker, and the worker is
+    closed after the task like any other. The pool is then refilled, keeping warm
+    workers plus this process's running tasks of the queue at most ``max_parallel``.
+    A warm worker that dies is replaced (after a pause that grows while they keep
+    failing to start); the pool is closed when the manager stops dispatching.
+
 A full disk
     When the end of a task cannot be written because the disk is full (or another
     :class:`~aegis.errors.StateError` that may pass), the manager keeps the task's
@@ -94,6 +104,8 @@ _CLOSE_TIMEOUT = 10.0  # seconds a worker session gets to close before we go on
 _REMOTE_CHECK_INTERVAL = 1.0  # seconds between looks for a cancel made by another process
 _RETRY_FIRST = 0.5  # seconds before writing a task's end again after a full disk ...
 _RETRY_MAX = 10.0  # ... doubling up to this
+_WARM_RETRY_FIRST = 1.0  # seconds before starting a warm worker again after one failed ...
+_WARM_RETRY_MAX = 60.0  # ... doubling up to this
 
 
 class UnknownQueue(LookupError):
@@ -203,6 +215,8 @@ class QueueManager(Lifespan):
         self._dispatchers = 0
         self._warned: set[str] = set()
         self._claim_trouble: dict[str, str] = {}
+        self._warm: dict[str, list[str]] = {name: [] for name in self.queues}
+        """The warm workers of each queue, oldest first (starting or ready, given nothing)."""
         self._tg: TaskGroup | None = None
 
     # --- signals between the tasks of this manager ---------------------------------------
@@ -258,6 +272,7 @@ class QueueManager(Lifespan):
             self._signal("stopping")
             for queue in self.queues:
                 self._signal(f"wake:{queue}")
+            await self._close_warm()
             with anyio.move_on_after(self.shutdown_grace):
                 while self._dispatchers:  # a claim in flight still starts its task
                     await self._nap(self._event("dispatchers"), math.inf)
@@ -283,6 +298,8 @@ class QueueManager(Lifespan):
         self._dispatched.add(queue.name)
         self._dispatchers += 1
         self._tg.start_soon(self._dispatch, queue)
+        if queue.warm:
+            self._tg.start_soon(self._keep_warm, queue)
 
     def _used(self, queue: Queue) -> None:
         """A task was enqueued on ``queue`` here: dispatch it, if only used queues are."""
@@ -442,6 +459,11 @@ class QueueManager(Lifespan):
         self._signal(f"wake:{task.queue}")
         return new.id
 
+    def warm_workers(self) -> dict[str, str]:
+        """``{handle: queue name}`` of the warm workers: started ahead of a task, given
+        nothing yet. They are not work in progress (an idle daemon stops with them)."""
+        return {handle: name for name, pool in self._warm.items() for handle in pool}
+
     # --- dispatching ----------------------------------------------------------------------
 
     def release_dispatch(self) -> None:
@@ -495,7 +517,11 @@ class QueueManager(Lifespan):
         error: str | None = INTERRUPTED
         try:
             with run.scope:
-                run.handle = await self.sessions.spawn(queue.agent_profile)
+                run.handle = self._take_warm(queue)
+                if run.handle is None:
+                    run.handle = await self.sessions.spawn(queue.agent_profile)
+                else:
+                    await self.sessions.wait_ready(run.handle)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
                 get_host().notify(
                     hookspecs.task_started, task=dataclasses.replace(task, worker_handle=run.handle)
@@ -598,6 +624,7 @@ class QueueManager(Lifespan):
         else:
             self._signal("ended")
         self._signal(f"wake:{task.queue}")
+        self._signal(f"warm:{task.queue}")
 
     async def _finish_later(
         self,
@@ -644,6 +671,89 @@ class QueueManager(Lifespan):
         self._signal("ended")
         if task.callback_target is not None:
             self._signal("callbacks")
+
+    # --- warm workers ---------------------------------------------------------------------------
+
+    def _take_warm(self, queue: Queue) -> str | None:
+        """The oldest live warm worker of ``queue``, now the task's (``None``: there is none)."""
+        pool = self._warm[queue.name]
+        while pool:
+            handle = pool.pop(0)
+            if self._live(handle):
+                self._signal(f"warm:{queue.name}")  # refill, if max_parallel leaves room
+                return handle
+        return None
+
+    def _live(self, handle: str) -> bool:
+        try:
+            return self.sessions.get(handle).state.live
+        except UnknownSession:
+            return False
+
+    async def _keep_warm(self, queue: Queue) -> None:
+        """Keep ``min(warm, max_parallel - running here)`` warm workers of ``queue``."""
+        pool = self._warm[queue.name]
+        delay = 0.0  # a pause before starting more, growing while warm workers fail to start
+        try:
+            while self._held and not self._stopping:
+                await self._nap(self._event("released"), self.poll_interval)
+            while not self._stopping:
+                changed = self._event(f"warm:{queue.name}")
+                for handle in [h for h in pool if not self._live(h)]:
+                    pool.remove(handle)
+                    info = self.sessions.get(handle)
+                    if info.state.value == "failed":
+                        delay = min(max(delay * 2, _WARM_RETRY_FIRST), _WARM_RETRY_MAX)
+                        log.warning(
+                            "a warm worker of queue %s failed to start (%s); next try in %.0f s",
+                            queue.name,
+                            info.error or "no reason given",
+                            delay,
+                        )
+                if any(self._ready(h) for h in pool):
+                    delay = 0.0
+                if delay and not pool:
+                    await self._nap(self._event("stopping"), delay)
+                if not await self._fill(queue, pool):
+                    delay = min(max(delay * 2, _WARM_RETRY_FIRST), _WARM_RETRY_MAX)
+                await self._nap(changed, self.poll_interval)
+        except Exception:  # the pool is a speed-up: a fault here must not stop the queue
+            log.exception("keeping warm workers of queue %s failed", queue.name)
+
+    async def _fill(self, queue: Queue, pool: list[str]) -> bool:
+        """Start warm workers up to what ``max_parallel`` leaves room for; ``False`` if a
+        spawn failed at once (the state folder, say: it is logged)."""
+        want = min(queue.warm, queue.max_parallel - self._running_here(queue))
+        while len(pool) < want and not self._stopping:
+            try:
+                pool.append(await self.sessions.spawn(queue.agent_profile, wait=False))
+            except Exception as exc:
+                log.warning("could not start a warm worker of queue %s: %s", queue.name, exc)
+                return False
+        return True
+
+    def _ready(self, handle: str) -> bool:
+        try:
+            return self.sessions.get(handle).state.value in ("ready", "busy")
+        except UnknownSession:
+            return False
+
+    async def _close_warm(self) -> None:
+        """Close every warm worker (concurrently, bounded): the manager stops dispatching."""
+        handles = list(self.warm_workers())
+        for pool in self._warm.values():
+            pool.clear()
+
+        async def close(handle: str) -> None:
+            try:
+                await self.sessions.close(handle)
+            except Exception:
+                log.exception("could not close warm worker %s", handle)
+
+        with anyio.move_on_after(_CLOSE_TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                for handle in handles:
+                    tg.start_soon(close, handle)
 
     # --- callbacks and recovery ---------------------------------------------------------------
 
