@@ -59,6 +59,7 @@ def ps(ctx: click.Context, show_all: bool, as_json: bool) -> None:
                         "cost_usd": s.cost_usd,
                         "queued": s.queued,
                         "error": s.error,
+                        "branch": s.branch,
                     }
                     for s in shown
                 ]

@@ -88,6 +88,8 @@ class SessionSummary:
     cost_usd: float | None
     queued: int
     error: str | None
+    branch: str | None = None
+    """The git branch of its worktree (``aegis/<handle>``), when it has one."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionSummary:
@@ -104,6 +106,7 @@ class SessionSummary:
             cost_usd=(data.get("usage") or {}).get("cost_usd"),
             queued=data.get("queued", 0),
             error=data.get("error"),
+            branch=data.get("branch"),
         )
 
     @property
