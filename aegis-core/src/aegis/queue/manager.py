@@ -403,13 +403,20 @@ class QueueManager(Lifespan):
                     on_worker = None
                 if task.status.ended:
                     run = self._running.get(task_id)
-                    if run is None:
+                    if run is None or not self._in_worktree(task.queue):
                         return task
-                    # Ours, its worker closing: once closed, its worktree (if it had
-                    # one) is saved and the task's record says where its changes are.
+                    # Ours, its worker closing: once closed, its worktree is saved and
+                    # the task's record says where its changes are. (A worker without
+                    # one is not waited for: its closing is not the caller's time.)
                     await run.done.wait()
                     return await self._require(task_id)
                 await self._nap(ended, self.poll_interval)
+
+    def _in_worktree(self, queue: str) -> bool:
+        """Whether the workers of ``queue`` work in worktrees of their own."""
+        declared = self.queues.get(queue)
+        agent = self.sessions.agents.get(declared.agent_profile) if declared else None
+        return agent is None or agent.workspace == "worktree"
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a task: a queued one never runs; a running one has its worker stopped.
