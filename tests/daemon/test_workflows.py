@@ -93,6 +93,8 @@ async def test_a_run_streams_its_log_and_sessions_and_ends_with_its_record(
     assert lines[0] == f"spawned {spawned} (offline)"
     task = (await daemon.tasks(queue="work"))[-1]
     assert task["worker_handle"] == worker and task["sender"] == f"workflow:{started.id}"
+    by = {s.handle: s.started_by for s in await daemon.sessions()}
+    assert (by[spawned], by[worker]) == (f"workflow:{started.id}", "queue:work")
     # Each session's own stream has its turns, and both ended with the run.
     for handle, turns in ((spawned, 2), (worker, 1)):
         events = [i.event for i in await session_events(daemon, handle)]
@@ -142,6 +144,10 @@ async def test_cancelling_a_run_ends_it_cancelled_with_its_sessions_closed(
             await anyio.sleep(0.05)
     status = await daemon.status()
     assert status["workflows"] == {"running": 1}
+    # Its log so far, without following the run.
+    so_far = [i async for i in daemon.workflow_log(run.id, follow=False)]
+    assert isinstance(so_far[-1], RunEnd) and so_far[-1].reason == "replayed"
+    assert handle in [i.handle for i in so_far if isinstance(i, RunSession)]
     assert (await daemon.workflows(limit=1))[0].status.value == "running"
 
     ended = await daemon.cancel_workflow(run.id, wait=True)

@@ -57,10 +57,16 @@ async def wait_for(engine, seconds: float = 60.0, label: str = "x"):
     engine.log(f"waiting {seconds}s for {label}")
     await anyio.sleep(seconds)
     return {"label": label, "lines": ["one", "two"]}
+
+
+@workflow
+async def ask_worker(engine, text: str = "count"):
+    handle = await engine.spawn("worker")
+    return await engine.ask(handle, text)
 """
 """A project: ``planner`` (the default) answers hello, slow and list; ``worker`` runs the
 ``work`` queue (counts slowly, and tallies as slowly as ``slow`` says); the workflow
-``wait_for`` sleeps, then returns."""
+``wait_for`` sleeps, then returns, and ``ask_worker`` asks a worker session of its own."""
 
 
 def write_project(root: Path, *, slow: float = 1.0) -> Project:

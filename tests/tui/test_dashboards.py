@@ -109,6 +109,42 @@ async def test_a_workflow_started_from_the_view_shows_its_result_and_can_be_canc
         assert load_runs(project.state_dir)[-1].error == "cancelled"
 
 
+async def test_a_workflow_s_sessions_are_not_tabs_and_open_from_its_run(tmp_path: Path) -> None:
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        run = await app.daemon.run_workflow("ask_worker", {"text": "count slowly"})
+        await until(pilot, lambda: has_session(app, run.id))
+        [handle] = await app.run_sessions(run.id)
+        await app.refresh_sessions()
+        assert [t.handle for t in app.tabs] == ["alpha"]  # the run's session is no tab
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, WorkflowRuns))
+        runs = app.screen
+        assert isinstance(runs, WorkflowRuns)
+        await until(pilot, lambda: run.id in runs.run_sessions)
+        await pilot.pause()
+        assert f"sessions: {handle}" in str(runs.query_one("#log-text").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WorkerTranscript))
+        assert app.screen.handle == handle  # type: ignore[attr-defined]
+        view = app.screen.query_one(TranscriptView)
+        await until(pilot, lambda: "count slowly" in view.visible_text())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is runs)
+        await pilot.press("c")
+        await until(pilot, lambda: run_ended(app, run.id))
+
+
+async def has_session(app: AegisApp, run_id: str) -> bool:
+    return bool(await app.run_sessions(run_id))
+
+
+async def run_ended(app: AegisApp, run_id: str) -> bool:
+    return (await app.daemon.workflow(run_id)).status.value != "running"
+
+
 def test_run_times_read_relative_and_arguments_parse() -> None:
     assert [ago(s) for s in (1, 40, 300, 7200, 200000)] == [
         "just now",

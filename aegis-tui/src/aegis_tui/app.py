@@ -32,6 +32,7 @@ from aegis.daemon.client import (
     DaemonError,
     Numbered,
     RunEnd,
+    RunSession,
     SessionSummary,
     StreamEnd,
 )
@@ -802,6 +803,7 @@ class AegisApp(App[int]):
             WorkflowRuns(
                 self.workflow_runs,
                 workflows=list(self.project.workflows),
+                sessions=self.run_sessions,
                 start=self.start_workflow,
                 cancel=self.cancel_workflow,
                 wall_clock=self.wall_clock,
@@ -920,6 +922,15 @@ class AegisApp(App[int]):
     async def workflow_runs(self) -> list[RunRecord]:
         """The project's latest workflow runs, newest first, as the daemon lists them."""
         return await self.daemon.workflows(limit=WORKFLOW_RUNS_SHOWN)
+
+    async def run_sessions(self, run_id: str) -> list[str]:
+        """The handles of the sessions of workflow run ``run_id`` (those it spawned, and
+        the workers of the tasks it delegated), as its log says them so far."""
+        handles = []
+        async for item in self.daemon.workflow_log(run_id, follow=False):
+            if isinstance(item, RunSession):
+                handles.append(item.handle)
+        return handles
 
     def start_workflow(self, name: str, arguments: dict[str, str]) -> bool:
         """Start workflow ``name`` in the daemon (it runs on when its screen closes, and

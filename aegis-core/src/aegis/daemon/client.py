@@ -444,12 +444,15 @@ class DaemonClient:
         return _run_record(result)
 
     async def workflow_log(
-        self, run_id: str, after: int = 0
+        self, run_id: str, after: int = 0, *, follow: bool = True
     ) -> AsyncIterator[RunLine | RunSession | RunEnd]:
-        """The log of run ``run_id`` numbered above ``after``: its past items, then (a run
-        of this daemon) the live ones until it ends. The last item is a :class:`RunEnd`
-        with the run's record (absent if the connection broke)."""
-        async for kind, record in self._stream(f"/workflows/{quote(run_id)}/log?after={after}"):
+        """The log of run ``run_id`` numbered above ``after``: its past items, then (with
+        ``follow``, a run of this daemon) the live ones until it ends. The last item is a
+        :class:`RunEnd` with the run's record (absent if the connection broke)."""
+        target = f"/workflows/{quote(run_id)}/log?after={after}"
+        if not follow:
+            target += "&follow=false"
+        async for kind, record in self._stream(target):
             if kind == "end":
                 yield RunEnd(record.get("reason", ""), _run_record(record["run"]))
                 return

@@ -170,6 +170,7 @@ def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> 
         or workers.get(info.handle)
         # A queue's worker gets the task as its first message, from `queue:<name>`.
         or (first if first and first.startswith("queue:") else None)
+        or _run_of(daemon, info.handle)
         or "aegis"
     )
     return {
@@ -178,6 +179,14 @@ def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> 
         "started_at": log.first_at if log else None,
         "started_by": started_by,
     }
+
+
+def _run_of(daemon: Daemon, handle: str) -> str | None:
+    """``workflow:<run id>`` for a session a workflow run of this daemon spawned."""
+    for run_id, run_log in daemon.runs.logs.items():
+        if handle in run_log.sessions:
+            return f"workflow:{run_id}"
+    return None
 
 
 async def _workers(daemon: Daemon) -> dict[str, str]:
@@ -538,11 +547,14 @@ async def workflow_log(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     record = await daemon.runs.record(run_id)
     runs = daemon.runs
-    items = runs.items(run_id, _after(request), record)
+    follow = _flag(request, "follow", default=True)
+    items = runs.items(run_id, _after(request), record, follow=follow)
 
     def end(stopping: bool) -> dict[str, Any]:
         final = runs.logs[run_id].record if run_id in runs.logs else record
         reason = "daemon stopping" if stopping else runs.end_reason(run_id, final)
+        if not follow and final.status.value == "running" and reason != "daemon stopping":
+            reason = "replayed"
         return {"reason": reason, "run": final.as_dict()}
 
     return EventStream(daemon, _client(request), f"workflow:{run_id}", items, end)

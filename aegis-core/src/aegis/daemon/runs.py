@@ -183,12 +183,14 @@ class WorkflowRuns:
                 pass
         return await self.record(run_id)
 
-    def items(self, run_id: str, after: int, record: RunRecord) -> AsyncGenerator[Item, None]:
-        """The log of run ``run_id`` numbered above ``after``: live (until the run ends)
-        if the run is this daemon's, else replayed from ``record``."""
+    def items(
+        self, run_id: str, after: int, record: RunRecord, *, follow: bool = True
+    ) -> AsyncGenerator[Item, None]:
+        """The log of run ``run_id`` numbered above ``after``: live (with ``follow``,
+        until the run ends) if the run is this daemon's, else replayed from ``record``."""
         live = self.logs.get(run_id)
         if live is not None:
-            return live.follow(after)
+            return live.follow(after) if follow else _from_list(live.items[after:])
         return _from_list(_replayed(record, after))
 
     def end_reason(self, run_id: str, record: RunRecord) -> str:

@@ -23,7 +23,14 @@ from aegis_tui import formatting
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.widgets.key_bar import KeyBar, mark_short
 
-KEYS = (("esc", "Back"), ("^q", "Quit"), ("n", "New run"), ("c", "Cancel run"), ("f5", "Refresh"))
+KEYS = (
+    ("esc", "Back"),
+    ("^q", "Quit"),
+    ("n", "New run"),
+    ("c", "Cancel run"),
+    ("enter", "Sessions"),
+    ("f5", "Refresh"),
+)
 """The workflow view's footer."""
 
 _STATUS_STYLE = {"running": "dodger_blue1", "ok": "green", "failed": "red", "crashed": "bold red"}
@@ -87,8 +94,9 @@ def outcome(run: RunRecord, width: int = 50) -> str:
 class WorkflowRuns(Screen[None]):
     """A table of runs (read again every few seconds) and the log of the highlighted one.
 
-    ``runs`` reads the runs, newest first; ``start`` and ``cancel`` act (each says
-    whether it did).
+    ``runs`` reads the runs, newest first; ``sessions`` the handles of a run's
+    sessions (those it spawned, and the workers of the tasks it delegated), whose
+    transcripts enter opens; ``start`` and ``cancel`` act (each says whether it did).
     """
 
     DEFAULT_CSS = """
@@ -102,6 +110,7 @@ class WorkflowRuns(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape,f3", "app.pop_screen", "Back"),
         ("n", "start", "Start a run"),
+        ("o", "open_session", "A session's transcript"),
         ("c", "cancel_run", "Cancel run"),
         ("f5", "refresh", "Refresh"),
     ]
@@ -111,6 +120,7 @@ class WorkflowRuns(Screen[None]):
         runs: Callable[[], Awaitable[list[RunRecord]]],
         *,
         workflows: Sequence[str] = (),
+        sessions: Callable[[str], Awaitable[list[str]]] | None = None,
         start: Callable[[str, dict[str, str]], bool] | None = None,
         cancel: Callable[[str], bool] | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -119,6 +129,9 @@ class WorkflowRuns(Screen[None]):
         super().__init__()
         self.read_runs = runs
         self.workflows = list(workflows)
+        self.sessions = sessions
+        self.run_sessions: dict[str, list[str]] = {}
+        """The sessions of the runs looked at (a run's are read again while it runs)."""
         self.start = start
         self.cancel = cancel
         self.wall_clock = wall_clock
@@ -163,10 +176,54 @@ class WorkflowRuns(Screen[None]):
             table.add_row(run.id, status, started(run, now), took, outcome(run), key=run.id)
         if self.runs:
             table.move_cursor(row=min(max(row, 0), len(self.runs) - 1))
+        await self._read_sessions()
         self._show_log()
+
+    async def _read_sessions(self) -> None:
+        """The sessions of the run under the cursor (again while it runs)."""
+        run = self.selected()
+        if self.sessions is None or run is None:
+            return
+        if run.id in self.run_sessions and run.status.value != "running":
+            return
+        try:
+            self.run_sessions[run.id] = await self.sessions(run.id)
+        except Exception as exc:  # the daemon is away: the log says nothing of them
+            self.notify(f"could not read the sessions of {run.id}: {exc}", severity="error")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_log()
+        self.run_worker(self._sessions_then_log(), group="sessions", exclusive=True)
+
+    async def _sessions_then_log(self) -> None:
+        await self._read_sessions()
+        self._show_log()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_session()
+
+    def action_open_session(self) -> None:
+        """The transcript of the run's session (of the one picked, when there are more)."""
+        from aegis_tui.screens.pick import Pick
+        from aegis_tui.screens.queues import WorkerTranscript
+
+        run = self.selected()
+        if run is None:
+            return
+        handles = self.run_sessions.get(run.id, [])
+        if not handles:
+            self.notify(f"{run.id} has no session to show", timeout=5)
+            return
+        title = f"workflow run {run.id}"
+
+        def show(handle: str | None) -> None:
+            if handle is not None:
+                self.app.push_screen(WorkerTranscript(handle, title))
+
+        if len(handles) == 1:
+            show(handles[0])
+            return
+        self.app.push_screen(Pick(f"{title}: whose transcript?", [(h, h) for h in handles]), show)
 
     def _show_log(self) -> None:
         log = self.query_one("#log-text", Static)
@@ -184,6 +241,9 @@ class WorkflowRuns(Screen[None]):
             text.append("  " + " ".join(f"{k}={v}" for k, v in run.arguments.items()), "dim")
         moment = datetime.datetime.fromtimestamp(run.started_at)
         text.append(f"\nstarted {moment:%Y-%m-%d %H:%M:%S} (local time)", "dim")
+        handles = self.run_sessions.get(run.id)
+        if handles:
+            text.append(f"\nsessions: {', '.join(handles)} (enter: a transcript)", "dim")
         for stamp, message in run.log:
             text.append(f"\n{stamp} ", "dim")
             text.append(message)
