@@ -106,3 +106,17 @@ async def test_stopping_everything_cancels_tasks_closes_sessions_and_stops_the_d
 async def task_is(app: AegisApp, task_id: str, status: str) -> bool:
     """Whether the daemon says task ``task_id`` has ``status``."""
     return bool((await app.daemon.task(task_id))["status"] == status)
+
+
+async def test_a_daemon_stopped_under_the_tui_is_said_in_its_tabs(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    async with daemon_of(project) as daemon:
+        app = make_app(project, client=daemon)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.wait_ready()
+            await until(pilot, ready(app, "alpha"))
+            await daemon.stop()  # as `aegis daemon stop` in another terminal
+            await until(pilot, lambda: app.tab_named("alpha").state == "failed")
+            assert "✖ the aegis daemon stopped" in transcript(app)
+            await pilot.press("ctrl+q")  # nothing answers what runs: it leaves
+            await until(pilot, lambda: app.return_code is not None)

@@ -262,7 +262,7 @@ class AegisApp(App[int]):
         self._following[key] = scope
 
         async def follow() -> None:
-            ended = ""
+            ended = "lost"  # unless the daemon says why the stream ends
             with scope:
                 try:
                     async for item in self.daemon.events(handle, after):
@@ -275,6 +275,8 @@ class AegisApp(App[int]):
                     ended = "lost"
             if self._following.get(key) is scope:
                 del self._following[key]
+            if scope.cancel_called:
+                return  # unfollowed: the tab closed, the view went, or the app detaches
             if ended in ("daemon stopping", "lost") and not self._stopping.is_set():
                 self._daemon_gone(handle)
 
