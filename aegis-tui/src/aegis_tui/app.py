@@ -39,6 +39,7 @@ from aegis.daemon.client import (
 from aegis.events import SessionStarted, StateChanged, TurnEnd
 from aegis.workflow.registry import get_workflow
 from aegis.workflow.runner import RunRecord
+from aegis.workspace import Worktrees
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
 from aegis_tui.keys import APP_KEYS, read_alt_keys
@@ -46,6 +47,7 @@ from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.screens.confirm import Confirm
+from aegis_tui.screens.diff import DiffScreen
 from aegis_tui.screens.help import HelpScreen
 from aegis_tui.screens.main import MainScreen
 from aegis_tui.screens.profiles import ProfilePicker
@@ -791,6 +793,16 @@ class AegisApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_diff(self) -> None:
+        tab = self.current
+        if tab is not None:
+            self.push_screen(DiffScreen(self.worktrees, tab.handle))
+
+    @property
+    def worktrees(self) -> Worktrees:
+        """The project's agent worktrees (read directly: no daemon is needed)."""
+        return Worktrees(self.project.root, self.project.state_dir)
 
     def action_queues(self) -> None:
         source = self.queues

@@ -27,6 +27,7 @@ KEYS = (
     ("tab", "Tasks"),
     ("enter", "Transcript"),
     ("t", "As tab"),
+    ("d", "Diff"),
     ("c", "Cancel"),
     ("r", "Retry"),
     ("f5", "Refresh"),
@@ -63,6 +64,7 @@ class TaskTable(DataTable[Text | str]):
     BINDINGS: ClassVar[list[BindingType]] = [
         ("enter,o", "screen.open_transcript", "Transcript"),
         ("t", "screen.open_tab", "Open as tab"),
+        ("d", "screen.open_diff", "Diff"),
         ("c", "screen.cancel_task", "Cancel"),
         ("r", "screen.retry_task", "Retry"),
     ]
@@ -225,6 +227,14 @@ class QueueDashboard(Screen[None]):
         if found is not None:
             task, handle = found
             self.app.push_screen(WorkerTranscript(handle, f"task {task.id} · {task.queue}"))
+
+    def action_open_diff(self) -> None:
+        found = self._worker()
+        worktrees = getattr(self.app, "worktrees", None)
+        if found is not None and worktrees is not None:
+            from aegis_tui.screens.diff import DiffScreen
+
+            self.app.push_screen(DiffScreen(worktrees, found[1]))
 
     async def action_open_tab(self) -> None:
         found = self._worker()
