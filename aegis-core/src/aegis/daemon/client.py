@@ -195,6 +195,13 @@ class DaemonClient:
     def _check(self, status: int, headers: dict[str, str], body: Any) -> None:
         protocol = headers.get(PROTOCOL_HEADER.lower())
         version = headers.get(VERSION_HEADER.lower())
+        if protocol is None and status >= 500:
+            # Not an answer of the protocol: the daemon failed on this request.
+            raise DaemonError(
+                f"the daemon failed to answer (HTTP {status})",
+                hint="`aegis daemon logs` shows why",
+                code="daemon_failed",
+            )
         if self.check_version and (protocol != str(PROTOCOL_VERSION) or version != __version__):
             raise DaemonVersionMismatch(
                 f"the running daemon is aegis {version or '?'} (protocol {protocol or '?'}); "

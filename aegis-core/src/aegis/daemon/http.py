@@ -64,8 +64,10 @@ async def _connect(path: Path, timeout: float) -> SocketStream:
     except FileNotFoundError:
         raise NotListening(path, missing=True) from None
     except OSError as exc:
-        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
-            raise NotListening(path, missing=exc.errno == errno.ENOENT) from None
+        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK, errno.ENOTDIR):
+            # ENOTDIR: `.aegis` is a file; there is no socket (starting a daemon says why).
+            missing = exc.errno in (errno.ENOENT, errno.ENOTDIR)
+            raise NotListening(path, missing=missing) from None
         raise
 
 

@@ -92,17 +92,44 @@ async def connect(
     except DaemonNotRunning:
         if not start:
             raise
+    log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
     process = await anyio.to_thread.run_sync(
         lambda: spawn_daemon(config_path, state_dir, idle_timeout=idle_timeout)
     )
-    await wait_until_answering(client, process, state_dir)
+    await wait_until_answering(client, process, state_dir, log_from=log_from)
     return client
 
 
+def _log_size(state_dir: Path) -> int:
+    try:
+        return log_path(state_dir).stat().st_size
+    except OSError:
+        return 0
+
+
+def _own_error(state_dir: Path, log_from: int) -> tuple[str, str | None] | None:
+    """The ``error: ...`` (and ``hint: ...``) a daemon that failed to start wrote to its
+    log after offset ``log_from``: its own words on what is wrong."""
+    try:
+        with log_path(state_dir).open("rb") as file:
+            file.seek(log_from)
+            lines = file.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [n for n, line in enumerate(lines) if line.startswith("error: ")]
+    if not errors:
+        return None
+    at = errors[-1]
+    after = lines[at + 1].strip() if at + 1 < len(lines) else ""
+    hint = after.removeprefix("hint: ") if after.startswith("hint: ") else None
+    return lines[at].removeprefix("error: "), hint
+
+
 async def wait_until_answering(
-    client: DaemonClient, process: subprocess.Popen[bytes], state_dir: Path
+    client: DaemonClient, process: subprocess.Popen[bytes], state_dir: Path, *, log_from: int = 0
 ) -> None:
-    """Wait until the daemon answers ``client``; fail clearly if it exits or takes too long."""
+    """Wait until the daemon answers ``client``; fail clearly if it exits or takes too long
+    (with the daemon's own error, if it wrote one to its log after offset ``log_from``)."""
     timeout = start_timeout()
     deadline = time.monotonic() + timeout
     while True:
@@ -113,6 +140,14 @@ async def wait_until_answering(
             pass
         status = process.poll()
         if status is not None and status != EXIT_ALREADY_RUNNING:
+            own = _own_error(state_dir, log_from)
+            if own is not None:  # a project the daemon cannot run: a damaged database…
+                where = f"its log: {log_path(state_dir)}"
+                raise DaemonError(
+                    f"the aegis daemon exited as it started: {own[0]}",
+                    hint=f"{own[1]} ({where})" if own[1] else where,
+                    code="start_failed",
+                )
             tail = log_tail(state_dir)
             raise DaemonError(
                 f"the aegis daemon exited as it started (status {status})"

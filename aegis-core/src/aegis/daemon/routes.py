@@ -62,7 +62,7 @@ class ApiError(Exception):
 
 def _as_api_error(error: Exception) -> ApiError | None:
     from aegis.daemon.runs import UnknownRun
-    from aegis.errors import ConfigError, DriverError, MessageRefused
+    from aegis.errors import ConfigError, DriverError, MessageRefused, StateError
     from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
     from aegis.session.handles import HandleTaken
     from aegis.session.manager import SessionClosed, UnknownSession
@@ -86,6 +86,10 @@ def _as_api_error(error: Exception) -> ApiError | None:
         return ApiError(409, "handle_taken", str(error))
     if isinstance(error, MessageRefused):
         return ApiError(403, "message_refused", str(error))
+    if isinstance(error, StateError):
+        # The daemon's state on disk (a full disk, a damaged database): said as aegis says
+        # it in-process, with the way out.
+        return ApiError(503, "state_error", error.message, error.hint)
     if isinstance(error, ConfigError):
         return ApiError(400, "bad_request", error.message, error.hint)
     if isinstance(error, WorkspaceError):
