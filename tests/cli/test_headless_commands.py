@@ -1,4 +1,9 @@
-"""The headless commands, run as a user would: ask, queue and workflow, on the offline agent."""
+"""The headless commands, run as a user would: ask, queue and workflow, on the offline agent.
+
+The project of the module has one daemon (the first command that needs it starts it),
+stopped at the end; tests of the in-process path (``--no-daemon``) use a project of
+their own, which no daemon runs.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.fakes import AEGIS, aegis_in, clean_env
+from tests.support.daemons import stop_daemons_under
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptRule
@@ -52,10 +59,18 @@ async def crash(engine) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("project")
     (root / ".aegis.py").write_text(CONFIG)
-    return root
+    yield root
+    stop_daemons_under(root)
+
+
+@pytest.fixture
+def quiet_project(tmp_path: Path) -> Path:
+    """A project no daemon runs (its tests use ``--no-daemon``)."""
+    (tmp_path / ".aegis.py").write_text(CONFIG)
+    return tmp_path
 
 
 def aegis(project: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -95,24 +110,48 @@ def test_queue_enqueue_wait_runs_the_task_and_show_lists_it(project: Path) -> No
     assert listed[0]["done"] >= 1
 
 
-def test_queue_cancel_and_retry_from_the_command_line(project: Path) -> None:
-    queued = aegis(project, "queue", "enqueue", "work", "hello")
+def test_queue_cancel_and_retry_from_the_command_line(quiet_project: Path) -> None:
+    def queue(*args: str) -> subprocess.CompletedProcess[str]:
+        return aegis(quiet_project, "--no-daemon", "queue", *args)
+
+    queued = queue("enqueue", "work", "hello")
     task_id = queued.stdout.strip()
     assert queued.returncode == 0, queued.stderr
+    cancelled = queue("cancel", task_id)
+    assert cancelled.stdout.strip() == f"{task_id}: cancelled"
+    retried = queue("retry", task_id)
+    assert retried.returncode == 0, retried.stderr
+    new_id = retried.stdout.strip()
+    assert new_id > task_id  # ids sort by creation
+    shown = json.loads(queue("show", new_id, "--json").stdout)
+    assert (shown["retry_of"], shown["attempt"], shown["status"]) == (task_id, 2, "queued")
+    refused = queue("retry", new_id)
+    assert refused.returncode == 1
+    assert "only failed or cancelled tasks are retried" in refused.stderr
+    unknown = queue("enqueue", "nope", "x")
+    assert unknown.returncode == 1
+    assert unknown.stderr.splitlines() == ["error: no queue 'nope'", "  hint: queues: work"]
+
+
+def test_queue_cancel_and_retry_go_through_the_daemon(project: Path) -> None:
+    queued = aegis(project, "queue", "enqueue", "work", "slow")
+    assert queued.returncode == 0, queued.stderr
+    task_id = queued.stdout.strip()
     cancelled = aegis(project, "queue", "cancel", task_id)
     assert cancelled.stdout.strip() == f"{task_id}: cancelled"
     retried = aegis(project, "queue", "retry", task_id)
     assert retried.returncode == 0, retried.stderr
     new_id = retried.stdout.strip()
-    assert new_id > task_id  # ids sort by creation
     shown = json.loads(aegis(project, "queue", "show", new_id, "--json").stdout)
-    assert (shown["retry_of"], shown["attempt"], shown["status"]) == (task_id, 2, "queued")
+    assert (shown["retry_of"], shown["attempt"]) == (task_id, 2)
+    assert shown["status"] in ("queued", "running")  # the daemon runs it
     refused = aegis(project, "queue", "retry", new_id)
     assert refused.returncode == 1
-    assert "only failed or cancelled tasks are retried" in refused.stderr
-    unknown = aegis(project, "queue", "enqueue", "nope", "x")
-    assert unknown.returncode == 1
-    assert unknown.stderr.splitlines() == ["error: no queue 'nope'", "  hint: queues: work"]
+    error, hint = refused.stderr.splitlines()
+    assert error.startswith(f"error: task {new_id} is ")
+    assert error.endswith("only failed or cancelled tasks are retried")
+    assert hint == "  hint: `aegis queue tasks` lists the tasks"
+    assert aegis(project, "queue", "cancel", new_id).stdout.strip() == f"{new_id}: cancelled"
 
 
 def test_workflow_run_exit_codes_and_records(project: Path) -> None:
@@ -165,6 +204,9 @@ def test_a_mistake_is_one_clear_line_not_a_traceback(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    if "--timeout" in args:  # the task goes on in the daemon: it would hold the queue
+        task_id = result.stderr.split()[0]
+        assert aegis(project, "queue", "cancel", task_id).returncode == 0
 
 
 CHAT_CONFIG = """
@@ -243,9 +285,10 @@ def test_workflow_show_last_prints_arguments_as_key_value_and_indents_the_result
 
 
 def test_queue_enqueue_says_that_nothing_runs_the_task_until_a_queue_runner_starts(
-    project: Path,
+    quiet_project: Path,
 ) -> None:
-    queued = aegis(project, "queue", "enqueue", "work", "hello")
+    project = quiet_project
+    queued = aegis(project, "--no-daemon", "queue", "enqueue", "work", "hello")
     assert queued.returncode == 0, queued.stderr
     task_id = queued.stdout.strip()
     assert queued.stderr.startswith(f"queued as {task_id}; it runs when `aegis serve`")
@@ -264,7 +307,7 @@ def test_queue_enqueue_says_that_nothing_runs_the_task_until_a_queue_runner_star
         while not (runners.is_dir() and any(runners.iterdir())):  # pytest-timeout bounds it
             assert serve.poll() is None, serve.stderr and serve.stderr.read()
             time.sleep(0.1)
-        second = aegis(project, "queue", "enqueue", "work", "hello")
+        second = aegis(project, "--no-daemon", "queue", "enqueue", "work", "hello")
         assert f"the aegis running this project's queues (pid {serve.pid}) will run it" in (
             second.stderr
         )

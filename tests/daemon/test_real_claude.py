@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -10,7 +11,7 @@ import pytest
 from aegis.daemon.client import DaemonClient, Numbered
 from aegis.events import SessionStarted, TextDelta, TurnEnd, UserMessage
 from aegis.testing.fakemodel import FakeModelServer, Reply, Script
-from tests.daemon.conftest import make_project, start_daemon, stop_daemon
+from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
 from tests.support.clis import claude_env
 
@@ -49,6 +50,39 @@ async def test_a_claude_session_spawned_through_the_daemon_answers(tmp_path: Pat
             end = events[-1]
             assert isinstance(end, TurnEnd) and end.ok and end.text == "hello from claude"
             assert (await daemon.session(session.handle)).cost_usd
+        finally:
+            stop_daemon(project)
+        assert processes_in(project) == []
+
+
+def test_a_workflow_delegating_to_a_claude_queue_runs_in_the_daemon(tmp_path: Path) -> None:
+    script = Script().on(r"summarise the diff", Reply(text="the diff is fine"))
+    with FakeModelServer(script) as model:
+        claude = claude_env(tmp_path / "claude", model.url)
+        config = (
+            "from aegis.config import Agent, ClaudeCode\n"
+            "from aegis.queue import Queue\n"
+            "from aegis.workflow import workflow\n"
+            f"agents = {{'worker': Agent(provider=ClaudeCode(executable="
+            f"{str(claude.executable)!r}, env={claude.env!r}))}}\n"
+            "default_agent = 'worker'\n"
+            "queues = [Queue('reviews', agent_profile='worker', max_parallel=1)]\n"
+            "@workflow\n"
+            "async def review(engine) -> str:\n"
+            "    return await engine.delegate('reviews', 'summarise the diff')\n"
+        )
+        project = make_project(tmp_path / "project", config)
+        try:
+            ran = aegis(project, "workflow", "run", "review")
+            assert ran.returncode == 0, ran.stderr
+            assert ran.stdout == "the diff is fine\n"
+            assert "← [queue:reviews] summarise the diff" in ran.stderr  # the worker's turn
+            assert "→ the diff is fine" in ran.stderr
+            assert daemon_pid(project) is not None  # the client started it; it goes on
+            [task] = json.loads(aegis(project, "queue", "tasks", "--json").stdout)
+            run = json.loads(aegis(project, "workflow", "show", "last", "--json").stdout)
+            assert (task["status"], task["sender"]) == ("done", f"workflow:{run['id']}")
+            assert run["status"] == "ok"
         finally:
             stop_daemon(project)
         assert processes_in(project) == []

@@ -84,7 +84,8 @@ def wait_for_status(project: Path, task_id: str, wanted: str) -> dict[str, objec
 
 
 def enqueue(project: Path, payload: str) -> str:
-    done = aegis(project, "queue", "enqueue", "work", payload)
+    """Store a task for the `aegis serve` of the test to run (no daemon competes for it)."""
+    done = aegis(project, "--no-daemon", "queue", "enqueue", "work", payload)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -123,7 +124,8 @@ def test_serve_lets_a_running_task_finish_within_the_grace_and_says_which_it_int
 @pytest.mark.parametrize(
     ("command", "status"),
     [
-        (("workflow", "run", "sleepy"), 129),
+        # In its own process: a run in the daemon goes on when its client's terminal closes.
+        (("--no-daemon", "workflow", "run", "sleepy"), 129),
         (("chat", "offline"), 129),
         (("ask", "offline", "sleeper"), 129),
     ],
@@ -133,7 +135,7 @@ def test_sighup_stops_every_command_like_sigterm_and_leaves_no_process(
 ) -> None:
     process = start(project, *command, stdin=subprocess.PIPE)
     assert process.stdin is not None
-    if command[0] == "chat":
+    if "chat" in command:
         process.stdin.write("sleeper\n")
         process.stdin.flush()
     children = wait_for_children(project, process, 2)  # the agent, and its `sleep 120`
@@ -142,7 +144,7 @@ def test_sighup_stops_every_command_like_sigterm_and_leaves_no_process(
     assert "Traceback" not in err
     assert wait_gone(children) == []
     assert processes_in(project) == []
-    if command[0] == "workflow":
+    if "workflow" in command:
         (record,) = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
         assert record["status"] == "crashed"
         assert record["error"] == "cancelled: aegis stopped"
@@ -151,7 +153,7 @@ def test_sighup_stops_every_command_like_sigterm_and_leaves_no_process(
 def test_a_run_record_left_running_by_a_killed_process_is_ended_at_the_next_start(
     project: Path,
 ) -> None:
-    process = start(project, "workflow", "run", "sleepy")
+    process = start(project, "--no-daemon", "workflow", "run", "sleepy")
     children = wait_for_children(project, process, 2)
     process.kill()  # kill -9: nothing is cleaned up
     process.wait(timeout=30)
@@ -162,7 +164,7 @@ def test_a_run_record_left_running_by_a_killed_process_is_ended_at_the_next_star
     (left,) = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
     assert left["status"] == "running"
 
-    done = aegis(project, "workflow", "run", "hello")
+    done = aegis(project, "--no-daemon", "workflow", "run", "hello")
     assert done.returncode == 0, done.stderr
     runs = {r["id"]: r for r in json.loads(aegis(project, "workflow", "runs", "--json").stdout)}
     recovered = runs[left["id"]]

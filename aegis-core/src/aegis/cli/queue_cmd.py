@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from aegis.cli._client import run_client
 from aegis.cli._context import Limit, load_project, print_json, print_table, read_text_argument
 from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
@@ -60,8 +61,9 @@ def queue() -> None:
     """Queues of worker agents: each task runs on a fresh session of the queue's agent.
 
     Queues are declared in .aegis.py (`queues = [Queue(...)]`). Tasks are kept in
-    .aegis/queue.db: they survive restarts. `aegis serve` (or the TUI) runs them;
-    `aegis queue enqueue --wait` runs the task itself when nothing else does.
+    .aegis/queue.db: they survive restarts. The project's daemon runs them
+    (`aegis queue enqueue` starts it); `cancel` and `retry` go through it when it
+    runs. The other commands read .aegis/queue.db and need no daemon.
     """
 
 
@@ -179,17 +181,39 @@ def enqueue(
 ) -> None:
     """Add a task with PAYLOAD (`-`: read it from stdin) to QUEUE and print its id.
 
-    The task is kept in .aegis/queue.db and runs when an aegis that runs this
-    project's queues is running (`aegis serve`, the TUI, `aegis chat`); stderr
-    says whether one is. With --wait, aegis runs queues in this process until the task ends (so it
-    works without `aegis serve`), prints the worker's final answer, and exits 0
-    when the task is done, 1 when it failed or was cancelled.
+    The project's daemon runs it (the daemon is started if none runs); stderr says
+    how to follow it. With --wait, the command waits for the task's end, prints
+    the worker's final answer, and exits 0 when the task is done, 1 when it failed
+    or was cancelled (Ctrl+C stops waiting; the task goes on).
+
+    With `aegis --no-daemon`, the task is only kept in .aegis/queue.db: it runs
+    when an aegis that runs this project's queues runs (`aegis serve`, the
+    daemon), and stderr says whether one does; with --wait, this process runs the
+    queues until the task ends.
+
+    \b
+    Examples:
+      aegis queue enqueue work "Fix the flaky test in tests/test_io.py"
+      git diff | aegis queue enqueue reviewers - --wait
     """
+    from aegis.cli._client import daemon_wanted
+
     project = load_project(ctx)
     if queue_name not in project.queues:
         known = ", ".join(project.queues) or "none are declared in .aegis.py"
         raise CliError(f"no queue {queue_name!r}", hint=f"queues: {known}")
     payload = read_text_argument(payload, "the payload")
+    if daemon_wanted(ctx):
+        task = _enqueue_in_daemon(project, queue_name, payload, wait=wait, timeout=timeout)
+        if as_json:
+            print_json(task.as_dict())
+        elif not wait:
+            click.echo(task.id)
+        elif task.status.value == "done":
+            click.echo(task.result or "")
+        else:
+            click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
+        ctx.exit(0 if not wait or task.status.value == "done" else 1)
 
     async def add_and_maybe_wait(queues: QueueManager) -> TaskRecord:
         task_id = await queues.enqueue(queue_name, payload, sender="user")
@@ -203,10 +227,7 @@ def enqueue(
     try:
         task = _with_queues(project, add_and_maybe_wait, dispatch=wait)
     except TimeoutError:
-        raise CliError(
-            f"the task did not end within {timeout:g}s",
-            hint="it is still queued or running: `aegis queue show` follows it",
-        ) from None
+        raise _timed_out(timeout) from None
     if as_json:
         print_json(task.as_dict())
     elif not wait:
@@ -217,6 +238,50 @@ def enqueue(
     else:
         click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
     ctx.exit(0 if not wait or task.status.value == "done" else 1)
+
+
+def _timed_out(timeout: float | None) -> CliError:
+    return CliError(
+        f"the task did not end within {timeout:g}s",
+        hint="it is still queued or running: `aegis queue show` follows it",
+    )
+
+
+def _enqueue_in_daemon(
+    project: Project, queue_name: str, payload: str, *, wait: bool, timeout: float | None
+) -> TaskRecord:
+    """Enqueue on the project's daemon (started if none runs); with ``wait``, wait for the
+    task's end there."""
+    from aegis.queue.task import TaskRecord
+
+    box: list[TaskRecord] = []
+
+    async def main() -> int:
+        from aegis.cli._client import project_daemon
+
+        client = await project_daemon(project, name="cli:queue")
+        task = TaskRecord.from_dict(await client.enqueue(queue_name, payload))
+        if not wait:
+            pid = (await client.status())["pid"]
+            click.secho(
+                f"queued as {task.id}; the aegis daemon (pid {pid}) runs it: "
+                f"`aegis queue show {task.id}` shows how it goes",
+                dim=True,
+                err=True,
+            )
+        else:
+            click.secho(f"{task.id} queued on {queue_name}; waiting…", dim=True, err=True)
+            try:
+                task = TaskRecord.from_dict(await client.wait_task(task.id, timeout=timeout))
+            except TimeoutError:
+                raise _timed_out(timeout) from None
+        box.append(task)
+        return 0
+
+    status = run_client(main)
+    if not box:
+        raise SystemExit(status)
+    return box[0]
 
 
 def _say_who_runs(project: Project, task: TaskRecord) -> None:
@@ -242,9 +307,15 @@ def _say_who_runs(project: Project, task: TaskRecord) -> None:
 
 
 def _task_command(ctx: click.Context, task_id: str, action: str) -> TaskRecord:
+    from aegis.cli._client import daemon_wanted
     from aegis.queue.manager import NotRetryable, UnknownTask
 
     project = load_project(ctx)
+    if action != "show" and daemon_wanted(ctx):
+        # The daemon runs the tasks: cancelling one it runs stops its worker at once.
+        done = _task_command_in_daemon(project, task_id, action)
+        if done is not None:
+            return done
 
     async def act(queues: QueueManager) -> TaskRecord:
         if action == "cancel":
@@ -262,6 +333,34 @@ def _task_command(ctx: click.Context, task_id: str, action: str) -> TaskRecord:
         return _with_queues(project, act)
     except (UnknownTask, NotRetryable) as exc:
         raise CliError(str(exc), hint="`aegis queue tasks` lists the tasks") from None
+
+
+def _task_command_in_daemon(project: Project, task_id: str, action: str) -> TaskRecord | None:
+    """Cancel or retry through the running daemon; ``None`` when none runs."""
+    from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
+    from aegis.queue.task import TaskRecord
+
+    box: list[TaskRecord | None] = []
+
+    async def main() -> int:
+        client = DaemonClient(project.state_dir, name="cli:queue")
+        try:
+            if action == "cancel":
+                box.append(TaskRecord.from_dict(await client.cancel_task(task_id)))
+            else:
+                box.append(TaskRecord.from_dict(await client.retry_task(task_id)))
+        except DaemonNotRunning:
+            box.append(None)
+        except DaemonError as exc:
+            if exc.code not in ("unknown_task", "not_retryable"):
+                raise
+            raise CliError(exc.message, hint="`aegis queue tasks` lists the tasks") from None
+        return 0
+
+    status = run_client(main)
+    if not box:
+        raise SystemExit(status)
+    return box[0]
 
 
 @queue.command()

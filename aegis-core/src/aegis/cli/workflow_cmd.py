@@ -1,17 +1,23 @@
-"""``aegis workflow``: list, run and inspect workflows."""
+"""``aegis workflow``: list, run, watch, cancel and inspect workflows."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 
+from aegis.cli._client import run_client
 from aegis.cli._context import Limit, load_project, print_json, print_table
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import run_command
+from aegis.cli._runtime import EXIT_SIGINT, run_command
+
+if TYPE_CHECKING:
+    from aegis.config.loader import Project
+    from aegis.daemon.client import DaemonClient
+    from aegis.workflow.runner import RunRecord
 
 
 @click.group()
@@ -63,47 +69,185 @@ def _parse_args(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--arg")
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="KEY=VALUE")
         values[key] = value
     return values
 
 
 @workflow.command()
 @click.argument("name")
+@click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--arg", "-a", "args", multiple=True, metavar="KEY=VALUE", help="An argument.")
+@click.option(
+    "--detach",
+    "-d",
+    is_flag=True,
+    help="Start the run in the daemon, print its id and return at once.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON at the end.")
 @click.pass_context
-def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> None:
-    """Run workflow NAME and show its progress live.
+def run(
+    ctx: click.Context,
+    name: str,
+    pairs: tuple[str, ...],
+    args: tuple[str, ...],
+    detach: bool,
+    as_json: bool,
+) -> None:
+    """Run workflow NAME in the project's daemon and show its progress live.
 
-    Log lines and what each session does are shown as they happen. Exit status:
-    0 when the workflow returned, 1 when it raised WorkflowError (an expected
-    failure), 2 when it crashed (its traceback is kept in the run record: see
-    `aegis workflow show RUN`).
+    Arguments are KEY=VALUE pairs (or --arg KEY=VALUE), converted to the types
+    the workflow's signature declares. The daemon runs the workflow (it is
+    started if none runs); log lines and what each of its sessions does are shown
+    as they happen. Exit status: 0 when the workflow returned, 1 when it raised
+    WorkflowError (an expected failure), 2 when it crashed (its traceback is kept
+    in the run record: see `aegis workflow show RUN`).
+
+    Ctrl+C cancels the run (its sessions are closed) and exits 130; a second
+    Ctrl+C leaves at once. With --detach the run goes on in the daemon:
+    `aegis workflow watch RUN` shows its progress, `aegis workflow cancel RUN`
+    stops it. With `aegis --no-daemon`, the run happens in this process (which
+    then runs only the queues the workflow delegates to).
 
     \b
-    Example:
-      aegis workflow run tdd_loop --arg predicate="pytest -q" --arg task="fix the bug"
+    Examples:
+      aegis workflow run tdd_loop predicate="pytest -q" task="fix the bug"
+      aegis workflow run branch_review base=main --detach
     """
+    from aegis.cli._client import daemon_wanted
     from aegis.workflow import WorkflowError
     from aegis.workflow.registry import require_workflow
 
     project = load_project(ctx)
-    arguments = _parse_args(args)
+    arguments = _parse_args(pairs + args)
     try:
-        require_workflow(name)  # before the runtime starts for nothing
+        require_workflow(name)  # before a daemon or a runtime starts for nothing
     except WorkflowError as exc:
         raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
+    if daemon_wanted(ctx):
+        ctx.exit(_run_in_daemon(project, name, arguments, detach=detach, as_json=as_json))
+    if detach:
+        raise CliError(
+            "--detach needs the daemon (the run would end with this command)",
+            hint="drop --no-daemon (or AEGIS_NO_DAEMON)",
+        )
+    ctx.exit(_run_here(project, name, arguments, as_json=as_json))
+
+
+SESSION_TAIL_S = 10.0
+"""After a run has ended, how long its sessions' last events may take to come."""
+
+
+def _show_line(stamp: str, message: str) -> None:
+    click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
+
+
+def _run_in_daemon(
+    project: Project, name: str, arguments: dict[str, str], *, detach: bool, as_json: bool
+) -> int:
+    client: list[DaemonClient] = []
+    run_ids: list[str] = []
+    cancel = {"asked": False}
+
+    async def cancel_run() -> None:
+        from aegis.daemon.client import DaemonError
+
+        try:
+            await client[0].cancel_workflow(run_ids[0])
+        except DaemonError:  # it has just ended (or the daemon went away): nothing to stop
+            return
+        click.secho(
+            f"cancelling {run_ids[0]}… (Ctrl+C again leaves it to end in the daemon)",
+            fg="yellow",
+            err=True,
+        )
+
+    async def on_sigint() -> bool:
+        if cancel["asked"]:
+            return False  # a second Ctrl+C: leave now; the daemon goes on cancelling
+        cancel["asked"] = True
+        if run_ids:
+            await cancel_run()
+        return True  # cancelled once submitted (the run id is not known yet)
+
+    async def main() -> int:
+        from aegis.cli._client import project_daemon
+
+        client.append(await project_daemon(project, name="cli:workflow"))
+        record = await client[0].run_workflow(name, arguments)
+        run_ids.append(record.id)
+        if cancel["asked"]:
+            await cancel_run()
+        elif detach:
+            if as_json:
+                print_json(record.as_dict())
+            else:
+                click.echo(record.id)
+            click.secho(
+                f"{record.id} runs in the daemon: `aegis workflow watch {record.id}` shows "
+                f"its progress, `aegis workflow cancel {record.id}` stops it",
+                dim=True,
+                err=True,
+            )
+            return 0
+        ended = await _watch(client[0], record.id)
+        status = _report(ended, as_json=as_json)
+        return EXIT_SIGINT if cancel["asked"] else status
+
+    return run_client(main, on_sigint=on_sigint)
+
+
+async def _watch(client: DaemonClient, run_id: str) -> RunRecord:
+    """Show run ``run_id``'s log lines and its sessions' events until it ends; its record."""
+    from aegis.cli._render import ProgressPrinter
+    from aegis.daemon.client import Numbered, RunEnd, RunLine, RunSession
+
+    printer = ProgressPrinter()
+    end: RunEnd | None = None
+
+    async def follow(handle: str) -> None:
+        async for item in client.events(handle, 0):
+            if isinstance(item, Numbered):
+                printer.show(handle, item.event)
+
+    async with anyio.create_task_group() as sessions:
+        async for item in client.workflow_log(run_id):
+            if isinstance(item, RunLine):
+                _show_line(item.stamp, item.message)
+            elif isinstance(item, RunSession):
+                sessions.start_soon(follow, item.handle)
+            else:
+                end = item
+        # The run closed its sessions as it ended: their streams end after their last
+        # events, which may still be on their way (bounded: one may not have closed).
+        sessions.cancel_scope.deadline = anyio.current_time() + SESSION_TAIL_S
+    if end is None:
+        raise CliError(
+            f"the daemon stopped answering before run {run_id} ended",
+            hint=f"`aegis workflow show {run_id}` shows its record",
+        )
+    if end.reason == "not run by this daemon":
+        raise CliError(
+            f"run {run_id} runs in another aegis process, not in the daemon",
+            hint=f"`aegis workflow show {run_id}` shows its record",
+        )
+    return end.run
+
+
+def _run_here(project: Project, name: str, arguments: dict[str, str], *, as_json: bool) -> int:
+    """The run in this process (``--no-daemon``): it ends with the command."""
 
     async def main() -> int:
         from aegis.cli._render import ProgressPrinter
         from aegis.runtime import Runtime
 
-        def on_log(stamp: str, message: str) -> None:
-            click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
-
         printer = ProgressPrinter()
-        async with Runtime(project) as runtime, anyio.create_task_group() as tg:
+        # Only the queues the workflow delegates to are dispatched here: a task others
+        # left queued on another queue is not this run's to run (nor to show).
+        async with (
+            Runtime(project, dispatch_on_use=True) as runtime,
+            anyio.create_task_group() as tg,
+        ):
             with runtime.sessions.subscribe() as stream:
 
                 async def progress() -> None:
@@ -111,19 +255,94 @@ def run(ctx: click.Context, name: str, args: tuple[str, ...], as_json: bool) -> 
                         printer.show(handle, event)
 
                 tg.start_soon(progress)
-                record = await runtime.workflows.run(name, arguments, on_log=on_log)
-        if as_json:
-            print_json(record.as_dict())
-        elif record.status.value == "ok":
-            if record.result is not None:
-                click.echo(_result_text(record.result))
-            click.secho(f"ok: {record.id} ({record.duration_s:.1f}s)", fg="green", err=True)
-        else:
-            click.secho(f"{record.status.value}: {record.error}", fg="red", err=True)
-            click.secho(f"run record: aegis workflow show {record.id}", dim=True, err=True)
-        return record.status.exit_code
+                record = await runtime.workflows.run(name, arguments, on_log=_show_line)
+        return _report(record, as_json=as_json)
 
-    ctx.exit(run_command(main))
+    return run_command(main)
+
+
+def _report(record: RunRecord, *, as_json: bool) -> int:
+    """Print how a run ended (its result on stdout); the exit status it gives."""
+    if as_json:
+        print_json(record.as_dict())
+    elif record.status.value == "ok":
+        if record.result is not None:
+            click.echo(_result_text(record.result))
+        click.secho(f"ok: {record.id} ({record.duration_s or 0:.1f}s)", fg="green", err=True)
+    elif record.error == "cancelled":
+        click.secho(f"cancelled: {record.id}", fg="yellow", err=True)
+    else:
+        click.secho(f"{record.status.value}: {record.error}", fg="red", err=True)
+        click.secho(f"run record: aegis workflow show {record.id}", dim=True, err=True)
+    return record.status.exit_code
+
+
+@workflow.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON at the end.")
+@click.pass_context
+def watch(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """Show the progress of run RUN of the daemon live, until it ends.
+
+    RUN is a run id, a unique start of one, or `last`. Its log so far is shown
+    first. Ctrl+C stops watching; the run goes on. The exit status is the run's,
+    as for `aegis workflow run`.
+    """
+    project = load_project(ctx)
+    record = _find_run(project, run_id)
+
+    async def main() -> int:
+        from aegis.daemon.client import DaemonClient
+
+        client = DaemonClient(project.state_dir, name="cli:workflow")
+        return _report(await _watch(client, record.id), as_json=as_json)
+
+    ctx.exit(run_client(main))
+
+
+@workflow.command()
+@click.argument("run_id", metavar="RUN")
+@click.pass_context
+def cancel(ctx: click.Context, run_id: str) -> None:
+    """Cancel run RUN of the daemon, and wait until it has ended.
+
+    RUN is a run id, a unique start of one, or `last`. The workflow stops where it
+    is, the tasks it waits for are cancelled, and its sessions are closed; its
+    record ends `failed`, error `cancelled`.
+
+    \b
+    Example:
+      aegis workflow cancel last
+    """
+    project = load_project(ctx)
+    record = _find_run(project, run_id)
+    if record.status.value != "running":
+        raise CliError(
+            f"run {record.id} has ended ({record.status.value})",
+            hint=f"`aegis workflow show {record.id}` shows it",
+        )
+
+    async def main() -> int:
+        from aegis.daemon.client import DaemonClient, DaemonNotRunning
+
+        client = DaemonClient(project.state_dir, name="cli:workflow")
+        try:
+            ended = await client.cancel_workflow(record.id, wait=True)
+        except DaemonNotRunning:
+            raise CliError(
+                f"run {record.id} does not run in a daemon (none runs for this project)",
+                hint=_elsewhere_hint(record),
+            ) from None
+        click.echo(f"{ended.id}: {'cancelled' if ended.error == 'cancelled' else ended.status}")
+        return 0
+
+    ctx.exit(run_client(main))
+
+
+def _elsewhere_hint(record: RunRecord) -> str | None:
+    if record.owner is None:
+        return None
+    return f"it runs in aegis process {record.owner.split(':')[1]}: Ctrl+C there stops it"
 
 
 def _when(stamp: float | None) -> str:
@@ -172,19 +391,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
 
     RUN is a run id, a unique start of one, or `last` for the latest run.
     """
-    from aegis.workflow.runner import load_runs
-
-    runs = load_runs(load_project(ctx).state_dir)
-    records = runs[-1:] if run_id == LATEST else [r for r in runs if r.id.startswith(run_id)]
-    if not records:
-        what = "no workflow run yet" if run_id == LATEST else f"no workflow run {run_id!r}"
-        raise CliError(what, hint="`aegis workflow runs` lists the runs")
-    if len(records) > 1:
-        raise CliError(
-            f"{run_id!r} matches {len(records)} runs",
-            hint="give more of the id: " + ", ".join(r.id for r in records),
-        )
-    record = records[0]
+    record = _find_run(load_project(ctx), run_id)
     if as_json:
         print_json(record.as_dict())
         return
@@ -206,6 +413,23 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     if record.traceback:
         click.secho("traceback:", bold=True)
         click.echo(record.traceback)
+
+
+def _find_run(project: Project, run_id: str) -> RunRecord:
+    """The run RUN names: an id, a unique start of one, or `last`."""
+    from aegis.workflow.runner import load_runs
+
+    runs = load_runs(project.state_dir)
+    records = runs[-1:] if run_id == LATEST else [r for r in runs if r.id.startswith(run_id)]
+    if not records:
+        what = "no workflow run yet" if run_id == LATEST else f"no workflow run {run_id!r}"
+        raise CliError(what, hint="`aegis workflow runs` lists the runs")
+    if len(records) > 1:
+        raise CliError(
+            f"{run_id!r} matches {len(records)} runs",
+            hint="give more of the id: " + ", ".join(r.id for r in records),
+        )
+    return records[0]
 
 
 def _result_text(result: Any) -> str:

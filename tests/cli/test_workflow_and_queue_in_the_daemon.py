@@ -1,0 +1,214 @@
+"""`aegis workflow run|watch|cancel` and `aegis queue enqueue` as clients of the daemon, run
+as a user would (real `aegis` processes, the daemon they start, the offline agent); and the
+in-process run (`--no-daemon`), which runs only the queues its workflow uses."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.conftest import daemon_pid, wait_until
+from tests.e2e.test_exit_paths import processes_in, start
+from tests.fixtures.fakes import aegis_in
+from tests.support.daemons import stop_daemons_under
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptRule
+from aegis.config import Agent
+from aegis.queue import Queue
+from aegis.workflow import workflow
+
+agents = {
+    "offline": Agent(provider=Scripted(rules=[
+        ScriptRule(match="^hello$", reply="hi there"),
+        ScriptRule(match="^review (.+)$", reply="reviewed {1}"),
+        ScriptRule(match="^slow$", reply="late", delay=60),
+    ])),
+}
+default_agent = "offline"
+queues = [
+    Queue("work", agent_profile="offline", max_parallel=2),
+    Queue("other", agent_profile="offline", max_parallel=1),
+]
+
+
+@workflow
+async def pair(engine, topic: str) -> str:
+    handle = await engine.spawn("offline")
+    greeting = await engine.ask(handle, "hello")
+    review = await engine.delegate("work", f"review {topic}")
+    return f"{greeting} | {review}"
+
+
+@workflow
+async def greet(engine) -> str:
+    return await engine.ask(await engine.spawn("offline"), "hello")
+
+
+@workflow
+async def stuck(engine) -> None:
+    await engine.ask(await engine.spawn("offline"), "slow")
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("workflows") / "project"
+    root.mkdir()
+    (root / ".aegis.py").write_text(CONFIG)
+    yield root
+    stop_daemons_under(root)
+
+
+def aegis(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return aegis_in(project, *args)
+
+
+def run_record(project: Path, run_id: str = "last") -> dict[str, object]:
+    shown = aegis(project, "workflow", "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    record: dict[str, object] = json.loads(shown.stdout)
+    return record
+
+
+def sessions(project: Path) -> dict[str, dict[str, object]]:
+    listed = aegis(project, "ps", "--all", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {row["handle"]: row for row in json.loads(listed.stdout)}
+
+
+def test_a_run_in_the_daemon_streams_its_log_and_its_sessions_and_ends_as_it_ran(
+    project: Path,
+) -> None:
+    ran = aegis(project, "workflow", "run", "pair", "topic=the diff")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "hi there | reviewed the diff\n"
+    record = run_record(project)
+    assert record["status"] == "ok" and record["arguments"] == {"topic": "the diff"}
+    # Its log lines, and the events of the session it spawned and of its task's worker.
+    spawned = str(record["log"][0][1]).split()[1]  # type: ignore[index]
+    [task] = json.loads(aegis(project, "queue", "tasks", "work", "--json").stdout)
+    worker = task["worker_handle"]
+    err = ran.stderr
+    assert f"spawned {spawned} (offline)" in err and f"delegated {task['id']} to queue work" in err
+    assert f"{spawned}: ← [workflow:{record['id']}] hello" in err
+    assert f"{spawned}: → hi there" in err
+    assert f"{worker}: ← [queue:work] review the diff" in err
+    assert f"{worker}: → reviewed the diff" in err
+    assert err.rstrip().splitlines()[-1].startswith(f"ok: {record['id']} (")
+    # The daemon ran it: its sessions are the daemon's, closed with the run.
+    both = sessions(project)
+    assert both[spawned]["started_by"] == f"workflow:{record['id']}"
+    assert both[worker]["started_by"] == "queue:work"
+    assert both[spawned]["state"] == both[worker]["state"] == "closed"
+
+    as_json = aegis(project, "workflow", "run", "pair", "topic=x", "--json")
+    assert json.loads(as_json.stdout)["result"] == "hi there | reviewed x"
+    refused = aegis(project, "workflow", "run", "pair", "subject=x")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: unknown argument 'subject' (arguments: topic)")
+
+
+def test_ctrl_c_cancels_the_run_in_the_daemon_and_leaves_no_process(project: Path) -> None:
+    running = start(project, "workflow", "run", "stuck")
+    assert running.stderr is not None
+    for line in running.stderr:  # pytest-timeout bounds the wait
+        if "← [workflow:" in line and line.rstrip().endswith("slow"):
+            break
+    else:
+        raise AssertionError("the run ended before its agent got its message")
+    handle = line.split(":")[0].strip()
+    running.send_signal(signal.SIGINT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "cancelling " in err and "cancelled: " in err
+    record = run_record(project)
+    assert (record["workflow"], record["status"], record["error"]) == (
+        "stuck",
+        "failed",
+        "cancelled",
+    )
+    assert sessions(project)[handle]["state"] == "closed"
+    # The run's agent is gone with it; only the daemon runs in the project.
+    daemon = daemon_pid(project)
+    assert daemon is not None
+    wait_until(lambda: processes_in(project, exclude=daemon) == [], 30, "the agent to exit")
+
+
+def test_a_detached_run_goes_on_and_workflow_cancel_stops_it(project: Path) -> None:
+    detached = aegis(project, "workflow", "run", "stuck", "--detach")
+    assert detached.returncode == 0, detached.stderr
+    run_id = detached.stdout.strip()
+    assert f"`aegis workflow watch {run_id}`" in detached.stderr
+    assert f"`aegis workflow cancel {run_id}`" in detached.stderr
+    # The daemon runs it: the records say so, whoever reads them.
+    runs = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
+    assert [r["status"] for r in runs if r["id"] == run_id] == ["running"]
+    assert f"{run_id}: stuck running" in aegis(project, "workflow", "show", run_id[:-1]).stdout
+
+    cancelled = aegis(project, "workflow", "cancel", "last")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout == f"{run_id}: cancelled\n"
+    assert run_record(project, run_id)["error"] == "cancelled"
+    again = aegis(project, "workflow", "cancel", run_id)
+    assert again.returncode == 1
+    assert again.stderr.startswith(f"error: run {run_id} has ended (failed)")
+    # Watching an ended run replays its log and exits with its status.
+    watched = aegis(project, "workflow", "watch", run_id)
+    assert watched.returncode == 1
+    assert "spawned " in watched.stderr and f"cancelled: {run_id}" in watched.stderr
+
+
+def test_queue_enqueue_without_wait_has_the_daemon_run_the_task(project: Path) -> None:
+    queued = aegis(project, "queue", "enqueue", "work", "review this")
+    assert queued.returncode == 0, queued.stderr
+    task_id = queued.stdout.strip()
+    assert queued.stderr.startswith(f"queued as {task_id}; the aegis daemon (pid ")
+    assert f"`aegis queue show {task_id}`" in queued.stderr
+
+    def done() -> bool:
+        task = json.loads(aegis(project, "queue", "show", task_id, "--json").stdout)
+        return bool(task["status"] == "done" and task["result"] == "reviewed this")
+
+    wait_until(done, 60, "the daemon to run the task")
+    waited = aegis(project, "queue", "enqueue", "work", "hello", "--wait")
+    assert (waited.returncode, waited.stdout) == (0, "hi there\n")
+
+
+def test_a_run_without_the_daemon_runs_only_the_queues_its_workflow_uses(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".aegis.py").write_text(CONFIG)
+
+    def here(*args: str) -> subprocess.CompletedProcess[str]:
+        return aegis(tmp_path, "--no-daemon", *args)
+
+    left = {
+        queue: here("queue", "enqueue", queue, "hello").stdout.strip()
+        for queue in ("work", "other")
+    }
+
+    def status(task_id: str) -> str:
+        return str(json.loads(here("queue", "show", task_id, "--json").stdout)["status"])
+
+    greeted = here("workflow", "run", "greet")
+    assert (greeted.returncode, greeted.stdout) == (0, "hi there\n")
+    assert "[queue:" not in greeted.stderr  # nothing left queued ran inside it
+    assert {status(task_id) for task_id in left.values()} == {"queued"}
+
+    paired = here("workflow", "run", "pair", "topic=x")
+    assert (paired.returncode, paired.stdout) == (0, "hi there | reviewed x\n")
+    # The queue it delegates to runs, in order (the task left there was ahead of its
+    # own); the other queue's task is not this run's.
+    assert status(left["work"]) == "done"
+    assert status(left["other"]) == "queued"
+    assert daemon_pid(tmp_path) is None
+    detached = here("workflow", "run", "greet", "--detach")
+    assert detached.returncode == 1
+    assert detached.stderr.startswith("error: --detach needs the daemon")
+    assert processes_in(tmp_path) == []  # the commands above ended everything they ran
