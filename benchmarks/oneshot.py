@@ -19,7 +19,8 @@ process of its own):
 * **memory**: the RSS of a warm claude worker's process tree, ready and idle.
 
 Every aegis command runs as a user runs it: the venv's ``aegis`` in the project, with
-the benchmark's environment (``AEGIS_*`` removed); the claude profile carries claude's
+the benchmark's environment (``AEGIS_*`` and ``PYTHONDONTWRITEBYTECODE`` removed: with
+byte-code caches, which the warm-up round writes); the claude profile carries claude's
 isolated environment (``tests.support.clis``), as the raw side gets it.
 """
 
@@ -89,6 +90,8 @@ class Project:
             CONFIG.format(executable=str(executable), env=own, prompt=PROMPT)
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AEGIS_")}
+        # With byte-code caches, as users run (the warm-up round writes them).
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def raw(self) -> float:
         """One ``claude -p``, start to exit, in ms."""
