@@ -1,10 +1,11 @@
-"""Worktrees with the real claude CLI (pinned, against the fake model), on real repositories.
+"""Worktrees with the real CLIs (pinned, against the fake model), on real repositories.
 
 Four queue workers edit the same file at the same moment, each in its own worktree;
 two of their branches are landed (the second conflicts); a daemon killed with
 SIGKILL mid-task leaves, after its restart, no worktree without changes and no
 branch with changes lost; and a claude conversation resumed goes on in the same
-worktree folder (claude keys conversations by folder).
+worktree folder (claude keys conversations by folder). gemini and opencode work in
+their worktree too.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from aegis.workspace import LandConflict, WorktreeState, land
 from aegis_claude.config import ClaudeCode
+from aegis_gemini.config import GeminiCLI
+from aegis_opencode.config import OpenCode
 from tests.daemon.conftest import aegis, daemon_pid, start_daemon, stop_daemon, wait_until
 from tests.e2e.test_exit_paths import processes_in
-from tests.support.clis import claude_env
+from tests.support.clis import GEMINI_MODEL, claude_env, gemini_env, opencode_env
 from tests.workspace.test_worktrees import branches, git, repository, worktrees
 
 pytestmark = pytest.mark.anyio
@@ -192,3 +195,38 @@ async def test_a_claude_conversation_resumed_goes_on_in_its_worktree(tmp_path: P
             assert runtime.sessions.get(again).harness_session_id == conversation
     # claude found the earlier conversation in that folder and sent it along.
     assert turn.text is not None and "remember kiwi" in turn.text, turn.text
+
+
+@pytest.mark.parametrize("cli", ["gemini", "opencode"])
+async def test_gemini_and_opencode_sessions_work_in_their_worktree(
+    tmp_path: Path, cli: str
+) -> None:
+    root = repository(tmp_path / "repo")
+
+    def edit(request: ModelRequest) -> Reply:
+        return Reply(tool_calls=[shell_call(request, "pwd > where.txt")])
+
+    with FakeModelServer(Script().on(r"^note where", edit)) as model:
+        if cli == "gemini":
+            env = gemini_env(tmp_path / "gemini", model.url)
+            provider: GeminiCLI | OpenCode = GeminiCLI(
+                model=GEMINI_MODEL, permission="full", executable=str(env.executable)
+            )
+        else:
+            # opencode reads its provider from the project's opencode.json: committed, it
+            # is in every worktree.
+            env = opencode_env(tmp_path / "opencode", model.url, project=root)
+            git(root, "add", "opencode.json")
+            git(root, "commit", "-qm", "opencode")
+            provider = OpenCode(permission="full", executable=str(env.executable))
+        agents = {"coder": Agent(provider=provider, workspace="worktree")}
+        project = Project(root / ".aegis.py", agents, "coder")
+        async with Runtime(project, env=env.env, mcp=False) as runtime:
+            handle = await runtime.sessions.spawn("coder")
+            end = await runtime.sessions.request(handle, "note where you are")
+            assert end.ok, end.error
+            await runtime.sessions.close(handle)
+            record = runtime.sessions.worktrees.load(handle)
+    assert record is not None and record.state is WorktreeState.kept
+    assert git(root, "show", f"aegis/{handle}:where.txt") == str(record.path.resolve())
+    assert not (root / "where.txt").exists()
