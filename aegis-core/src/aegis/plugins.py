@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aegis.builtins.workflows",
     "aegis.builtins.sqlite_queue",
     "aegis.builtins.mcp_tools",
+    "aegis.builtins.terminal_tools",
 )
 """Modules of aegis-core registered as plugins, through the same hooks as any other."""
 

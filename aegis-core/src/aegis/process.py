@@ -140,6 +140,21 @@ def describe_exit(returncode: int | None) -> str:
 atexit.register(_reap_all)
 
 
+def reaped_at_exit(pgid: int | None = None, tag: str | None = None) -> None:
+    """Have the interpreter's exit kill process group ``pgid`` and the processes tagged
+    ``tag`` if they still live then (for children started outside :class:`ManagedProcess`,
+    such as a terminal's shell)."""
+    if pgid is not None:
+        _live_groups.add(pgid)
+    if tag is not None:
+        _live_tags.add(tag)
+
+
+def forget_group(pgid: int) -> None:
+    """Undo :func:`reaped_at_exit` for a group that has been stopped."""
+    _live_groups.discard(pgid)
+
+
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
     """Send ``sig`` to the process group led by ``pid``, ignoring one that is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from aegis.canvas import CanvasRegistry
 from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
 from aegis.lifespan import Lifespan
@@ -25,6 +26,7 @@ from aegis.queue.backends import get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
 from aegis.session.manager import SessionManager
+from aegis.terminals import TerminalRegistry
 from aegis.workflow.runner import WorkflowRunner
 
 QUEUE_BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
@@ -33,7 +35,8 @@ log = logging.getLogger("aegis")
 
 
 class Runtime(Lifespan):
-    """The sessions, inbox router, queues, workflow runner and MCP plane of one project."""
+    """The sessions, inbox router, queues, workflow runner, shared terminals and canvases,
+    and MCP plane of one project."""
 
     def __init__(
         self,
@@ -77,12 +80,17 @@ class Runtime(Lifespan):
             # A task's worker gets its tools from the plane: none starts before it runs.
             hold_dispatch=mcp,
         )
+        # Shared terminals and canvases belong to the runtime: with the daemon they
+        # outlive the frontends that look at them.
+        self.terminals = TerminalRegistry(self.state_dir, project.root, inbox=self.inbox, env=env)
+        self.canvases = CanvasRegistry(self.state_dir, project.root, inbox=self.inbox)
         self.workflows = WorkflowRunner(
             sessions=self.sessions,
             queue_manager=self.queues,
             inbox_router=self.inbox,
             state_dir=self.state_dir,
         )
+        self.workflows.canvases = self.canvases
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -102,6 +110,9 @@ class Runtime(Lifespan):
             self.sessions,
             self.inbox,
             self.queues,
+            # After the inbox (it wakes subscribers through it), before the plane (whose
+            # tools use it): left before the inbox, every shell stopped on the way.
+            self.terminals,
             # Announced only when it runs whatever is queued (not just the queues it uses).
             announced(self.state_dir, dispatch=self.dispatch and not self.dispatch_on_use),
         ):

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from aegis.canvas import CanvasRegistry
     from aegis.inbox import InboxRouter
     from aegis.queue.manager import QueueManager
     from aegis.session.manager import SessionManager
+    from aegis.terminals import TerminalRegistry
     from aegis.workflow.runner import WorkflowRunner
 
 MAX_TEXT_BYTES = 64 * 1024
@@ -76,6 +78,10 @@ class ToolContext:
     """Runs the project's workflows and keeps their records."""
     project_root: Path
     """The project's folder (where ``.aegis.py`` is)."""
+    terminals: TerminalRegistry | None = None
+    """The shared terminals (``None`` in a context made outside a runtime)."""
+    canvases: CanvasRegistry | None = None
+    """The shared canvases (``None`` in a context made outside a runtime)."""
     _background: Callable[[Callable[[], Awaitable[Any]], str], None] | None = field(
         default=None, repr=False
     )

@@ -326,6 +326,8 @@ class McpPlane(Lifespan):
             queues=runtime.queues,
             workflows=runtime.workflows,
             project_root=runtime.project.root,
+            terminals=runtime.terminals,
+            canvases=runtime.canvases,
             _background=self._run_in_background,
         )
         log.debug("%s calls %s", grant.handle, params.name)

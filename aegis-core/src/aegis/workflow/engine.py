@@ -19,6 +19,7 @@ import anyio
 from aegis.workflow.errors import WorkflowError
 
 if TYPE_CHECKING:
+    from aegis.canvas import CanvasRegistry
     from aegis.queue.task import TaskRecord
     from aegis.session.info import SessionInfo
     from aegis.workspace import LandResult, WorktreeRecord
@@ -81,6 +82,8 @@ class WorkflowEngine:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._last_delivery: asyncio.Task[None] | None = None
         self._delegated: set[str] = set()
+        self.canvases: CanvasRegistry | None = None
+        """The runtime's shared canvases (set by the runner; ``None`` outside a runtime)."""
         """Tasks :meth:`delegate` waits for now (cancelled with a cancelled run)."""
 
     @property
@@ -402,6 +405,57 @@ class WorkflowEngine:
         if isinstance(root, Path):
             return root
         return _default_folder()
+
+    # --- canvases ----------------------------------------------------------------------------
+
+    def _canvases(self) -> CanvasRegistry:
+        if self.canvases is None:
+            raise WorkflowError("canvases need a runtime: run the workflow with aegis")
+        return self.canvases
+
+    async def canvas_open(self, name: str, *, path: str | None = None) -> str:
+        """Bind canvas ``name`` to a Markdown file (``path`` in the project, default
+        ``.aegis/canvases/<name>.md``), created if missing; returns the file's path."""
+        from aegis.canvas import CanvasError
+
+        try:
+            info = await self._canvases().open(name, by=self.sender, path=path)
+        except CanvasError as exc:
+            raise WorkflowError(str(exc)) from None
+        return info.path
+
+    async def canvas_list(self) -> list[str]:
+        """The names of the project's canvases."""
+        return [info.name for info in await self._canvases().list()]
+
+    async def canvas_read(self, name: str, section: str | None = None) -> str:
+        """Canvas ``name`` as it is on disk, or one section's body (``""``: the text
+        before the first ``## `` heading)."""
+        from aegis.canvas import CanvasError
+
+        try:
+            return await self._canvases().read(name, section)
+        except CanvasError as exc:
+            raise WorkflowError(str(exc)) from None
+
+    async def canvas_write(self, name: str, section: str, text: str) -> None:
+        """Replace section ``section`` of canvas ``name`` (added when missing), as this run
+        (``workflow:<run>``); subscribers are told."""
+        from aegis.canvas import CanvasError
+
+        try:
+            await self._canvases().write(name, section, text, by=self.sender)
+        except CanvasError as exc:
+            raise WorkflowError(str(exc)) from None
+
+    async def canvas_append(self, name: str, section: str, text: str) -> None:
+        """Add ``text`` at the end of section ``section`` of canvas ``name``, as this run."""
+        from aegis.canvas import CanvasError
+
+        try:
+            await self._canvases().append(name, section, text, by=self.sender)
+        except CanvasError as exc:
+            raise WorkflowError(str(exc)) from None
 
     # --- information ------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import anyio
 
@@ -36,6 +36,9 @@ from aegis.text import clean_text
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, require_workflow
+
+if TYPE_CHECKING:
+    from aegis.canvas import CanvasRegistry
 
 STALE_RUN = "interrupted: the aegis process running this workflow stopped without ending it"
 """The error of a run found ``running`` after its process died (:meth:`WorkflowRunner.recover`)."""
@@ -159,6 +162,8 @@ class WorkflowRunner:
         self.runs_dir = state_dir / "workflows"
         self.state_dir = state_dir
         self.drain_timeout = drain_timeout
+        self.canvases: CanvasRegistry | None = None
+        """The runtime's canvases, for the engines of its runs (the runtime sets it)."""
         self._running: dict[str, anyio.CancelScope] = {}
 
     @property
@@ -213,6 +218,7 @@ class WorkflowRunner:
             now=now_iso,
             drain_timeout=self.drain_timeout,
         )
+        engine.canvases = self.canvases
 
         def logged(stamp: str, message: str) -> None:
             record.log = engine.log_lines
