@@ -614,6 +614,10 @@ class QueueManager(Lifespan):
             unsaved = exc if exc.transient else None
         except Exception:
             log.exception("could not record the end of task %s", task.id)
+        if ended is not None:
+            # Whoever waits for the task sees its end now, not once its worker has closed
+            # (closing an agent takes tens of milliseconds; a worktree's waiter still waits).
+            self._signal("ended")
         if run.handle is not None:
             with anyio.move_on_after(_CLOSE_TIMEOUT):
                 try:
