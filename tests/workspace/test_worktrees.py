@@ -307,3 +307,34 @@ async def test_aegis_meta_tells_the_agent_its_branch_and_folder(tmp_path: Path) 
     assert meta["branch"] == f"aegis/{handle}" and meta["base"] == "main"
     assert meta["folder"] == str((root / ".aegis/worktrees" / handle).resolve())
     assert shared["branch"] is None and shared["folder"] == str(root.resolve())
+
+
+async def test_a_queue_gives_its_workers_worktrees_whatever_the_profile_says(
+    tmp_path: Path,
+) -> None:
+    from aegis.errors import ConfigError
+    from aegis.queue import Queue
+
+    with pytest.raises(ConfigError, match="workspace must be 'project' or 'worktree'"):
+        Queue("bad", "plain", 1, workspace="tree")
+    root = repository(tmp_path / "repo")
+    base = project(root)
+    queued = Project(
+        base.path,
+        base.agents,
+        "plain",
+        queues={"edits": Queue("edits", "plain", max_parallel=2, warm=1, workspace="worktree")},
+    )
+    async with Runtime(queued, mcp=False) as runtime:
+        first = await runtime.queues.enqueue("edits", "write shared.txt queued")
+        second = await runtime.queues.enqueue("edits", "write other.txt too")
+        done = [await runtime.queues.wait(task_id, timeout=60) for task_id in (first, second)]
+    for task in done:
+        assert task.status.value == "done" and task.workspace is not None, task
+        assert task.workspace["branch"] == f"aegis/{task.worker_handle}"
+        assert task.workspace["stat"] == "1 file changed, +1 " + (
+            "-1" if "shared" in task.payload else "-0"
+        )
+    assert (root / "shared.txt").read_text() == "base\n" and not (root / "other.txt").exists()
+    # The warm worker left over was closed unused: its worktree is gone with it.
+    assert len(worktrees(root)) == 3 and len(branches(root)) == 3

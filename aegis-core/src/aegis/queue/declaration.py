@@ -32,12 +32,18 @@ class Queue:
     first message) instead of waiting for an agent to start, and another is started
     in its place. At most ``max_parallel``: warm workers and running tasks together
     never exceed it. Each costs a live agent process (see docs/queues.md).
+
+    ``workspace`` (optional) overrides the profile's for this queue's workers:
+    ``"worktree"`` gives each worker a git worktree and branch of its own (so that
+    parallel workers that write never collide; see docs/worktrees.md), ``"project"``
+    the project's folder. ``None`` (the default) keeps the profile's.
     """
 
     name: str
     agent_profile: str
     max_parallel: int
     warm: int = 0
+    workspace: str | None = None
 
     def __post_init__(self) -> None:
         if not valid_name(self.name):
@@ -70,6 +76,14 @@ class Queue:
                 field="warm",
                 hint="warm is how many workers are started ahead of the tasks; 0 (the "
                 "default) starts each task's worker when the task comes",
+            )
+        if self.workspace not in (None, "project", "worktree"):
+            raise ConfigError(
+                f"queue {self.name!r}: workspace must be 'project' or 'worktree', "
+                f"not {self.workspace!r}",
+                field="workspace",
+                hint="'worktree' gives each worker a git worktree and branch of its own; "
+                "leave it out to keep the profile's",
             )
         if self.warm > self.max_parallel:
             raise ConfigError(

@@ -415,6 +415,8 @@ class QueueManager(Lifespan):
     def _in_worktree(self, queue: str) -> bool:
         """Whether the workers of ``queue`` work in worktrees of their own."""
         declared = self.queues.get(queue)
+        if declared is not None and declared.workspace is not None:
+            return declared.workspace == "worktree"
         agent = self.sessions.agents.get(declared.agent_profile) if declared else None
         return agent is None or agent.workspace == "worktree"
 
@@ -526,7 +528,7 @@ class QueueManager(Lifespan):
             with run.scope:
                 run.handle = self._take_warm(queue)
                 if run.handle is None:
-                    run.handle = await self.sessions.spawn(queue.agent_profile)
+                    run.handle = await self._spawn(queue)
                 else:
                     await self.sessions.wait_ready(run.handle)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
@@ -737,11 +739,17 @@ class QueueManager(Lifespan):
         want = min(queue.warm, queue.max_parallel - self._running_here(queue))
         while len(pool) < want and not self._stopping:
             try:
-                pool.append(await self.sessions.spawn(queue.agent_profile, wait=False))
+                pool.append(await self._spawn(queue, wait=False))
             except Exception as exc:
                 log.warning("could not start a warm worker of queue %s: %s", queue.name, exc)
                 return False
         return True
+
+    async def _spawn(self, queue: Queue, *, wait: bool = True) -> str:
+        """A new worker of ``queue``: its profile, in the queue's workspace if it names one."""
+        if queue.workspace is None:
+            return await self.sessions.spawn(queue.agent_profile, wait=wait)
+        return await self.sessions.spawn(queue.agent_profile, wait=wait, workspace=queue.workspace)
 
     def _ready(self, handle: str) -> bool:
         try:
@@ -783,7 +791,7 @@ class QueueManager(Lifespan):
             log.exception("could not read the callback outbox")
             return
         for task in tasks:
-            if task.id in self._running:
+            if task.id in self._running and self._in_worktree(task.queue):
                 # Its worker is still closing: the callback waits for it, so that it can
                 # say where the worker's changes are (its worktree is saved at close).
                 continue
