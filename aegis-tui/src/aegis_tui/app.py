@@ -99,6 +99,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+TALK_ERRORS = (DaemonError, OSError)
+"""What a request to the daemon may raise: its answer, or a connection that broke."""
+
+
+def said(exc: BaseException) -> str:
+    """What went wrong talking to the daemon, in a line."""
+    return exc.message if isinstance(exc, DaemonError) else str(exc) or type(exc).__name__
+
+
 def is_tab(session: SessionSummary) -> bool:
     """Whether a live session of the daemon shows as a tab (not a queue's worker)."""
     return session.live and not session.started_by.startswith(NOT_TABS)
@@ -422,8 +431,8 @@ class AegisApp(App[int]):
         wanted = next(self._handles, None) if self._handles is not None else None
         try:
             session = await self.daemon.spawn(profile, wanted, wait=False, started_by=SENDER)
-        except DaemonError as exc:  # an unknown profile, a taken handle: say it, keep going
-            self.notify(f"could not open a {profile} session: {exc.message}", severity="error")
+        except TALK_ERRORS as exc:  # an unknown profile, a taken handle: say it, keep going
+            self.notify(f"could not open a {profile} session: {said(exc)}", severity="error")
             return None
         if session.handle in self._by_handle:  # the session list was quicker
             tab = self._by_handle[session.handle]
@@ -445,7 +454,11 @@ class AegisApp(App[int]):
         tab.state = session.state
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         # The whole transcript at once (one layout), then the live events after it.
-        last, _ = await self._replay(tab, view, live=True)
+        try:
+            last, _ = await self._replay(tab, view, live=True)
+        except TALK_ERRORS as exc:
+            view.note(f"✖ could not read its transcript: {said(exc)}", "bold red")
+            return tab
         self._follow_tab(tab, last)
         self._chrome_soon()
         return tab
@@ -488,9 +501,9 @@ class AegisApp(App[int]):
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         try:
             last, count = await self._replay(tab, view, live=False)
-        except DaemonError as exc:
+        except TALK_ERRORS as exc:
             last = count = 0
-            log.warning("no transcript of %s: %s", record.handle, exc.message)
+            log.warning("no transcript of %s: %s", record.handle, said(exc))
         if count:
             view.note(f"── {count} events of an earlier run above; resuming the session")
         try:
@@ -501,9 +514,9 @@ class AegisApp(App[int]):
                 resume=record.harness_session_id,
                 started_by=SENDER,
             )
-        except DaemonError as exc:
-            tab.state, tab.error = "failed", exc.message
-            view.note(f"✖ could not resume: {exc.message}", "bold red")
+        except TALK_ERRORS as exc:
+            tab.state, tab.error = "failed", said(exc)
+            view.note(f"✖ could not resume: {said(exc)}", "bold red")
             return
         self._follow_tab(tab, last)
 
@@ -562,7 +575,7 @@ class AegisApp(App[int]):
             return
         try:
             sessions = await self.client.sessions()
-        except DaemonError as exc:
+        except TALK_ERRORS as exc:
             log.warning("could not list the daemon's sessions: %s", exc)
             return
         for session in sessions:
@@ -646,13 +659,13 @@ class AegisApp(App[int]):
         async for tab, text in self._outbox_out:
             try:
                 await self.daemon.send(tab.handle, text, sender="user")
-            except DaemonError as exc:
+            except TALK_ERRORS as exc:
                 if tab.state == "busy" and tab.turn_started is not None:
                     tab.apply(StateChanged("ready"), self.clock())  # no turn started
-                if exc.code == "session_ended":
+                if isinstance(exc, DaemonError) and exc.code == "session_ended":
                     self._notify_ended(tab)
                 else:
-                    self.notify(f"message not sent: {exc.message}", severity="error")
+                    self.notify(f"message not sent: {said(exc)}", severity="error")
                 if tab is self.current:
                     self.main.query_one(PromptInput).give_back(text)
                 self._chrome_soon()
@@ -722,8 +735,8 @@ class AegisApp(App[int]):
         if self.client is not None and tab.live:
             try:
                 await self.client.close(tab.handle)
-            except DaemonError as exc:
-                self.notify(f"could not close {tab.handle}: {exc.message}", severity="error")
+            except TALK_ERRORS as exc:
+                self.notify(f"could not close {tab.handle}: {said(exc)}", severity="error")
 
     def action_next_tab(self) -> None:
         if self.tabs:
@@ -752,8 +765,8 @@ class AegisApp(App[int]):
         self.view_of(tab).note("⊘ interrupting…", "yellow")
         try:
             await self.client.interrupt(tab.handle)
-        except DaemonError as exc:
-            self.notify(f"could not interrupt: {exc.message}", severity="error")
+        except TALK_ERRORS as exc:
+            self.notify(f"could not interrupt: {said(exc)}", severity="error")
 
     def action_rename_tab(self) -> None:
         tab = self.current
@@ -858,7 +871,7 @@ class AegisApp(App[int]):
         with anyio.move_on_after(LOOK_TIMEOUT):
             try:
                 return await running_in(client)
-            except DaemonError as exc:
+            except TALK_ERRORS as exc:
                 log.warning("could not ask the daemon what runs: %s", exc)
         return None
 
@@ -881,7 +894,11 @@ class AegisApp(App[int]):
         """Close every session of the daemon, cancel its tasks and workflow runs, and stop
         it unless another client is attached."""
         with anyio.move_on_after(QUIT_TIMEOUT):
-            await stop_everything(client, self.project.state_dir)
+            try:
+                await stop_everything(client, self.project.state_dir)
+            except TALK_ERRORS as exc:
+                log.warning("stopping everything: %s", exc)
+                self.notify(f"could not stop everything: {said(exc)}", severity="error")
 
     async def on_exit_app(self, event: ExitApp) -> None:
         # However the app is left (quit, App.exit), detach before Textual cancels its
@@ -913,15 +930,19 @@ class AegisApp(App[int]):
             return None
         try:
             session: SessionSummary | None = await self.client.session(handle)
-        except DaemonError:
+        except TALK_ERRORS:
             session = None  # a session of an earlier daemon
         if session is not None and session.live:
             await self._attach_tab(session)
         else:
             started = None
-            async for item in self.client.events(handle, 0, follow=False):
-                if isinstance(item, Numbered) and isinstance(item.event, SessionStarted):
-                    started = item.event
+            try:
+                async for item in self.client.events(handle, 0, follow=False):
+                    if isinstance(item, Numbered) and isinstance(item.event, SessionStarted):
+                        started = item.event
+            except TALK_ERRORS as exc:
+                self.notify(f"could not read {handle}'s transcript: {said(exc)}", severity="error")
+                return None
             if started is None:
                 self.notify(f"{handle} never started: there is no session to open", timeout=6)
                 return None
@@ -961,13 +982,16 @@ class AegisApp(App[int]):
         async def run() -> None:
             try:
                 record = await client.run_workflow(name, arguments)
-            except DaemonError as exc:  # what the daemon says before the run starts
-                self.notify(f"workflow {name} did not start: {exc.message}", severity="error")
+            except TALK_ERRORS as exc:  # what the daemon says before the run starts
+                self.notify(f"workflow {name} did not start: {said(exc)}", severity="error")
                 return
-            async for item in client.workflow_log(record.id):
-                if isinstance(item, RunEnd):
-                    status = item.run.status.value
-                    self.notify(f"workflow run {record.id}: {status}", timeout=6)
+            try:
+                async for item in client.workflow_log(record.id):
+                    if isinstance(item, RunEnd):
+                        status = item.run.status.value
+                        self.notify(f"workflow run {record.id}: {status}", timeout=6)
+            except TALK_ERRORS as exc:
+                log.warning("the log of workflow run %s stopped: %s", record.id, exc)
 
         self._tg.start_soon(run)
         return True
@@ -981,8 +1005,8 @@ class AegisApp(App[int]):
         async def cancel() -> None:
             try:
                 await client.cancel_workflow(run_id)
-            except DaemonError as exc:
-                self.notify(f"could not cancel {run_id}: {exc.message}", severity="warning")
+            except TALK_ERRORS as exc:
+                self.notify(f"could not cancel {run_id}: {said(exc)}", severity="warning")
 
         self._tg.start_soon(cancel)
         return True

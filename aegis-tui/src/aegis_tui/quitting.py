@@ -109,5 +109,5 @@ async def _quietly(call: Callable[[str], Awaitable[object]], key: str) -> None:
     """``call(key)``; an error (it ended meanwhile) is logged, not raised."""
     try:
         await call(key)
-    except DaemonError as exc:
-        log.info("%s: %s", key, exc.message)
+    except (DaemonError, OSError) as exc:
+        log.info("%s: %s", key, exc)
