@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
-from aegis.daemon.client import DaemonNotRunning
+from aegis.daemon.client import DaemonClient, DaemonNotRunning
 from aegis_tui.app import AegisApp
 from aegis_tui.screens.queues import QueueDashboard
 from aegis_tui.screens.quit import QuitChoice
@@ -78,29 +79,49 @@ async def test_sessions_started_elsewhere_are_tabs_and_queue_workers_are_not(
             assert app.screen.tasks[-1].result == "Counted: 3."
 
 
+@pytest.mark.parametrize("another_client", [False, True])
 async def test_stopping_everything_cancels_tasks_closes_sessions_and_stops_the_daemon(
-    tmp_path: Path,
+    tmp_path: Path, another_client: bool
 ) -> None:
     project = write_project(tmp_path)
-    async with daemon_of(project) as daemon:
+    async with daemon_of(project) as daemon, anyio.create_task_group() as tg:
         app = make_app(project, client=daemon)
         async with app.run_test(size=(100, 30)) as pilot:
             await app.wait_ready()
             await until(pilot, ready(app, "alpha"))
             task = await daemon.enqueue("work", "count slowly")
             await until(pilot, lambda: task_is(app, task["id"], "running"))
+            if another_client:  # `aegis attach alpha` in another terminal, say
+                other = DaemonClient(project.state_dir, name="cli:attach")
+                tg.start_soon(read_all, other, "alpha")
+                await until(pilot, lambda: attached(app, "cli:attach"))
             await pilot.press("ctrl+q")
             await until(pilot, lambda: isinstance(app.screen, QuitChoice))
             question = " ".join(str(w.render()) for w in app.screen.query("Static"))
             assert "1 queue task running, 0 queued" in question
             await pilot.press("s")
             await until(pilot, lambda: app.return_code is not None, timeout=30)
+        if another_client:  # the daemon goes on for it, with nothing left to run
+            assert (await daemon.task(task["id"]))["status"] == "cancelled"
+            assert not [s for s in await daemon.sessions() if s.live]
+            return
         with pytest.raises(DaemonNotRunning):
             await daemon.status()  # nothing else was attached: the daemon stopped
     async with daemon_of(project) as daemon:
         ended = await daemon.task(task["id"])
         assert ended["status"] == "cancelled"
         assert not [s for s in await daemon.sessions() if s.live]
+
+
+async def read_all(client: DaemonClient, handle: str) -> None:
+    """Follow the events of ``handle`` until its session ends."""
+    async for _ in client.events(handle):
+        pass
+
+
+async def attached(app: AegisApp, name: str) -> bool:
+    """Whether the daemon lists a client called ``name`` among the attached ones."""
+    return name in [c["name"] for c in (await app.daemon.status())["clients"]]
 
 
 async def task_is(app: AegisApp, task_id: str, status: str) -> bool:

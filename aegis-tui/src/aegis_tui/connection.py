@@ -12,6 +12,7 @@ says what to do.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
@@ -24,11 +25,12 @@ from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
 if TYPE_CHECKING:
     from aegis.runtime import Runtime
 
-CLIENT_NAME = "tui"
-"""The TUI's name among the daemon's clients."""
-
-SENDER = f"client:{CLIENT_NAME}"
+SENDER = "client:tui"
 """Who the daemon says started the sessions the TUI spawns."""
+
+CLIENT_NAME = f"tui:{os.getpid()}"
+"""This TUI's name among the daemon's attached clients (each TUI its own: stopping
+everything leaves the daemon running while another client is attached)."""
 
 HOST_START_TIMEOUT = 60.0
 """Seconds a hosted daemon may take to answer."""

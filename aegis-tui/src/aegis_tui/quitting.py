@@ -83,6 +83,8 @@ async def stop_everything(client: DaemonClient, state_dir: Path) -> None:
     """Cancel every queued and running task and workflow run, close every live session,
     then stop the daemon (of the project whose state folder is ``state_dir``) unless
     another client is attached to it, and wait until it is gone."""
+    # Asked first: once the sessions are closed, their streams (other clients') are gone.
+    others = [c for c in (await client.status())["clients"] if c["name"] != client.name]
     tasks = [
         task
         for status in ("queued", "running")
@@ -98,8 +100,7 @@ async def stop_everything(client: DaemonClient, state_dir: Path) -> None:
     async with anyio.create_task_group() as tg:
         for handle in sessions:
             tg.start_soon(_quietly, client.close, handle)
-    status = await client.status()
-    if status["clients"] or status["sessions"]["live"]:
+    if others or (await client.status())["sessions"]["live"]:
         log.info("the daemon goes on: other clients use it")
         return
     await stop(state_dir)
