@@ -452,6 +452,8 @@ class AegisApp(App[int]):
         )
         tab.title = title
         tab.state = session.state
+        if session.started_at is not None:  # its age, not the time since this attach
+            tab.opened_at -= max(self.wall_clock() - session.started_at, 0.0)
         await self.main.query_one("#views", ContentSwitcher).mount(view)
         # The whole transcript at once (one layout), then the live events after it.
         try:
