@@ -605,9 +605,11 @@ class Worktrees:
         if not self.folder.is_dir():
             return []
         records = await anyio.to_thread.run_sync(lambda: list(self.records()))
-        repos = {r.repo for r in records}
-        for repo in repos:
-            await git("worktree", "prune", cwd=repo, check=False)
+        for repo in {r.repo for r in records}:
+            try:
+                await git("worktree", "prune", cwd=repo, check=False)
+            except WorkspaceError as exc:  # the repository is gone: its records say so
+                log.warning("cannot prune the worktrees of %s: %s", repo, exc)
         changed: list[WorktreeRecord] = []
         for record in records:
             if record.state not in (WorktreeState.creating, WorktreeState.active):
