@@ -104,6 +104,8 @@ def test_aegis_diff_shows_stat_and_diff_with_colour_only_when_asked(
     data = json.loads(aegis_in(root, "diff", ids["new"], "--json").stdout)
     assert data["stat"]["files"] == [{"path": "new.txt", "added": 1, "deleted": 0}]
     assert data["base"] == "main" and "+fresh" in data["diff"]
+    shown = aegis_in(root, "queue", "show", ids["new"])
+    assert "  branch:   aegis/" in shown.stdout and "(1 file changed, +1 -0)" in shown.stdout
     missing = aegis_in(root, "diff", "no-such-thing")
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no worktree of a session or task 'no-such-thing'")

@@ -150,6 +150,9 @@ def _show_task(task: TaskRecord) -> None:
     )
     if task.worker_handle:
         click.echo(f"  worker:   {task.worker_handle}")
+    if task.workspace and task.workspace.get("branch"):
+        stat = task.workspace.get("stat") or task.workspace.get("state")
+        click.echo(f"  branch:   {task.workspace['branch']} ({stat}): `aegis diff {task.id}`")
     if task.usage is not None:
         cost = f", ${task.usage.cost_usd:.4f}" if task.usage.cost_usd is not None else ""
         click.echo(
