@@ -338,3 +338,18 @@ async def test_a_queue_gives_its_workers_worktrees_whatever_the_profile_says(
     assert (root / "shared.txt").read_text() == "base\n" and not (root / "other.txt").exists()
     # The warm worker left over was closed unused: its worktree is gone with it.
     assert len(worktrees(root)) == 3 and len(branches(root)) == 3
+
+
+def test_the_cli_says_why_a_worktree_session_cannot_start(tmp_path: Path) -> None:
+    from tests.fixtures.fakes import aegis_in
+
+    (tmp_path / ".aegis.py").write_text(
+        "from aegis.builtins.scripted import Scripted\n"
+        "from aegis.config import Agent\n"
+        "agents = {'coder': Agent(provider=Scripted(), workspace='worktree')}\n"
+        "default_agent = 'coder'\n"
+    )
+    done = aegis_in(tmp_path, "--no-daemon", "ask", "coder", "hi")
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: {tmp_path} is not in a git repository")
+    assert "\n  hint: `git init && git add -A && git commit -m start` there" in done.stderr

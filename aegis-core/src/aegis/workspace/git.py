@@ -17,8 +17,6 @@ from pathlib import Path
 
 import anyio
 
-from aegis.errors import DriverError
-
 AEGIS_IDENTITY = {
     "GIT_AUTHOR_NAME": "aegis",
     "GIT_AUTHOR_EMAIL": "aegis@localhost",
@@ -28,12 +26,13 @@ AEGIS_IDENTITY = {
 """Who aegis's own commits are by when git knows no user (``user.name`` unset)."""
 
 
-class WorkspaceError(DriverError):
+class WorkspaceError(Exception):
     """A worktree could not be made, reviewed, landed or discarded; nothing was half done.
 
-    ``message`` says what and why, ``hint`` what to do about it. A
-    :class:`~aegis.errors.DriverError`, so that a session that cannot get its
-    worktree fails to spawn like one whose CLI cannot start.
+    ``message`` says what and why, ``hint`` what to do about it. Not a
+    :class:`~aegis.errors.DriverError`: a session that cannot get its worktree
+    never started, and no event of it says why, so the error reaches the caller of
+    ``spawn`` itself (the CLI shows it as ``error:`` and ``hint:``).
     """
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
