@@ -212,3 +212,30 @@ def test_a_run_without_the_daemon_runs_only_the_queues_its_workflow_uses(
     assert detached.returncode == 1
     assert detached.stderr.startswith("error: --detach needs the daemon")
     assert processes_in(tmp_path) == []  # the commands above ended everything they ran
+
+
+def test_an_idle_daemon_is_restarted_to_run_the_changed_config_and_a_busy_one_is_not(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / ".aegis.py"
+    config.write_text(CONFIG)
+    assert aegis(tmp_path, "workflow", "run", "greet").returncode == 0
+    first = daemon_pid(tmp_path)
+    # A busy daemon (a run in progress) keeps the file it loaded, and says so.
+    stuck = aegis(tmp_path, "workflow", "run", "stuck", "--detach").stdout.strip()
+    config.write_text(CONFIG.replace('reply="hi there"', 'reply="hello again"'))
+    busy = aegis(tmp_path, "workflow", "run", "greet")
+    assert (busy.returncode, busy.stdout) == (0, "hi there\n")
+    assert "warning: the aegis daemon (pid " in busy.stderr and "is busy" in busy.stderr
+    assert daemon_pid(tmp_path) == first
+    # Idle again: the next command restarts it, and runs the file as it is now.
+    assert aegis(tmp_path, "workflow", "cancel", stuck).returncode == 0
+    fresh = aegis(tmp_path, "workflow", "run", "greet")
+    assert (fresh.returncode, fresh.stdout) == (0, "hello again\n")
+    assert ".aegis.py changed: restarted the aegis daemon to load it" in fresh.stderr
+    assert daemon_pid(tmp_path) not in (None, first)
+    # With no daemon at all, an ended run is shown from its record.
+    assert aegis(tmp_path, "daemon", "stop").returncode == 0
+    watched = aegis(tmp_path, "workflow", "watch", stuck)
+    assert watched.returncode == 1
+    assert "spawned " in watched.stderr and f"cancelled: {stuck}" in watched.stderr

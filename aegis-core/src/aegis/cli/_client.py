@@ -32,9 +32,32 @@ async def project_daemon(project: Project, *, name: str, start: bool = True) -> 
 
     ``name`` says who the client is (``cli:ask``): the daemon shows it among the
     attached clients and as who started the sessions it spawns.
-    """
-    from aegis.daemon.launch import connect
 
+    A daemon that loaded ``.aegis.py`` before its last change is restarted first when
+    it is idle (nothing would be lost), so that the command runs the file as it is;
+    a busy one is left running, with a warning saying how to restart it.
+    """
+    from aegis.daemon.launch import connect, stop
+    from aegis.daemon.protocol import config_digest
+
+    client = await connect(project.path, project.state_dir, name=name, start=start)
+    status = await client.status()
+    loaded, now = status.get("config_digest"), config_digest(project.path)
+    if loaded is None or now is None or loaded == now:
+        return client
+    if not status.get("idle"):
+        click.secho(
+            f"warning: the aegis daemon (pid {status['pid']}) runs {project.path.name} as it "
+            "was before your last change, and it is busy; `aegis daemon restart` loads the "
+            "change (its sessions end)",
+            fg="yellow",
+            err=True,
+        )
+        return client
+    await stop(project.state_dir)
+    click.secho(
+        f"{project.path.name} changed: restarted the aegis daemon to load it", dim=True, err=True
+    )
     return await connect(project.path, project.state_dir, name=name, start=start)
 
 

@@ -286,16 +286,31 @@ def watch(ctx: click.Context, run_id: str, as_json: bool) -> None:
 
     RUN is a run id, a unique start of one, or `last`. Its log so far is shown
     first. Ctrl+C stops watching; the run goes on. The exit status is the run's,
-    as for `aegis workflow run`.
+    as for `aegis workflow run`. A run that has ended is shown from its record
+    (no daemon needed).
     """
     project = load_project(ctx)
     record = _find_run(project, run_id)
 
     async def main() -> int:
-        from aegis.daemon.client import DaemonClient
+        from aegis.daemon.client import DaemonClient, DaemonNotRunning
 
         client = DaemonClient(project.state_dir, name="cli:workflow")
-        return _report(await _watch(client, record.id), as_json=as_json)
+        try:
+            await client.status()
+        except DaemonNotRunning:
+            pass
+        else:
+            return _report(await _watch(client, record.id), as_json=as_json)
+        # No daemon: the record on disk says all there is.
+        for stamp, message in record.log:
+            _show_line(stamp, message)
+        if record.status.value == "running":
+            raise CliError(
+                f"run {record.id} does not run in a daemon (none runs for this project)",
+                hint=_elsewhere_hint(record),
+            )
+        return _report(record, as_json=as_json)
 
     ctx.exit(run_client(main))
 

@@ -30,6 +30,18 @@ IDLE_TIMEOUT_ENV = "AEGIS_DAEMON_IDLE_TIMEOUT"
 DEFAULT_IDLE_TIMEOUT = 600.0
 
 
+def config_digest(path: Path) -> str | None:
+    """A digest of the ``.aegis.py`` at ``path`` (``None`` if it cannot be read): a
+    client compares it with the daemon's to know whether the daemon runs the file as
+    it is now."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
 def socket_path(state_dir: Path) -> Path:
     """``.aegis/daemon.sock``: where the daemon of this project listens."""
     return state_dir / SOCKET_NAME

@@ -221,6 +221,8 @@ async def status(request: Request) -> Response:
             "started_at": daemon.started_at,
             "uptime_s": round(time.time() - daemon.started_at, 3),
             "idle_timeout_s": daemon.idle_timeout,
+            "idle": await daemon.idle(serving=1),
+            "config_digest": daemon.config_digest,
             "sessions": {
                 "live": sum(1 for s in sessions if s.state.live),
                 "total": len(sessions),

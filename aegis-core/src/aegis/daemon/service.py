@@ -27,7 +27,7 @@ from aegis import __version__
 from aegis.config.loader import Project
 from aegis.daemon.feed import EventFeed
 from aegis.daemon.lock import DaemonLock
-from aegis.daemon.protocol import lock_path, socket_path
+from aegis.daemon.protocol import config_digest, lock_path, socket_path
 from aegis.daemon.runs import WorkflowRuns
 from aegis.daemon.unixpath import reachable
 from aegis.private_files import private_dir
@@ -74,6 +74,8 @@ class Daemon:
         self.feed = EventFeed(self.runtime.sessions)
         self.runs = WorkflowRuns(self.runtime.workflows)
         self.started_at = time.time()
+        self.config_digest = config_digest(project.path)
+        """Of the ``.aegis.py`` this daemon loaded: a client whose file differs says so."""
         self.started_by: dict[str, str] = {}
         """Who spawned each session through the API (``user``, ``client:<name>``)."""
         self.attached: list[Attached] = []
@@ -146,9 +148,10 @@ class Daemon:
             log.info("stopped")
         return self.stop_reason
 
-    async def idle(self) -> bool:
-        """Whether nothing would be lost if the daemon stopped now."""
-        if self.attached or self.requests or self.runs.running:
+    async def idle(self, *, serving: int = 0) -> bool:
+        """Whether nothing would be lost if the daemon stopped now (``serving``: requests
+        in flight not to count, the one asking among them)."""
+        if self.attached or self.requests > serving or self.runs.running:
             return False
         # A queue's warm workers wait for tasks that may never come: not work to keep.
         warm = self.runtime.queues.warm_workers()
