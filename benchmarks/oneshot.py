@@ -199,6 +199,12 @@ async def _delegates(project: Project) -> tuple[dict[str, list[float]], float]:
 
         await timed("work")  # warm-up
         await warm_ready()
+        with anyio.fail_after(60):  # the warm-up's worker closes after its task's end
+            while any(
+                info.state.live and info.handle not in runtime.queues.warm_workers()
+                for info in runtime.sessions.list_sessions()
+            ):
+                await anyio.sleep(0.02)
         worker_rss = _claude_rss()
         for _ in range(DELEGATES):
             samples["raw"].append(await anyio.to_thread.run_sync(project.raw))
