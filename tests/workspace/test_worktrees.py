@@ -353,3 +353,31 @@ def test_the_cli_says_why_a_worktree_session_cannot_start(tmp_path: Path) -> Non
     assert done.returncode == 1
     assert done.stderr.startswith(f"error: {tmp_path} is not in a git repository")
     assert "\n  hint: `git init && git add -A && git commit -m start` there" in done.stderr
+
+
+async def test_a_rebase_that_conflicts_changes_nothing_and_leaves_no_scratch_worktree(
+    tmp_path: Path,
+) -> None:
+    root = repository(tmp_path / "repo")
+    async with Runtime(project(root), mcp=False) as runtime:
+        first = await runtime.sessions.spawn("coder")
+        second = await runtime.sessions.spawn("coder")
+        await runtime.sessions.request(first, "write shared.txt first")
+        await runtime.sessions.request(second, "write shared.txt second")
+        await runtime.sessions.close(first)
+        await runtime.sessions.close(second)
+        store = runtime.sessions.worktrees
+        await land(store, store.load(first), Strategy.rebase, keep_branch=True)  # type: ignore[arg-type]
+        main, tip = git(root, "rev-parse", "main"), git(root, "rev-parse", f"aegis/{second}")
+        with pytest.raises(LandConflict) as caught:
+            await land(store, store.load(second), Strategy.rebase)  # type: ignore[arg-type]
+    assert caught.value.files == ["shared.txt"]
+    assert (
+        git(root, "rev-parse", "main") == main and git(root, "rev-parse", f"aegis/{second}") == tip
+    )
+    # The first branch was kept on request; no scratch worktree of the rebase is left.
+    assert branches(root) == sorted(["main", f"aegis/{first}", f"aegis/{second}"])
+    assert worktrees(root) == [
+        str(root.resolve()),
+        str((root / ".aegis/worktrees" / second).resolve()),
+    ]

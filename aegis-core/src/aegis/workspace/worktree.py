@@ -586,7 +586,11 @@ class Worktrees:
             if on_branch and tip == record.base_commit:
                 await self._remove(record)
                 return await self.save(record, state=WorktreeState.removed, owner=None, stat=None)
-            stat = await self.diff_stat(record)
+            try:
+                stat: DiffStat | None = await self.diff_stat(record)
+            except WorkspaceError as exc:  # kept all the same: `aegis diff` tries again
+                log.warning("could not count the changes of %s: %s", record.name, exc)
+                stat = None
             return await self.save(record, state=WorktreeState.kept, owner=None, stat=stat)
 
     async def _remove(self, record: WorktreeRecord, *, branch: bool = True) -> None:
