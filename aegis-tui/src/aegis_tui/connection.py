@@ -54,7 +54,8 @@ class AttachDaemon:
     async def open(self, project: Project) -> AsyncIterator[DaemonClient]:
         from aegis.cli._client import project_daemon
 
-        yield await project_daemon(project, name=CLIENT_NAME)
+        # Quiet: a note on stderr would land on the TUI's screen.
+        yield await project_daemon(project, name=CLIENT_NAME, quiet=True)
 
 
 class AttachClient:

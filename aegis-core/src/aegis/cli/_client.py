@@ -27,7 +27,9 @@ def daemon_wanted(ctx: click.Context) -> bool:
     return not (root.obj or {}).get("no_daemon", False)
 
 
-async def project_daemon(project: Project, *, name: str, start: bool = True) -> DaemonClient:
+async def project_daemon(
+    project: Project, *, name: str, start: bool = True, quiet: bool = False
+) -> DaemonClient:
     """A client of ``project``'s daemon, which is started first when none answers.
 
     ``name`` says who the client is (``cli:ask``): the daemon shows it among the
@@ -35,7 +37,8 @@ async def project_daemon(project: Project, *, name: str, start: bool = True) -> 
 
     A daemon that loaded ``.aegis.py`` before its last change is restarted first when
     it is idle (nothing would be lost), so that the command runs the file as it is;
-    a busy one is left running, with a warning saying how to restart it.
+    a busy one is left running, with a warning saying how to restart it (on stderr,
+    unless ``quiet``: a full-screen frontend says nothing there).
     """
     from aegis.daemon.launch import connect, stop
     from aegis.daemon.protocol import config_digest
@@ -46,6 +49,8 @@ async def project_daemon(project: Project, *, name: str, start: bool = True) -> 
     if loaded is None or now is None or loaded == now:
         return client
     if not status.get("idle"):
+        if quiet:
+            return client
         click.secho(
             f"warning: the aegis daemon (pid {status['pid']}) runs {project.path.name} as it "
             "was before your last change, and it is busy; `aegis daemon restart` loads the "
@@ -55,9 +60,12 @@ async def project_daemon(project: Project, *, name: str, start: bool = True) -> 
         )
         return client
     await stop(project.state_dir)
-    click.secho(
-        f"{project.path.name} changed: restarted the aegis daemon to load it", dim=True, err=True
-    )
+    if not quiet:
+        click.secho(
+            f"{project.path.name} changed: restarted the aegis daemon to load it",
+            dim=True,
+            err=True,
+        )
     return await connect(project.path, project.state_dir, name=name, start=start)
 
 
