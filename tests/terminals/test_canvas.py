@@ -20,8 +20,10 @@ from tests.queue.fakes import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
-WRITERS = 4
-WRITES_EACH = 50
+WRITERS = 8
+WRITES_EACH = 25
+IN_FLIGHT = 5
+"""Calls one session has going at once (its CLI's MCP client is no firehose)."""
 
 
 async def test_concurrent_section_writes_lose_nothing_and_subscribers_are_told_once(
@@ -39,11 +41,16 @@ async def test_concurrent_section_writes_lose_nothing_and_subscribers_are_told_o
             ok(await client.call_tool("aegis_canvas_subscribe", {"name": "plan"}))
 
         async def write_all(index: int) -> None:
+            limiter = anyio.CapacityLimiter(IN_FLIGHT)
+
+            async def append(client: object, n: int) -> None:
+                async with limiter:
+                    args = {"name": "plan", "section": f"S{n % 5}", "text": f"w{index}-{n}"}
+                    await _call(client, "aegis_canvas_append", args)
+
             async with as_agent(writers[index]) as client, anyio.create_task_group() as tg:
                 for n in range(WRITES_EACH):
-                    section = f"S{n % 5}"
-                    args = {"name": "plan", "section": section, "text": f"w{index}-{n}"}
-                    tg.start_soon(_call, client, "aegis_canvas_append", args)
+                    tg.start_soon(append, client, n)
                 # One section of its own, replaced: the last write wins.
                 await _call(
                     client,

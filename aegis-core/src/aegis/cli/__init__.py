@@ -23,6 +23,7 @@ NO_DAEMON_ENV = "AEGIS_NO_DAEMON"
 CORE_COMMANDS: dict[str, str] = {
     "ask": "aegis.cli.ask_cmd:ask",
     "attach": "aegis.cli.attach_cmd:attach",
+    "canvas": "aegis.cli.canvas_cmd:canvas",
     "chat": "aegis.cli.chat_cmd:chat",
     "config": "aegis.cli.config_cmd:config",
     "daemon": "aegis.cli.daemon_cmd:daemon",
@@ -37,6 +38,7 @@ CORE_COMMANDS: dict[str, str] = {
     "queue": "aegis.cli.queue_cmd:queue",
     "repair": "aegis.cli.repair_cmd:repair",
     "serve": "aegis.cli.serve_cmd:serve",
+    "term": "aegis.cli.term_cmd:term",
     "workflow": "aegis.cli.workflow_cmd:workflow",
 }
 """Core sub-commands: name -> ``module:attribute``, imported on first use."""

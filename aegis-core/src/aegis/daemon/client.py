@@ -469,6 +469,120 @@ class DaemonClient:
             elif record.get("type") == "log":
                 yield RunLine(seq, at, record["stamp"], record["message"])
 
+    # --- terminals ------------------------------------------------------------------------
+
+    async def terminals(self) -> list[dict[str, Any]]:
+        """The shared terminals (name, shell, alive, busy, running, size, last_seq ...)."""
+        result = await self._call("GET", "/terminals")
+        return list(result["terminals"])
+
+    async def spawn_terminal(
+        self,
+        name: str,
+        *,
+        shell: str | None = None,
+        rows: int | None = None,
+        cols: int | None = None,
+    ) -> dict[str, Any]:
+        """Open terminal ``name`` (``shell``: the person's by default), as ``user``."""
+        data: dict[str, Any] = {"name": name}
+        if shell:
+            data["shell"] = shell
+        if rows and cols:
+            data.update(rows=rows, cols=cols)
+        result: dict[str, Any] = await self._call("POST", "/terminals", data)
+        return result
+
+    async def terminal(
+        self, name: str, *, lines: int = 40, since: int | None = None
+    ) -> dict[str, Any]:
+        """Terminal ``name`` with its last ``lines`` and, with ``since``, its commands after
+        that seq (their ledger records)."""
+        target = f"/terminals/{quote(name)}?lines={lines}"
+        if since is not None:
+            target += f"&since={since}"
+        result: dict[str, Any] = await self._call("GET", target)
+        return result
+
+    async def run_in_terminal(
+        self, name: str, command: str, *, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Run ``command`` in terminal ``name`` as ``user``; its ``seq``, ``status`` (``done``,
+        ``timeout``, ``exited``), ``exit``, ``output`` and ``duration``."""
+        result: dict[str, Any] = await self._call(
+            "POST",
+            f"/terminals/{quote(name)}/run",
+            {"command": command, "timeout": timeout},
+            timeout=timeout + self.timeout,
+        )
+        return result
+
+    async def type_into(
+        self, name: str, data: bytes = b"", *, text: str = "", press: tuple[str, ...] = ()
+    ) -> None:
+        """Type into terminal ``name`` as ``user``: raw ``data``, then ``text``, then the
+        named keys of ``press`` (``enter``, ``ctrl+c`` ...)."""
+        import base64
+
+        body: dict[str, Any] = {"text": text, "press": list(press)}
+        if data:
+            body["data"] = base64.b64encode(data).decode()
+        await self._call("POST", f"/terminals/{quote(name)}/input", body)
+
+    async def resize_terminal(self, name: str, rows: int, cols: int) -> None:
+        """Size terminal ``name`` (its viewer's size)."""
+        await self._call("POST", f"/terminals/{quote(name)}/resize", {"rows": rows, "cols": cols})
+
+    async def close_terminal(self, name: str) -> None:
+        """Close terminal ``name``: its shell and what runs in it are stopped."""
+        await self._call("POST", f"/terminals/{quote(name)}/close")
+
+    async def terminal_output(self, name: str) -> AsyncIterator[bytes | StreamEnd]:
+        """Terminal ``name``'s output: first what it kept (to draw the screen from), then
+        what follows, until the shell exits (a last :class:`StreamEnd`)."""
+        import base64
+
+        async for kind, record in self._stream(f"/terminals/{quote(name)}/output"):
+            if kind == "end":
+                yield StreamEnd(record.get("reason", ""))
+                return
+            yield base64.b64decode(record.get("data", ""))
+
+    # --- canvases -------------------------------------------------------------------------
+
+    async def canvases(self) -> list[dict[str, Any]]:
+        """The shared canvases (name, path, sections, subscribers)."""
+        result = await self._call("GET", "/canvases")
+        return list(result["canvases"])
+
+    async def open_canvas(self, name: str, *, path: str | None = None) -> dict[str, Any]:
+        """Bind canvas ``name`` to a Markdown file (created if missing), as ``user``."""
+        data: dict[str, Any] = {"name": name}
+        if path:
+            data["path"] = path
+        result: dict[str, Any] = await self._call("POST", "/canvases", data)
+        return result
+
+    async def read_canvas(self, name: str, section: str | None = None) -> str:
+        """Canvas ``name`` as it is on disk, or one section's body."""
+        target = f"/canvases/{quote(name)}"
+        if section is not None:
+            target += f"?section={quote(section)}"
+        result = await self._call("GET", target)
+        return str(result["text"])
+
+    async def write_canvas(
+        self, name: str, section: str, text: str, *, append: bool = False
+    ) -> dict[str, Any]:
+        """Replace (or with ``append``, add to) a section of canvas ``name``, as ``user``;
+        the change as the ledger records it."""
+        result: dict[str, Any] = await self._call(
+            "POST",
+            f"/canvases/{quote(name)}/sections",
+            {"section": section, "text": text, "append": append},
+        )
+        return result
+
 
 def _run_record(data: dict[str, Any]) -> RunRecord:
     from aegis.workflow.runner import RunRecord

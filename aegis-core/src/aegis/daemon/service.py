@@ -4,8 +4,8 @@
 behind ``.aegis/daemon.sock`` until it is stopped (``POST /v1/daemon/stop``, or its
 caller cancels it, as ``aegis daemon run`` does on SIGINT, SIGTERM and SIGHUP) or has
 been idle for ``idle_timeout`` seconds: no live session (a queue's warm workers do not
-count), no queued or running task, no running workflow, no attached client and no
-request in flight. Stopping closes the event streams, stops serving, then stops the
+count), no open terminal, no queued or running task, no running workflow, no attached
+client and no request in flight. Stopping closes the event streams, stops serving, then stops the
 runtime (which closes every session and stops every agent process).
 """
 
@@ -152,6 +152,9 @@ class Daemon:
         """Whether nothing would be lost if the daemon stopped now (``serving``: requests
         in flight not to count, the one asking among them)."""
         if self.attached or self.requests > serving or self.runs.running:
+            return False
+        # An open terminal is a place people and agents come back to: kept until closed.
+        if any(info.alive for info in self.runtime.terminals.list()):
             return False
         # A queue's warm workers wait for tasks that may never come: not work to keep.
         warm = self.runtime.queues.warm_workers()
