@@ -381,3 +381,23 @@ async def test_a_rebase_that_conflicts_changes_nothing_and_leaves_no_scratch_wor
         str(root.resolve()),
         str((root / ".aegis/worktrees" / second).resolve()),
     ]
+
+
+async def test_a_project_in_a_subfolder_works_in_the_same_subfolder_of_its_worktree(
+    tmp_path: Path,
+) -> None:
+    root = repository(tmp_path / "repo")
+    (root / "app").mkdir()
+    (root / "app" / "main.txt").write_text("app\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "app")
+    async with Runtime(project(root / "app"), mcp=False) as runtime:
+        handle = await runtime.sessions.spawn("coder")
+        where = await runtime.sessions.request(handle, "where")
+        await runtime.sessions.request(handle, "write main.txt changed")
+        await runtime.sessions.close(handle)
+        record = runtime.sessions.worktrees.load(handle)
+    folder = (root / "app" / ".aegis/worktrees" / handle).resolve()
+    assert where.text.split() == [str(folder / "app"), f"aegis/{handle}"]
+    assert record is not None and record.subdir == "app" and record.cwd == folder / "app"
+    assert git(root, "show", f"aegis/{handle}:app/main.txt") == "changed"
