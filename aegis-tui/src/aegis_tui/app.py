@@ -53,6 +53,7 @@ from aegis_tui.screens.main import MainScreen
 from aegis_tui.screens.profiles import ProfilePicker
 from aegis_tui.screens.queues import QueueDashboard, QueueSource
 from aegis_tui.screens.quit import QuitChoice
+from aegis_tui.screens.terminal import TerminalScreen
 from aegis_tui.screens.workflows import WorkflowRuns
 from aegis_tui.state import (
     BrokenState,
@@ -813,6 +814,10 @@ class AegisApp(App[int]):
         tab = self.current
         if tab is not None:
             self.push_screen(DiffScreen(self.worktrees, tab.handle))
+
+    def action_terminal(self) -> None:
+        if self.client is not None and not isinstance(self.screen, TerminalScreen):
+            self.push_screen(TerminalScreen(self.client))
 
     @property
     def worktrees(self) -> Worktrees:

@@ -1,0 +1,112 @@
+"""The TUI's terminal view in a real terminal (tmux): open it with f6, type into it, see an
+agent's command appear, and quit at once with a command running, leaving no shell."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import anyio
+
+from aegis.daemon.client import DaemonClient
+from tests.e2e.test_exit_paths import processes_in
+from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.tmux import Tmux
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.config import Agent
+
+agents = {"offline": Agent(provider=Scripted(rules=[
+    ScriptRule(match="run it", reply="ran: {output}", tool_calls=[ScriptedToolCall(
+        tool="mcp:aegis/aegis_term_run",
+        input={"name": "shell", "command": "echo agent-$((5+5))"})]),
+]))}
+default_agent = "offline"
+"""
+
+
+def shell_processes(project: Path) -> list[int]:
+    """The terminal's shell and its commands (they run in the project's folder)."""
+    found = []
+    for pid in processes_in(project):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(argv[0].decode()).name in ("bash", "sleep"):
+            found.append(pid)
+    return found
+
+
+def terminals(project: Path) -> list[dict[str, object]]:
+    async def ask() -> list[dict[str, object]]:
+        return await DaemonClient(project / ".aegis", name="test").terminals()
+
+    return anyio.run(ask)
+
+
+def test_the_terminal_view_quits_at_once_with_a_command_running_and_leaves_no_shell(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".aegis.py").write_text(CONFIG)
+    tmux = Tmux(project, width=100, height=30)
+    env = {**clean_env(home=project), "SHELL": shutil.which("bash") or "/bin/bash"}
+    try:
+        # `; sleep` keeps the window (and what aegis printed) after aegis exits.
+        tmux.start(f"{AEGIS} --no-daemon; echo aegis-exited-$?; exec sleep 60", env=env)
+        tmux.wait_for("session started")
+        tmux.keys("F6")
+        tmux.wait_for(r"terminal shell")
+        tmux.wait_for(r"[#$] ?$")  # its prompt
+        tmux.keys("echo typed-$((3+4))", "Enter")
+        tmux.wait_for(r"^typed-7")
+
+        # An agent's command appears in it.
+        tmux.keys("F6")
+        tmux.wait_for("message the agent")  # back on the main screen
+        tmux.keys("run it", "Enter")
+        tmux.wait_for("ran: ")
+        tmux.keys("F6")
+        tmux.wait_for(r"^agent-10")
+
+        tmux.keys("sleep 300", "Enter")
+        [shell] = terminals(project)
+        anyio.run(_until_busy, project)
+        shell_pid = int(str(shell["pid"]))
+        running = [
+            pid for pid in shell_processes(project) if pid == shell_pid or _parent(pid) == shell_pid
+        ]
+        assert len(running) == 2  # bash and its sleep
+        tmux.keys("C-q")
+        tmux.wait_for("aegis-exited-0")
+        assert [pid for pid in running if _alive(pid)] == []
+    finally:
+        tmux.kill()
+
+
+async def _until_busy(project: Path) -> None:
+    client = DaemonClient(project / ".aegis", name="test")
+    with anyio.fail_after(20):
+        while not (await client.terminals())[0]["busy"]:
+            await anyio.sleep(0.05)
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(_stat(pid)[1])
+    except OSError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
