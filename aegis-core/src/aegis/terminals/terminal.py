@@ -162,7 +162,7 @@ class Terminal:
         self._total = 0
         self._pending: _Pending | None = None
         self._last_writer = created_by
-        self._last_output = time.monotonic()
+        self._last_output = anyio.current_time()
         self._changed = anyio.Event()
         self._write_lock = anyio.Lock()
         self._run_lock = anyio.Lock()
@@ -257,7 +257,7 @@ class Terminal:
                 self._process.closed = True
 
     def _feed(self, data: bytes) -> None:
-        self._last_output = time.monotonic()
+        self._last_output = anyio.current_time()
         self._replay += data
         if len(self._replay) > 2 * REPLAY_BYTES:
             del self._replay[: len(self._replay) - REPLAY_BYTES]
@@ -475,24 +475,26 @@ class Terminal:
         self._start(command, by)
         seq = self._next_seq - 1
         await self.write(command.encode() + b"\r", by)
-        while self.alive and anyio.current_time() < deadline:
+        self._last_output = anyio.current_time()  # quiet from now on, not from before
+        while self.alive:
+            now = anyio.current_time()
             quiet_at = self._last_output + QUIET_S
-            with anyio.move_on_after(max(0.0, min(quiet_at, deadline) - time.monotonic())):
-                await self._changed.wait()
-                continue
-            if time.monotonic() >= self._last_output + QUIET_S:
+            if now >= quiet_at or now >= deadline:
                 break
-        if not self.alive:
-            return RunResult(seq, command, "exited", None, "", anyio.current_time() - started)
-        if anyio.current_time() >= deadline:
-            return RunResult(seq, command, "timeout", None, self._captured(), 0.0)
+            await self._wait_change(min(quiet_at, deadline))
         output = self._captured()
         # The echo of the command line is part of the output here: leave it out.
         first, _, rest = output.partition("\n")
         if command in first:
             output = rest
+        # Ended here even at the timeout: without marks, nothing would ever end it.
         self._end("done", None)
-        return RunResult(seq, command, "done", None, output, anyio.current_time() - started)
+        took = anyio.current_time() - started
+        if not self.alive:
+            return RunResult(seq, command, "exited", None, output, took)
+        if anyio.current_time() >= deadline:
+            return RunResult(seq, command, "timeout", None, output, took)
+        return RunResult(seq, command, "done", None, output, took)
 
     # --- viewing ----------------------------------------------------------------------------
 
