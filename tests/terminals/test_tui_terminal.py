@@ -1,5 +1,6 @@
 """The TUI's terminal view in a real terminal (tmux): open it with f6, type into it, see an
-agent's command appear, and quit at once with a command running, leaving no shell."""
+agent's command appear, and quit at once with a command running, leaving no shell; the
+canvas view (f7) following writes and a person's edits."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import anyio
+import pytest
 
 from aegis.daemon.client import DaemonClient
 from tests.e2e.test_exit_paths import processes_in
@@ -110,3 +112,30 @@ def _alive(pid: int) -> bool:
         return _stat(pid)[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.anyio
+async def test_the_canvas_view_follows_writes_and_a_persons_edits(tmp_path: Path) -> None:
+    from textual.widgets import Markdown
+
+    from aegis_tui.screens.canvas import CanvasScreen
+    from tests.tui.helpers import make_app, until, write_project
+
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.client is not None, 30)
+        client = app.client
+        assert client is not None
+        path = Path((await client.open_canvas("plan"))["path"])
+        await client.write_canvas("plan", "Goals", "ship it")
+        await pilot.press("f7")
+        screen = app.screen
+        assert isinstance(screen, CanvasScreen)
+        await until(pilot, lambda: screen.text == "## Goals\nship it\n")
+        path.write_text(path.read_text() + "\n## Notes\n\nby hand\n")  # a person's editor
+        await until(pilot, lambda: "by hand" in (screen.text or ""))
+        await client.write_canvas("plan", "Goals", "ship it twice")
+        await until(pilot, lambda: "ship it twice" in (screen.text or ""))
+        assert "ship it twice" in screen.query_one("#canvas-text", Markdown).source
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CanvasScreen)

@@ -46,6 +46,7 @@ from aegis_tui.keys import APP_KEYS, read_alt_keys
 from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
+from aegis_tui.screens.canvas import CanvasScreen
 from aegis_tui.screens.confirm import Confirm
 from aegis_tui.screens.diff import DiffScreen
 from aegis_tui.screens.help import HelpScreen
@@ -814,6 +815,10 @@ class AegisApp(App[int]):
         tab = self.current
         if tab is not None:
             self.push_screen(DiffScreen(self.worktrees, tab.handle))
+
+    def action_canvas(self) -> None:
+        if self.client is not None and not isinstance(self.screen, CanvasScreen):
+            self.push_screen(CanvasScreen(self.client))
 
     def action_terminal(self) -> None:
         if self.client is not None and not isinstance(self.screen, TerminalScreen):

@@ -40,6 +40,7 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("f3", "workflows", "Workflows", footer=True),
     Key("f4", "diff", "The tab's changes in its worktree (diff)"),
     Key("f6", "terminal", "Shared terminal (f6 again: back)", priority=True),
+    Key("f7", "canvas", "Shared canvases, live", priority=True),
     Key("escape", "interrupt", "Interrupt", footer=True),
     Key("ctrl+t", "new_tab", "New tab", footer=True),
     Key("ctrl+n", "pick_profile", "New tab with profile…", footer=True),
