@@ -24,7 +24,10 @@ clis:  ## the pinned harness CLIs the end-to-end tests drive
 	cd tests/clis && npm install --no-audit --no-fund --loglevel=error
 
 demo: setup  ## run a demo workflow on the built-in offline provider, in examples/demo
-	cd examples/demo && $(VENV_BIN)/aegis config check && $(VENV_BIN)/aegis workflow run demo
+	# The run goes through the project's daemon (started by it); the demo stops the
+	# daemon afterwards, whatever the run's outcome, so that nothing is left running.
+	cd examples/demo && $(VENV_BIN)/aegis config check && \
+	  { $(VENV_BIN)/aegis workflow run demo; status=$$?; $(VENV_BIN)/aegis daemon stop; exit $$status; }
 
 tui: setup  ## open the terminal UI in examples/demo (offline agents, a queue)
 	cd examples/demo && $(VENV_BIN)/aegis
