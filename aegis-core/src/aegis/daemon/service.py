@@ -43,6 +43,9 @@ BACKLOG = 2048
 IDLE_CHECK_S = 1.0
 """How often (at most) the daemon looks whether it is idle."""
 
+SOCKET_CHECK_S = 2.0
+"""How often the daemon checks that its socket file is still there."""
+
 
 @dataclass(eq=False)
 class Attached:
@@ -132,6 +135,7 @@ class Daemon:
                                 self.socket_path,
                             )
                             tg.start_soon(self._watch_idle)
+                            tg.start_soon(self._watch_socket, os.stat(self.socket_path).st_ino)
                             await self.stopping.wait()
                         finally:
                             with anyio.CancelScope(shield=True):
@@ -182,6 +186,23 @@ class Daemon:
                 idle_since = now
             elif now - idle_since >= self.idle_timeout:
                 self.stop(f"idle for {self.idle_timeout:g} s")
+                return
+
+    async def _watch_socket(self, inode: int) -> None:
+        """Stop when the socket file is gone or replaced: no client could reach the daemon
+        again (its project folder was deleted or unmounted, or someone removed the file),
+        and it would otherwise run on unseen, holding its agents."""
+        while True:
+            await anyio.sleep(SOCKET_CHECK_S)
+            try:
+                now = await anyio.to_thread.run_sync(os.stat, self.socket_path)
+            except FileNotFoundError:
+                self.stop(f"its socket {self.socket_path} was removed")
+                return
+            except OSError:
+                continue  # unreadable for a moment: not proof that it is gone
+            if now.st_ino != inode:
+                self.stop(f"its socket {self.socket_path} was replaced")
                 return
 
 
