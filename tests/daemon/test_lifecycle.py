@@ -101,6 +101,24 @@ def test_a_signal_stops_the_daemon_and_its_agents(project: Path, signum: int) ->
     assert "stopped" in log and "Traceback" not in log
 
 
+def test_a_daemon_whose_socket_is_removed_stops_with_its_agents(project: Path) -> None:
+    # What deleting (or unmounting) a project under a running daemon looks like to it:
+    # no client can reach it again, so it must not run on unseen with its agents.
+    pid = start_daemon(project)
+
+    async def spawn() -> None:
+        await DaemonClient(project / ".aegis").spawn("offline")
+
+    anyio.run(spawn)
+    agents = processes_in(project, exclude=pid)
+    assert agents, "the session's agent process should run"
+    socket_path(project / ".aegis").unlink()
+    wait_until(lambda: not alive(pid), 60, "the daemon to exit")
+    assert wait_gone(agents) == []
+    log = (project / ".aegis" / "daemon.log").read_text()
+    assert "was removed" in log and "Traceback" not in log
+
+
 def test_stopping_ends_the_event_streams_of_attached_clients(project: Path) -> None:
     pid = start_daemon(project)
 
