@@ -139,6 +139,32 @@ async def test_a_session_resumed_under_its_handle_numbers_on_and_replays_both_ru
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
 
 
+async def test_the_session_list_streams_each_session_and_its_changes(project: Path) -> None:
+    daemon = client(project, "client:watcher")
+    before = await daemon.spawn("offline")
+    seen: list[tuple[str, str]] = []
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                async for item in daemon.watch_sessions():
+                    assert not isinstance(item, StreamEnd)
+                    seen.append((item.handle, item.state))
+                    if (after.handle, "closed") in seen:
+                        tg.cancel_scope.cancel()
+
+            after = await daemon.spawn("offline", started_by="client:other")
+            tg.start_soon(watch)
+            while (before.handle, "ready") not in seen:
+                await anyio.sleep(0.05)
+            status = await daemon.status()
+            assert "client:watcher" in [c["name"] for c in status["clients"]]
+            await daemon.close(after.handle)
+    mine = [state for handle, state in seen if handle == after.handle]
+    assert mine == ["ready", "closed"]
+    await daemon.close(before.handle)
+
+
 async def test_two_clients_on_one_session_both_see_every_event_and_both_send(
     project: Path,
 ) -> None:

@@ -69,8 +69,7 @@ async def test_sessions_started_elsewhere_are_tabs_and_queue_workers_are_not(
             await daemon.spawn("worker", "chatted", started_by="client:chat")
             task = await daemon.enqueue("work", "count the files")
             await until(pilot, lambda: task_is(app, task["id"], "done"), timeout=30)
-            await app.refresh_sessions()
-            await until(pilot, ready(app, "chatted"))
+            await until(pilot, ready(app, "chatted"))  # it came as a tab by itself
             assert [t.handle for t in app.tabs] == ["asked", "chatted"]
             await pilot.press("f2")  # the worker shows where its queue is
             await until(pilot, lambda: isinstance(app.screen, QueueDashboard))

@@ -73,7 +73,7 @@ async def test_a_finished_task_s_worker_opens_as_a_resumed_tab(tmp_path: Path) -
         assert worker is not None
         await pilot.press("tab", "t")
         await until(pilot, lambda: app.current is not None and app.current.handle == worker)
-        await until(pilot, ready(app, worker))
+        await until(pilot, ready(app, worker), timeout=30)
         assert app.tab_named(worker).profile == "worker"
         await pilot.press(*"count again", "enter")
         await until(pilot, lambda: app.tab_named(worker).usage.output_tokens > 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from typing import Any, ClassVar
 
 import anyio
@@ -23,6 +24,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from textual.app import App
 from textual.binding import BindingType
+from textual.css.query import NoMatches
 from textual.messages import ExitApp
 from textual.widgets import ContentSwitcher
 
@@ -87,6 +89,9 @@ LOOK_TIMEOUT = 3.0
 
 WORKFLOW_RUNS_SHOWN = 100
 """The latest workflow runs the workflow view lists."""
+
+WORKER_CLOSE_WAIT = 10.0
+"""Seconds opening a finished task's worker as a tab waits for the worker to close."""
 
 NOT_TABS = ("queue:", "workflow:")
 """Sessions started by these are shown where their queue or workflow is, not as tabs."""
@@ -242,6 +247,7 @@ class AegisApp(App[int]):
                     await self.refresh_queues()  # the strip is filled before any tab opens
                     await self._open_first_tabs()
                     tg.start_soon(self._poll)
+                    tg.start_soon(self._watch_sessions)
                     self._tabs_ready.set()
                     await self._stopping.wait()
                     tg.cancel_scope.cancel()
@@ -550,7 +556,7 @@ class AegisApp(App[int]):
             except OSError as exc:
                 self.notify(f"could not save the tabs: {exc}", severity="warning")
 
-    # --- polling: the queue counts and the daemon's sessions ---------------------------------
+    # --- the queue counts (polled) and the daemon's sessions (followed) ---------------------
 
     async def _poll(self) -> None:
         if self.queue_poll is None:
@@ -558,7 +564,6 @@ class AegisApp(App[int]):
         while True:
             await anyio.sleep(self.queue_poll)
             await self.refresh_queues()
-            await self.refresh_sessions()
 
     async def refresh_queues(self) -> None:
         """Read the queue counts again and redraw the strip."""
@@ -573,8 +578,18 @@ class AegisApp(App[int]):
             return
         strip.show(list(self.project.queues), counts)
 
+    async def _watch_sessions(self) -> None:
+        """Open a tab for each session of the daemon started elsewhere, as it appears
+        (the stream also keeps the TUI counted among the daemon's attached clients)."""
+        try:
+            async for item in self.daemon.watch_sessions():
+                if isinstance(item, SessionSummary):
+                    await self._take(item)
+        except TALK_ERRORS as exc:  # the daemon went away: the tabs say so
+            log.warning("the daemon's session list stopped: %s", exc)
+
     async def refresh_sessions(self) -> None:
-        """Open a tab for each new live session of the daemon (started elsewhere)."""
+        """Look at the daemon's sessions once, and open a tab for each new one."""
         if self.client is None or self._stopping.is_set():
             return
         try:
@@ -583,14 +598,20 @@ class AegisApp(App[int]):
             log.warning("could not list the daemon's sessions: %s", exc)
             return
         for session in sessions:
-            if (
-                is_tab(session)
-                and session.handle not in self._by_handle
-                and session.handle not in self._closed_here
-                and not self._stopping.is_set()
-            ):
-                await self._attach_tab(session)
-                self.save_soon()
+            await self._take(session)
+
+    async def _take(self, session: SessionSummary) -> None:
+        """A tab for ``session`` if it is a new live one of the daemon, not this TUI's own
+        (those it spawns get their tab from :meth:`open_tab`) nor closed here."""
+        if (
+            is_tab(session)
+            and session.started_by != SENDER
+            and session.handle not in self._by_handle
+            and session.handle not in self._closed_here
+            and not self._stopping.is_set()
+        ):
+            await self._attach_tab(session)
+            self.save_soon()
 
     # --- what the user does ------------------------------------------------------------------
 
@@ -932,9 +953,12 @@ class AegisApp(App[int]):
         """Stop feeding the view of ``handle`` (its screen closed)."""
         self._unfollow(f"watch:{handle}")
 
-    async def open_session_tab(self, handle: str, profile: str) -> Tab | None:
+    async def open_session_tab(
+        self, handle: str, profile: str, *, ended: bool = False
+    ) -> Tab | None:
         """Show session ``handle`` (a queue worker's) in a tab: attached while it runs,
-        resumed from its transcript once it has ended."""
+        resumed from its transcript once it has ended (``ended``: its task has, so it
+        is closing, and is resumed once closed)."""
         if handle in self._by_handle:
             self.select_tab(self.tabs.index(self._by_handle[handle]))
             return self._by_handle[handle]
@@ -942,6 +966,10 @@ class AegisApp(App[int]):
             return None
         try:
             session: SessionSummary | None = await self.client.session(handle)
+            with anyio.move_on_after(WORKER_CLOSE_WAIT):
+                while ended and session is not None and session.live:
+                    await anyio.sleep(0.1)
+                    session = await self.client.session(handle)
         except TALK_ERRORS:
             session = None  # a session of an earlier daemon
         if session is not None and session.live:
@@ -1028,13 +1056,15 @@ class AegisApp(App[int]):
     def _tick(self) -> None:
         if self._stopping.is_set():
             return
-        self.main.query_one(StatusBar).show(self.current, self.clock())
+        with suppress(NoMatches):  # the app is leaving: its screen is being taken down
+            self.main.query_one(StatusBar).show(self.current, self.clock())
 
     def _spin(self) -> None:
         tab = self.current
         if self._stopping.is_set() or tab is None or tab.state != "busy":
             return
-        self.main.query_one(WorkingIndicator).show(tab, self.clock())
+        with suppress(NoMatches):
+            self.main.query_one(WorkingIndicator).show(tab, self.clock())
 
     def _chrome_soon(self) -> None:
         """Redraw the tab bar and status lines once after this burst of events."""
@@ -1047,10 +1077,11 @@ class AegisApp(App[int]):
         if self._stopping.is_set():
             return  # the screen may be half taken down
         tab = self.current
-        self.main.query_one(TabBar).show(self.tabs, self.active)
-        self.main.query_one(StatusBar).show(tab, self.clock())
-        self.main.query_one(WorkingIndicator).show(tab, self.clock())
-        self.main.query_one(QueuedMessages).show(tab.pending if tab is not None else [])
+        with suppress(NoMatches):  # the app is leaving: its screen is being taken down
+            self.main.query_one(TabBar).show(self.tabs, self.active)
+            self.main.query_one(StatusBar).show(tab, self.clock())
+            self.main.query_one(WorkingIndicator).show(tab, self.clock())
+            self.main.query_one(QueuedMessages).show(tab.pending if tab is not None else [])
 
     def tab_named(self, handle: str) -> Tab:
         """The tab of session ``handle`` (tests and scripts)."""

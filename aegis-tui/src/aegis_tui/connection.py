@@ -25,12 +25,13 @@ from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
 if TYPE_CHECKING:
     from aegis.runtime import Runtime
 
-SENDER = "client:tui"
-"""Who the daemon says started the sessions the TUI spawns."""
-
 CLIENT_NAME = f"tui:{os.getpid()}"
 """This TUI's name among the daemon's attached clients (each TUI its own: stopping
 everything leaves the daemon running while another client is attached)."""
+
+SENDER = f"client:{CLIENT_NAME}"
+"""Who the daemon says started the sessions this TUI spawns (this TUI and no other:
+the daemon's list of sessions brings the others' as tabs, not these)."""
 
 HOST_START_TIMEOUT = 60.0
 """Seconds a hosted daemon may take to answer."""

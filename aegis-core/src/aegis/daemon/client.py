@@ -266,6 +266,17 @@ class DaemonClient:
         result = await self._call("GET", "/sessions")
         return [SessionSummary.from_json(item) for item in result["sessions"]]
 
+    async def watch_sessions(self) -> AsyncIterator[SessionSummary | StreamEnd]:
+        """Every session of the daemon now, then each session again whenever one is
+        spawned or changes state, until the daemon stops (a last :class:`StreamEnd`).
+        The stream counts as an attached client."""
+        async for kind, record in self._stream("/sessions?follow=true"):
+            if kind == "end":
+                yield StreamEnd(record.get("reason", ""))
+                return
+            if record.get("type") == "session":
+                yield SessionSummary.from_json(record["session"])
+
     async def session(self, handle: str) -> SessionSummary:
         """Session ``handle``."""
         return SessionSummary.from_json(await self._call("GET", f"/sessions/{quote(handle)}"))

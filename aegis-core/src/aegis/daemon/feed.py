@@ -56,12 +56,19 @@ class EventFeed:
         self.sessions = sessions
         self.logs: dict[str, SessionLog] = {}
         self._listeners: dict[str, list[MemoryObjectSendStream[Record]]] = {}
+        self._sessions_changed = anyio.Event()
 
     async def run(self, stream: MemoryObjectReceiveStream[tuple[str, int, Event]]) -> None:
         """Consume the manager's numbered stream of every event (subscribed before any
         session: :meth:`SessionManager.subscribe_numbered`)."""
         async for handle, seq, event in stream:
-            log = self.logs.setdefault(handle, SessionLog())
+            log = self.logs.get(handle)
+            if log is None or isinstance(event, StateChanged):
+                # A new session, or a new state: the watchers of the list look again.
+                self._sessions_changed.set()
+                self._sessions_changed = anyio.Event()
+            if log is None:
+                log = self.logs[handle] = SessionLog()
             log.seq = seq
             if isinstance(event, StateChanged):
                 # A closed session resumed under its handle lives again.
@@ -71,6 +78,11 @@ class EventFeed:
             record = as_record(event, log.seq, time.time())
             for listener in self._listeners.get(handle, ()):
                 listener.send_nowait(record)
+
+    def sessions_changed(self) -> anyio.Event:
+        """Set when a session appears or changes state after this call (take it before
+        looking at the sessions, so that no change is missed)."""
+        return self._sessions_changed
 
     def seq(self, handle: str) -> int:
         """The number of the last event of ``handle`` so far (0: none)."""

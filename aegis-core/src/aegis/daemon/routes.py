@@ -241,9 +241,33 @@ async def status(request: Request) -> Response:
 
 async def list_sessions(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
+    if _flag(request, "follow", default=False):
+        return EventStream(
+            daemon,
+            _client(request),
+            "sessions",
+            _session_changes(daemon),
+            lambda stopping: {"reason": "daemon stopping" if stopping else "ended"},
+        )
     workers = await _workers(daemon)
     infos = daemon.runtime.sessions.list_sessions()
     return _ok({"sessions": [session_view(daemon, info, workers) for info in infos]})
+
+
+async def _session_changes(daemon: Daemon) -> AsyncGenerator[dict[str, Any], None]:
+    """Each session now, then each session again when it appears or changes state."""
+    shown: dict[str, str] = {}
+    seq = 0
+    while True:
+        changed = daemon.feed.sessions_changed()  # before looking: no change is missed
+        workers = await _workers(daemon)
+        for info in daemon.runtime.sessions.list_sessions():
+            if shown.get(info.handle) != info.state.value:
+                shown[info.handle] = info.state.value
+                seq += 1
+                view = session_view(daemon, info, workers)
+                yield {"seq": seq, "t": round(time.time(), 3), "type": "session", "session": view}
+        await changed.wait()
 
 
 async def spawn(request: Request) -> Response:

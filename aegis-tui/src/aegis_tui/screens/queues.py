@@ -247,7 +247,8 @@ class QueueDashboard(Screen[None]):
         if queue is None:
             self.notify(f"queue {task.queue!r} is no longer in .aegis.py", severity="error")
             return
-        if await opener(handle, queue.agent_profile) is not None:
+        ended = task.status.value != "running"
+        if await opener(handle, queue.agent_profile, ended=ended) is not None:
             self.app.pop_screen()  # to the tab
 
     @work(group="task-action")
