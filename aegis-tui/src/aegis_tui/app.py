@@ -174,6 +174,8 @@ class AegisApp(App[int]):
         self._views: dict[str, TranscriptView] = {}
         self._following: dict[str, anyio.CancelScope] = {}
         """The event stream of each tab's session, and of each watched worker (``watch:``)."""
+        self._auto: set[str] = set()
+        """Tabs opened because the daemon listed their session (started elsewhere)."""
         self._closed_here: set[str] = set()
         """Sessions whose tab was closed here: the session list does not bring them back."""
         self._tg: TaskGroup | None = None
@@ -602,7 +604,16 @@ class AegisApp(App[int]):
 
     async def _take(self, session: SessionSummary) -> None:
         """A tab for ``session`` if it is a new live one of the daemon, not this TUI's own
-        (those it spawns get their tab from :meth:`open_tab`) nor closed here."""
+        (those it spawns get their tab from :meth:`open_tab`) nor closed here.
+
+        A session is listed as soon as it has an event; a queue's worker or a workflow's
+        session may be named so only a moment later: its tab, opened here, then goes.
+        """
+        tab = self._by_handle.get(session.handle)
+        if tab is not None and session.handle in self._auto:
+            if session.started_by.startswith(NOT_TABS):
+                await self._drop_tab(tab)
+            return
         if (
             is_tab(session)
             and session.started_by != SENDER
@@ -610,6 +621,7 @@ class AegisApp(App[int]):
             and session.handle not in self._closed_here
             and not self._stopping.is_set()
         ):
+            self._auto.add(session.handle)
             await self._attach_tab(session)
             self.save_soon()
 
@@ -743,10 +755,20 @@ class AegisApp(App[int]):
         """Close ``tab`` and stop its session."""
         if tab not in self.tabs:
             return
+        self._closed_here.add(tab.handle)
+        await self._drop_tab(tab)
+        if self.client is not None and tab.live:
+            try:
+                await self.client.close(tab.handle)
+            except TALK_ERRORS as exc:
+                self.notify(f"could not close {tab.handle}: {said(exc)}", severity="error")
+
+    async def _drop_tab(self, tab: Tab) -> None:
+        """Take ``tab`` away (its session goes on, unless the caller closes it)."""
         index = self.tabs.index(tab)
         self.tabs.remove(tab)
         del self._by_handle[tab.handle]
-        self._closed_here.add(tab.handle)
+        self._auto.discard(tab.handle)
         self._unfollow(tab.handle)
         view = self._views.pop(tab.handle)
         if index < self.active or self.active >= len(self.tabs):
@@ -757,11 +779,6 @@ class AegisApp(App[int]):
             self._refresh_chrome()
         await view.remove()
         self.save_soon()
-        if self.client is not None and tab.live:
-            try:
-                await self.client.close(tab.handle)
-            except TALK_ERRORS as exc:
-                self.notify(f"could not close {tab.handle}: {said(exc)}", severity="error")
 
     def action_next_tab(self) -> None:
         if self.tabs:

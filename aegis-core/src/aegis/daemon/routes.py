@@ -255,17 +255,18 @@ async def list_sessions(request: Request) -> Response:
 
 
 async def _session_changes(daemon: Daemon) -> AsyncGenerator[dict[str, Any], None]:
-    """Each session now, then each session again when it appears or changes state."""
-    shown: dict[str, str] = {}
+    """Each session now, then each session again when it appears, changes state, or is
+    known to be a queue's worker or a workflow run's (a moment after it appears)."""
+    shown: dict[str, tuple[str, str]] = {}
     seq = 0
     while True:
         changed = daemon.feed.sessions_changed()  # before looking: no change is missed
         workers = await _workers(daemon)
         for info in daemon.runtime.sessions.list_sessions():
-            if shown.get(info.handle) != info.state.value:
-                shown[info.handle] = info.state.value
+            view = session_view(daemon, info, workers)
+            if shown.get(info.handle) != (info.state.value, view["started_by"]):
+                shown[info.handle] = (info.state.value, view["started_by"])
                 seq += 1
-                view = session_view(daemon, info, workers)
                 yield {"seq": seq, "t": round(time.time(), 3), "type": "session", "session": view}
         await changed.wait()
 
