@@ -13,6 +13,7 @@ import resource
 import shutil
 from pathlib import Path
 
+import anyio
 import pytest
 
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
@@ -176,3 +177,29 @@ async def test_a_killed_aegis_leaves_its_running_command_marked_interrupted(
         terminal = await registry.spawn("t", by="user")
         assert (await terminal.run("true", by="user", timeout=30)).seq == 5
     assert [(r.seq, r.status) for r in read_ledger(ledger)] == [(4, "interrupted"), (5, "done")]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+async def test_the_integration_of_each_shell_gives_exit_statuses(
+    tmp_path: Path, shell: str
+) -> None:
+    path = shutil.which(shell)
+    assert path, f"{shell} is needed (Debian: apt-get install {shell})"
+    async with TerminalRegistry(
+        tmp_path / ".aegis", tmp_path, env={"HOME": str(tmp_path)}
+    ) as registry:
+        terminal = await registry.spawn("t", by="user", shell=path)
+        failed = await terminal.run("printf 'no newline'; (exit 7)", by="agent", timeout=30)
+        assert (failed.status, failed.exit, failed.output) == ("done", 7, "no newline")
+        await terminal.write(b"echo by-$((2*2))\r", "user")
+        with anyio.fail_after(20):
+            while terminal.last_seq < 2 or terminal.busy:
+                await anyio.sleep(0.02)
+        [typed] = await terminal.commands(1)
+        assert (typed.command, typed.by, typed.exit, typed.output) == (
+            "echo by-$((2*2))",
+            "user",
+            0,
+            "by-4",
+        )
+        assert terminal.integrated

@@ -86,18 +86,33 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def plain_lines(text: str) -> list[str]:
     """``text`` (terminal output) as the lines a person would read: escapes removed,
-    a carriage return overwriting its line, a backspace erasing the character before."""
+    what follows a carriage return or a backspace written over what was there."""
     text = _ESCAPES.sub("", text)
     lines = []
     for raw in text.split("\n"):
-        line = raw.rstrip("\r")
-        if "\r" in line:
-            line = line.rsplit("\r", 1)[1]
-        while "\x08" in line:
-            at = line.index("\x08")
-            line = line[: max(0, at - 1)] + line[at + 1 :]
-        lines.append(_CONTROL.sub("", line))
+        lines.append(_CONTROL.sub("", _overwritten(raw.rstrip("\r"))))
     return lines
+
+
+def _overwritten(line: str) -> str:
+    # As a terminal draws it: a carriage return goes back to the start of the line and
+    # what follows overwrites it; a backspace goes back one character.
+    if "\r" not in line and "\x08" not in line:
+        return line
+    cells: list[str] = []
+    at = 0
+    for char in line:
+        if char == "\r":
+            at = 0
+        elif char == "\x08":
+            at = max(0, at - 1)
+        else:
+            if at < len(cells):
+                cells[at] = char
+            else:
+                cells.append(char)
+            at += 1
+    return "".join(cells)
 
 
 def plain_text(data: bytes) -> str:

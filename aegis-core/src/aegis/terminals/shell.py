@@ -7,7 +7,8 @@ then wraps the prompt in OSC 133 marks: ``PS1`` is framed by ``A`` and ``B``, ``
 
 zsh gets a ``ZDOTDIR`` whose ``.zshrc`` runs the person's own (from their
 ``ZDOTDIR`` or home), then adds a ``preexec`` hook (``C``) and a ``precmd`` hook put
-first (``D;$?``) and frames ``PS1`` likewise.
+first (``D;$?``), frames ``PS1`` likewise and turns ``PROMPT_SP`` off (its padding
+would end up in the recorded output).
 
 Any other shell starts as it is: without marks a terminal still runs commands and
 shows output, only without exit statuses (see :class:`aegis.terminals.Terminal`).
@@ -47,6 +48,9 @@ __aegis_precmd() {
     return $exit_status
 }
 __aegis_preexec() { print -n "\e]133;C\a"; }
+# PROMPT_SP pads output that lacks a final newline with spaces up to the right edge,
+# which a command's recorded output would then end with.
+unsetopt PROMPT_SP
 precmd_functions=(__aegis_precmd $precmd_functions)
 preexec_functions+=(__aegis_preexec)
 PS1=$'%{\e]133;A\a%}'"${PS1}"$'%{\e]133;B\a%}'

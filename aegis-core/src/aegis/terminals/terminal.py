@@ -41,6 +41,8 @@ REPLAY_BYTES = 256 * 1024
 OUTPUT_HEAD = 16 * 1024
 OUTPUT_TAIL = 16 * 1024
 """Of a command's output, the first and last bytes kept (in the ledger and a run's result)."""
+RECENT = 50
+"""Ended commands kept in memory (the ledger on disk has them all)."""
 VIEWER_BUFFER = 1024
 """Chunks a viewer may lag behind; a slower one is disconnected (it can attach again)."""
 START_TIMEOUT_S = 10.0
@@ -157,6 +159,8 @@ class Terminal:
         self._marked = False
         self._input = bytearray()
         self._current: CommandRecord | None = None
+        self._recent: dict[int, CommandRecord] = {}
+        """The last :data:`RECENT` commands that ended, by seq."""
         self._head = bytearray()
         self._tail = bytearray()
         self._total = 0
@@ -214,11 +218,12 @@ class Terminal:
     async def commands(self, since: int = 0) -> list[CommandRecord]:
         """The commands after seq ``since`` (the ledger's, then the one running)."""
         known = await anyio.to_thread.run_sync(ledger.read_ledger, self._ledger)
-        records = [r for r in known if r.seq > since]
+        by_seq = {r.seq: r for r in known if r.seq > since}
+        # The latest ones as they stand here: their end may not be on disk yet.
+        by_seq.update((seq, r) for seq, r in self._recent.items() if seq > since)
         if self._current is not None:
-            records = [r for r in records if r.seq != self._current.seq]
-            records.append(self._current_snapshot())
-        return records
+            by_seq[self._current.seq] = self._current_snapshot()
+        return [by_seq[seq] for seq in sorted(by_seq)]
 
     def _current_snapshot(self) -> CommandRecord:
         assert self._current is not None
@@ -302,11 +307,12 @@ class Terminal:
         tail = bytes(self._tail[-OUTPUT_TAIL:])
         cut = self._total - len(self._head) - len(tail)
         if cut <= 0:
-            return plain_text(bytes(self._head) + tail).strip("\n")
-        return (
+            return _trimmed(plain_text(bytes(self._head) + tail))
+        text = (
             f"{plain_text(bytes(self._head)).rstrip()}\n[... {cut} bytes cut ...]\n"
             f"{plain_text(tail).lstrip()}"
         ).strip("\n")
+        return _trimmed(text)
 
     def _mark(self, mark: Mark) -> None:
         self._marked = True
@@ -347,6 +353,9 @@ class Terminal:
         record.exit = exit_status
         record.ended_at = time.time()
         record.output = self._captured()
+        self._recent[record.seq] = record
+        if len(self._recent) > RECENT:
+            del self._recent[min(self._recent)]
         with contextlib.suppress(anyio.ClosedResourceError):
             self._ledger_send.send_nowait(("end", CommandRecord(**record.to_dict())))
         if record.command:
@@ -548,6 +557,12 @@ class _Pending:
     command: str
     by: str
     record: CommandRecord | None = None
+
+
+def _trimmed(output: str) -> str:
+    # Blank lines around a command's output, and what zsh writes after output that
+    # lacks a final newline (PROMPT_SP's spaces), are not its output.
+    return output.strip("\n").rstrip()
 
 
 def _reap(pid: int) -> None:
