@@ -239,3 +239,34 @@ def test_an_idle_daemon_is_restarted_to_run_the_changed_config_and_a_busy_one_is
     watched = aegis(tmp_path, "workflow", "watch", stuck)
     assert watched.returncode == 1
     assert "spawned " in watched.stderr and f"cancelled: {stuck}" in watched.stderr
+
+
+def test_a_run_on_a_daemon_that_runs_the_file_as_it_is_leaves_it_to_the_daemon(
+    tmp_path: Path,
+) -> None:
+    # The client does not execute .aegis.py again when the daemon runs it as it is now
+    # (that is a third of a second of every warm run): the daemon checks the name and
+    # the arguments, and its errors come in the CLI's voice.
+    root = tmp_path / "project"
+    root.mkdir()
+    executed = root / "executed-by"
+    (root / ".aegis.py").write_text(
+        f"import os\nopen({str(executed)!r}, 'a').write(f'{{os.getpid()}}\\n')\n" + CONFIG
+    )
+    first = aegis(root, "workflow", "run", "greet")
+    assert first.returncode == 0, first.stderr
+    loaders = set(executed.read_text().split())
+    second = start(root, "workflow", "run", "greet")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert out.strip() == "hi there"
+    assert str(second.pid) not in executed.read_text().split()
+    assert set(executed.read_text().split()) == loaders  # nobody executed it again
+
+    unknown = aegis(root, "workflow", "run", "nosuch")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: ") and "nosuch" in unknown.stderr
+    assert "hint: " in unknown.stderr and "Traceback" not in unknown.stderr
+    wrong = aegis(root, "workflow", "run", "greet", "extra=1")
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
+    assert "Traceback" not in wrong.stderr

@@ -17,7 +17,7 @@ from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
 
 if TYPE_CHECKING:
-    from aegis.config.loader import Project
+    from aegis.config.loader import ProjectFiles
     from aegis.daemon.client import DaemonClient
 
 
@@ -27,8 +27,32 @@ def daemon_wanted(ctx: click.Context) -> bool:
     return not (root.obj or {}).get("no_daemon", False)
 
 
+def daemon_runs_current(project: ProjectFiles) -> bool:
+    """Whether the project's daemon answers, running ``.aegis.py`` as the file is now.
+
+    Then a command can leave the file to the daemon (which has executed it) instead
+    of executing it again only to check its arguments: about a third of a second
+    off a warm ``aegis workflow run``. A quick look: no daemon is started.
+    """
+    import anyio
+
+    from aegis.daemon.client import DaemonClient, DaemonError
+    from aegis.daemon.protocol import config_digest
+
+    async def look() -> bool:
+        try:
+            status = await DaemonClient(project.state_dir, name="cli:probe").status()
+        except DaemonError:
+            return False
+        return status.get("config_digest") == config_digest(project.path) and bool(
+            status.get("config_digest")
+        )
+
+    return anyio.run(look)
+
+
 async def project_daemon(
-    project: Project, *, name: str, start: bool = True, quiet: bool = False
+    project: ProjectFiles, *, name: str, start: bool = True, quiet: bool = False
 ) -> DaemonClient:
     """A client of ``project``'s daemon, which is started first when none answers.
 

@@ -13,7 +13,7 @@ import click
 from aegis.cli._errors import CliError
 
 if TYPE_CHECKING:
-    from aegis.config.loader import Project
+    from aegis.config.loader import Project, ProjectFiles
 
 
 def search_paths(ctx: click.Context) -> list[Path] | None:
@@ -28,6 +28,13 @@ def load_project(ctx: click.Context) -> Project:
     from aegis.config.loader import load_project as load
 
     return load(search_paths(ctx))
+
+
+def locate_project(ctx: click.Context) -> ProjectFiles:
+    """Find ``.aegis.py`` as :func:`load_project` would, without executing it."""
+    from aegis.config.loader import locate_project as locate
+
+    return locate(search_paths(ctx))
 
 
 def require_profile(project: Project, profile: str) -> None:

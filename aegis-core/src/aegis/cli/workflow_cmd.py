@@ -10,12 +10,12 @@ import anyio
 import click
 
 from aegis.cli._client import run_client
-from aegis.cli._context import Limit, load_project, print_json, print_table
+from aegis.cli._context import Limit, load_project, locate_project, print_json, print_table
 from aegis.cli._errors import CliError
 from aegis.cli._runtime import EXIT_SIGINT, run_command
 
 if TYPE_CHECKING:
-    from aegis.config.loader import Project
+    from aegis.config.loader import Project, ProjectFiles
     from aegis.daemon.client import DaemonClient
     from aegis.workflow.runner import RunRecord
 
@@ -114,12 +114,17 @@ def run(
       aegis workflow run tdd_loop predicate="pytest -q" task="fix the bug"
       aegis workflow run branch_review base=main --detach
     """
-    from aegis.cli._client import daemon_wanted
+    from aegis.cli._client import daemon_runs_current, daemon_wanted
     from aegis.workflow import WorkflowError
     from aegis.workflow.registry import require_workflow
 
-    project = load_project(ctx)
     arguments = _parse_args(pairs + args)
+    if daemon_wanted(ctx):
+        place = locate_project(ctx)
+        if daemon_runs_current(place):
+            # The daemon has executed .aegis.py and checks the name and the arguments.
+            ctx.exit(_run_in_daemon(place, name, arguments, detach=detach, as_json=as_json))
+    project = load_project(ctx)
     try:
         require_workflow(name)  # before a daemon or a runtime starts for nothing
     except WorkflowError as exc:
@@ -143,7 +148,7 @@ def _show_line(stamp: str, message: str) -> None:
 
 
 def _run_in_daemon(
-    project: Project, name: str, arguments: dict[str, str], *, detach: bool, as_json: bool
+    project: ProjectFiles, name: str, arguments: dict[str, str], *, detach: bool, as_json: bool
 ) -> int:
     client: list[DaemonClient] = []
     run_ids: list[str] = []

@@ -36,15 +36,14 @@ STATE_DIR_NAME = ".aegis"
 
 
 @dataclass
-class Project:
-    """Everything one ``.aegis.py`` defines, from a single execution of it."""
+class ProjectFiles:
+    """Where a project is, known without executing its ``.aegis.py``.
+
+    Enough for a client of the project's daemon, which has executed the file itself.
+    """
 
     path: Path
     """The ``.aegis.py`` file."""
-    agents: dict[str, Agent]
-    default_agent: str
-    queues: dict[str, Queue] = field(default_factory=dict)
-    workflows: dict[str, WorkflowFn] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -55,6 +54,21 @@ class Project:
     def state_dir(self) -> Path:
         """``<root>/.aegis``: queue database, run records, transcripts, tokens."""
         return self.root / STATE_DIR_NAME
+
+
+@dataclass
+class Project(ProjectFiles):
+    """Everything one ``.aegis.py`` defines, from a single execution of it."""
+
+    agents: dict[str, Agent]
+    default_agent: str
+    queues: dict[str, Queue] = field(default_factory=dict)
+    workflows: dict[str, WorkflowFn] = field(default_factory=dict)
+
+
+def locate_project(search_paths: Sequence[Path] | None = None) -> ProjectFiles:
+    """The project :func:`load_project` would load, found but not executed."""
+    return ProjectFiles(find_config(search_paths))
 
 
 def find_project_root(start: Path | None = None) -> Path | None:
