@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +45,23 @@ def fake_provider() -> Iterator[None]:
     FakeDriver.instances.clear()
     yield
     get_host().unregister(plugin)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run, started on first use.
+
+    See tests/support/postgres.py; `make test` installs the server's package."""
+    from tests.support.postgres import running_server
+
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of a fresh database of :func:`postgres_server` (the password: in the env)."""
+    from tests.support.postgres import PASSWORD, PASSWORD_ENV
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    return postgres_server.new_database()

@@ -30,6 +30,7 @@ PLUGINS = {
     "aegis-provider-claude": ({"claude"}, {"claude-code"}),
     "aegis-provider-gemini": ({"gemini"}, {"gemini"}),
     "aegis-provider-opencode": ({"opencode"}, {"opencode"}),
+    "aegis-queue-postgres": ({"postgres"}, set()),
     "aegis-tui": ({"tui"}, set()),
 }
 PACKAGES = ["aegis-core", *PLUGINS]
@@ -170,7 +171,7 @@ def test_plugin_wheels_declare_their_entry_points_and_depend_on_core(
     entry_point_names, _ = PLUGINS[dist]
 
     assert "aegis-core>=0.1.0" in requires
-    extra = {"textual"} if dist == "aegis-tui" else set()
+    extra = {"aegis-tui": {"textual"}, "aegis-queue-postgres": {"psycopg[binary]"}}.get(dist, set())
     assert {r.split(">")[0] for r in requires} == {"aegis-core", *extra}
     assert entry_points.startswith("[aegis]\n")
     assert {line.split(" = ")[0] for line in entry_points.splitlines()[1:] if line} == (

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.queue.fakes import fake_workers
+from tests.queue.fakes import fake_workers, queue_store
 
-__all__ = ["fake_workers"]
+__all__ = ["fake_workers", "queue_store"]
 
 
 @pytest.fixture

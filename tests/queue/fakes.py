@@ -8,7 +8,7 @@ carries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from aegis.events import AssistantMessage, StopReason, TextDelta, TurnEnd, Usage
 from aegis.inbox import InboxRouter
 from aegis.plugins import get_host
 from aegis.queue import Queue
+from aegis.queue.backend import QueueBackend
 from aegis.queue.manager import QueueManager
 from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.session import SessionManager
@@ -72,6 +73,45 @@ def fake_workers() -> Iterator[None]:
     get_host().unregister(plugin)
 
 
+def sqlite_store(root: Path) -> QueueBackend:
+    return SqliteQueueBackend.for_state_dir(root / ".aegis")
+
+
+_open_backend: list[Callable[[Path], QueueBackend]] = [sqlite_store]
+
+
+def open_backend(root: Path) -> QueueBackend:
+    """A new connection to the store of the test's backend (SQLite unless a test asks)."""
+    return _open_backend[-1](root)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def queue_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test once on each backend: :func:`running` and :func:`open_backend` use it.
+
+    The PostgreSQL store is a fresh, migrated database of the session's real server.
+    """
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    from aegis_queue_postgres.backend import PostgresQueueBackend
+    from tests.support.postgres import PASSWORD
+
+    url = request.getfixturevalue("postgres_url")
+
+    def postgres_store(root: Path) -> QueueBackend:
+        return PostgresQueueBackend(url, password=PASSWORD)
+
+    setup = PostgresQueueBackend(url, password=PASSWORD)
+    setup.migrate()
+    setup.close()
+    _open_backend.append(postgres_store)
+    try:
+        yield "postgres"
+    finally:
+        _open_backend.remove(postgres_store)
+
+
 AGENTS = {"worker": Agent(provider=Fake()), "boss": Agent(provider=Fake())}
 
 
@@ -80,14 +120,14 @@ class Running:
     sessions: SessionManager
     inbox: InboxRouter
     queues: QueueManager
-    backend: SqliteQueueBackend
+    backend: QueueBackend
 
 
 @asynccontextmanager
 async def running(root: Path, *queues: Queue, **options: Any) -> AsyncIterator[Running]:
     """A sessions, an inbox router and a queue manager on ``root``'s state, polling fast."""
     options.setdefault("poll_interval", POLL)
-    backend = SqliteQueueBackend.for_state_dir(root / ".aegis")
+    backend = open_backend(root)
     try:
         async with (
             SessionManager(AGENTS, root=root) as sessions,
@@ -103,6 +143,16 @@ async def running(root: Path, *queues: Queue, **options: Any) -> AsyncIterator[R
             yield Running(sessions, inbox, manager, backend)
     finally:
         backend.close()
+
+
+def undeliver_callbacks(backend: QueueBackend) -> None:
+    """What a crash between delivering callbacks and marking them delivered leaves."""
+    if isinstance(backend, SqliteQueueBackend):
+        with backend._file.write() as db:
+            db.execute("UPDATE callbacks SET delivered_at = NULL")
+        return
+    with backend._tx() as conn:  # type: ignore[attr-defined]
+        conn.execute("UPDATE callbacks SET delivered_at = NULL")
 
 
 def driver_for(payload: str) -> FakeDriver | None:

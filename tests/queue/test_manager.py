@@ -14,10 +14,11 @@ from aegis.queue import Queue
 from aegis.queue.manager import SHUTDOWN_INTERRUPTED, NotRetryable, UnknownQueue, UnknownTask
 from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.session import SessionState
-from tests.queue.fakes import WHOLE_TEXT, driver_for, running, until
+from tests.queue.fakes import WHOLE_TEXT, driver_for, running, undeliver_callbacks, until
 from tests.session.fake_provider import FakeDriver
 
-pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
+# Every test runs on the SQLite backend and on the PostgreSQL one (a real server).
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers", "queue_store")]
 
 REVIEW = Queue("review", agent_profile="worker", max_parallel=2)
 SERIAL = Queue("serial", agent_profile="worker", max_parallel=1)
@@ -117,8 +118,7 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
             await env.queues.wait(task_id, timeout=5)
             await until(lambda: len(boss_driver.prompts) == 1)
             # A crash between delivering and marking delivered: the outbox sends it again.
-            with env.backend._file.write() as db:
-                db.execute("UPDATE callbacks SET delivered_at = NULL")
+            undeliver_callbacks(env.backend)
             assert [t.id for t in env.backend.pending_callbacks()] == [task_id]
             await until(lambda: not env.backend.pending_callbacks())
             await env.sessions.drain(boss, timeout=5)

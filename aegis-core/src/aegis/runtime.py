@@ -11,7 +11,6 @@ the MCP plane (the server every agent can call) start together and stop together
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -22,14 +21,14 @@ from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
 from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
-from aegis.queue.backends import get_queue_backend
+from aegis.queue.backends import BACKEND_ENV, get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
 from aegis.session.manager import SessionManager
 from aegis.terminals import TerminalRegistry
 from aegis.workflow.runner import WorkflowRunner
 
-QUEUE_BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
+QUEUE_BACKEND_ENV = BACKEND_ENV
 
 log = logging.getLogger("aegis")
 
@@ -69,10 +68,9 @@ class Runtime(Lifespan):
             preamble=self.mcp.preamble if self.mcp is not None else None,
         )
         self.inbox = InboxRouter(self.sessions, self.state_dir)
-        backend_name = queue_backend or os.environ.get(QUEUE_BACKEND_ENV, "sqlite")
         self.queues = QueueManager(
             project.queues,
-            backend=get_queue_backend(backend_name, self.state_dir),
+            backend=get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend),
             sessions=self.sessions,
             inbox_router=self.inbox,
             dispatch=dispatch,

@@ -34,9 +34,9 @@ async def find_worktree(project: Project, target: str) -> WorktreeRecord:
             return record
         from aegis.queue.backends import get_queue_backend
 
-        if not (project.state_dir / "queue.db").exists():
+        if project.queue_backend is None and not (project.state_dir / "queue.db").exists():
             return None
-        backend = get_queue_backend(None, project.state_dir)
+        backend = get_queue_backend(None, project.state_dir, chosen=project.queue_backend)
         try:
             task = backend.get(target)
         finally:

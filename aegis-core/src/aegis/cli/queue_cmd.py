@@ -395,3 +395,41 @@ def retry(ctx: click.Context, task_id: str) -> None:
     """Run a failed or cancelled task again, as a new task; prints the new task's id."""
     task = _task_command(ctx, task_id, "retry")
     click.echo(task.id)
+
+
+@queue.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the tables of the project's queue backend, once, from any host.
+
+    A backend in a shared database (PostgreSQL, from the aegis-queue-postgres
+    package) never changes its tables on its own: an aegis that finds them missing
+    or older than it needs says to run this. Migrating twice, or from two hosts at
+    once, applies each step once. The SQLite backend needs none: it makes
+    .aegis/queue.db itself.
+
+    \b
+    Examples:
+      aegis queue migrate
+      AEGIS_DB_PASSWORD=... aegis queue migrate   # password_env of .aegis.py's Postgres(...)
+    """
+    from aegis.queue.backend import MigratingBackend
+    from aegis.queue.backends import get_queue_backend
+
+    project = load_project(ctx)
+    backend = get_queue_backend(None, project.state_dir, chosen=project.queue_backend)
+    try:
+        if not isinstance(backend, MigratingBackend):
+            click.echo(f"{type(backend).__name__} makes its own tables: nothing to migrate")
+            return
+        applied = backend.migrate()
+        version = backend.schema_version()
+    finally:
+        backend.close()
+    if applied:
+        steps = ", ".join(str(step) for step in applied)
+        click.echo(
+            f"applied migration{'s' if len(applied) > 1 else ''} {steps}: now at version {version}"
+        )
+    else:
+        click.echo(f"up to date: version {version}")

@@ -29,6 +29,7 @@ from aegis.queue.declaration import NAME_HINT, Queue, valid_name
 from aegis.workflow.registry import WorkflowFn, collecting
 
 if TYPE_CHECKING:
+    from aegis.queue.backends import QueueBackendChoice
     from aegis.registry import ProviderRegistry
 
 CONFIG_NAME = ".aegis.py"
@@ -64,6 +65,9 @@ class Project(ProjectFiles):
     default_agent: str
     queues: dict[str, Queue] = field(default_factory=dict)
     workflows: dict[str, WorkflowFn] = field(default_factory=dict)
+    queue_backend: str | QueueBackendChoice | None = None
+    """What ``queue_backend = ...`` chose: a registered backend's name, or a plugin's
+    object carrying its settings (``None``: the default, SQLite)."""
 
 
 def locate_project(search_paths: Sequence[Path] | None = None) -> ProjectFiles:
@@ -150,7 +154,8 @@ def load_project(
     default = checker.default_agent(agents)
     checker.misspelled_names()
     queues = checker.queues(agents)
-    return Project(path, agents, default, queues, workflows)
+    backend = checker.queue_backend()
+    return Project(path, agents, default, queues, workflows, backend)
 
 
 def _execute(
@@ -457,6 +462,20 @@ class _Checker:
                 hint=f"agents: {names}",
             )
         return default
+
+    def queue_backend(self) -> str | QueueBackendChoice | None:
+        from aegis.queue.backends import QueueBackendChoice
+
+        chosen = self.namespace.get("queue_backend")
+        if chosen is None or isinstance(chosen, (str, QueueBackendChoice)):
+            return chosen
+        raise self.error(
+            f"`queue_backend` must be a backend's name or a plugin's backend settings, "
+            f"not {type(chosen).__name__}",
+            name="queue_backend",
+            hint="queue_backend = 'sqlite', or e.g. "
+            "queue_backend = Postgres('postgresql://aegis@db/aegis', password_env='PGPASSWORD')",
+        )
 
     def queues(self, agents: dict[str, Agent]) -> dict[str, Queue]:
         declared = self.namespace.get("queues", [])

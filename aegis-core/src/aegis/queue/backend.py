@@ -120,3 +120,23 @@ class QueueBackend(Protocol):
     def close(self) -> None:
         """Release connections and files. The backend is not used afterwards."""
         ...
+
+
+@runtime_checkable
+class MigratingBackend(Protocol):
+    """A backend whose tables live in a shared database, changed only when asked.
+
+    ``aegis queue migrate`` calls :meth:`migrate`; every other use of such a backend
+    refuses tables older than it needs, with a hint to migrate.
+    """
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade the tables; the versions applied by this call (none: up to date).
+
+        Safe to run twice, or from two hosts at once.
+        """
+        ...
+
+    def schema_version(self) -> int:
+        """The version of the tables in the database (0: none yet)."""
+        ...

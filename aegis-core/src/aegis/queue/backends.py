@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aegis.errors import ConfigError
 from aegis.queue.backend import QueueBackend
@@ -15,6 +15,25 @@ if TYPE_CHECKING:
 
 BACKEND_ENV = "AEGIS_QUEUE_BACKEND"
 DEFAULT_BACKEND = "sqlite"
+
+
+@runtime_checkable
+class QueueBackendChoice(Protocol):
+    """A queue backend chosen in ``.aegis.py`` with its settings: ``queue_backend = ...``.
+
+    A plugin whose backend needs settings (a database URL, say) gives the user such
+    an object to assign; a plain name (``queue_backend = "sqlite"``) picks a
+    registered backend with no settings.
+    """
+
+    @property
+    def name(self) -> str:
+        """The backend's registered name (``aegis queue`` commands show it)."""
+        ...
+
+    def open(self, state_dir: Path) -> QueueBackend:
+        """The backend, for the project whose state lives in ``state_dir``."""
+        ...
 
 
 def queue_backend_factories() -> dict[str, Callable[[Path], Any]]:
@@ -38,13 +57,22 @@ def _collect_factories(plugins: PluginHost) -> dict[str, Callable[[Path], Any]]:
     return factories
 
 
-def get_queue_backend(name: str | None, state_dir: Path) -> QueueBackend:
+def get_queue_backend(
+    name: str | QueueBackendChoice | None,
+    state_dir: Path,
+    *,
+    chosen: str | QueueBackendChoice | None = None,
+) -> QueueBackend:
     """Open the queue backend ``name`` for the project whose state is in ``state_dir``.
 
-    ``name=None`` picks ``$AEGIS_QUEUE_BACKEND``, else ``"sqlite"``. An unknown name
-    is a :class:`~aegis.errors.ConfigError` listing the registered backends.
+    ``name=None`` picks ``$AEGIS_QUEUE_BACKEND``, else ``chosen`` (what the
+    project's ``.aegis.py`` chose), else ``"sqlite"``. A
+    :class:`QueueBackendChoice` opens itself. An unknown name is a
+    :class:`~aegis.errors.ConfigError` listing the registered backends.
     """
-    name = name or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+    name = name or os.environ.get(BACKEND_ENV) or chosen or DEFAULT_BACKEND
+    if not isinstance(name, str):
+        return name.open(state_dir)
     factories = queue_backend_factories()
     factory = factories.get(name)
     if factory is None:

@@ -1,4 +1,8 @@
-"""The SQLite backend's guarantees: atomic claims, first end wins, crash recovery."""
+"""The backends' guarantees: atomic claims, first end wins, crash recovery.
+
+The tests that take the ``queue_store`` fixture run on SQLite and on PostgreSQL
+(a real server): they are the contract every backend keeps.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,7 @@ from aegis.queue.backends import get_queue_backend
 from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskStatus, new_task_id
+from tests.queue.fakes import open_backend
 
 
 def dead_pid() -> int:
@@ -34,8 +40,11 @@ def dead_owner() -> str:
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> SqliteQueueBackend:
-    return SqliteQueueBackend.for_state_dir(tmp_path / ".aegis")
+def backend(tmp_path: Path, queue_store: str) -> Iterator[QueueBackend]:
+    """A backend of the test's store: SQLite, then PostgreSQL."""
+    backend = open_backend(tmp_path)
+    yield backend
+    backend.close()
 
 
 def test_the_sqlite_backend_is_registered_through_the_plugin_hook(tmp_path: Path) -> None:
@@ -63,10 +72,10 @@ def test_ids_sort_in_creation_order_and_stay_after_a_given_id() -> None:
 
 
 def test_claim_takes_the_oldest_and_never_more_than_max_parallel_across_connections(
-    tmp_path: Path,
+    tmp_path: Path, queue_store: str
 ) -> None:
-    one = SqliteQueueBackend.for_state_dir(tmp_path)
-    two = SqliteQueueBackend.for_state_dir(tmp_path)  # as another process would
+    one = open_backend(tmp_path)
+    two = open_backend(tmp_path)  # as another process would
     ids = [one.add("q", f"p{i}").id for i in range(4)]
     one.add("other", "x")
     first = one.claim("q", 2, "a")
@@ -82,7 +91,7 @@ def test_claim_takes_the_oldest_and_never_more_than_max_parallel_across_connecti
     two.close()
 
 
-def test_the_first_end_of_a_task_wins(backend: SqliteQueueBackend) -> None:
+def test_the_first_end_of_a_task_wins(backend: QueueBackend) -> None:
     task = backend.add("q", "p", sender="agent:boss", callback=True)
     backend.claim("q", 1, "me")
     cancelled = backend.finish(task.id, TaskStatus.cancelled, error="cancelled")
@@ -105,7 +114,7 @@ def test_owner_liveness_tells_a_reused_pid_from_the_process_that_had_it() -> Non
 
 
 def test_recovery_fails_the_tasks_of_a_dead_owner_once_with_one_callback(
-    backend: SqliteQueueBackend,
+    backend: QueueBackend,
 ) -> None:
     dead, alive = dead_owner(), current_owner()
     orphan = backend.add("q", "orphan", sender="agent:boss", callback=True)
@@ -126,12 +135,16 @@ def test_recovery_fails_the_tasks_of_a_dead_owner_once_with_one_callback(
 
 RECOVER_SCRIPT = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     from pathlib import Path
     from aegis.queue.owner import is_owner_alive
-    from aegis.queue.sqlite_backend import SqliteQueueBackend
 
-    backend = SqliteQueueBackend(Path(sys.argv[1]))
+    if sys.argv[1].startswith("postgresql://"):
+        from aegis_queue_postgres.backend import PostgresQueueBackend
+        backend = PostgresQueueBackend(sys.argv[1], password=os.environ["AEGIS_TEST_PG_PASSWORD"])
+    else:
+        from aegis.queue.sqlite_backend import SqliteQueueBackend
+        backend = SqliteQueueBackend.for_state_dir(Path(sys.argv[1]))
     while time.time() < float(sys.argv[2]):  # start together
         time.sleep(0.001)
     print(json.dumps([t.id for t in backend.recover(is_owner_alive)]))
@@ -140,10 +153,10 @@ RECOVER_SCRIPT = textwrap.dedent(
 
 
 def test_recovery_in_several_threads_and_processes_at_once_recovers_each_task_once(
-    tmp_path: Path,
+    tmp_path: Path, queue_store: str, request: pytest.FixtureRequest
 ) -> None:
-    path = tmp_path / "queue.db"
-    setup = SqliteQueueBackend(path)
+    store = request.getfixturevalue("postgres_url") if queue_store == "postgres" else tmp_path
+    setup = open_backend(tmp_path)
     owner = dead_owner()
     ids = [setup.add("q", f"p{i}", sender="agent:boss", callback=True).id for i in range(20)]
     while setup.claim("q", 100, owner) is not None:
@@ -151,7 +164,7 @@ def test_recovery_in_several_threads_and_processes_at_once_recovers_each_task_on
     start = time.time() + 1.0
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", RECOVER_SCRIPT, str(path), str(start)],
+            [sys.executable, "-c", RECOVER_SCRIPT, str(store), str(start)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -161,7 +174,7 @@ def test_recovery_in_several_threads_and_processes_at_once_recovers_each_task_on
     lock = threading.Lock()
 
     def recover() -> None:
-        backend = SqliteQueueBackend(path)
+        backend = open_backend(tmp_path)
         while time.time() < start:
             time.sleep(0.001)
         got = backend.recover(is_owner_alive)

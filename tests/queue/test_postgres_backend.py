@@ -1,0 +1,193 @@
+"""The PostgreSQL backend on a real server: chosen in .aegis.py, migrated by a command,
+``max_parallel`` across processes, and clear errors for what a user gets wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from aegis.errors import ConfigError, StateError
+from aegis.queue.task import TaskStatus
+from aegis_queue_postgres import Postgres
+from aegis_queue_postgres.backend import MAX_PAYLOAD_BYTES, PostgresQueueBackend
+from aegis_queue_postgres.migrations import LATEST
+from tests.fixtures.fakes import aegis_in
+from tests.support.postgres import PASSWORD, PASSWORD_ENV
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptRule
+from aegis.config import Agent
+from aegis.queue import Queue
+from aegis_queue_postgres import Postgres
+
+agents = {{"offline": Agent(provider=Scripted(rules=[ScriptRule(match="^hello$", reply="hi")]))}}
+default_agent = "offline"
+queues = [Queue("work", agent_profile="offline", max_parallel=2)]
+queue_backend = Postgres({url!r}, password_env={password_env!r})
+"""
+
+
+def project_on(folder: Path, url: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".aegis.py").write_text(CONFIG.format(url=url, password_env=PASSWORD_ENV))
+    return folder
+
+
+def test_a_project_chooses_it_in_aegis_py_and_migrates_it_with_a_command(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    project = project_on(tmp_path / "p", postgres_url)
+    before = aegis_in(project, "--no-daemon", "queue", "list")
+    assert before.returncode == 1
+    assert "has aegis's tables at version 0" in before.stderr
+    assert "aegis queue migrate" in before.stderr  # the hint
+
+    first = aegis_in(project, "queue", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"applied migration 1: now at version {LATEST}"
+    again = aegis_in(project, "queue", "migrate")
+    assert again.stdout.strip() == f"up to date: version {LATEST}"
+
+    done = aegis_in(project, "queue", "enqueue", "work", "hello", "--wait", "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hi"
+    listed = aegis_in(project, "queue", "list", "--json")
+    assert json.loads(listed.stdout)[0]["done"] == 1
+    # The task is in the database, not in .aegis/queue.db; the password is nowhere on disk.
+    backend = PostgresQueueBackend(postgres_url, password=PASSWORD)
+    assert [t.payload for t in backend.list()] == ["hello"]
+    backend.close()
+    assert not (project / ".aegis" / "queue.db").exists()
+    aegis_in(project, "daemon", "stop")
+    for path in (project / ".aegis").rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_mistakes_get_clear_errors(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match="holds a password") as info:
+        Postgres("postgresql://aegis:secret@db/aegis")
+    assert "password_env" in str(info.value.hint)
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match=r"\$NO_SUCH_PASSWORD, which is not set"):
+        Postgres(postgres_url, password_env="NO_SUCH_PASSWORD").open(tmp_path)
+
+    # A URL that points nowhere (a closed port here): a transient error naming the place.
+    nowhere = PostgresQueueBackend("postgresql://aegis@127.0.0.1:1/aegis", password="x")
+    with pytest.raises(StateError, match=r"cannot use the queue database 127\.0\.0\.1:1/aegis"):
+        nowhere.get("x")
+    nowhere.close()
+
+    backend = PostgresQueueBackend(postgres_url, password="wrong")
+    with pytest.raises(StateError, match="password authentication failed") as failed:
+        backend.get("x")
+    assert "wrong" not in str(failed.value)
+    backend.close()
+
+    backend = PostgresQueueBackend(postgres_url, password=PASSWORD)
+    backend.migrate()
+    with pytest.raises(ValueError, match="at most 1024 KiB; this one is 10240 KiB"):
+        backend.add("work", "x" * (10 * 1024 * 1024))
+    assert backend.add("work", "y" * MAX_PAYLOAD_BYTES).payload == "y" * MAX_PAYLOAD_BYTES
+    backend.close()
+
+
+MIGRATE = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from aegis_queue_postgres.backend import PostgresQueueBackend
+
+    backend = PostgresQueueBackend(sys.argv[1], password=os.environ[sys.argv[2]])
+    while time.time() < float(sys.argv[3]):
+        time.sleep(0.001)
+    print(json.dumps(backend.migrate()))
+    """
+)
+
+
+def test_migrating_from_several_hosts_at_once_applies_each_step_once(postgres_url: str) -> None:
+    start = time.time() + 1.0
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, postgres_url, PASSWORD_ENV, str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    applied = []
+    for process in processes:
+        out, _ = process.communicate(timeout=60)
+        assert process.returncode == 0
+        applied.extend(json.loads(out))
+    assert sorted(applied) == list(range(1, LATEST + 1))
+
+
+CLAIMER = textwrap.dedent(
+    """
+    import os, sys, time
+    from aegis.queue.task import TaskStatus
+    from aegis_queue_postgres.backend import PostgresQueueBackend
+
+    backend = PostgresQueueBackend(sys.argv[1], password=os.environ[sys.argv[2]])
+    owner = f"host{sys.argv[3]}:1:1"
+    while time.time() < float(sys.argv[4]):
+        time.sleep(0.001)
+    idle = 0
+    while idle < 200:
+        task = backend.claim("work", 3, owner)
+        if task is None:
+            idle += 1
+            time.sleep(0.002)
+            continue
+        idle = 0
+        time.sleep(0.002)  # the work: long enough for claims to contend
+        backend.finish(task.id, TaskStatus.done, result=owner)
+    backend.close()
+    """
+)
+
+
+def test_max_parallel_holds_across_worker_processes_and_each_task_ends_once(
+    postgres_url: str,
+) -> None:
+    setup = PostgresQueueBackend(postgres_url, password=PASSWORD)
+    setup.migrate()
+    ids = [setup.add("work", f"t{i}").id for i in range(200)]
+    start = time.time() + 1.0
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, postgres_url, PASSWORD_ENV, str(n), str(start)],
+            env={**os.environ},
+        )
+        for n in range(4)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    tasks = setup.list(limit=None)
+    setup.close()
+    assert [t.id for t in tasks] == ids
+    assert {t.status for t in tasks} == {TaskStatus.done}
+    assert len({t.result for t in tasks}) > 1  # several workers took part
+    # The cap, read from the recorded start and end times (the server's one clock).
+    edges = sorted(
+        [(t.started_at, 1) for t in tasks] + [(t.finished_at, -1) for t in tasks],
+        key=lambda edge: (edge[0], edge[1]),
+    )
+    now = most = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    assert most <= 3
+    # FIFO: the tasks started in the order they were enqueued.
+    by_start = sorted(tasks, key=lambda t: (t.started_at, t.id))
+    assert [t.id for t in by_start] == ids
