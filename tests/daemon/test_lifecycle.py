@@ -22,7 +22,8 @@ from aegis.daemon.client import (
     DaemonVersionMismatch,
     StreamEnd,
 )
-from aegis.daemon.protocol import socket_path
+from aegis.daemon.lock import DaemonLock
+from aegis.daemon.protocol import lock_path, socket_path
 from aegis.testing.processes import alive, wait_gone
 from tests.daemon.conftest import (
     aegis,
@@ -212,6 +213,47 @@ def test_a_socket_that_never_answers_times_out(project: Path) -> None:
         anyio.run(look)
     finally:
         mute.close()
+
+
+def test_a_client_command_gets_past_a_dead_socket(project: Path) -> None:
+    state = project / ".aegis"
+    state.mkdir(mode=0o700)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(socket_path(state)))
+    stale.close()  # the file stays; nothing listens
+    asked = aegis(project, "ask", "offline", "hello")
+    assert (asked.returncode, asked.stdout) == (0, "hi there\n"), asked.stderr
+    stop_daemon(project)
+
+    # A listener that accepts and never answers, holding no lock: no daemon's socket.
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mute.bind(str(socket_path(state)))
+    mute.listen()
+    try:
+        asked = aegis(project, "ask", "offline", "hello")
+        assert (asked.returncode, asked.stdout) == (0, "hi there\n"), asked.stderr
+    finally:
+        mute.close()
+
+
+def test_a_daemon_that_never_answers_is_reported_not_waited_for(project: Path) -> None:
+    state = project / ".aegis"
+    state.mkdir(mode=0o700)
+    hung = DaemonLock(lock_path(state))  # held here: a daemon that runs, but is stuck
+    hung.acquire()
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mute.bind(str(socket_path(state)))
+    mute.listen()
+    try:
+        asked = aegis(project, "ask", "offline", "hello", timeout=60)
+    finally:
+        mute.close()
+        hung.release()
+    assert asked.returncode == 1
+    assert asked.stderr.splitlines() == [
+        f"error: the aegis daemon (pid {os.getpid()}) does not answer",
+        f"  hint: `aegis daemon restart` restarts it; its log: {state / 'daemon.log'}",
+    ]
 
 
 class OtherVersionDaemon:

@@ -1,4 +1,9 @@
-"""Leaving aegis, by any path, leaves no child process behind; Ctrl+C in chat interrupts."""
+"""Leaving aegis, by any path, leaves no child process behind; Ctrl+C in chat interrupts.
+
+A command whose session runs in the project's daemon leaves the daemon running (that
+is what it is for), but none of the session's processes; with ``--no-daemon`` nothing
+at all is left.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from aegis.daemon.lock import holder
+from aegis.daemon.protocol import lock_path
 from aegis.testing.processes import alive, wait_gone
 from tests.fixtures.fakes import AEGIS, clean_env
 
@@ -58,6 +64,16 @@ def processes_in(folder: Path, *, exclude: int | None = None) -> list[int]:
     return found
 
 
+def agents_in(folder: Path, *, exclude: int | None = None) -> list[int]:
+    """The processes working in ``folder`` but its daemon (agents and their tools)."""
+    daemon = holder(lock_path(folder / ".aegis"))
+    return [pid for pid in processes_in(folder, exclude=exclude) if pid != daemon]
+
+
+MODES = {"daemon": (), "no-daemon": ("--no-daemon",)}
+"""How a command runs its sessions: in the project's daemon, or in its own process."""
+
+
 def start(
     project: Path, *args: str, stdin: int | None = subprocess.DEVNULL
 ) -> subprocess.Popen[str]:
@@ -75,7 +91,7 @@ def start(
 def wait_for_children(project: Path, aegis: subprocess.Popen[str], count: int) -> list[int]:
     deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
-        children = processes_in(project, exclude=aegis.pid)
+        children = agents_in(project, exclude=aegis.pid)
         if len(children) >= count:
             return children
         assert aegis.poll() is None, aegis.communicate()
@@ -93,9 +109,10 @@ def wait_for_transcript(project: Path, fragment: str) -> None:
     raise AssertionError(f"no transcript holds {fragment}")
 
 
-def test_a_normal_exit_leaves_no_process(project: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_a_normal_exit_leaves_no_process(project: Path, mode: str) -> None:
     done = subprocess.run(
-        [str(AEGIS), "ask", "offline", "hello"],
+        [str(AEGIS), *MODES[mode], "ask", "offline", "hello"],
         cwd=project,
         env=clean_env(home=project),
         capture_output=True,
@@ -104,19 +121,30 @@ def test_a_normal_exit_leaves_no_process(project: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "hi there"
-    assert wait_gone(processes_in(project)) == []
+    assert wait_gone(agents_in(project)) == []
+    if mode == "no-daemon":
+        assert processes_in(project) == []
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "status", "mode"),
+    [
+        (signal.SIGINT, 130, "daemon"),
+        (signal.SIGTERM, 143, "daemon"),
+        (signal.SIGINT, 130, "no-daemon"),
+    ],
+)
 def test_a_signal_mid_turn_stops_the_agent_and_its_tools(
-    project: Path, signum: int, status: int
+    project: Path, signum: int, status: int, mode: str
 ) -> None:
-    aegis = start(project, "ask", "offline", "sleeper")
+    aegis = start(project, *MODES[mode], "ask", "offline", "sleeper")
     children = wait_for_children(project, aegis, 2)  # the agent, and its `sleep 60`
     aegis.send_signal(signum)
     assert aegis.wait(timeout=20) == status
     assert wait_gone(children) == []
-    assert processes_in(project) == []
+    assert agents_in(project) == []
+    if mode == "no-daemon":
+        assert processes_in(project) == []
 
 
 def test_a_crashing_workflow_leaves_no_process(project: Path) -> None:
@@ -150,4 +178,4 @@ def test_ctrl_c_in_chat_interrupts_the_turn_and_ctrl_d_leaves(project: Path) -> 
     assert "(interrupted)" in err
     assert "hi there" in out
     assert "late" not in out
-    assert wait_gone(processes_in(project)) == []
+    assert wait_gone(agents_in(project)) == []

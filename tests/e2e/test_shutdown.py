@@ -19,7 +19,7 @@ import pytest
 
 from aegis.testing.processes import wait_gone
 from aegis.workflow.runner import STALE_RUN
-from tests.e2e.test_exit_paths import processes_in, start, wait_for_children
+from tests.e2e.test_exit_paths import agents_in, processes_in, start, wait_for_children
 from tests.fixtures.disk import full_disk
 from tests.fixtures.fakes import AEGIS, aegis_in
 from tests.tui.test_command import Tmux
@@ -143,7 +143,7 @@ def test_sighup_stops_every_command_like_sigterm_and_leaves_no_process(
     assert code == status, err
     assert "Traceback" not in err
     assert wait_gone(children) == []
-    assert processes_in(project) == []
+    assert agents_in(project) == []  # chat and ask leave their daemon, not its agents
     if "workflow" in command:
         (record,) = json.loads(aegis(project, "workflow", "runs", "--json").stdout)
         assert record["status"] == "crashed"

@@ -68,6 +68,8 @@ async def project_daemon(
     from aegis.daemon.protocol import config_digest
 
     client = await connect(project.path, project.state_dir, name=name, start=start)
+    if not quiet:
+        say_if_crashed(client)
     status = await client.status()
     loaded, now = status.get("config_digest"), config_digest(project.path)
     if loaded is None or now is None or loaded == now:
@@ -91,6 +93,16 @@ async def project_daemon(
             err=True,
         )
     return await connect(project.path, project.state_dir, name=name, start=start)
+
+
+def say_if_crashed(client: DaemonClient) -> None:
+    """When ``client`` started the daemon after one that stopped unexpectedly, say what
+    that one interrupted (once: only the client that starts a daemon says it)."""
+    from aegis.daemon.crashes import notice
+
+    crash = (client.started or {}).get("previous_crash")
+    if crash:
+        click.secho(notice(crash), fg="yellow", err=True)
 
 
 def run_client(

@@ -28,14 +28,17 @@ HISTORY_FILE = "chat_history"
 PROMPT = "> "
 
 
-def line_source(state_dir: Path, renderer: ConsoleRenderer) -> TerminalLines | StreamLines:
+def line_source(
+    state_dir: Path, renderer: ConsoleRenderer, *, leave: str = "leaves"
+) -> TerminalLines | StreamLines:
     """The line editor when stdin and stdout are a terminal, else plain lines.
 
     ``renderer`` prints the session's events meanwhile: the editor has it print by
-    whole lines while the prompt is on screen.
+    whole lines while the prompt is on screen. ``leave``: what Ctrl+D does, for the
+    reminder Ctrl+C at the prompt prints (``(Ctrl+D leaves)``).
     """
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return TerminalLines(state_dir / HISTORY_FILE, renderer)
+        return TerminalLines(state_dir / HISTORY_FILE, renderer, leave=leave)
     return StreamLines()
 
 
@@ -52,13 +55,16 @@ class StreamLines:
 class TerminalLines:
     """Lines typed at a terminal, through prompt_toolkit, with a persistent history."""
 
-    def __init__(self, history_path: Path, renderer: ConsoleRenderer) -> None:
+    def __init__(
+        self, history_path: Path, renderer: ConsoleRenderer, *, leave: str = "leaves"
+    ) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory
 
         _private_file(history_path)
         self.history_path = history_path
         self.renderer = renderer
+        self.leave = leave
         self._session: PromptSession[str] = PromptSession(history=FileHistory(history_path))
 
     async def read(self) -> str | None:
@@ -71,7 +77,7 @@ class TerminalLines:
             except EOFError:
                 return None
             except KeyboardInterrupt:
-                click.secho("(Ctrl+D leaves)", dim=True, err=True)
+                click.secho(f"(Ctrl+D {self.leave})", dim=True, err=True)
 
     @contextmanager
     def _prompting(self) -> Iterator[None]:

@@ -41,13 +41,15 @@ class Spinner:
         self._stopped = False
 
     def start_turn(self) -> None:
-        """The message is sent: the clock starts, the agent is thinking."""
+        """The turn starts: the clock starts, the agent is thinking."""
         self.activity = "thinking"
         self.started = time.monotonic()
 
     def observe(self, event: ev.Event) -> None:
         """Follow what the agent does from the events of its turn."""
-        if isinstance(event, ev.ToolCall):
+        if isinstance(event, ev.StateChanged) and event.state == "busy":
+            self.start_turn()
+        elif isinstance(event, ev.ToolCall):
             self.activity = f"running {event.name}"
         elif isinstance(event, (ev.ToolResult, ev.Thinking)):
             self.activity = "thinking"

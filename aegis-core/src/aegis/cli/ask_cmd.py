@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import sys
+from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 import anyio
 import click
 
+from aegis.cli._client import daemon_wanted, run_client
 from aegis.cli._context import load_project, read_text_argument, require_profile
 from aegis.cli._render import ConsoleRenderer, event_json
 from aegis.cli._runtime import run_command
+from aegis.events import Event, StateChanged, TurnEnd
+
+if TYPE_CHECKING:
+    from aegis.cli._spinner import Spinner
+    from aegis.config.loader import Project
+
+CLOSE_WAIT_S = 30.0
+"""How long ``ask`` waits, on its way out, for the daemon to end its session."""
 
 
 @click.command()
@@ -26,6 +37,9 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
     status is 0 when the turn succeeded, 1 when it failed or was interrupted, 130
     after Ctrl+C.
 
+    The session runs in the project's daemon (started if needed) and is closed
+    after the turn; `aegis --no-daemon ask` runs it in this process instead.
+
     \b
     Examples:
       aegis ask offline "hello"
@@ -35,50 +49,119 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
     project = load_project(ctx)
     require_profile(project, profile)  # before waiting on stdin for a message
     text = read_text_argument(message, "the message")
+    view = AskView(profile, as_json=as_json)
+    if daemon_wanted(ctx):
+        ctx.exit(run_client(lambda: _through_daemon(project, profile, text, view)))
+    ctx.exit(run_command(lambda: _in_process(project, profile, text, view)))
 
-    async def main() -> int:
+
+class AskView:
+    """What ``aegis ask`` prints of its session's events, wherever the session runs:
+    JSON lines, or the reply (stdout), the rest (stderr) and, on a terminal, a spinner."""
+
+    def __init__(self, profile: str, *, as_json: bool) -> None:
         from aegis.cli._spinner import Spinner, spinner_wanted
-        from aegis.errors import DriverError
-        from aegis.session import SessionManager
 
-        renderer = ConsoleRenderer()
-        spinner: Spinner | None = None
+        self.as_json = as_json
+        self.renderer = ConsoleRenderer()
+        self.spinner: Spinner | None = None
+        self.end: TurnEnd | None = None
+        """The end of the turn (the first one of the session: ask sends one message)."""
         if not as_json and spinner_wanted():
             # The answer may share the terminal: draw only where no streamed text waits
             # for the rest of its line.
             answer_elsewhere = not sys.stdout.isatty()
-            spinner = Spinner(
+            self.spinner = Spinner(
                 f"starting {profile}",
-                can_draw=lambda: answer_elsewhere or renderer.at_line_start,
+                can_draw=lambda: answer_elsewhere or self.renderer.at_line_start,
             )
-            renderer.spinner = spinner
-        status = 1
-        async with SessionManager.for_project(project) as sessions, anyio.create_task_group() as tg:
-            with sessions.subscribe() as stream:
+            self.renderer.spinner = self.spinner
 
-                async def show() -> None:
-                    async for handle, event in stream:
-                        if as_json:
-                            click.echo(event_json(handle, event))
-                        else:
-                            renderer.show(event)
+    def show(self, handle: str, event: Event) -> None:
+        if self.as_json:
+            click.echo(event_json(handle, event))
+        else:
+            self.renderer.show(event)
+        if isinstance(event, TurnEnd) and self.end is None:
+            self.end = event
 
-                tg.start_soon(show)
-                if spinner is not None:
-                    tg.start_soon(spinner.run)
-                try:
-                    handle = await sessions.spawn(profile)
-                except DriverError:
-                    pass  # its Error event says why
-                else:
-                    if spinner is not None:
-                        spinner.start_turn()
-                    end = await sessions.request(handle, text, sender="user")
-                    await sessions.close(handle)
-                    status = 0 if end.ok else 1
-                if spinner is not None:
-                    spinner.stop()
-            # Leaving `subscribe` ends the stream: show() prints what is left, then stops.
-        return status
+    @property
+    def status(self) -> int:
+        """0 when the turn succeeded, else 1 (it failed, or never ran)."""
+        return 0 if self.end is not None and self.end.ok else 1
 
-    ctx.exit(run_command(main))
+    async def spin(self) -> None:
+        """Draw the spinner (if any) until cancelled."""
+        if self.spinner is not None:
+            await self.spinner.run()
+
+    def stop(self) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()
+
+
+async def _through_daemon(project: Project, profile: str, text: str, view: AskView) -> int:
+    """The turn in a session of the project's daemon, closed after it."""
+    from aegis.cli._client import project_daemon
+    from aegis.daemon.client import DaemonError, Numbered
+
+    client = await project_daemon(project, name="cli:ask")
+    handle = (await client.spawn(profile, wait=False, started_by=f"client:{client.name}")).handle
+    closed = False
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(view.spin)
+            try:
+                await client.send(handle, text)  # delivered once the session is ready
+            except DaemonError as exc:
+                if exc.code != "session_ended":
+                    raise  # else it failed to start: its events say why
+            # From its first event: what `--json` prints is the session's whole life.
+            async with aclosing(client.events(handle, after=0)) as items:
+                async for item in items:
+                    if not isinstance(item, Numbered):
+                        break  # the stream's end: the session has ended
+                    view.show(handle, item.event)
+                    if isinstance(item.event, TurnEnd) and not closed:
+                        view.stop()
+                        closed = True
+                        await client.close(handle)  # its last events follow
+                    elif isinstance(item.event, StateChanged) and item.event.state == "failed":
+                        closed = True  # it could not start: its Error event said why
+                        break
+            view.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        if not closed:
+            # Ctrl+C, a signal, a broken stream: the turn is interrupted and the
+            # session closed in the daemon, not left running for nobody.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_WAIT_S):
+                await client.interrupt(handle)
+                await client.close(handle)
+    return view.status
+
+
+async def _in_process(project: Project, profile: str, text: str, view: AskView) -> int:
+    """The turn in a session of this process (``aegis --no-daemon ask``)."""
+    from aegis.errors import DriverError
+    from aegis.session import SessionManager
+
+    async with SessionManager.for_project(project) as sessions, anyio.create_task_group() as tg:
+        with sessions.subscribe() as stream:
+
+            async def show() -> None:
+                async for handle, event in stream:
+                    view.show(handle, event)
+
+            tg.start_soon(show)
+            tg.start_soon(view.spin)
+            try:
+                handle = await sessions.spawn(profile)
+            except DriverError:
+                pass  # its Error event says why
+            else:
+                await sessions.request(handle, text, sender="user")
+                await sessions.close(handle)
+            view.stop()
+        # Leaving `subscribe` ends the stream: show() prints what is left, then stops.
+    return view.status

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
-import anyio
 import click
 
 from aegis.cli._client import run_client
 from aegis.cli._context import load_project
+from aegis.cli._conversation import interrupt_through
 from aegis.cli._errors import CliError
+
+if TYPE_CHECKING:
+    from aegis.daemon.client import DaemonClient
 
 
 @click.command()
@@ -25,25 +28,12 @@ def attach(ctx: click.Context, handle: str, replay: bool) -> None:
     goes on in the daemon (`aegis ps` lists the sessions).
     """
     project = load_project(ctx)
-    state: dict[str, object] = {}
-
-    async def interrupt() -> bool:
-        from aegis.daemon.client import DaemonClient
-
-        client = state.get("client")
-        if not isinstance(client, DaemonClient):
-            return False
-        if (await client.session(handle)).state == "busy":
-            await client.interrupt(handle)
-        else:
-            click.secho("\n(Ctrl+D detaches)", dim=True, err=True)
-        return True
+    state: dict[str, DaemonClient] = {}
 
     async def main() -> int:
-        from aegis.cli._lines import line_source
+        from aegis.cli._conversation import converse, daemon_events
         from aegis.cli._render import ConsoleRenderer
-        from aegis.daemon.client import DaemonClient, DaemonNotRunning, Numbered, StreamEnd
-        from aegis.events import TurnEnd
+        from aegis.daemon.client import DaemonClient, DaemonNotRunning
 
         client = DaemonClient(project.state_dir, name="cli:attach")
         try:
@@ -57,43 +47,27 @@ def attach(ctx: click.Context, handle: str, replay: bool) -> None:
             raise CliError(
                 f"session {handle!r} is {info.state}", hint=f"`aegis logs {handle}` prints it"
             )
-        renderer = ConsoleRenderer()
-        ended: list[str] = []
-        show_end, shown_ends = anyio.create_memory_object_stream[TurnEnd](math.inf)
-        async with anyio.create_task_group() as tg, show_end, shown_ends:
-
-            async def show() -> None:
-                async for item in client.events(handle, 0 if replay else info.seq):
-                    if isinstance(item, Numbered):
-                        renderer.show(item.event)
-                        if isinstance(item.event, TurnEnd):
-                            show_end.send_nowait(item.event)
-                    elif isinstance(item, StreamEnd):
-                        ended.append(item.reason)
-                ended.append(ended[0] if ended else "the daemon went away")
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(show)
-            state["client"] = client
-            click.secho(
-                f"attached to {handle} ({info.profile}, {info.provider}); "
-                "Ctrl+C interrupts, Ctrl+D detaches",
-                dim=True,
-                err=True,
-            )
-            lines = line_source(project.state_dir, renderer)
-            while (line := await lines.read()) is not None:
-                if not line.strip():
-                    continue
-                await client.send(handle, line)
-                await shown_ends.receive()  # the prompt comes back once a turn has ended
-            tg.cancel_scope.cancel()
+        state["client"] = client
+        click.secho(
+            f"attached to {handle} ({info.profile}, {info.provider}); "
+            "Ctrl+C interrupts, Ctrl+D detaches",
+            dim=True,
+            err=True,
+        )
+        ended = await converse(
+            daemon_events(client, handle, 0 if replay else info.seq),
+            lambda line: client.send(handle, line),
+            state_dir=project.state_dir,
+            renderer=ConsoleRenderer(),
+            leave="detaches",
+        )
         if ended:
-            click.secho(f"{handle}: {ended[0]}", dim=True, err=True)
+            click.secho(f"{handle}: {ended}", dim=True, err=True)
             return 0
         click.secho(
             f"detached from {handle}; it goes on (aegis attach {handle})", dim=True, err=True
         )
         return 0
 
+    interrupt = interrupt_through(lambda: state.get("client"), lambda: handle, "detaches")
     ctx.exit(run_client(main, on_sigint=interrupt))

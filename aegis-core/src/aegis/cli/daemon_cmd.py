@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import click
 
-from aegis.cli._client import run_client
+from aegis.cli._client import run_client, say_if_crashed
 from aegis.cli._context import load_project, print_json
-from aegis.cli._errors import CliError
+from aegis.cli._errors import CliError, show_error
 from aegis.cli._runtime import STOP_SIGNALS, run_command
+from aegis.daemon.protocol import idle_timeout_from_env
+
+if TYPE_CHECKING:
+    from aegis.config.loader import Project
+    from aegis.daemon.service import Daemon
 
 IDLE_HELP = (
     "Exit after this many seconds with no live session, no queued or running task and "
@@ -43,19 +50,38 @@ def daemon() -> None:
 @_idle_option
 @click.pass_context
 def run(ctx: click.Context, idle_timeout: float | None) -> None:
-    """Run the daemon in the foreground (for systemd, containers, CI); Ctrl+C stops it."""
-    import logging
-    import sys
+    """Run the daemon in the foreground (for systemd, containers, CI); Ctrl+C stops it.
 
-    from aegis.daemon.launch import EXIT_ALREADY_RUNNING
-    from aegis.daemon.protocol import idle_timeout_from_env
-
+    `aegis serve` does the same, and says what it serves.
+    """
     project = load_project(ctx)
     if idle_timeout is None:
         try:
             idle_timeout = idle_timeout_from_env()
         except ValueError as exc:
             raise CliError(str(exc)) from None
+    ctx.exit(run_foreground(project, idle_timeout))
+
+
+def run_foreground(
+    project: Project,
+    idle_timeout: float,
+    *,
+    serving: Callable[[Daemon], Awaitable[None]] | None = None,
+    taken_hint: str | None = None,
+) -> int:
+    """Run the project's daemon in this process until a signal stops it (exit status 0),
+    logging to stderr; :data:`~aegis.daemon.launch.EXIT_ALREADY_RUNNING` when another
+    daemon holds the project's lock.
+
+    ``serving`` runs beside the daemon once it answers (``aegis serve`` says what it
+    serves); ``taken_hint`` is the hint shown when another daemon runs.
+    """
+    import logging
+    import sys
+
+    from aegis.daemon.launch import EXIT_ALREADY_RUNNING
+
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
@@ -66,15 +92,31 @@ def run(ctx: click.Context, idle_timeout: float | None) -> None:
         from aegis.daemon.lock import AlreadyRunning
         from aegis.daemon.service import Daemon
 
-        try:
-            await Daemon(project, idle_timeout=idle_timeout).run()
-        except AlreadyRunning as exc:
-            click.echo(f"aegis daemon: {exc}", err=True)
+        daemon = Daemon(project, idle_timeout=idle_timeout)
+        taken: AlreadyRunning | None = None
+        async with anyio.create_task_group() as tg:
+            if serving is not None:
+
+                async def announce() -> None:
+                    await daemon.serving.wait()
+                    await serving(daemon)
+
+                tg.start_soon(announce)
+            try:
+                await daemon.run()
+            except AlreadyRunning as exc:
+                taken = exc
+            tg.cancel_scope.cancel()
+        if taken is not None:
+            if taken_hint is None:
+                click.echo(f"aegis daemon: {taken}", err=True)
+            else:
+                show_error(str(taken), taken_hint)
             return EXIT_ALREADY_RUNNING
         return 0
 
     status = run_command(main)
-    ctx.exit(0 if status in STOP_SIGNALS.values() else status)
+    return 0 if status in STOP_SIGNALS.values() else status
 
 
 @daemon.command()
@@ -99,6 +141,7 @@ def start(ctx: click.Context, idle_timeout: float | None) -> None:
         )
         status = await client.status()
         click.echo(f"aegis daemon started (pid {status['pid']})")
+        say_if_crashed(client)
         return 0
 
     ctx.exit(run_client(main))
@@ -157,6 +200,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"    {item['name']} on {item['handle']} ({_age(now - item['since'])})")
         idle = info["idle_timeout_s"]
         click.echo(f"  idle exit: {f'after {idle:g} s idle' if idle else 'never'}")
+        if info.get("previous_crash"):
+            from aegis.daemon.crashes import notice
+
+            click.secho(f"  started after a crash: {notice(info['previous_crash'])}", fg="yellow")
         return 0
 
     ctx.exit(run_client(main))
@@ -198,6 +245,7 @@ def restart(ctx: click.Context, idle_timeout: float | None) -> None:
             project.path, project.state_dir, name="cli:restart", idle_timeout=idle_timeout
         )
         click.echo(f"aegis daemon started (pid {(await client.status())['pid']})")
+        say_if_crashed(client)
         return 0
 
     ctx.exit(run_client(main))

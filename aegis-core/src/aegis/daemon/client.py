@@ -20,7 +20,7 @@ Importing this module is cheap (no MCP SDK, no HTTP library beyond h11).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,8 @@ class SessionSummary:
     error: str | None
     branch: str | None = None
     """The git branch of its worktree (``aegis/<handle>``), when it has one."""
+    harness_session_id: str | None = None
+    """The harness's own id of the conversation (what ``--resume`` takes)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionSummary:
@@ -107,6 +109,7 @@ class SessionSummary:
             queued=data.get("queued", 0),
             error=data.get("error"),
             branch=data.get("branch"),
+            harness_session_id=data.get("harness_session_id"),
         )
 
     @property
@@ -184,6 +187,9 @@ class DaemonClient:
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.check_version = check_version
+        self.started: dict[str, Any] | None = None
+        """The status of the daemon, when :func:`~aegis.daemon.launch.connect` started it
+        for this client (``None``: it was running)."""
         self._headers = {
             PROTOCOL_HEADER: str(PROTOCOL_VERSION),
             VERSION_HEADER: __version__,
@@ -249,9 +255,9 @@ class DaemonClient:
 
     # --- the daemon -------------------------------------------------------------------------
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self, *, timeout: float | None = None) -> dict[str, Any]:
         """The daemon's status: versions, pid, uptime, sessions, tasks, attached clients."""
-        result: dict[str, Any] = await self._call("GET", "/status")
+        result: dict[str, Any] = await self._call("GET", "/status", timeout=timeout)
         return result
 
     async def stop(self) -> int:
@@ -325,7 +331,7 @@ class DaemonClient:
 
     async def events(
         self, handle: str, after: int = 0, *, follow: bool = True
-    ) -> AsyncIterator[Numbered | StreamEnd]:
+    ) -> AsyncGenerator[Numbered | StreamEnd, None]:
         """The events of ``handle`` numbered above ``after``: the past ones, then (with
         ``follow``) the live ones until the session ends. The last item is a
         :class:`StreamEnd` saying why the stream ended (absent if the connection broke)."""

@@ -1,15 +1,23 @@
 """Starting the project's daemon in the background, finding a running one, stopping it.
 
-A client that needs the daemon calls :func:`connect`: if the socket answers, that is
-the daemon; otherwise it starts ``python -m aegis daemon run`` detached from the
-terminal (a new session, stdin from ``/dev/null``, output appended to
-``.aegis/daemon.log``) and waits, bounded, until the socket answers. Two clients
-starting at once start two processes, but the lock lets one run; the other exits
-with :data:`EXIT_ALREADY_RUNNING` and both clients find the one that runs.
+A client that needs the daemon calls :func:`connect`: if a daemon holds the project's
+lock and the socket answers, that is the daemon; otherwise it starts ``python -m aegis
+daemon run`` detached from the terminal (a new session, stdin from ``/dev/null``,
+output appended to ``.aegis/daemon.log``), through the launcher of
+:mod:`aegis.daemon.detach` so that the daemon is not the client's child, and waits,
+bounded, until the socket answers. Two clients starting at once start two processes,
+but the lock lets one run; the other exits with :data:`EXIT_ALREADY_RUNNING` and both
+clients find the one that runs.
+
+A socket nobody holds the lock for is no daemon's, whatever answers on it (a
+listener that never answers included): a new daemon is started, and takes its place.
+A daemon that holds the lock but does not answer within :data:`PROBE_TIMEOUT` is
+reported, not waited for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,7 +28,7 @@ import anyio
 
 from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
 from aegis.daemon.lock import holder
-from aegis.daemon.protocol import lock_path, log_path
+from aegis.daemon.protocol import lock_path, log_path, socket_path
 from aegis.private_files import open_private, private_dir
 
 EXIT_ALREADY_RUNNING = 3
@@ -29,6 +37,13 @@ EXIT_ALREADY_RUNNING = 3
 START_TIMEOUT_ENV = "AEGIS_DAEMON_START_TIMEOUT"
 _POLL_S = 0.02  # between looks for the socket of a daemon that starts
 DEFAULT_START_TIMEOUT = 60.0
+
+PROBE_TIMEOUT = 10.0
+"""Seconds a running daemon has to answer a client's first request (its status)."""
+POLL_TIMEOUT = 2.0
+"""Seconds each look at a starting daemon's socket waits for an answer."""
+RELEASE_TIMEOUT = 10.0
+"""Seconds the launcher has to exit once let go (it exits at once)."""
 
 
 def start_timeout() -> float:
@@ -42,7 +57,11 @@ def start_timeout() -> float:
 def spawn_daemon(
     config_path: Path, state_dir: Path, *, idle_timeout: float | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start ``aegis daemon run`` for the project of ``config_path``, detached."""
+    """Start ``aegis daemon run`` for the project of ``config_path``, detached.
+
+    Returns the launcher (:mod:`aegis.daemon.detach`): while its stdin is open, it
+    exits with the daemon's status if the daemon exits; :func:`release` lets it go.
+    """
     private_dir(state_dir)
     log = open_private(log_path(state_dir))
     argv = [sys.executable, "-m", "aegis", "--config", str(config_path), "daemon", "run"]
@@ -50,16 +69,28 @@ def spawn_daemon(
         argv += ["--idle-timeout", str(idle_timeout)]
     try:
         return subprocess.Popen(
-            argv,
+            [sys.executable, "-m", "aegis.daemon.detach", *argv],
             cwd=config_path.parent,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=log,
-            start_new_session=True,  # no terminal: Ctrl+C or a closed terminal never reach it
+            start_new_session=True,  # nor does a signal of the terminal reach the launcher
             close_fds=True,
         )
     finally:
         os.close(log)
+
+
+def release(launcher: subprocess.Popen[bytes]) -> None:
+    """Let the launcher go (it exits at once) and reap it. Blocking: call it in a thread."""
+    if launcher.stdin is not None:
+        with contextlib.suppress(OSError):
+            launcher.stdin.close()
+    try:
+        launcher.wait(RELEASE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        launcher.kill()  # the launcher only: the daemon is in a session of its own
+        launcher.wait()
 
 
 def log_tail(state_dir: Path, lines: int = 5) -> str:
@@ -86,18 +117,48 @@ async def connect(
     :class:`~aegis.daemon.client.DaemonVersionMismatch`.
     """
     client = DaemonClient(state_dir, name=name)
-    try:
-        await client.status()
+    pid = holder(lock_path(state_dir))
+    if pid is not None:
+        try:
+            await client.status(timeout=PROBE_TIMEOUT)
+            return client
+        except DaemonNotRunning:
+            pass  # it binds its socket just after taking the lock
+        except DaemonError as exc:
+            if exc.code != "timeout":
+                raise
+            if not _starting(state_dir):
+                raise DaemonError(
+                    f"the aegis daemon (pid {pid or '?'}) does not answer",
+                    hint=f"`aegis daemon restart` restarts it; its log: {log_path(state_dir)}",
+                    code="timeout",
+                ) from None
+        # Another client's daemon, starting: wait for it as for one's own.
+        log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
+        await wait_until_answering(client, None, state_dir, log_from=log_from)
         return client
-    except DaemonNotRunning:
-        if not start:
-            raise
+    if not start:
+        raise DaemonNotRunning(socket_path(state_dir), stale=socket_path(state_dir).exists())
     log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
-    process = await anyio.to_thread.run_sync(
+    launcher = await anyio.to_thread.run_sync(
         lambda: spawn_daemon(config_path, state_dir, idle_timeout=idle_timeout)
     )
-    await wait_until_answering(client, process, state_dir, log_from=log_from)
+    try:
+        await wait_until_answering(client, launcher, state_dir, log_from=log_from)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(release, launcher)
+    client.started = await client.status()
     return client
+
+
+def _starting(state_dir: Path) -> bool:
+    """Whether the daemon holding the lock took it less than the start timeout ago (it
+    writes its pid into the lock file as it takes it)."""
+    try:
+        return time.time() - lock_path(state_dir).stat().st_mtime < start_timeout()
+    except OSError:
+        return False
 
 
 def _log_size(state_dir: Path) -> int:
@@ -126,20 +187,37 @@ def _own_error(state_dir: Path, log_from: int) -> tuple[str, str | None] | None:
 
 
 async def wait_until_answering(
-    client: DaemonClient, process: subprocess.Popen[bytes], state_dir: Path, *, log_from: int = 0
+    client: DaemonClient,
+    process: subprocess.Popen[bytes] | None,
+    state_dir: Path,
+    *,
+    log_from: int = 0,
 ) -> None:
     """Wait until the daemon answers ``client``; fail clearly if it exits or takes too long
-    (with the daemon's own error, if it wrote one to its log after offset ``log_from``)."""
+    (with the daemon's own error, if it wrote one to its log after offset ``log_from``).
+
+    ``process`` is the daemon's launcher, which exits with the daemon's status
+    (``None``: another client started the daemon; it failed if it let the lock go).
+    """
     timeout = start_timeout()
     deadline = time.monotonic() + timeout
     while True:
         try:
-            await client.status()
+            await client.status(timeout=POLL_TIMEOUT)
             return
         except DaemonNotRunning:
             pass
-        status = process.poll()
-        if status is not None and status != EXIT_ALREADY_RUNNING:
+        except DaemonError as exc:
+            if exc.code != "timeout":
+                raise
+            # Not the daemon yet: a dead listener's socket, until the daemon takes its place.
+        if process is not None:
+            status = process.poll()
+            exited = status is not None and status != EXIT_ALREADY_RUNNING
+            how = f" (status {status})"
+        else:  # its status went to the client that started it; its lock is gone
+            exited, how = holder(lock_path(state_dir)) is None, ""
+        if exited:
             own = _own_error(state_dir, log_from)
             if own is not None:  # a project the daemon cannot run: a damaged database…
                 where = f"its log: {log_path(state_dir)}"
@@ -150,7 +228,7 @@ async def wait_until_answering(
                 )
             tail = log_tail(state_dir)
             raise DaemonError(
-                f"the aegis daemon exited as it started (status {status})"
+                f"the aegis daemon exited as it started{how}"
                 + (f": {tail.splitlines()[-1]}" if tail else ""),
                 hint=f"its log: {log_path(state_dir)}",
                 code="start_failed",

@@ -73,7 +73,7 @@ def holder(path: Path) -> int | None:
     """The pid of the daemon holding the lock at ``path``, or ``None`` when none does."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no lock, or .aegis is not a folder
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -9,6 +9,7 @@ code ``protocol_mismatch``. Errors are ``{"error": {"code", "message", "hint"}}`
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -36,6 +37,8 @@ from aegis.session.info import SessionInfo
 
 if TYPE_CHECKING:
     from aegis.daemon.service import Daemon
+
+log = logging.getLogger("aegis.daemon")
 
 VERSION_HEADERS = {PROTOCOL_HEADER: str(PROTOCOL_VERSION), VERSION_HEADER: __version__}
 
@@ -123,7 +126,15 @@ def _endpoint(handler: Handler) -> Handler:
         except Exception as exc:
             error = _as_api_error(exc)
             if error is None:
-                raise
+                # A bug: its traceback goes to the log, and the client gets an answer in
+                # the protocol's form (with the versions) rather than a bare 500.
+                log.exception("%s %s failed", request.method, request.url.path)
+                error = ApiError(
+                    500,
+                    "internal_error",
+                    f"the daemon failed: {type(exc).__name__}: {exc}",
+                    "its log has the details: `aegis daemon logs`",
+                )
             return error.response()
         finally:
             daemon.requests -= 1
@@ -235,6 +246,7 @@ async def status(request: Request) -> Response:
             "clients": [
                 {"name": a.name, "handle": a.handle, "since": a.since} for a in daemon.attached
             ],
+            "previous_crash": daemon.previous_crash,
         }
     )
 

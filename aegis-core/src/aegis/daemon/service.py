@@ -19,18 +19,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from aegis import __version__
 from aegis.config.loader import Project
-from aegis.daemon.feed import EventFeed
+from aegis.daemon import crashes
+from aegis.daemon.feed import ENDED_STATES, EventFeed
 from aegis.daemon.lock import DaemonLock
 from aegis.daemon.protocol import config_digest, lock_path, socket_path
 from aegis.daemon.runs import WorkflowRuns
 from aegis.daemon.unixpath import reachable
+from aegis.events import Event, StateChanged
 from aegis.private_files import private_dir
+from aegis.queue.owner import current_owner
 
 if TYPE_CHECKING:
     from aegis.runtime import Runtime
@@ -85,7 +89,13 @@ class Daemon:
         self.requests = 0
         """Requests being served now (event streams included)."""
         self.stopping = anyio.Event()
+        self.serving = anyio.Event()
+        """Set once the socket answers (the runtime has started)."""
         self.stop_reason = ""
+        self.previous_crash: crashes.Report | None = None
+        """What the previous daemon interrupted, when it stopped unexpectedly."""
+        self._live: dict[str, str] = {}
+        """The live sessions (handle: profile), as .aegis/daemon.json records them."""
         self._streams: set[anyio.CancelScope] = set()
 
     def stop(self, reason: str) -> None:
@@ -115,15 +125,25 @@ class Daemon:
         _private_dir(self.state_dir)
         lock = DaemonLock(lock_path(self.state_dir))
         await anyio.to_thread.run_sync(lock.acquire)
+        in_order = False
         try:
             sock = _bind(self.socket_path)
             try:
+                # The lock is ours: a record left in .aegis is a dead daemon's.
+                previous = await anyio.to_thread.run_sync(crashes.read_state, self.state_dir)
+                await self._write_state()
                 # Subscribed before the runtime starts: the feed must see every event of
                 # every session from its first (queue workers may start at once).
-                with self.runtime.sessions.subscribe_numbered() as events:
+                with (
+                    self.runtime.sessions.subscribe_numbered() as events,
+                    self.runtime.sessions.subscribe() as lives,
+                ):
                     async with self.runtime, anyio.create_task_group() as tg:
                         tg.start_soon(self.feed.run, events)
                         tg.start_soon(self.runs.run)
+                        tg.start_soon(self._track_live_sessions, lives)
+                        if previous is not None:
+                            await self._report_crash(previous)
                         server = LocalHttpServer(build_app(self), sock)
                         try:
                             await server.start(tg)
@@ -136,6 +156,7 @@ class Daemon:
                             )
                             tg.start_soon(self._watch_idle)
                             tg.start_soon(self._watch_socket, os.stat(self.socket_path).st_ino)
+                            self.serving.set()
                             await self.stopping.wait()
                         finally:
                             with anyio.CancelScope(shield=True):
@@ -144,13 +165,71 @@ class Daemon:
                                     scope.cancel()
                                 await server.wait_stopped()
                             tg.cancel_scope.cancel()
+                in_order = True
+            except anyio.get_cancelled_exc_class():
+                in_order = True  # stopped by a signal: the runtime stopped in order
+                raise
             finally:
                 sock.close()
                 self.socket_path.unlink(missing_ok=True)
         finally:
+            if in_order:
+                crashes.remove_state(self.state_dir)
             lock.release()
             log.info("stopped")
         return self.stop_reason
+
+    async def _write_state(self) -> None:
+        """Rewrite .aegis/daemon.json: who this daemon is, and its live sessions."""
+        record = {
+            "pid": os.getpid(),
+            "owner": current_owner(),
+            "started_at": self.started_at,
+            "aegis_version": __version__,
+            "live": dict(self._live),
+        }
+        try:
+            await anyio.to_thread.run_sync(crashes.write_state, self.state_dir, record)
+        except OSError as exc:
+            # A full disk must not stop the daemon: only the report after a crash of
+            # this daemon would miss these sessions.
+            log.warning("cannot record the live sessions in %s: %s", crashes.STATE_NAME, exc)
+
+    async def _track_live_sessions(
+        self, stream: MemoryObjectReceiveStream[tuple[str, Event]]
+    ) -> None:
+        """Keep the live sessions in .aegis/daemon.json, for the next daemon to report
+        if this one dies."""
+        ended: set[str] = set()
+        async for handle, event in stream:
+            if isinstance(event, StateChanged) and event.state in ENDED_STATES:
+                ended.add(handle)
+                if self._live.pop(handle, None) is None:
+                    continue
+            elif handle in self._live or handle in ended:
+                continue
+            else:
+                self._live[handle] = self.runtime.sessions.get(handle).profile
+            await self._write_state()
+
+    async def _report_crash(self, previous: dict[str, Any]) -> None:
+        """Put together (and log) what the dead daemon of ``previous`` interrupted, once
+        the runtime's recovery has ended its tasks and workflow runs."""
+        from aegis.queue.backend import INTERRUPTED
+        from aegis.workflow.runner import STALE_RUN, RunStatus, load_runs
+
+        tasks = [
+            task
+            for task in await self.runtime.queues.list_tasks(status="failed", limit=None)
+            if task.error == INTERRUPTED
+        ]
+        runs = [
+            run
+            for run in await anyio.to_thread.run_sync(load_runs, self.state_dir)
+            if run.status is RunStatus.crashed and run.error == STALE_RUN
+        ]
+        self.previous_crash = crashes.report(previous, tasks, runs)
+        log.warning("%s", crashes.notice(self.previous_crash))
 
     async def idle(self, *, serving: int = 0) -> bool:
         """Whether nothing would be lost if the daemon stopped now (``serving``: requests
