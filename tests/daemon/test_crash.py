@@ -16,7 +16,14 @@ from aegis.events import TurnEnd
 from aegis.queue.backend import INTERRUPTED
 from aegis.session.transcript import MAX_LAG_S
 from aegis.testing.processes import alive, wait_gone
-from tests.daemon.conftest import daemon_pid, make_project, start_daemon, stop_daemon, wait_until
+from tests.daemon.conftest import (
+    aegis,
+    daemon_pid,
+    make_project,
+    start_daemon,
+    stop_daemon,
+    wait_until,
+)
 from tests.e2e.test_exit_paths import processes_in
 
 
@@ -36,18 +43,32 @@ def test_after_kill_9_the_next_client_starts_a_daemon_that_recovers(tmp_path: Pa
                         break
             task = await daemon.enqueue("work", "slow")
             with anyio.fail_after(60):
-                while (await daemon.task(task["id"]))["status"] != "running":
+                while (task := await daemon.task(task["id"]))["status"] != "running" or not (
+                    task["worker_handle"]
+                ):
                     await anyio.sleep(0.05)
             await anyio.sleep(MAX_LAG_S + 0.5)  # what a kill -9 may lose of a transcript
-            return handle, task["id"]
+            return handle, task["id"], task["worker_handle"]
 
-        handle, task_id = anyio.run(before)
+        handle, task_id, worker = anyio.run(before)
         agents = processes_in(project, exclude=first)
         assert len(agents) >= 2  # the session's agent and the task's worker
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: not alive(first), 30, "the daemon to die")
         # Orphaned agents see their stdin close and leave.
         assert wait_gone(agents, timeout=30) == []
+
+        # The next client starts a daemon, and says what the dead one interrupted.
+        asked = aegis(project, "ask", "offline", "hello")
+        assert asked.returncode == 0 and asked.stdout == "hi there\n", asked.stderr
+        live = ", ".join(f"{h} (offline)" for h in sorted([handle, worker]))
+        notice = (
+            f"the previous aegis daemon (pid {first}) stopped unexpectedly; interrupted: "
+            f"sessions {live}; task {task_id} on work (failed)"
+        )
+        assert asked.stderr.splitlines() == [notice]
+        assert aegis(project, "ask", "offline", "hello").stderr == ""  # said once
+        assert f"started after a crash: {notice}" in aegis(project, "daemon", "status").stdout
 
         async def after() -> None:
             with anyio.fail_after(120):

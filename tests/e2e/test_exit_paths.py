@@ -65,9 +65,25 @@ def processes_in(folder: Path, *, exclude: int | None = None) -> list[int]:
 
 
 def agents_in(folder: Path, *, exclude: int | None = None) -> list[int]:
-    """The processes working in ``folder`` but its daemon (agents and their tools)."""
+    """The processes working in ``folder`` but its daemon and the daemon's launcher
+    (agents and their tools)."""
     daemon = holder(lock_path(folder / ".aegis"))
-    return [pid for pid in processes_in(folder, exclude=exclude) if pid != daemon]
+    return [
+        pid
+        for pid in processes_in(folder, exclude=exclude)
+        if pid != daemon and not _is_daemon(pid)
+    ]
+
+
+def _is_daemon(pid: int) -> bool:
+    """Whether ``pid`` is a daemon (maybe before it has taken its lock) or its launcher."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"aegis.daemon.detach" in argv or any(
+        argv[i : i + 2] == [b"daemon", b"run"] for i in range(len(argv))
+    )
 
 
 MODES = {"daemon": (), "no-daemon": ("--no-daemon",)}

@@ -18,7 +18,7 @@ from aegis.cli._runtime import run_command
 
 if TYPE_CHECKING:
     from aegis.config.loader import ProjectFiles
-    from aegis.daemon.client import DaemonClient
+    from aegis.daemon.client import DaemonClient, DaemonError
 
 
 def daemon_wanted(ctx: click.Context) -> bool:
@@ -57,17 +57,29 @@ async def project_daemon(
     """A client of ``project``'s daemon, which is started first when none answers.
 
     ``name`` says who the client is (``cli:ask``): the daemon shows it among the
-    attached clients and as who started the sessions it spawns.
+    attached clients and as who started the sessions it spawns. A daemon of another
+    aegis version is an error (its hint: ``aegis daemon restart``), unless on a
+    terminal the user accepts to restart it; a daemon started after one that stopped
+    unexpectedly is announced with what that one interrupted.
 
     A daemon that loaded ``.aegis.py`` before its last change is restarted first when
     it is idle (nothing would be lost), so that the command runs the file as it is;
-    a busy one is left running, with a warning saying how to restart it (on stderr,
-    unless ``quiet``: a full-screen frontend says nothing there).
+    a busy one is left running, with a warning saying how to restart it. ``quiet``:
+    a full-screen frontend, which owns the terminal: nothing is asked or said on
+    stderr (another version is raised; ``client.started`` holds a crash report).
     """
+    from aegis.daemon.client import DaemonVersionMismatch
     from aegis.daemon.launch import connect, stop
     from aegis.daemon.protocol import config_digest
 
-    client = await connect(project.path, project.state_dir, name=name, start=start)
+    try:
+        client = await connect(project.path, project.state_dir, name=name, start=start)
+    except DaemonVersionMismatch as exc:
+        if quiet or not (start and _on_terminal() and await _restart_wanted(project, exc)):
+            raise
+        pid = await stop(project.state_dir)
+        click.secho(f"stopped the aegis daemon (pid {pid})", dim=True, err=True)
+        client = await connect(project.path, project.state_dir, name=name)
     if not quiet:
         say_if_crashed(client)
     status = await client.status()
@@ -93,6 +105,44 @@ async def project_daemon(
             err=True,
         )
     return await connect(project.path, project.state_dir, name=name, start=start)
+
+
+def _on_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+async def _restart_wanted(project: ProjectFiles, mismatch: DaemonError) -> bool:
+    """Ask whether to restart the daemon of another version with this aegis, saying what
+    it runs (which restarting stops); the default is no when it runs anything."""
+    import anyio
+
+    from aegis.daemon.client import DaemonClient, DaemonError
+
+    running = "it may run sessions and tasks"
+    busy = True
+    try:
+        other = DaemonClient(project.state_dir, name="cli:restart?", check_version=False)
+        status = await other.status(timeout=10)
+        sessions = int(status["sessions"]["live"])
+        tasks = int(status["tasks"]["running"]) + int(status["tasks"]["queued"])
+        busy = bool(sessions or tasks)
+        running = (
+            f"it runs {sessions} session{'s' * (sessions != 1)} and "
+            f"{tasks} task{'s' * (tasks != 1)}"
+        )
+    except (DaemonError, KeyError, TypeError, ValueError):
+        pass  # a daemon of another protocol may not say; assume the worst
+    click.secho(f"{mismatch.message}.", fg="yellow", err=True)
+    question = (
+        f"Restart it with this aegis? {running}" + (": they would be stopped" if busy else "") + "."
+    )
+    answer: bool = await anyio.to_thread.run_sync(
+        lambda: click.confirm(question, default=not busy, err=True),
+        abandon_on_cancel=True,
+    )
+    return answer
 
 
 def say_if_crashed(client: DaemonClient) -> None:
