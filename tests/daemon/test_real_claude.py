@@ -12,7 +12,7 @@ from aegis.daemon.client import DaemonClient, Numbered
 from aegis.events import SessionStarted, TextDelta, TurnEnd, UserMessage
 from aegis.testing.fakemodel import FakeModelServer, Reply, Script
 from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
-from tests.e2e.test_exit_paths import processes_in
+from tests.e2e.test_exit_paths import agents_in, processes_in
 from tests.support.clis import claude_env
 
 pytestmark = pytest.mark.anyio
@@ -83,6 +83,39 @@ def test_a_workflow_delegating_to_a_claude_queue_runs_in_the_daemon(tmp_path: Pa
             run = json.loads(aegis(project, "workflow", "show", "last", "--json").stdout)
             assert (task["status"], task["sender"]) == ("done", f"workflow:{run['id']}")
             assert run["status"] == "ok"
+        finally:
+            stop_daemon(project)
+        assert processes_in(project) == []
+
+
+def test_aegis_ask_on_claude_goes_through_the_daemon(tmp_path: Path) -> None:
+    with FakeModelServer(Script().on(r"hello claude", Reply(text="hello from claude"))) as model:
+        claude = claude_env(tmp_path / "claude", model.url)
+        config = (
+            "from aegis.config import Agent, ClaudeCode\n"
+            f"agents = {{'lead': Agent(provider=ClaudeCode(executable={str(claude.executable)!r},"
+            f" env={claude.env!r}))}}\n"
+            "default_agent = 'lead'\n"
+        )
+        project = make_project(tmp_path / "project", config)
+        try:
+            asked = aegis(project, "ask", "lead", "hello claude")  # starts the daemon
+            assert asked.returncode == 0, asked.stderr
+            assert asked.stdout == "hello from claude\n"
+            pid = daemon_pid(project)
+            assert pid is not None
+            listed = aegis(project, "ps", "--all", "--json")
+            [session] = json.loads(listed.stdout)
+            assert (session["provider"], session["started_by"], session["state"]) == (
+                "claude-code",
+                "client:cli:ask",
+                "closed",
+            )
+            assert session["cost_usd"]
+            # The daemon gave the agent aegis's tools: claude was started with its MCP server.
+            [request] = [r for r in model.requests if "hello claude" in r.user_text]
+            assert any(name.startswith("mcp__aegis__") for name in request.tools)
+            assert agents_in(project) == []  # the session's claude is gone; the daemon stays
         finally:
             stop_daemon(project)
         assert processes_in(project) == []
