@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,6 +242,8 @@ def test_a_daemon_that_never_answers_is_reported_not_waited_for(project: Path) -
     state.mkdir(mode=0o700)
     hung = DaemonLock(lock_path(state))  # held here: a daemon that runs, but is stuck
     hung.acquire()
+    an_hour_ago = time.time() - 3600  # long started: not one still starting
+    os.utime(lock_path(state), (an_hour_ago, an_hour_ago))
     mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     mute.bind(str(socket_path(state)))
     mute.listen()
