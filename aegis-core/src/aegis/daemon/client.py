@@ -246,6 +246,12 @@ class DaemonClient:
                 hint="`aegis daemon logs` shows what it does",
                 code="timeout",
             ) from None
+        except ConnectionError as exc:
+            raise DaemonError(
+                f"the daemon closed the connection without answering {method} {target}",
+                hint="`aegis daemon logs` shows what it does",
+                code="connection_lost",
+            ) from exc
         try:
             body = reply.json()
         except ValueError:

@@ -94,7 +94,12 @@ class _Exchange:
 
     async def _next(self) -> Any:
         while True:
-            event = self.conn.next_event()
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                # Closed before a whole answer (a daemon that died as it started): a broken
+                # connection, for the caller to handle as one, not a parsing failure.
+                raise ConnectionError(f"the connection broke: {exc}") from None
             if event is h11.NEED_DATA:
                 try:
                     data = await self.stream.receive(CHUNK)

@@ -208,9 +208,10 @@ async def wait_until_answering(
         except DaemonNotRunning:
             pass
         except DaemonError as exc:
-            if exc.code != "timeout":
+            if exc.code not in ("timeout", "connection_lost"):
                 raise
-            # Not the daemon yet: a dead listener's socket, until the daemon takes its place.
+            # Not the daemon yet (a dead listener's socket, until the daemon takes its
+            # place), or a daemon that closed the connection as it exited: see below.
         if process is not None:
             status = process.poll()
             exited = status is not None and status != EXIT_ALREADY_RUNNING
