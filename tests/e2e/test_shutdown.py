@@ -184,17 +184,42 @@ def test_serve_stops_on_sigterm_after_a_spawn_failed_on_a_full_disk(project: Pat
         assert processes_in(project) == []
 
 
-def test_closing_the_terminal_of_the_tui_stops_its_agents_and_their_tools(project: Path) -> None:
+def run_a_tool_in_the_tui(terminal: Tmux, project: Path) -> None:
+    """Start the TUI in ``terminal`` and have its agent run ``sleep 120``."""
+    terminal.wait_for("session started", timeout=60)
+    terminal.keys("sleeper", "Enter")
+    deadline = time.monotonic() + 60
+    while not any("sleep 120" in cmdline(pid) for pid in processes_in(project)):
+        assert time.monotonic() < deadline, terminal.screen()
+        time.sleep(0.1)
+
+
+def test_closing_the_terminal_of_the_tui_detaches_and_its_agents_go_on(project: Path) -> None:
     assert shutil.which("tmux"), "tmux is needed (Debian: apt-get install tmux)"
     terminal = Tmux(project)
     terminal.start(f"{AEGIS} tui")
     try:
-        terminal.wait_for("session started", timeout=60)
-        terminal.keys("sleeper", "Enter")
-        deadline = time.monotonic() + 60
-        while not any("sleep 120" in cmdline(pid) for pid in processes_in(project)):
-            assert time.monotonic() < deadline, terminal.screen()
-            time.sleep(0.1)
+        run_a_tool_in_the_tui(terminal, project)
+        tui = [pid for pid in processes_in(project) if " tui" in cmdline(pid)]
+        assert len(tui) == 1, [cmdline(pid) for pid in processes_in(project)]
+    finally:
+        terminal.kill()  # the terminal goes away: the TUI gets SIGHUP and detaches
+    assert wait_gone(tui, timeout=60) == []
+    # The agent and its tool live in the daemon, not in the terminal that went away.
+    assert any("sleep 120" in cmdline(pid) for pid in processes_in(project))
+    stopped = aegis_in(project, "daemon", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert wait_gone(processes_in(project), timeout=60) == []
+
+
+def test_closing_the_terminal_of_a_tui_without_daemon_stops_its_agents_and_tools(
+    project: Path,
+) -> None:
+    assert shutil.which("tmux"), "tmux is needed (Debian: apt-get install tmux)"
+    terminal = Tmux(project)
+    terminal.start(f"{AEGIS} --no-daemon tui")
+    try:
+        run_a_tool_in_the_tui(terminal, project)
         running = processes_in(project)
     finally:
         terminal.kill()  # the terminal goes away: its processes get SIGHUP
