@@ -20,9 +20,10 @@ process of every host, by PostgreSQL's transactions:
 
 The calls are synchronous, as the protocol asks (the queue manager runs them in
 worker threads): one connection behind a lock, opened on first use and opened
-again after it broke (a restarted server, a lost network). A call that meets a
-broken connection fails with a transient :class:`~aegis.errors.StateError`; the
-next one reconnects.
+again after it broke (a restarted server, a lost network). A connection found
+broken when a call begins its transaction is replaced at once; one that breaks
+during a call fails that call with a transient :class:`~aegis.errors.StateError`
+(the queue manager tries a task's end again later), and the next call reconnects.
 """
 
 from __future__ import annotations
@@ -178,17 +179,43 @@ class PostgresQueueBackend:
                 self._conn.close()
             self._conn = None
 
+    def _begin(self) -> psycopg.Connection[Row]:
+        """The connection, in a new transaction.
+
+        A connection found broken at ``BEGIN`` (the server restarted, or a network
+        path dropped it, since its last use) is replaced once: nothing of this
+        transaction was sent, so trying again on a new one is safe.
+        """
+        for attempt in range(2):
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+            except psycopg.OperationalError as exc:
+                self._drop()
+                if attempt:
+                    raise self._unreachable(exc) from exc
+                continue
+            return conn
+        raise AssertionError("unreachable")
+
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Row]]:
         """One transaction: committed on success, else rolled back."""
         with self._lock:
-            conn = self._connection()
+            conn = self._begin()
             try:
-                with conn.transaction():
-                    yield conn
+                yield conn
+                conn.execute("COMMIT")
             except psycopg.OperationalError as exc:
+                # Broken mid-transaction: the server rolls back what did not commit.
                 self._drop()
                 raise self._unreachable(exc) from exc
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    self._drop()
+                raise
 
     def _rows(self, query: Any, params: tuple[Any, ...] = ()) -> list[Row]:
         with self._tx() as conn:

@@ -1,0 +1,62 @@
+"""The PostgreSQL server restarted while a runtime's queue manager runs tasks on it:
+the manager reconnects, and no task or callback is lost or doubled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aegis.events import UserMessage
+from aegis.queue import Queue
+from aegis.queue.task import TaskStatus
+from tests.queue.fakes import driver_for, running, until
+from tests.session.fake_provider import FakeDriver
+from tests.support.postgres import PostgresServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
+
+SERIAL = Queue("serial", agent_profile="worker", max_parallel=1)
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_a_server_restart_mid_task_loses_and_doubles_nothing(
+    tmp_path: Path, queue_store: str, postgres_server: PostgresServer
+) -> None:
+    async with running(tmp_path, SERIAL) as env:
+        boss = await env.sessions.spawn("boss")
+        boss_driver = FakeDriver.instances[-1]
+        boss_driver.release.set()  # the callback saying "reply: hold on" must not hold the boss
+        with env.sessions.subscribe(boss) as events:
+            held = await env.queues.enqueue(
+                "serial", "hold on", sender=f"agent:{boss}", callback=True
+            )
+            before = await env.queues.enqueue(
+                "serial", "before", sender=f"agent:{boss}", callback=True
+            )
+            await until(lambda: driver_for("hold on") is not None)
+            # The server goes away and comes back while the task runs.
+            await anyio.to_thread.run_sync(postgres_server.restart)
+            worker = driver_for("hold on")
+            assert worker is not None
+            worker.release.set()  # its end is recorded on a connection that broke
+            after = await env.queues.enqueue(
+                "serial", "after", sender=f"agent:{boss}", callback=True
+            )
+            tasks = [await env.queues.wait(i, timeout=30) for i in (held, before, after)]
+            await until(lambda: not env.backend.pending_callbacks(), timeout=30)
+            await anyio.sleep(0.5)  # room for a wrongful second delivery
+            await env.sessions.drain(boss, timeout=10)
+        messages = [event async for _, event in events if isinstance(event, UserMessage)]
+        listed = await env.queues.list_tasks(limit=None)
+    assert [t.status for t in tasks] == [TaskStatus.done] * 3
+    assert [t.id for t in listed] == [held, before, after]  # none lost, none doubled
+    # One callback each: every task's id is in exactly one message the boss got.
+    for task_id in (held, before, after):
+        assert len([m for m in messages if task_id in m.text]) == 1, task_id
+    assert [d.prompts[0] for d in FakeDriver.instances if d is not boss_driver] == [
+        "hold on",
+        "before",
+        "after",
+    ]
