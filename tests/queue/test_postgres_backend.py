@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from aegis.errors import ConfigError, StateError
+from aegis.queue.backend import PayloadTooLarge
 from aegis.queue.task import TaskStatus
 from aegis_queue_postgres import Postgres
 from aegis_queue_postgres.backend import MAX_PAYLOAD_BYTES, PostgresQueueBackend
 from aegis_queue_postgres.migrations import LATEST
-from tests.fixtures.fakes import aegis_in
+from tests.fixtures.fakes import AEGIS, aegis_in, clean_env
 from tests.support.postgres import PASSWORD, PASSWORD_ENV
 
 CONFIG = """
@@ -60,6 +61,22 @@ def test_a_project_chooses_it_in_aegis_py_and_migrates_it_with_a_command(
     assert done.stdout.strip() == "hi"
     listed = aegis_in(project, "queue", "list", "--json")
     assert json.loads(listed.stdout)[0]["done"] == 1
+    # A 10 MB payload, through the daemon and without it: the CLI's one voice.
+    for mode in ([], ["--no-daemon"]):
+        refused = subprocess.run(
+            [AEGIS, *mode, "queue", "enqueue", "work", "-"],
+            input="x" * (10 << 20),
+            cwd=project,
+            env=clean_env(home=project),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 1, mode
+        assert refused.stderr.startswith(
+            "error: a task's payload is at most 1024 KiB; this one is 10240 KiB\n"
+            "  hint: put large inputs in a file"
+        ), refused.stderr
     # The task is in the database, not in .aegis/queue.db; the password is nowhere on disk.
     backend = PostgresQueueBackend(postgres_url, password=PASSWORD)
     assert [t.payload for t in backend.list()] == ["hello"]
@@ -95,7 +112,7 @@ def test_mistakes_get_clear_errors(
 
     backend = PostgresQueueBackend(postgres_url, password=PASSWORD)
     backend.migrate()
-    with pytest.raises(ValueError, match="at most 1024 KiB; this one is 10240 KiB"):
+    with pytest.raises(PayloadTooLarge, match="at most 1024 KiB; this one is 10240 KiB"):
         backend.add("work", "x" * (10 * 1024 * 1024))
     assert backend.add("work", "y" * MAX_PAYLOAD_BYTES).payload == "y" * MAX_PAYLOAD_BYTES
     backend.close()

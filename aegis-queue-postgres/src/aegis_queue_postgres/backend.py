@@ -40,7 +40,7 @@ from psycopg.rows import dict_row
 
 from aegis.errors import StateError
 from aegis.events import Usage
-from aegis.queue.backend import INTERRUPTED
+from aegis.queue.backend import INTERRUPTED, PayloadTooLarge
 from aegis.queue.task import ENDED, TaskRecord, Tasks, TaskStatus, new_task_id
 from aegis_queue_postgres.migrations import LATEST, current_version, migrate
 
@@ -258,9 +258,9 @@ class PostgresQueueBackend:
     ) -> TaskRecord:
         size = len(payload.encode("utf-8", "surrogatepass"))
         if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(
+            raise PayloadTooLarge(
                 f"a task's payload is at most {MAX_PAYLOAD_BYTES // 1024} KiB; this one is "
-                f"{size // 1024} KiB (put large inputs in a file and name it in the payload)"
+                f"{size // 1024} KiB"
             )
         with self._tx() as conn:
             # Under the schema's lock, after the largest id: id order is commit order.

@@ -323,6 +323,7 @@ async def aegis_enqueue(
     its final answer is the task's result. With callback (the default) the result (or
     the error) reaches you as one message from queue:<name> naming the task id; without
     it, ask aegis_task_status."""
+    from aegis.queue.backend import PayloadTooLarge
     from aegis.queue.manager import UnknownQueue
 
     check_size("payload", payload)
@@ -332,6 +333,8 @@ async def aegis_enqueue(
         task_id = await ctx.queues.enqueue(queue, payload, sender=ctx.sender, callback=callback)
     except UnknownQueue as exc:
         raise ToolError(str(exc)) from None
+    except PayloadTooLarge as exc:
+        raise ToolError(f"{exc}: {exc.hint}") from None
     detail = (
         f"queued; its result will arrive in your inbox as a message from queue:{queue}"
         if callback

@@ -227,10 +227,14 @@ def enqueue(
         click.secho(f"{task_id} queued on {queue_name}; waiting…", dim=True, err=True)
         return await queues.wait(task_id, timeout=timeout)
 
+    from aegis.queue.backend import PayloadTooLarge
+
     try:
         task = _with_queues(project, add_and_maybe_wait, dispatch=wait)
     except TimeoutError:
         raise _timed_out(timeout) from None
+    except PayloadTooLarge as exc:
+        raise CliError(str(exc), hint=exc.hint) from None
     if as_json:
         print_json(task.as_dict())
     elif not wait:

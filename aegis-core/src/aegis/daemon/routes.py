@@ -67,6 +67,7 @@ def _as_api_error(error: Exception) -> ApiError | None:
     from aegis.daemon.runs import UnknownRun
     from aegis.daemon.terminal_routes import api_error
     from aegis.errors import ConfigError, DriverError, MessageRefused, StateError
+    from aegis.queue.backend import PayloadTooLarge
     from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
     from aegis.session.handles import HandleTaken
     from aegis.session.manager import SessionClosed, UnknownSession
@@ -86,6 +87,8 @@ def _as_api_error(error: Exception) -> ApiError | None:
         return ApiError(404, "unknown_run", str(error), "`aegis workflow runs` lists the runs")
     if isinstance(error, UnknownQueue):
         return ApiError(404, "unknown_queue", str(error))
+    if isinstance(error, PayloadTooLarge):
+        return ApiError(413, "payload_too_large", str(error), error.hint)
     if isinstance(error, SessionClosed):
         return ApiError(409, "session_ended", str(error))
     if isinstance(error, HandleTaken):

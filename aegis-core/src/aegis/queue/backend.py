@@ -27,6 +27,15 @@ INTERRUPTED = "interrupted: aegis stopped while this task ran"
 """The error of a task that was running when the aegis process running it stopped."""
 
 
+class PayloadTooLarge(ValueError):
+    """A backend refuses a payload larger than it stores (``add`` raises it).
+
+    ``str(error)`` says the limit and the size; ``hint`` the way out.
+    """
+
+    hint = "put large inputs in a file of the project and name the file in the payload"
+
+
 @runtime_checkable
 class QueueBackend(Protocol):
     """Durable storage of queued tasks, and the outbox of their callbacks.
@@ -46,7 +55,10 @@ class QueueBackend(Protocol):
         attempt: int = 1,
         retry_of: str | None = None,
     ) -> TaskRecord:
-        """Store a new queued task and return it; its id sorts after every earlier task's."""
+        """Store a new queued task and return it; its id sorts after every earlier task's.
+
+        A backend with a size limit raises :class:`PayloadTooLarge` above it.
+        """
         ...
 
     def claim(self, queue: str, max_parallel: int, owner: str) -> TaskRecord | None:
