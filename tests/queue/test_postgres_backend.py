@@ -52,7 +52,8 @@ def test_a_project_chooses_it_in_aegis_py_and_migrates_it_with_a_command(
 
     first = aegis_in(project, "queue", "migrate")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"applied migration 1: now at version {LATEST}"
+    steps = ", ".join(str(step) for step in range(1, LATEST + 1))
+    assert first.stdout.strip() == f"applied migrations {steps}: now at version {LATEST}"
     again = aegis_in(project, "queue", "migrate")
     assert again.stdout.strip() == f"up to date: version {LATEST}"
 
@@ -208,3 +209,34 @@ def test_max_parallel_holds_across_worker_processes_and_each_task_ends_once(
     # FIFO: the tasks started in the order they were enqueued.
     by_start = sorted(tasks, key=lambda t: (t.started_at, t.id))
     assert [t.id for t in by_start] == ids
+
+
+def test_a_claim_whose_heartbeats_stop_is_failed_after_its_lease_once_with_one_callback(
+    postgres_url: str,
+) -> None:
+    # Two processes on hosts that cannot see each other: only the lease tells.
+    lease = 3.0
+    one = PostgresQueueBackend(postgres_url, password=PASSWORD, lease_seconds=lease)
+    one.migrate()
+    two = PostgresQueueBackend(postgres_url, password=PASSWORD, lease_seconds=lease)
+    kept = one.add("work", "kept", sender="agent:boss", callback=True)
+    lost = one.add("work", "lost", sender="agent:boss", callback=True)
+    assert one.claim("work", 5, "host-a:10:1") is not None
+    assert one.claim("work", 5, "host-b:20:1") is not None
+    alive = lambda owner: True  # noqa: E731  # other hosts: cannot be judged from here
+    deadline = time.monotonic() + 2 * lease
+    while time.monotonic() < deadline:  # host-a beats, host-b has gone silent: two leases
+        one.heartbeat("host-a:10:1", ["work"])
+        time.sleep(lease / 10)
+    found = one.recover(alive) + two.recover(alive)
+    assert [t.id for t in found] == [lost.id]
+    assert found[0].status is TaskStatus.failed and "host-b:20:1" in (found[0].error or "")
+    assert "stopped renewing its claim for over 3s" in (found[0].error or "")
+    assert one.recover(alive) == [] and two.recover(alive) == []
+    assert [t.id for t in one.pending_callbacks()] == [lost.id]  # one callback
+    still = one.get(kept.id)
+    assert still is not None and still.status is TaskStatus.running
+    # The silent process comes back and reports its end: the first end stands.
+    assert two.finish(lost.id, TaskStatus.done, result="late") is None
+    one.close()
+    two.close()

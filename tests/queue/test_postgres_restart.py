@@ -60,3 +60,29 @@ async def test_a_server_restart_mid_task_loses_and_doubles_nothing(
         "before",
         "after",
     ]
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_a_task_longer_than_its_lease_runs_on_while_the_manager_beats(
+    tmp_path: Path, queue_store: str, postgres_url: str
+) -> None:
+    from aegis_queue_postgres.backend import PostgresQueueBackend
+    from tests.queue import fakes
+    from tests.support.postgres import PASSWORD
+
+    def short_leases(root: Path) -> PostgresQueueBackend:
+        return PostgresQueueBackend(postgres_url, password=PASSWORD, lease_seconds=1.0)
+
+    fakes._open_backend.append(short_leases)
+    try:
+        async with running(tmp_path, SERIAL, recover_interval=0.2) as env:
+            task_id = await env.queues.enqueue("serial", "hold long")
+            await until(lambda: driver_for("hold long") is not None)
+            await anyio.sleep(3.0)  # three leases, each renewed by the manager's heartbeats
+            worker = driver_for("hold long")
+            assert worker is not None
+            worker.release.set()
+            task = await env.queues.wait(task_id, timeout=10)
+    finally:
+        fakes._open_backend.remove(short_leases)
+    assert task.status is TaskStatus.done and task.error is None

@@ -29,7 +29,7 @@ during a call fails that call with a transient :class:`~aegis.errors.StateError`
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -46,6 +46,13 @@ from aegis_queue_postgres.migrations import LATEST, current_version, migrate
 
 CONNECT_TIMEOUT = 10
 """Seconds to reach the server before a call fails (a URL that points nowhere)."""
+LEASE_SECONDS = 60.0
+"""How long a claim holds without a heartbeat (the queue manager beats every third)."""
+LEASE_EXPIRED = (
+    "lost: the aegis process running it ({owner}) stopped renewing its claim for over "
+    "{lease:g}s (it died, or lost the database)"
+)
+"""The error of a task whose lease ran out: it is failed, not run again (retry it)."""
 MAX_PAYLOAD_BYTES = 1 << 20
 """The largest payload (UTF-8 bytes) a task may carry: a prompt, not a file."""
 
@@ -93,9 +100,17 @@ def _record(row: Row) -> TaskRecord:
 class PostgresQueueBackend:
     """The :class:`~aegis.queue.backend.QueueBackend` on one PostgreSQL schema."""
 
-    def __init__(self, url: str, *, password: str | None = None, schema: str = "aegis") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        schema: str = "aegis",
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.url = url
         self.schema = schema
+        self.lease_seconds = lease_seconds
         self._password = password
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Row] | None = None
@@ -297,10 +312,17 @@ class PostgresQueueBackend:
             if running is not None and running["n"] >= max_parallel:
                 return None
             row = conn.execute(
-                f"UPDATE tasks SET status = %s, owner = %s, started_at = {_NOW}"
+                f"UPDATE tasks SET status = %s, owner = %s, started_at = {_NOW},"
+                f" lease_until = {_NOW} + %s"
                 " WHERE id = (SELECT id FROM tasks WHERE queue = %s AND status = %s"
                 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
-                (TaskStatus.running.value, owner, queue, TaskStatus.queued.value),
+                (
+                    TaskStatus.running.value,
+                    owner,
+                    self.lease_seconds,
+                    queue,
+                    TaskStatus.queued.value,
+                ),
             ).fetchone()
         return _record(row) if row is not None else None
 
@@ -396,7 +418,24 @@ class PostgresQueueBackend:
             counts.setdefault(row["queue"], {})[row["status"]] = row["n"]
         return counts
 
+    def heartbeat(self, owner: str, queues: Sequence[str]) -> None:
+        """Renew the leases of ``owner``'s running tasks, and record that it lives."""
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE tasks SET lease_until = {_NOW} + %s WHERE owner = %s AND status = %s",
+                (self.lease_seconds, owner, TaskStatus.running.value),
+            )
+            conn.execute(
+                "INSERT INTO workers (owner, host, pid, queues, started_at, heartbeat_at)"
+                f" VALUES (%s, %s, %s, %s, {_NOW}, {_NOW}) ON CONFLICT (owner) DO UPDATE"
+                " SET queues = excluded.queues, heartbeat_at = excluded.heartbeat_at",
+                (owner, host, int(pid) if pid.isdigit() else 0, [*queues]),
+            )
+
     def recover(self, is_owner_alive: Callable[[str], bool]) -> Tasks:
+        recovered = self._expire_leases()
         # Judge the owners outside the transaction: looking a process up may be slow.
         owners = self._rows(
             "SELECT DISTINCT owner FROM tasks WHERE status = %s", (TaskStatus.running.value,)
@@ -405,8 +444,7 @@ class PostgresQueueBackend:
             row["owner"] for row in owners if not row["owner"] or not is_owner_alive(row["owner"])
         ]
         if not dead:
-            return []
-        recovered: Tasks = []
+            return recovered
         with self._tx() as conn:
             for owner in dead:
                 rows = conn.execute(
@@ -427,6 +465,30 @@ class PostgresQueueBackend:
                     if task is not None:
                         recovered.append(task)
         return recovered
+
+    def _expire_leases(self) -> Tasks:
+        """Fail the running tasks whose lease ran out, by the server's clock: once each."""
+        ended: Tasks = []
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT id, owner FROM tasks WHERE status = %s AND lease_until < {_NOW}"
+                " ORDER BY id FOR UPDATE SKIP LOCKED",
+                (TaskStatus.running.value,),
+            ).fetchall()
+            for row in rows:
+                reason = LEASE_EXPIRED.format(owner=row["owner"], lease=self.lease_seconds)
+                task = self._end(
+                    conn,
+                    row["id"],
+                    TaskStatus.failed,
+                    None,
+                    reason,
+                    None,
+                    [TaskStatus.running.value],
+                )
+                if task is not None:
+                    ended.append(task)
+        return ended
 
     def pending_callbacks(self, limit: int = 100) -> Tasks:
         rows = self._rows(

@@ -42,6 +42,9 @@ class Postgres:
     url: str
     password_env: str | None = None
     schema: str = "aegis"
+    lease_seconds: float = 60.0
+    """How long a claim holds without a heartbeat: a task whose process died (or lost
+    the database) is failed this long after its last heartbeat."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.strip():
@@ -82,7 +85,12 @@ class Postgres:
         """The backend (it connects on first use)."""
         from aegis_queue_postgres.backend import PostgresQueueBackend
 
-        return PostgresQueueBackend(self.url, password=self.password(), schema=self.schema)
+        return PostgresQueueBackend(
+            self.url,
+            password=self.password(),
+            schema=self.schema,
+            lease_seconds=self.lease_seconds,
+        )
 
 
 def from_environment() -> Postgres:

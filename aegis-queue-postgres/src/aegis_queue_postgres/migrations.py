@@ -55,6 +55,22 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX callbacks_pending ON callbacks (task_id) WHERE delivered_at IS NULL;
         """,
     ),
+    (
+        2,
+        "claims as leases renewed by heartbeats, and the processes that serve the queues",
+        """
+        ALTER TABLE tasks ADD COLUMN lease_until double precision;  -- the server's clock
+        CREATE INDEX tasks_leases ON tasks (lease_until) WHERE status = 'running';
+        CREATE TABLE workers (
+            owner        text PRIMARY KEY,            -- host:pid:start time
+            host         text NOT NULL,
+            pid          integer NOT NULL,
+            queues       text[] NOT NULL,
+            started_at   double precision NOT NULL,
+            heartbeat_at double precision NOT NULL
+        );
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -17,7 +17,7 @@ across all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from aegis.events import Usage
@@ -151,4 +151,22 @@ class MigratingBackend(Protocol):
 
     def schema_version(self) -> int:
         """The version of the tables in the database (0: none yet)."""
+        ...
+
+
+@runtime_checkable
+class LeasingBackend(Protocol):
+    """A backend whose claims are leases, for processes on hosts that cannot check each other.
+
+    A claim holds for :attr:`lease_seconds`; the process running the task renews it
+    with :meth:`heartbeat` (the queue manager does, every third of the lease). A
+    task whose lease ran out — its process died, or lost the store, on whatever
+    host — is ended as failed by the next :meth:`~QueueBackend.recover` of any
+    process, with the reason, and its callback once.
+    """
+
+    lease_seconds: float
+
+    def heartbeat(self, owner: str, queues: Sequence[str]) -> None:
+        """Renew the leases of ``owner``'s running tasks; ``queues`` are those it serves."""
         ...

@@ -77,7 +77,7 @@ from aegis.errors import MessageRefused, StateError
 from aegis.events import StopReason, TurnEnd, Usage
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
-from aegis.queue.backend import INTERRUPTED, QueueBackend
+from aegis.queue.backend import INTERRUPTED, LeasingBackend, QueueBackend
 from aegis.queue.declaration import Queue
 from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.queue.task import TaskRecord, TaskStatus
@@ -248,6 +248,8 @@ class QueueManager(Lifespan):
             self._tg = tg
             tg.start_soon(self._deliver_callbacks_loop)
             tg.start_soon(self._recover_loop)
+            if isinstance(self.backend, LeasingBackend):
+                tg.start_soon(self._heartbeat_loop, self.backend)
             if self.dispatch and not self.dispatch_on_use:
                 for queue in self.queues.values():
                     self._start_dispatcher(queue)
@@ -818,9 +820,22 @@ class QueueManager(Lifespan):
                 log.exception("could not mark the callback of task %s delivered", task.id)
 
     async def _recover_loop(self) -> None:
+        interval = self.recover_interval
+        if isinstance(self.backend, LeasingBackend):
+            # An expired lease is found within half a lease of its end.
+            interval = min(interval, self.backend.lease_seconds / 2)
         while True:
-            await anyio.sleep(self.recover_interval)
+            await anyio.sleep(interval)
             await self._recover()
+
+    async def _heartbeat_loop(self, backend: LeasingBackend) -> None:
+        """Renew this process's leases every third of a lease: two may fail in a row."""
+        while True:
+            try:
+                await anyio.to_thread.run_sync(backend.heartbeat, self.owner, sorted(self.queues))
+            except Exception:  # the store is away: the next beat tries again
+                log.exception("could not renew the leases of this process's tasks")
+            await anyio.sleep(backend.lease_seconds / 3)
 
     async def _recover(self) -> None:
         """End the tasks that dead aegis processes were running (see the crash policy)."""
@@ -830,7 +845,7 @@ class QueueManager(Lifespan):
             log.exception("could not recover interrupted tasks")
             return
         for task in recovered:
-            log.warning("task %s on queue %s: %s", task.id, task.queue, INTERRUPTED)
+            log.warning("task %s on queue %s: %s", task.id, task.queue, task.error or INTERRUPTED)
             self._task_ended(task)
 
     def _owner_alive(self, owner: str) -> bool:
