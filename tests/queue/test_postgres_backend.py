@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from aegis.daemon.lock import holder
+from aegis.daemon.protocol import lock_path
 from aegis.errors import ConfigError, StateError
 from aegis.queue.backend import PayloadTooLarge
 from aegis.queue.task import TaskStatus
@@ -62,6 +65,18 @@ def test_a_project_chooses_it_in_aegis_py_and_migrates_it_with_a_command(
     assert done.stdout.strip() == "hi"
     listed = aegis_in(project, "queue", "list", "--json")
     assert json.loads(listed.stdout)[0]["done"] == 1
+    # The daemon ran it, and is listed as the one process serving the queues.
+    shown = aegis_in(project, "queue", "list").stdout.splitlines()
+    at = shown.index(next(line for line in shown if line.startswith("WORKER HOST")))
+    assert len(shown) == at + 2
+    host, pid, queues, running, *age = shown[at + 1].split()
+    assert (host, int(pid), queues, running) == (
+        socket.gethostname(),
+        holder(lock_path(project / ".aegis")),
+        "work",
+        "0",
+    )
+    assert age[-1] == "ago"
     # A 10 MB payload, through the daemon and without it: the CLI's one voice.
     for mode in ([], ["--no-daemon"]):
         refused = subprocess.run(

@@ -28,6 +28,7 @@ during a call fails that call with a transient :class:`~aegis.errors.StateError`
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -433,6 +434,17 @@ class PostgresQueueBackend:
                 " SET queues = excluded.queues, heartbeat_at = excluded.heartbeat_at",
                 (owner, host, int(pid) if pid.isdigit() else 0, [*queues]),
             )
+
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        """The processes whose heartbeat is at most ten leases old, by host and pid."""
+        rows = self._rows(
+            "SELECT w.owner, w.host, w.pid, w.queues,"
+            " (SELECT count(*) FROM tasks t WHERE t.owner = w.owner AND t.status = %s)"
+            f" AS running, {_NOW} - w.heartbeat_at AS heartbeat_age FROM workers w"
+            f" WHERE w.heartbeat_at > {_NOW} - %s ORDER BY w.host, w.pid",
+            (TaskStatus.running.value, 10 * self.lease_seconds),
+        )
+        return [dict(row) for row in rows]
 
     def recover(self, is_owner_alive: Callable[[str], bool]) -> Tasks:
         recovered = self._expire_leases()

@@ -71,9 +71,18 @@ def queue() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """Each queue with its agent and its tasks: running, queued, done, failed."""
+    """Each queue with its agent and its tasks: running, queued, done, failed.
+
+    With a backend that leases its claims (PostgreSQL), a second table lists the
+    aegis processes serving the queues, on every host: host, pid, queues, how many
+    tasks each runs, and how long ago it last renewed its claims.
+    """
     project = load_project(ctx)
-    counts = _with_queues(project, lambda queues: queues.counts())
+
+    async def look(queues: QueueManager) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]]:
+        return await queues.counts(), await queues.workers()
+
+    counts, workers = _with_queues(project, look)
     rows: list[dict[str, Any]] = []
     for name in sorted({*project.queues, *counts}):
         declared = project.queues.get(name)
@@ -102,6 +111,21 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             for r in rows
         ],
     )
+    if workers:
+        click.echo()
+        print_table(
+            ["WORKER HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT"],
+            [
+                [
+                    w["host"],
+                    str(w["pid"]),
+                    ",".join(w["queues"]) or "-",
+                    str(w["running"]),
+                    f"{w['heartbeat_age']:.0f}s ago",
+                ]
+                for w in workers
+            ],
+        )
 
 
 @queue.command()

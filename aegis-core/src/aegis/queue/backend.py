@@ -18,7 +18,7 @@ across all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from aegis.events import Usage
 from aegis.queue.task import TaskRecord, Tasks, TaskStatus
@@ -169,4 +169,9 @@ class LeasingBackend(Protocol):
 
     def heartbeat(self, owner: str, queues: Sequence[str]) -> None:
         """Renew the leases of ``owner``'s running tasks; ``queues`` are those it serves."""
+        ...
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The processes that beat lately: ``owner``, ``host``, ``pid``, ``queues``,
+        ``running`` (how many tasks they run) and ``heartbeat_age`` (seconds)."""
         ...

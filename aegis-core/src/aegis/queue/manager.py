@@ -67,7 +67,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -248,7 +248,8 @@ class QueueManager(Lifespan):
             self._tg = tg
             tg.start_soon(self._deliver_callbacks_loop)
             tg.start_soon(self._recover_loop)
-            if isinstance(self.backend, LeasingBackend):
+            if self.dispatch and isinstance(self.backend, LeasingBackend):
+                # Only a process that may run tasks holds leases and counts as a worker.
                 tg.start_soon(self._heartbeat_loop, self.backend)
             if self.dispatch and not self.dispatch_on_use:
                 for queue in self.queues.values():
@@ -375,6 +376,13 @@ class QueueManager(Lifespan):
     async def counts(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: n}}`` over every task of the backend."""
         return await anyio.to_thread.run_sync(self.backend.counts)
+
+    async def workers(self) -> list[dict[str, Any]]:
+        """The processes serving the queues, for a backend that knows them (leases);
+        else none. See :meth:`aegis.queue.backend.LeasingBackend.workers`."""
+        if not isinstance(self.backend, LeasingBackend):
+            return []
+        return await anyio.to_thread.run_sync(self.backend.workers)
 
     async def _require(self, task_id: str) -> TaskRecord:
         task = await self.get(task_id)
