@@ -255,3 +255,51 @@ def test_a_claim_whose_heartbeats_stop_is_failed_after_its_lease_once_with_one_c
     assert two.finish(lost.id, TaskStatus.done, result="late") is None
     one.close()
     two.close()
+
+
+SKEWED = textwrap.dedent(
+    """
+    import os, sys, time
+    real = time.time
+    skew = float(sys.argv[3])
+    time.time = lambda: real() + skew  # this host's clock is off
+    from aegis_queue_postgres.backend import PostgresQueueBackend
+
+    backend = PostgresQueueBackend(sys.argv[1], password=os.environ[sys.argv[2]], lease_seconds=5)
+    if sys.argv[4] == "add":
+        print(backend.add("work", f"skewed {skew:+g}").id)
+    else:
+        print(backend.claim("work", 5, "skewed-host:1:1").id)
+    """
+)
+
+
+def test_a_host_whose_clock_is_a_minute_off_keeps_fifo_order_and_leases(
+    postgres_url: str,
+) -> None:
+    backend = PostgresQueueBackend(postgres_url, password=PASSWORD, lease_seconds=5)
+    backend.migrate()
+
+    def skewed(skew: float, action: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", SKEWED, postgres_url, PASSWORD_ENV, str(skew), action],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    order = [backend.add("work", "first").id, skewed(60, "add"), backend.add("work", "third").id]
+    order += [skewed(-60, "add"), backend.add("work", "fifth").id]
+    tasks = backend.list()
+    assert [t.id for t in tasks] == order == sorted(order)  # FIFO is enqueue order
+    created = [t.created_at for t in tasks]
+    assert created == sorted(created)  # the server's clock, not the hosts'
+    # A claim made by the host a minute behind holds its whole lease: no early expiry.
+    assert skewed(-60, "claim") == order[0]
+    assert backend.recover(lambda owner: True) == []
+    claimed = backend.get(order[0])
+    assert claimed is not None and claimed.status is TaskStatus.running
+    assert claimed.started_at is not None and claimed.started_at >= created[-1]
+    backend.close()
