@@ -86,3 +86,18 @@ async def test_a_task_longer_than_its_lease_runs_on_while_the_manager_beats(
     finally:
         fakes._open_backend.remove(short_leases)
     assert task.status is TaskStatus.done and task.error is None
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_a_task_added_by_another_process_starts_on_its_notify_not_at_the_next_poll(
+    tmp_path: Path, queue_store: str
+) -> None:
+    from tests.queue.fakes import open_backend
+
+    # Polls 30 s apart: only the NOTIFY of the other process's add can start it in time.
+    async with running(tmp_path, SERIAL, poll_interval=30.0):
+        await anyio.sleep(0.5)  # the dispatcher found nothing and naps
+        other = open_backend(tmp_path)  # another process, on another host
+        await anyio.to_thread.run_sync(lambda: other.add("serial", "hello"))
+        other.close()
+        await until(lambda: driver_for("hello") is not None, timeout=10)

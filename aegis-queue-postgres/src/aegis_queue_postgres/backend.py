@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -434,6 +434,27 @@ class PostgresQueueBackend:
                 " SET queues = excluded.queues, heartbeat_at = excluded.heartbeat_at",
                 (owner, host, int(pid) if pid.isdigit() else 0, [*queues]),
             )
+
+    async def notifications(self) -> AsyncIterator[str]:
+        """The queue names that ``NOTIFY`` announces (adds and ends), on a connection of
+        its own: ``""`` once listening; raises a transient StateError when it breaks."""
+        extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "aegis"}
+        if self._password is not None:
+            extra["password"] = self._password
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, **extra)
+        except psycopg.OperationalError as exc:
+            raise self._unreachable(exc) from None
+        async with conn:
+            try:
+                await conn.execute(
+                    sql.SQL("LISTEN {}").format(sql.Identifier(channel(self.schema)))
+                )
+                yield ""
+                async for note in conn.notifies():
+                    yield note.payload
+            except psycopg.OperationalError as exc:
+                raise self._unreachable(exc) from None
 
     def workers(self) -> builtins.list[dict[str, Any]]:
         """The processes whose heartbeat is at most ten leases old, by host and pid."""

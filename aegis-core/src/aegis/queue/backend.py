@@ -17,7 +17,7 @@ across all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from aegis.events import Usage
@@ -174,4 +174,21 @@ class LeasingBackend(Protocol):
     def workers(self) -> list[dict[str, Any]]:
         """The processes that beat lately: ``owner``, ``host``, ``pid``, ``queues``,
         ``running`` (how many tasks they run) and ``heartbeat_age`` (seconds)."""
+        ...
+
+
+@runtime_checkable
+class NotifyingBackend(Protocol):
+    """A backend that tells of new tasks and freed slots as they commit, across processes.
+
+    The queue manager listens while it dispatches, and wakes the queue named at
+    once instead of at its next poll.
+    """
+
+    def notifications(self) -> AsyncIterator[str]:
+        """Queue names, one per add or end of a task of that queue, from any process.
+
+        It yields ``""`` first, once it listens (anything before may have been
+        missed: look at every queue), and raises when the connection breaks.
+        """
         ...

@@ -77,7 +77,7 @@ from aegis.errors import MessageRefused, StateError
 from aegis.events import StopReason, TurnEnd, Usage
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
-from aegis.queue.backend import INTERRUPTED, LeasingBackend, QueueBackend
+from aegis.queue.backend import INTERRUPTED, LeasingBackend, NotifyingBackend, QueueBackend
 from aegis.queue.declaration import Queue
 from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.queue.task import TaskRecord, TaskStatus
@@ -251,6 +251,8 @@ class QueueManager(Lifespan):
             if self.dispatch and isinstance(self.backend, LeasingBackend):
                 # Only a process that may run tasks holds leases and counts as a worker.
                 tg.start_soon(self._heartbeat_loop, self.backend)
+            if self.dispatch and isinstance(self.backend, NotifyingBackend):
+                tg.start_soon(self._listen_loop, self.backend)
             if self.dispatch and not self.dispatch_on_use:
                 for queue in self.queues.values():
                     self._start_dispatcher(queue)
@@ -835,6 +837,17 @@ class QueueManager(Lifespan):
         while True:
             await anyio.sleep(interval)
             await self._recover()
+
+    async def _listen_loop(self, backend: NotifyingBackend) -> None:
+        """Wake a queue's dispatcher as soon as another process adds a task or frees a slot."""
+        while True:
+            try:
+                async for name in backend.notifications():
+                    for queue in [name] if name else list(self.queues):
+                        self._signal(f"wake:{queue}")
+            except Exception as exc:  # the polls go on meanwhile: slower, not stopped
+                log.warning("queue wake-ups lost (%s); listening again", exc)
+            await anyio.sleep(1.0)
 
     async def _heartbeat_loop(self, backend: LeasingBackend) -> None:
         """Renew this process's leases every third of a lease: two may fail in a row."""
