@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: uv setup test-setup clis postgres demo tui test check lint typecheck docs bench clean
+.PHONY: uv setup test-setup clis system-packages demo tui test check lint typecheck docs bench clean
 
 uv:  ## install uv if it is missing (from PyPI, into the user site)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -23,13 +23,22 @@ clis:  ## the pinned harness CLIs the end-to-end tests drive
 	# out of the lock file, which `npm ci` then refuses. package.json pins exact versions.
 	cd tests/clis && npm install --no-audit --no-fund --loglevel=error
 
-# PostgreSQL's server programs (Debian's package): the PostgreSQL queue backend's tests
-# start a throw-away server of their own (tests/support/postgres.py) and stop it after.
+# The Debian packages the tests drive, installed with apt-get when missing (as root, else
+# with sudo): PostgreSQL's server programs (the PostgreSQL queue backend's tests start a
+# throw-away server of their own, tests/support/postgres.py), tmux (the TUI and terminal
+# tests) and zsh (the shell integration of shared terminals).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-postgres:  ## PostgreSQL's server programs, which the queue backend's tests run
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
-	  { $(SUDO) apt-get update -qq && \
-	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+system-packages:  ## the Debian packages the tests need: postgresql, tmux, zsh (apt-get)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  missing="$$missing postgresql"; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	command -v zsh >/dev/null 2>&1 || missing="$$missing zsh"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 demo: setup  ## run a demo workflow on the built-in offline provider, in examples/demo
 	# The run goes through the project's daemon (started by it); the demo stops the
@@ -52,7 +61,7 @@ docs:
 
 check: lint typecheck docs
 
-test: test-setup clis postgres  ## everything CI runs: lint, types, docs, the whole test suite
+test: test-setup clis system-packages  ## everything CI runs: lint, types, docs, the whole test suite
 	$(MAKE) check
 	$(VENV_BIN)/pytest
 

@@ -1,7 +1,7 @@
 """A real PostgreSQL server for the tests: ``initdb`` + ``pg_ctl`` in a folder of its own.
 
 The binaries come from Debian's ``postgresql`` package, which ``make test`` installs
-(``make postgres``). The server listens on 127.0.0.1 at a free port and on a unix
+(``make system-packages``). The server listens on 127.0.0.1 at a free port and on a unix
 socket in its folder, with password authentication over TCP, so that the tests
 connect as a remote host would (the password from an environment variable).
 
@@ -36,7 +36,7 @@ def bin_dir() -> Path:
     initdb = shutil.which("initdb")
     if initdb is None:
         raise RuntimeError(
-            "PostgreSQL's server programs are not installed: run `make postgres` "
+            "PostgreSQL's server programs are not installed: run `make system-packages` "
             "(apt-get install postgresql), which `make test` does"
         )
     return Path(initdb).resolve().parent
