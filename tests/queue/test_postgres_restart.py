@@ -101,3 +101,22 @@ async def test_a_task_added_by_another_process_starts_on_its_notify_not_at_the_n
         await anyio.to_thread.run_sync(lambda: other.add("serial", "hello"))
         other.close()
         await until(lambda: driver_for("hello") is not None, timeout=10)
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_a_callback_reaches_the_enqueuing_session_through_the_runtime_of_its_host(
+    tmp_path: Path, queue_store: str
+) -> None:
+    # Two runtimes on one database, as on two hosts: "a" holds the boss and runs no tasks,
+    # "b" runs the task, and reads the outbox far more often than "a".
+    async with (
+        running(tmp_path / "a", SERIAL, dispatch=False, poll_interval=1.0) as here,
+        running(tmp_path / "b", SERIAL) as there,
+    ):
+        boss = await here.sessions.spawn("boss")
+        boss_driver = FakeDriver.instances[-1]
+        task_id = await here.queues.enqueue("serial", "work", sender=f"agent:{boss}", callback=True)
+        assert (await there.queues.wait(task_id, timeout=10)).status is TaskStatus.done
+        await until(lambda: len(boss_driver.prompts) == 1, timeout=10)
+        await until(lambda: not here.backend.pending_callbacks(), timeout=10)
+    assert task_id in boss_driver.prompts[0]

@@ -808,6 +808,14 @@ class QueueManager(Lifespan):
                 # say where the worker's changes are (its worktree is saved at close).
                 continue
             target = task.callback_target
+            if (
+                target is not None
+                and isinstance(self.backend, LeasingBackend)
+                and not self.sessions.known(target)
+            ):
+                # A store shared by hosts: the session is another host's runtime's, which
+                # delivers it; dropping it here would lose it.
+                continue
             try:
                 if target is not None:
                     await self.inbox_router.deliver(
