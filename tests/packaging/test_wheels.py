@@ -171,7 +171,9 @@ def test_plugin_wheels_declare_their_entry_points_and_depend_on_core(
     entry_point_names, _ = PLUGINS[dist]
 
     assert "aegis-core>=0.1.0" in requires
-    extra = {"aegis-tui": {"textual"}, "aegis-queue-postgres": {"psycopg[binary]"}}.get(dist, set())
+    extra = {"aegis-tui": {"textual", "pyte"}, "aegis-queue-postgres": {"psycopg[binary]"}}.get(
+        dist, set()
+    )
     assert {r.split(">")[0] for r in requires} == {"aegis-core", *extra}
     assert entry_points.startswith("[aegis]\n")
     assert {line.split(" = ")[0] for line in entry_points.splitlines()[1:] if line} == (
