@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -10,8 +12,16 @@ import pytest
 
 from aegis.daemon.client import DaemonClient, Numbered
 from aegis.events import SessionStarted, TextDelta, TurnEnd, UserMessage
-from aegis.testing.fakemodel import FakeModelServer, Reply, Script
-from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
+from aegis.testing.fakemodel import FakeModelServer, Reply, Script, shell_call
+from aegis.testing.processes import wait_gone
+from tests.daemon.conftest import (
+    aegis,
+    daemon_pid,
+    make_project,
+    start_daemon,
+    stop_daemon,
+    wait_until,
+)
 from tests.e2e.test_exit_paths import agents_in, processes_in
 from tests.support.clis import claude_env
 
@@ -119,3 +129,61 @@ def test_aegis_ask_on_claude_goes_through_the_daemon(tmp_path: Path) -> None:
         finally:
             stop_daemon(project)
         assert processes_in(project) == []
+
+
+def test_a_claude_left_running_by_a_killed_daemon_is_stopped_by_the_next(tmp_path: Path) -> None:
+    # claude in the middle of a tool call does not notice that its daemon died (its
+    # standard input closed): it and the tool would run on, unseen, until its model
+    # requests give up. The next daemon finds them by the dead daemon's process tag.
+    script = Script().on(
+        r"sleep now", lambda r: Reply(tool_calls=[shell_call(r, "echo started; sleep 300")])
+    )
+    with FakeModelServer(script) as model:
+        claude = claude_env(tmp_path / "claude", model.url)
+        config = (
+            "from aegis.config import Agent, ClaudeCode\n"
+            "agents = {'lead': Agent(provider=ClaudeCode(permission='full', "
+            f"executable={str(claude.executable)!r}, env={claude.env!r}))}}\n"
+            "default_agent = 'lead'\n"
+        )
+        project = make_project(tmp_path / "project", config)
+        first = start_daemon(project)
+        try:
+
+            async def sleep_in_a_tool() -> None:
+                daemon = DaemonClient(project / ".aegis", name="test")
+                with anyio.fail_after(120):
+                    handle = (await daemon.spawn("lead")).handle
+                    await daemon.send(handle, "sleep now")
+
+            anyio.run(sleep_in_a_tool)
+            deadline = anyio.run(_until_sleeping, project)
+            assert deadline, "the tool should run"
+            left = agents_in(project, exclude=first)
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: daemon_pid(project) is None, 30, "the daemon to die")
+            assert wait_gone(left, timeout=3) != []  # orphaned, and running on
+            second = start_daemon(project)
+            assert second != first
+            assert wait_gone(left, timeout=30) == []
+            log = (project / ".aegis" / "daemon.log").read_text()
+            assert f"previous daemon (pid {first}) left running" in log
+        finally:
+            stop_daemon(project)
+        assert processes_in(project) == []
+
+
+async def _until_sleeping(project: Path) -> bool:
+    """Whether the agent's ``sleep 300`` ran within a minute."""
+    with anyio.move_on_after(60):
+        while not any("sleep 300" in _cmdline(pid) for pid in processes_in(project)):
+            await anyio.sleep(0.1)
+        return True
+    return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

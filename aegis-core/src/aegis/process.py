@@ -43,8 +43,17 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 TAG_VARIABLE = "AEGIS_PROCESS_TAG"
 """The environment variable marking a harness's processes, whatever their group."""
 
+TAG_PREFIX = uuid.uuid4().hex[:16]
+"""The start of every tag this process gives out: a daemon records it, so that the next
+daemon can find what a daemon killed with ``kill -9`` left running (:func:`kill_tag_prefix`)."""
+
 _live_groups: set[int] = set()
 _live_tags: set[str] = set()
+
+
+def new_tag() -> str:
+    """A fresh tag for a process tree started by this process (``<TAG_PREFIX>.<random>``)."""
+    return f"{TAG_PREFIX}.{uuid.uuid4().hex}"
 
 
 def _reap_all() -> None:
@@ -56,9 +65,12 @@ def _reap_all() -> None:
         kill_tagged(tag)
 
 
-def tagged_pids(tag: str, proc: Path = Path("/proc")) -> list[int]:
-    """The processes whose environment holds ``AEGIS_PROCESS_TAG=<tag>`` (not this one)."""
+def tagged_pids(tag: str, proc: Path = Path("/proc"), *, prefix: bool = False) -> list[int]:
+    """The processes whose environment holds ``AEGIS_PROCESS_TAG=<tag>`` (not this one);
+    with ``prefix``, those whose tag starts with ``<tag>.``."""
     needle = f"{TAG_VARIABLE}={tag}".encode()
+    if prefix:
+        needle += b"."
     own = os.getpid()
     found: list[int] = []
     with contextlib.suppress(OSError):
@@ -69,7 +81,11 @@ def tagged_pids(tag: str, proc: Path = Path("/proc")) -> list[int]:
                 environ = (entry / "environ").read_bytes()
             except OSError:  # gone meanwhile, or not ours to read
                 continue
-            if needle in environ.split(b"\0"):
+            variables = environ.split(b"\0")
+            if prefix:
+                if any(variable.startswith(needle) for variable in variables):
+                    found.append(int(entry.name))
+            elif needle in variables:
                 found.append(int(entry.name))
     return found
 
@@ -78,6 +94,16 @@ def kill_tagged(tag: str) -> list[int]:
     """SIGKILL every process carrying ``tag``; return their pids."""
     _live_tags.discard(tag)
     pids = tagged_pids(tag)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def kill_tag_prefix(prefix: str) -> list[int]:
+    """SIGKILL every process carrying a tag of ``prefix`` (another process's
+    :data:`TAG_PREFIX`); return their pids. Blocking (it reads ``/proc``)."""
+    pids = tagged_pids(prefix, prefix=True)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -206,7 +232,7 @@ class ManagedProcess:
         """
         from aegis.errors import HarnessNotFound
 
-        tag = uuid.uuid4().hex
+        tag = new_tag()
         _live_tags.add(tag)
         try:
             process = await anyio.open_process(

@@ -34,6 +34,7 @@ from aegis.daemon.runs import WorkflowRuns
 from aegis.daemon.unixpath import reachable
 from aegis.events import Event, StateChanged
 from aegis.private_files import private_dir
+from aegis.process import TAG_PREFIX, kill_tag_prefix
 from aegis.queue.owner import current_owner
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ class Daemon:
             try:
                 # The lock is ours: a record left in .aegis is a dead daemon's.
                 previous = await anyio.to_thread.run_sync(crashes.read_state, self.state_dir)
+                if previous is not None:
+                    await _stop_what_was_left(previous)
                 await self._write_state()
                 # Subscribed before the runtime starts: the feed must see every event of
                 # every session from its first (queue workers may start at once).
@@ -186,6 +189,7 @@ class Daemon:
             "owner": current_owner(),
             "started_at": self.started_at,
             "aegis_version": __version__,
+            "process_tag_prefix": TAG_PREFIX,
             "live": dict(self._live),
         }
         try:
@@ -283,6 +287,23 @@ class Daemon:
             if now.st_ino != inode:
                 self.stop(f"its socket {self.socket_path} was replaced")
                 return
+
+
+async def _stop_what_was_left(previous: dict[str, Any]) -> None:
+    """Stop the agents (and whatever they ran) of a daemon that died without stopping
+    them: a harness in the middle of a turn does not notice that its standard input
+    closed, and would go on, unseen, until its model requests give up."""
+    prefix = previous.get("process_tag_prefix")
+    if not isinstance(prefix, str) or not prefix:
+        return
+    left = await anyio.to_thread.run_sync(kill_tag_prefix, prefix)
+    if left:
+        log.warning(
+            "stopped %d process%s the previous daemon (pid %s) left running",
+            len(left),
+            "" if len(left) == 1 else "es",
+            previous.get("pid", "?"),
+        )
 
 
 def _private_dir(path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from aegis.lifespan import Lifespan
-from aegis.process import TAG_VARIABLE
+from aegis.process import TAG_VARIABLE, new_tag
 from aegis.terminals import ledger
 from aegis.terminals.ledger import CommandRecord
 from aegis.terminals.shell import default_shell, shell_command, shell_kind
@@ -156,7 +155,7 @@ class TerminalRegistry(Lifespan):
             folder = (cwd or self.project_root).resolve()
             if not folder.is_dir():
                 raise TerminalError(f"no folder {folder}")
-            tag = uuid.uuid4().hex
+            tag = new_tag()
             env = {**self.env, TAG_VARIABLE: tag}
             argv, environ = await anyio.to_thread.run_sync(
                 shell_command, shell, self.directory / "shell", env
