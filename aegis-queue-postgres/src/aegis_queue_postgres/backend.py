@@ -68,36 +68,6 @@ def channel(schema: str) -> str:
     return f"aegis_tasks.{schema}"
 
 
-def _record(row: Row) -> TaskRecord:
-    usage = None
-    if row["input_tokens"] is not None:
-        usage = Usage(
-            row["input_tokens"],
-            row["output_tokens"],
-            row["cache_read_tokens"],
-            row["cache_write_tokens"],
-            row["cost_usd"],
-        )
-    return TaskRecord(
-        id=row["id"],
-        queue=row["queue"],
-        payload=row["payload"],
-        sender=row["sender"],
-        callback=bool(row["callback"]),
-        status=TaskStatus(row["status"]),
-        result=row["result"],
-        error=row["error"],
-        usage=usage,
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        worker_handle=row["worker_handle"],
-        owner=row["owner"],
-        attempt=row["attempt"],
-        retry_of=row["retry_of"],
-    )
-
-
 class PostgresQueueBackend:
     """The :class:`~aegis.queue.backend.QueueBackend` on one PostgreSQL schema."""
 
@@ -299,7 +269,7 @@ class PostgresQueueBackend:
             ).fetchone()
             conn.execute("SELECT pg_notify(%s, %s)", (channel(self.schema), queue))
         assert row is not None
-        return _record(row)
+        return TaskRecord.from_row(row)
 
     def claim(self, queue: str, max_parallel: int, owner: str) -> TaskRecord | None:
         with self._tx() as conn:
@@ -325,7 +295,7 @@ class PostgresQueueBackend:
                     TaskStatus.queued.value,
                 ),
             ).fetchone()
-        return _record(row) if row is not None else None
+        return TaskRecord.from_row(row) if row is not None else None
 
     def set_worker(self, task_id: str, worker_handle: str) -> None:
         with self._tx() as conn:
@@ -378,7 +348,7 @@ class PostgresQueueBackend:
         ).fetchone()
         if row is None:  # ended already: the first end wins
             return None
-        task = _record(row)
+        task = TaskRecord.from_row(row)
         if task.callback_target is not None:
             conn.execute(
                 "INSERT INTO callbacks (task_id, target, created_at)"
@@ -391,7 +361,7 @@ class PostgresQueueBackend:
 
     def get(self, task_id: str) -> TaskRecord | None:
         rows = self._rows("SELECT * FROM tasks WHERE id = %s", (task_id,))
-        return _record(rows[0]) if rows else None
+        return TaskRecord.from_row(rows[0]) if rows else None
 
     def list(
         self,
@@ -410,7 +380,7 @@ class PostgresQueueBackend:
                 limit,
             ),
         )
-        return [_record(row) for row in reversed(rows)]
+        return [TaskRecord.from_row(row) for row in reversed(rows)]
 
     def counts(self) -> dict[str, dict[str, int]]:
         rows = self._rows("SELECT queue, status, count(*) AS n FROM tasks GROUP BY queue, status")
@@ -529,7 +499,7 @@ class PostgresQueueBackend:
             " WHERE callbacks.delivered_at IS NULL ORDER BY callbacks.task_id LIMIT %s",
             (limit,),
         )
-        return [_record(row) for row in rows]
+        return [TaskRecord.from_row(row) for row in rows]
 
     def mark_callback_delivered(self, task_id: str) -> None:
         with self._tx() as conn:

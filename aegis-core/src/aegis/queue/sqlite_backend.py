@@ -58,36 +58,6 @@ CREATE INDEX IF NOT EXISTS callbacks_pending ON callbacks (delivered_at, task_id
 _ACTIVE = (TaskStatus.queued.value, TaskStatus.running.value)
 
 
-def _record(row: sqlite3.Row) -> TaskRecord:
-    usage = None
-    if row["input_tokens"] is not None:
-        usage = Usage(
-            row["input_tokens"],
-            row["output_tokens"],
-            row["cache_read_tokens"],
-            row["cache_write_tokens"],
-            row["cost_usd"],
-        )
-    return TaskRecord(
-        id=row["id"],
-        queue=row["queue"],
-        payload=row["payload"],
-        sender=row["sender"],
-        callback=bool(row["callback"]),
-        status=TaskStatus(row["status"]),
-        result=row["result"],
-        error=row["error"],
-        usage=usage,
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        worker_handle=row["worker_handle"],
-        owner=row["owner"],
-        attempt=row["attempt"],
-        retry_of=row["retry_of"],
-    )
-
-
 class SqliteQueueBackend:
     """The :class:`~aegis.queue.backend.QueueBackend` on one SQLite file."""
 
@@ -105,7 +75,7 @@ class SqliteQueueBackend:
     @staticmethod
     def _get(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:
         row = db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return _record(row) if row is not None else None
+        return TaskRecord.from_row(row) if row is not None else None
 
     # --- the contract -----------------------------------------------------------------------
 
@@ -232,7 +202,7 @@ class SqliteQueueBackend:
 
     def get(self, task_id: str) -> TaskRecord | None:
         rows = self._read("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return _record(rows[0]) if rows else None
+        return TaskRecord.from_row(rows[0]) if rows else None
 
     def list(
         self,
@@ -252,7 +222,7 @@ class SqliteQueueBackend:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         rows = self._read(sql, (*params, -1 if limit is None else limit))
-        return [_record(row) for row in reversed(rows)]
+        return [TaskRecord.from_row(row) for row in reversed(rows)]
 
     def counts(self) -> dict[str, dict[str, int]]:
         rows = self._read("SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status")
@@ -298,7 +268,7 @@ class SqliteQueueBackend:
             " WHERE callbacks.delivered_at IS NULL ORDER BY callbacks.task_id LIMIT ?",
             (limit,),
         )
-        return [_record(row) for row in rows]
+        return [TaskRecord.from_row(row) for row in rows]
 
     def mark_callback_delivered(self, task_id: str) -> None:
         with self._write() as db:

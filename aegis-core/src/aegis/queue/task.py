@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from aegis.events import Usage
 
@@ -128,6 +128,44 @@ class TaskRecord:
             retry_of=data.get("retry_of"),
             workspace=data.get("workspace"),
         )
+
+    @classmethod
+    def from_row(cls, row: Row) -> TaskRecord:
+        """The task of a database row with the backends' column names (a ``tasks`` row,
+        from SQLite or PostgreSQL)."""
+        usage = None
+        if row["input_tokens"] is not None:
+            usage = Usage(
+                row["input_tokens"],
+                row["output_tokens"],
+                row["cache_read_tokens"],
+                row["cache_write_tokens"],
+                row["cost_usd"],
+            )
+        return cls(
+            id=row["id"],
+            queue=row["queue"],
+            payload=row["payload"],
+            sender=row["sender"],
+            callback=bool(row["callback"]),
+            status=TaskStatus(row["status"]),
+            result=row["result"],
+            error=row["error"],
+            usage=usage,
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            worker_handle=row["worker_handle"],
+            owner=row["owner"],
+            attempt=row["attempt"],
+            retry_of=row["retry_of"],
+        )
+
+
+class Row(Protocol):
+    """A database row read by column name (``sqlite3.Row``, a psycopg ``dict_row``)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 Tasks: TypeAlias = list[TaskRecord]
