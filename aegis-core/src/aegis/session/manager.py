@@ -351,10 +351,15 @@ class SessionManager(Lifespan):
             await session.driver.interrupt()
 
     async def close(self, handle: str) -> None:
-        """End session ``handle`` and stop its CLI. Closing an ended session does nothing."""
+        """End session ``handle`` and stop its CLI. Closing an ended session does nothing.
+
+        Once it returns, the session's transcript holds every event (a client that
+        closed a session through the daemon may read it at once).
+        """
         session = self._session(handle)
         session.scope.cancel()
         await session.finished.wait()
+        await self.flush_transcripts()
 
     def list_sessions(self) -> list[SessionInfo]:
         """A snapshot of every session of this manager, in spawn order."""
@@ -402,7 +407,8 @@ class SessionManager(Lifespan):
 
     def transcript_path(self, handle: str) -> Path:
         """The JSONL transcript of session ``handle`` (written shortly after events come:
-        :meth:`flush_transcripts` waits until it holds everything so far)."""
+        :meth:`flush_transcripts` waits until it holds everything so far; complete once
+        :meth:`close` has returned)."""
         return self.sessions_dir / handle / "transcript.jsonl"
 
     async def flush_transcripts(self) -> None:
