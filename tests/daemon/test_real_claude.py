@@ -22,7 +22,7 @@ from tests.daemon.conftest import (
     stop_daemon,
     wait_until,
 )
-from tests.e2e.test_exit_paths import agents_in, processes_in
+from tests.e2e.test_exit_paths import agents_in, cmdline, processes_in
 from tests.support.clis import claude_env
 
 pytestmark = pytest.mark.anyio
@@ -176,14 +176,7 @@ def test_a_claude_left_running_by_a_killed_daemon_is_stopped_by_the_next(tmp_pat
 async def _until_sleeping(project: Path) -> bool:
     """Whether the agent's ``sleep 300`` ran within a minute."""
     with anyio.move_on_after(60):
-        while not any("sleep 300" in _cmdline(pid) for pid in processes_in(project)):
+        while not any("sleep 300" in cmdline(pid) for pid in processes_in(project)):
             await anyio.sleep(0.1)
         return True
     return False
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""

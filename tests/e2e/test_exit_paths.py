@@ -90,6 +90,14 @@ MODES = {"daemon": (), "no-daemon": ("--no-daemon",)}
 """How a command runs its sessions: in the project's daemon, or in its own process."""
 
 
+def cmdline(pid: int) -> str:
+    """Process ``pid``'s command line, words joined by spaces (empty once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def start(
     project: Path, *args: str, stdin: int | None = subprocess.DEVNULL
 ) -> subprocess.Popen[str]:

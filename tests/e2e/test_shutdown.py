@@ -19,7 +19,7 @@ import pytest
 
 from aegis.testing.processes import wait_gone
 from aegis.workflow.runner import STALE_RUN
-from tests.e2e.test_exit_paths import agents_in, processes_in, start, wait_for_children
+from tests.e2e.test_exit_paths import agents_in, cmdline, processes_in, start, wait_for_children
 from tests.fixtures.disk import full_disk
 from tests.fixtures.fakes import AEGIS, aegis_in
 from tests.tui.test_command import Tmux
@@ -225,10 +225,3 @@ def test_closing_the_terminal_of_a_tui_without_daemon_stops_its_agents_and_tools
         terminal.kill()  # the terminal goes away: its processes get SIGHUP
     assert wait_gone(running, timeout=60) == []
     assert processes_in(project) == []
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
