@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +23,7 @@ from aegis.cli import AegisGroup
 from aegis.config import Agent
 from aegis.events import StopReason
 from aegis.mcp.tools import ToolRegistry
+from aegis.notify import Notification, Notifier
 from aegis.plugins import PluginHost, allowed_plugins, reset_plugins
 from aegis.queue import Queue
 from aegis.queue.backends import get_queue_backend
@@ -262,6 +264,22 @@ async def test_hook_workflow_finished(tmp_path: Path) -> None:
 
     [run] = every_hook.seen("workflow_finished")
     assert (run.id, run.status, run.result) == (run_id, RunStatus.ok, "reply: hi")
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("host")
+async def test_hook_notify(tmp_path: Path) -> None:
+    sent = Notification(kind="task_failed", title="task t-1 failed", task_id="t-1")
+    async with Notifier(str(tmp_path)) as notifier:
+        notifier.send(sent)
+        with anyio.fail_after(10):
+            while not every_hook.seen("notify"):
+                await anyio.sleep(0.01)
+
+    [got] = every_hook.seen("notify")
+    assert got == sent.model_copy(update={"project": str(tmp_path)})
 
 
 # --- one policy for observers -----------------------------------------------------------

@@ -18,6 +18,7 @@ from aegis.cli import AegisGroup
 from aegis.events import TurnEnd
 from aegis.hookspecs import RegisterTool, RegisterWorkflow
 from aegis.mcp import ToolContext
+from aegis.notify import Notification
 from aegis.provider import Provider
 from aegis.queue.backend import QueueBackend
 from aegis.queue.sqlite_backend import SqliteQueueBackend
@@ -106,6 +107,11 @@ def before_send(handle: str, message: str, sender: str) -> str | None:
 @hookimpl
 def turn_finished(handle: str, turn: TurnEnd) -> None:
     calls.append(("turn_finished", (handle, turn)))
+
+
+@hookimpl
+def notify(notification: Notification) -> None:
+    calls.append(("notify", notification))
 
 
 @click.command("every-hook")

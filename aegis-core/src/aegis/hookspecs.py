@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
     from aegis.cli import AegisGroup
     from aegis.events import TurnEnd
+    from aegis.notify import Notification
     from aegis.provider import Provider
     from aegis.queue.backend import QueueBackend
     from aegis.queue.task import TaskRecord
@@ -218,6 +219,27 @@ def turn_finished(handle: str, turn: TurnEnd) -> None:
 
     ``turn`` is the canonical turn-end event: stop reason, the final assistant text
     of the whole turn, its duration and usage.
+    """
+
+
+# --- notifications ----------------------------------------------------------------
+
+
+@hookspec
+def notify(notification: Notification) -> None:
+    """Tell a person something: an approval or an answer is needed, a task or session
+    failed, a workflow run ended. Implement it to send notifications elsewhere (Slack,
+    Telegram, e-mail).
+
+    ``notification`` is an :class:`aegis.notify.Notification`: ``kind``, ``title``,
+    ``body``, ``project``, ``at`` and the ids of what it is about;
+    ``notification.payload()`` is its JSON form (what the built-in webhook posts).
+
+    Unlike the other observers, this one is called off the event loop's path: a plain
+    function runs in a thread of its own and may block (an HTTP call); an ``async def``
+    is awaited on the loop. Either gets 10 seconds, after which aegis stops waiting for
+    it; an exception is logged (logger ``aegis.notify``). A hook that hangs or fails
+    delays nothing else: not the runtime, not the other channels.
     """
 
 

@@ -21,6 +21,7 @@ from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
 from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
+from aegis.notify import Notifier
 from aegis.queue.backends import BACKEND_ENV, get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
@@ -58,6 +59,8 @@ class Runtime(Lifespan):
         self.dispatch = dispatch
         self.dispatch_on_use = dispatch_on_use
         self.mcp_enabled = mcp
+        # First made, first entered and last left: every part can notify, until the end.
+        self.notifier = Notifier(str(project.root))
         # The plane comes first: the session manager asks it, for every session it opens, for
         # the session's MCP servers (with the session's own token) and preamble.
         self.mcp: McpPlane | None = McpPlane(self) if mcp else None
@@ -105,6 +108,7 @@ class Runtime(Lifespan):
         # Nested `async with`s, not an exit stack: see aegis.lifespan for why.
         # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
         async with (
+            self.notifier,
             self.sessions,
             self.inbox,
             self.queues,

@@ -1,0 +1,280 @@
+"""The notifier: hands each notification to every channel, off the caller's path.
+
+``notifier.send(notification)`` returns at once and never raises. The notification
+waits in a bounded backlog; a dispatcher owned by the notifier's lifespan (the
+runtime's) hands it to each channel: the channels the project configured
+(``notifications = [...]`` in ``.aegis.py``), each plugin's ``notify`` hook, and the
+clients that follow ``GET /v1/notifications`` (the TUI rings its bell).
+
+A channel that hangs or raises costs nothing but its own delivery: each delivery
+runs in its own task, at most :data:`CONCURRENCY` at once, under a deadline; a
+plugin's plain (not ``async``) hook runs in a daemon thread the notifier walks away
+from when it hangs. When the backlog is full (deliveries stuck for long), new
+notifications are dropped with a warning rather than waited for.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from aegis.lifespan import Lifespan
+from aegis.notify.model import Notification
+from aegis.notify.threads import call_in_daemon_thread
+
+if TYPE_CHECKING:
+    from aegis.plugins import PluginHost
+
+log = logging.getLogger("aegis.notify")
+
+BACKLOG = 256
+"""Notifications waiting for the dispatcher at most; more are dropped."""
+CONCURRENCY = 8
+"""Deliveries under way at once at most, all channels together."""
+PLUGIN_DEADLINE = 10.0
+"""Seconds a plugin's ``notify`` hook may take before the notifier walks away from it."""
+MAX_STUCK_CALLS = 4
+"""Calls of one plugin's hook still running in their threads past which it is skipped."""
+SHUTDOWN_GRACE = 5.0
+"""Seconds the deliveries under way (and queued) get when the runtime stops."""
+RECENT = 50
+"""Notifications kept in memory for ``GET /v1/notifications``."""
+SUBSCRIBER_BUFFER = 64
+
+
+class Channel(Protocol):
+    """Where notifications go: a webhook, the desktop, a plugin's hook."""
+
+    name: str
+    """What log lines call it."""
+    deadline: float
+    """Seconds one delivery may take in all (retries included) before it is given up."""
+
+    async def deliver(self, notification: Notification) -> None:
+        """Deliver ``notification``; raise on failure (the notifier logs it)."""
+        ...
+
+
+class Notifier(Lifespan):
+    """Delivers notifications to the project's channels, the plugins and the followers.
+
+    ``project`` fills in the ``project`` field of notifications sent without one.
+    ``channels``: the configured channels. ``host``: where the plugins' ``notify`` hooks
+    are found (default: the process's plugin host, asked at each delivery).
+    """
+
+    def __init__(
+        self,
+        project: str,
+        channels: Sequence[Channel] = (),
+        *,
+        host: Callable[[], PluginHost] | None = None,
+        backlog: int = BACKLOG,
+        concurrency: int = CONCURRENCY,
+        plugin_deadline: float = PLUGIN_DEADLINE,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+    ) -> None:
+        self.project = project
+        self.channels = list(channels)
+        self._host = host
+        self.backlog = backlog
+        self.concurrency = concurrency
+        self.plugin_deadline = plugin_deadline
+        self.shutdown_grace = shutdown_grace
+        self.recent: deque[Notification] = deque(maxlen=RECENT)
+        """The last notifications sent, oldest first."""
+        self.delivered = 0
+        """Deliveries that succeeded (one per channel and notification)."""
+        self.failed = 0
+        """Deliveries that raised or ran out of time."""
+        self.dropped = 0
+        """Notifications dropped because the backlog was full or the notifier not running."""
+        self._queue: MemoryObjectSendStream[Notification] | None = None
+        self._subscribers: set[MemoryObjectSendStream[Notification]] = set()
+        self._running_calls: dict[str, int] = {}
+        self._calls_lock = threading.Lock()
+
+    # --- the caller's side --------------------------------------------------------------
+
+    def send(self, notification: Notification) -> None:
+        """Queue ``notification`` for every channel; returns at once, never raises.
+
+        Call it from the event loop's thread. Before the notifier runs, or after it
+        stopped, the notification is only logged.
+        """
+        try:
+            if not notification.project:
+                notification = notification.model_copy(update={"project": self.project})
+            if self._queue is None:
+                self.dropped += 1
+                log.info(
+                    "notification not sent (the notifier is not running): %s", notification.title
+                )
+                return
+            self.recent.append(notification)
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber.send_nowait(notification)
+                except anyio.WouldBlock:  # a follower that does not read loses this one
+                    pass
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._subscribers.discard(subscriber)
+            try:
+                self._queue.send_nowait(notification)
+            except anyio.WouldBlock:
+                self.dropped += 1
+                log.warning(
+                    "notification dropped, %d are waiting: %s", self.backlog, notification.title
+                )
+        except Exception:  # never break the caller: a notification is a side effect
+            log.exception("could not send a notification")
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[MemoryObjectReceiveStream[Notification]]:
+        """The notifications sent from now on, while the block runs (a follower's view).
+
+        A follower that reads too slowly misses notifications rather than slowing the
+        others down.
+        """
+        send, receive = anyio.create_memory_object_stream[Notification](SUBSCRIBER_BUFFER)
+        self._subscribers.add(send)
+        try:
+            async with receive:
+                yield receive
+        finally:
+            self._subscribers.discard(send)
+            send.close()
+
+    # --- the lifespan -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        send, receive = anyio.create_memory_object_stream[Notification](self.backlog)
+        drained = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._dispatch, receive, drained)
+            self._queue = send
+            try:
+                yield
+            finally:
+                self._queue = None
+                send.close()
+                for subscriber in list(self._subscribers):
+                    subscriber.close()
+                # What was sent before the runtime stopped still goes out, for a while.
+                with anyio.move_on_after(self.shutdown_grace, shield=True):
+                    await drained.wait()
+                if not drained.is_set():
+                    log.warning("notifications still under way at exit were abandoned")
+                tg.cancel_scope.cancel()
+
+    async def _dispatch(
+        self, receive: MemoryObjectReceiveStream[Notification], drained: anyio.Event
+    ) -> None:
+        slots = anyio.Semaphore(self.concurrency)
+        try:
+            async with anyio.create_task_group() as deliveries, receive:
+                async for notification in receive:
+                    for channel in self._channels():
+                        # Waiting for a free slot here holds the rest in the backlog.
+                        await slots.acquire()
+                        deliveries.start_soon(self._deliver, channel, notification, slots)
+        finally:
+            drained.set()
+
+    def _channels(self) -> list[Channel]:
+        channels: list[Channel] = list(self.channels)
+        host = self._host() if self._host is not None else _default_host()
+        if host is not None:
+            for impl in host.manager.hook.notify.get_hookimpls():
+                channels.append(_PluginChannel(impl, self))
+        return channels
+
+    async def _deliver(
+        self, channel: Channel, notification: Notification, slots: anyio.Semaphore
+    ) -> None:
+        try:
+            with anyio.fail_after(channel.deadline):
+                await channel.deliver(notification)
+        except Exception as exc:
+            self.failed += 1
+            log.warning(
+                "notification %s (%s) not delivered to %s: %s",
+                notification.id,
+                notification.kind,
+                channel.name,
+                _describe(exc),
+            )
+        else:
+            self.delivered += 1
+        finally:
+            slots.release()
+
+    # --- plugin calls in threads --------------------------------------------------------
+
+    def _enter_call(self, plugin: str) -> bool:
+        with self._calls_lock:
+            running = self._running_calls.get(plugin, 0)
+            if running >= MAX_STUCK_CALLS:
+                return False
+            self._running_calls[plugin] = running + 1
+            return True
+
+    def _leave_call(self, plugin: str) -> None:
+        with self._calls_lock:
+            self._running_calls[plugin] -= 1
+
+
+class _PluginChannel:
+    """A plugin's ``notify`` hook as a channel: awaited if ``async``, else in a thread."""
+
+    def __init__(self, impl: Any, notifier: Notifier) -> None:
+        self.impl = impl
+        self.notifier = notifier
+        self.name = f"plugin {impl.plugin_name!r}"
+        # The thread gets the deadline; the outer one (a little later) only backs it up.
+        self.deadline = notifier.plugin_deadline + 1.0
+
+    async def deliver(self, notification: Notification) -> None:
+        function = self.impl.function
+        arguments = {"notification": notification} if self.impl.argnames else {}
+        if inspect.iscoroutinefunction(function):
+            with anyio.fail_after(self.notifier.plugin_deadline):
+                await function(**arguments)
+            return
+        plugin = self.impl.plugin_name
+        if not self.notifier._enter_call(plugin):
+            raise RuntimeError(f"skipped: {MAX_STUCK_CALLS} earlier calls still hang")
+
+        def call() -> None:
+            try:
+                function(**arguments)
+            finally:
+                self.notifier._leave_call(plugin)
+
+        await call_in_daemon_thread(
+            call, self.notifier.plugin_deadline, name=f"aegis-notify-{plugin}"
+        )
+
+
+def _default_host() -> PluginHost | None:
+    from aegis.plugins import get_host
+
+    try:
+        return get_host()
+    except Exception:  # pragma: no cover - get_host records broken plugins itself
+        log.exception("no plugin host")
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
