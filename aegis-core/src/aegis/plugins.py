@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aegis.builtins.sqlite_queue",
     "aegis.builtins.mcp_tools",
     "aegis.builtins.terminal_tools",
+    "aegis.builtins.orchestration_tools",
 )
 """Modules of aegis-core registered as plugins, through the same hooks as any other."""
 

@@ -25,6 +25,7 @@ from aegis.notify import Notifier
 from aegis.queue.backends import BACKEND_ENV, get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
+from aegis.session.helpers import HelperLedger
 from aegis.session.manager import SessionManager
 from aegis.terminals import TerminalRegistry
 from aegis.workflow.runner import WorkflowRunner
@@ -71,6 +72,8 @@ class Runtime(Lifespan):
             preamble=self.mcp.preamble if self.mcp is not None else None,
         )
         self.inbox = InboxRouter(self.sessions, self.state_dir)
+        self.helpers = HelperLedger(self.sessions)
+        """The sessions agents spawned (``aegis_spawn``), closed with their owner."""
         self.queues = QueueManager(
             project.queues,
             backend=get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend),
@@ -110,6 +113,7 @@ class Runtime(Lifespan):
         async with (
             self.notifier,
             self.sessions,
+            self.helpers,
             self.inbox,
             self.queues,
             # After the inbox (it wakes subscribers through it), before the plane (whose

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -114,6 +114,13 @@ class Agent(BaseModel):
     workspace_base: str | None = None
     """With ``workspace="worktree"``: the local branch a worktree starts from and is
     landed into; default: the branch checked out in the project (``HEAD``'s)."""
+
+    orchestrate: Literal["none", "own", "any"] = "own"
+    """What this agent's sessions may start and stop through the MCP plane's
+    orchestration tools: ``"own"`` spawn helpers and close, interrupt or cancel only
+    the sessions they spawned and the tasks they enqueued; ``"any"`` also any other
+    session or task of the project (a supervisor); ``"none"`` none of it (they may
+    still list profiles and message groups)."""
 
     @model_validator(mode="before")
     @classmethod

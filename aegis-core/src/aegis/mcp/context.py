@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
     from aegis.inbox import InboxRouter
     from aegis.queue.manager import QueueManager
+    from aegis.session.helpers import HelperLedger
     from aegis.session.manager import SessionManager
     from aegis.terminals import TerminalRegistry
     from aegis.workflow.runner import WorkflowRunner
@@ -82,6 +83,8 @@ class ToolContext:
     """The shared terminals (``None`` in a context made outside a runtime)."""
     canvases: CanvasRegistry | None = None
     """The shared canvases (``None`` in a context made outside a runtime)."""
+    helpers: HelperLedger | None = None
+    """Who spawned which session (``None`` in a context made outside a runtime)."""
     _background: Callable[[Callable[[], Awaitable[Any]], str], None] | None = field(
         default=None, repr=False
     )

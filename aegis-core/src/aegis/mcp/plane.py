@@ -328,6 +328,7 @@ class McpPlane(Lifespan):
             project_root=runtime.project.root,
             terminals=runtime.terminals,
             canvases=runtime.canvases,
+            helpers=runtime.helpers,
             _background=self._run_in_background,
         )
         log.debug("%s calls %s", grant.handle, params.name)

@@ -321,6 +321,21 @@ class SessionManager(Lifespan):
         assert delivery.result is not None
         return delivery.result
 
+    def submit(self, handle: str, message: str, sender: str = "user") -> Delivery:
+        """:meth:`send`, returning the message's :class:`Delivery`: await its ``done``
+        for the end of its turn (its ``result``), or stop it with :meth:`withdraw`."""
+        return self._deliver(handle, message, sender)
+
+    async def withdraw(self, handle: str, delivery: Delivery) -> None:
+        """Stop a message :meth:`submit` returned: taken out of the inbox if it still
+        waits, its turn interrupted if it runs, nothing if its turn is over."""
+        session = self._session(handle)
+        if session.withdraw(delivery) or delivery.done.is_set():
+            return
+        driver = session.driver
+        if session.current is delivery and driver is not None:
+            await driver.interrupt()
+
     def _deliver(self, handle: str, message: str, sender: str) -> Delivery:
         session = self._session(handle)
         if not session.state.live:

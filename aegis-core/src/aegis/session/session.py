@@ -163,6 +163,8 @@ class Session:
     async def serve(self, driver: Driver, on_turn: Callable[[TurnEnd], None]) -> None:
         """Deliver inbox messages in order, one turn each, until the session fails."""
         async for delivery in self._inbox:
+            if delivery.done.is_set():  # withdrawn while it waited
+                continue
             self._waiting.remove(delivery)
             self._current = delivery
             self.set_state(SessionState.busy)
@@ -178,6 +180,23 @@ class Session:
                 return
             if not self._waiting:
                 self.set_state(SessionState.ready)
+
+    def withdraw(self, delivery: Delivery) -> bool:
+        """Take ``delivery`` out of the inbox, answered as cancelled, if it still waits there.
+
+        Returns ``False`` when its turn has begun (or ended): :attr:`current` tells which.
+        """
+        if delivery not in self._waiting:
+            return False
+        self._waiting.remove(delivery)
+        delivery.finish(TurnEnd(StopReason.cancelled, error="withdrawn before it was delivered"))
+        self._notify_change()
+        return True
+
+    @property
+    def current(self) -> Delivery | None:
+        """The message whose turn runs now."""
+        return self._current
 
     def undelivered(self, reason: str) -> list[Delivery]:
         """End the inbox: the turn in flight (if the session ended during it) and every

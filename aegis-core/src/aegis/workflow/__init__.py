@@ -21,10 +21,12 @@ from aegis.workflow.errors import WorkflowError
 from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows, workflow
 
 if TYPE_CHECKING:
+    from aegis.session.group import GroupReply as GroupReply
     from aegis.workflow.engine import WorkflowEngine as WorkflowEngine
     from aegis.workflow.engine import now_iso as now_iso
 
 __all__ = [
+    "GroupReply",
     "WorkflowEngine",
     "WorkflowError",
     "WorkflowFn",
@@ -42,4 +44,8 @@ def __getattr__(name: str) -> Any:
         from aegis.workflow import engine
 
         return getattr(engine, name)
+    if name == "GroupReply":  # what WorkflowEngine.group returns
+        from aegis.session.group import GroupReply
+
+        return GroupReply
     raise AttributeError(f"module 'aegis.workflow' has no attribute {name!r}")

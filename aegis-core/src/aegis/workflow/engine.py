@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -21,6 +21,7 @@ from aegis.workflow.errors import WorkflowError
 if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
     from aegis.queue.task import TaskRecord
+    from aegis.session.group import GroupReply
     from aegis.session.info import SessionInfo
     from aegis.workspace import LandResult, WorktreeRecord
 
@@ -168,6 +169,46 @@ class WorkflowEngine:
         if not end.ok:
             raise WorkflowError(f"{handle} did not answer: {end.error or end.stop_reason.value}")
         return str(end.text)
+
+    async def group(
+        self,
+        handles: Sequence[str],
+        message: str,
+        *,
+        wait: Literal["all", "first"] = "all",
+        max_concurrency: int | None = None,
+        timeout: float | None = None,
+    ) -> list[GroupReply]:
+        """Send ``message`` to each live session of ``handles`` and return their replies,
+        in the order of ``handles``: a :class:`~aegis.session.group.GroupReply` each
+        (``ok``, ``text`` its final text of the turn, ``status``, ``error``).
+
+        ``wait="first"`` returns at the first successful answer (the other turns are
+        stopped; targets not yet sent to are ``skipped``). ``max_concurrency`` sends to
+        at most that many at a time. ``timeout`` (seconds, for the whole group) stops
+        the turns still running; their replies say ``timeout``. A failed turn is a
+        reply with status ``failed``, not an exception. Raises :class:`WorkflowError`,
+        sending nothing, when a handle is not a live session or is repeated.
+        """
+        from aegis.session.group import GroupError, ask_group
+
+        try:
+            replies = await ask_group(
+                self._bridge,
+                list(handles),
+                message,
+                sender=self.sender,
+                wait=wait,
+                max_concurrency=max_concurrency,
+                timeout=timeout,
+            )
+        except GroupError as exc:
+            raise WorkflowError(f"cannot send the group: {exc}") from None
+        for handle in handles:
+            self._touch(handle)
+        answered = sum(reply.ok for reply in replies)
+        self.log(f"group of {len(replies)}: {answered} answered")
+        return replies
 
     async def drain(self, handle: str | None = None) -> None:
         """Wait for each touched session (or just ``handle``) to be ready with nothing queued.
