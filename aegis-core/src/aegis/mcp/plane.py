@@ -81,8 +81,9 @@ PREAMBLE = (
     "aegis_handoff (send a message to another agent), "
     "aegis_enqueue (hand a task to a queue of workers; the result comes back to you as a message), "
     "aegis_task_status, aegis_list_workflows and aegis_run_workflow (its result also comes back "
-    "as a message). Messages from other agents, queues and workflows reach you as new turns "
-    "that say who sent them."
+    "as a message); aegis_list_profiles, aegis_spawn and aegis_close (helper agents of your "
+    "own), aegis_group (ask several agents at once and wait for their answers). Messages "
+    "from other agents, queues and workflows reach you as new turns that say who sent them."
 )
 
 
