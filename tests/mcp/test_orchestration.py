@@ -27,6 +27,7 @@ PROFILES = {
     **WORKERS,
     "boss": Agent(provider=Fake(), description="Supervises everyone.", orchestrate="any"),
     "drone": Agent(provider=Fake(), description="Does as told.", orchestrate="none"),
+    "broken": Agent(provider=Fake(fail_start=True)),
 }
 
 
@@ -88,8 +89,9 @@ async def test_helpers_are_closed_with_their_owner_unless_kept(tmp_path: Path) -
                 await client.call_tool("aegis_spawn", {"profile": "helper", "handle": "w-1"})
             )
             unknown = error(await client.call_tool("aegis_spawn", {"profile": "nobody"}))
+            broken = error(await client.call_tool("aegis_spawn", {"profile": "broken"}))
         # A helper's own helper goes with it.
-        async with as_agent(Spawned(helper["handle"], FakeDriver.instances[-3])) as client:
+        async with as_agent(Spawned(helper["handle"], FakeDriver.instances[-4])) as client:
             grandchild = ok(await client.call_tool("aegis_spawn", {"profile": "worker"}))
         await runtime.sessions.close(lead.handle)
         closed = [helper["handle"], named["handle"], grandchild["handle"]]
@@ -100,6 +102,7 @@ async def test_helpers_are_closed_with_their_owner_unless_kept(tmp_path: Path) -
     assert [h["handle"] for h in listed["helpers"]] == [helper["handle"], kept["handle"], "w-1"]
     assert "w-1' is live" in taken
     assert "no agent profile 'nobody'" in unknown and "boss" in unknown
+    assert "the broken session could not start: fake CLI refused to start" in broken
     assert kept_state is SessionState.ready
 
 
@@ -222,10 +225,11 @@ async def test_waiting_on_a_group_is_cancelled_with_the_call(tmp_path: Path) -> 
     async with runtime_for(tmp_path) as runtime:
         lead = await spawn(runtime, "lead")
         helper = await spawn(runtime, "helper")
-        async with as_agent(lead) as client:
-            with anyio.move_on_after(0.5):
-                await client.call_tool(
-                    "aegis_group", {"targets": [helper.handle], "message": "hold it"}
-                )
+        async with as_agent(lead) as client, anyio.create_task_group() as tg:
+            tg.start_soon(
+                client.call_tool, "aegis_group", {"targets": [helper.handle], "message": "hold it"}
+            )
+            await until(lambda: helper.driver.prompts != [], timeout=10)
+            tg.cancel_scope.cancel()  # the agent's CLI gives the call up
         await until(lambda: state(runtime, helper.handle) is SessionState.ready, timeout=10)
     assert helper.driver.prompts[0].endswith("hold it")

@@ -219,6 +219,7 @@ async def aegis_spawn(
     aegis_group (and wait for its answer) or aegis_handoff (and go on)."""
     from aegis.errors import ConfigError, DriverError
     from aegis.session.handles import HandleTaken
+    from aegis.workspace.git import WorkspaceError
 
     _refuse_none(ctx, "spawn helpers")
     ledger = _ledger(ctx)
@@ -231,12 +232,17 @@ async def aegis_spawn(
             f"(aegis_close) first. {_yours(ctx)}"
         )
     try:
-        spawned = await ctx.sessions.spawn(profile, handle)
+        spawned = await ctx.sessions.spawn(profile, handle, wait=False)
     except (HandleTaken, ValueError) as exc:
         raise ToolError(f"{exc}; leave handle out to get a new one") from None
-    except (ConfigError, DriverError) as exc:
+    except (ConfigError, WorkspaceError) as exc:
         raise ToolError(f"the {profile} session could not start: {exc}") from None
+    # Recorded before it is ready: a call given up meanwhile still leaves it the caller's.
     ledger.record(spawned, owner=ctx.handle, profile=profile, keep=keep)
+    try:
+        await ctx.sessions.wait_ready(spawned)
+    except DriverError as exc:
+        raise ToolError(f"the {profile} session could not start: {exc}") from None
     info = ctx.sessions.get(spawned)
     lasts = "it outlives you" if keep else "it is closed when your session ends"
     return SpawnResult(
