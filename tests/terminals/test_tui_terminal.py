@@ -1,6 +1,7 @@
-"""The TUI's terminal view in a real terminal (tmux): open it with f6, type into it, see an
-agent's command appear, and quit at once with a command running, leaving no shell; the
-canvas view (f7) following writes and a person's edits."""
+"""The TUI's terminal tabs in a real terminal (tmux): open one with f6, type into it, see an
+agent's command appear live, close the tab (the terminal goes on) and open it again, and
+quit at once with a command running, leaving no shell; the canvas view (f7) following
+writes and a person's edits."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def terminals(project: Path) -> list[dict[str, object]]:
     return anyio.run(ask)
 
 
-def test_the_terminal_view_quits_at_once_with_a_command_running_and_leaves_no_shell(
+def test_a_terminal_tab_quits_at_once_with_a_command_running_and_leaves_no_shell(
     tmp_path: Path,
 ) -> None:
     project = tmp_path / "project"
@@ -60,22 +61,36 @@ def test_the_terminal_view_quits_at_once_with_a_command_running_and_leaves_no_sh
         # `; sleep` keeps the window (and what aegis printed) after aegis exits.
         tmux.start(f"{AEGIS} --no-daemon; echo aegis-exited-$?; exec sleep 60", env=env)
         tmux.wait_for("session started")
-        tmux.keys("F6")
-        tmux.wait_for(r"terminal shell")
+        tmux.keys("F6")  # the daemon has no terminal: a new one, in a tab
+        tmux.wait_for(r"2 ▣ shell terminal")
         tmux.wait_for(r"[#$] ?$")  # its prompt
         tmux.keys("echo typed-$((3+4))", "Enter")
         tmux.wait_for(r"^typed-7")
+        [shell] = terminals(project)
+        assert shell["cols"] == 100 and 20 <= int(str(shell["rows"])) < 30  # the tab's size
+        tmux.keys("C-r")  # the shell's key here (renaming the tab elsewhere)
+        tmux.wait_for(r"reverse-i-search")
+        tmux.keys("C-g")
 
-        # An agent's command appears in it.
-        tmux.keys("F6")
-        tmux.wait_for("message the agent")  # back on the main screen
-        tmux.keys("run it", "Enter")
-        tmux.wait_for("ran: ")
-        tmux.keys("F6")
+        # An agent's command appears live in the tab shown.
+        anyio.run(_ask_agent, project, "run it")
         tmux.wait_for(r"^agent-10")
+        tmux.keys("M-1")  # the agent's tab
+        tmux.wait_for("ran: ")
+        tmux.keys("M-2")
+
+        # Closing the tab detaches; f6 then offers the terminal, which went on.
+        tmux.keys("C-w")
+        tmux.wait_for("Close the tab of terminal shell")
+        tmux.keys("Enter")
+        tmux.wait_for("message the agent")  # back on the agent's tab, the only one
+        assert [t["alive"] for t in terminals(project)] == [True]
+        tmux.keys("F6")
+        tmux.wait_for(r"\+ a new terminal \(shell-2\)")
+        tmux.keys("Enter")  # the first choice: shell
+        tmux.wait_for(r"^typed-7")  # its screen, as it was
 
         tmux.keys("sleep 300", "Enter")
-        [shell] = terminals(project)
         anyio.run(_until_busy, project)
         shell_pid = int(str(shell["pid"]))
         running = [
@@ -87,6 +102,12 @@ def test_the_terminal_view_quits_at_once_with_a_command_running_and_leaves_no_sh
         assert [pid for pid in running if _alive(pid)] == []
     finally:
         tmux.kill()
+
+
+async def _ask_agent(project: Path, text: str) -> None:
+    client = DaemonClient(project / ".aegis", name="test")
+    [session] = await client.sessions()
+    await client.send(session.handle, text)
 
 
 async def _until_busy(project: Path) -> None:

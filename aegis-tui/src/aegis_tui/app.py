@@ -44,19 +44,20 @@ from aegis.workflow.runner import RunRecord
 from aegis.workspace import Worktrees
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
-from aegis_tui.keys import APP_KEYS, read_alt_keys
+from aegis_tui.keys import APP_KEYS, SHELL_TAKES, read_alt_keys
 from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.screens.canvas import CanvasScreen
+from aegis_tui.screens.close_terminal import CloseTerminal
 from aegis_tui.screens.confirm import Confirm
 from aegis_tui.screens.diff import DiffScreen
 from aegis_tui.screens.help import HelpScreen
 from aegis_tui.screens.main import MainScreen
+from aegis_tui.screens.pick import Pick
 from aegis_tui.screens.profiles import ProfilePicker
 from aegis_tui.screens.queues import QueueDashboard, QueueSource
 from aegis_tui.screens.quit import QuitChoice
-from aegis_tui.screens.terminal import TerminalScreen
 from aegis_tui.screens.workflows import WorkflowRuns
 from aegis_tui.state import (
     BrokenState,
@@ -67,12 +68,14 @@ from aegis_tui.state import (
     set_aside,
     state_path,
 )
-from aegis_tui.tab import Clock, Tab
+from aegis_tui.tab import Clock, Tab, terminal_tab
+from aegis_tui.terminal_tabs import NEW_TERMINAL, new_terminal_name, terminal_choices
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
 from aegis_tui.widgets.queued import QueuedMessages
 from aegis_tui.widgets.status import StatusBar
 from aegis_tui.widgets.tabs import TabBar
+from aegis_tui.widgets.terminal import TerminalView
 from aegis_tui.widgets.transcript import TranscriptView
 from aegis_tui.widgets.working import WorkingIndicator
 
@@ -172,6 +175,9 @@ class AegisApp(App[int]):
         self._handles: Iterator[str] | None = iter(handles) if handles is not None else None
         self._queue_source = queue_source
         self._views: dict[str, TranscriptView] = {}
+        self._terminal_views: dict[str, TerminalView] = {}
+        """The view of each terminal tab, by its tab's handle."""
+        self._terminal_ids = 0
         self._following: dict[str, anyio.CancelScope] = {}
         """The event stream of each tab's session, and of each watched worker (``watch:``)."""
         self._auto: set[str] = set()
@@ -536,11 +542,15 @@ class AegisApp(App[int]):
 
     def snapshot(self) -> TuiState:
         """What ``tui.json`` should say now."""
+        # Terminal tabs are not kept: the terminals live in the daemon, f6 opens them again.
+        sessions = [t for t in self.tabs if t.terminal is None]
+        shown = self.current
+        active = sessions.index(shown) if shown in sessions else min(self.active, len(sessions))
         return TuiState(
             tabs=tuple(
-                TabRecord(t.handle, t.profile, t.harness_session_id, t.title) for t in self.tabs
+                TabRecord(t.handle, t.profile, t.harness_session_id, t.title) for t in sessions
             ),
-            active=self.active,
+            active=max(min(active, len(sessions) - 1), 0),
             history=tuple(self._history),
         )
 
@@ -643,7 +653,16 @@ class AegisApp(App[int]):
         self.active = index
         tab = self.tabs[index]
         tab.unseen = False
-        self.main.query_one("#views", ContentSwitcher).current = f"view-{tab.handle}"
+        terminal = self._terminal_views.get(tab.handle)
+        shown = terminal if terminal is not None else self._views[tab.handle]
+        self.main.query_one("#views", ContentSwitcher).current = shown.id
+        # A terminal tab takes the keyboard; the input box is for sessions only.
+        self.main.set_class(terminal is not None, "-terminal")
+        if terminal is not None:
+            terminal.focus()
+            self.run_worker(terminal.claim_size(), group="terminal-size")
+        elif self.focused is None or isinstance(self.focused, TerminalView):
+            self.main.query_one(PromptInput).focus()
         self._refresh_chrome()
         self.save_soon()
 
@@ -666,7 +685,7 @@ class AegisApp(App[int]):
         text = event.value
         self._history = list(prompt.sent)
         tab = self.current
-        if tab is None or self.client is None:
+        if tab is None or self.client is None or tab.terminal is not None:
             self.notify("No session: ctrl+t opens one", severity="warning")
             prompt.give_back(text)
             return
@@ -743,6 +762,9 @@ class AegisApp(App[int]):
         tab = self.current
         if tab is None:
             return
+        if tab.terminal is not None:
+            self._close_terminal_tab(tab)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -770,7 +792,11 @@ class AegisApp(App[int]):
         del self._by_handle[tab.handle]
         self._auto.discard(tab.handle)
         self._unfollow(tab.handle)
-        view = self._views.pop(tab.handle)
+        view: TranscriptView | TerminalView = (
+            self._views.pop(tab.handle)
+            if tab.terminal is None
+            else self._terminal_views.pop(tab.handle)
+        )
         if index < self.active or self.active >= len(self.tabs):
             self.active = max(self.active - 1, 0)
         if self.tabs:
@@ -833,12 +859,12 @@ class AegisApp(App[int]):
 
     def action_toggle_details(self) -> None:
         tab = self.current
-        if tab is not None:
+        if tab is not None and tab.terminal is None:
             self.view_of(tab).toggle_all()
 
     def action_scroll_transcript(self, pages: int) -> None:
         tab = self.current
-        if tab is None:
+        if tab is None or tab.terminal is not None:
             return
         view = self.view_of(tab)
         if pages < 0:
@@ -851,16 +877,99 @@ class AegisApp(App[int]):
 
     def action_diff(self) -> None:
         tab = self.current
-        if tab is not None:
+        if tab is not None and tab.terminal is None:
             self.push_screen(DiffScreen(self.worktrees, tab.handle))
 
     def action_canvas(self) -> None:
         if self.client is not None and not isinstance(self.screen, CanvasScreen):
             self.push_screen(CanvasScreen(self.client))
 
-    def action_terminal(self) -> None:
-        if self.client is not None and not isinstance(self.screen, TerminalScreen):
-            self.push_screen(TerminalScreen(self.client))
+    async def action_terminal(self) -> None:
+        """A terminal tab: a new terminal when the daemon has none, else pick one (or new)."""
+        if self.client is None or self.screen is not self.main:
+            return
+        try:
+            terminals = [t for t in await self.client.terminals() if t["alive"]]
+        except TALK_ERRORS as exc:
+            self.notify(f"could not list the terminals: {said(exc)}", severity="error")
+            return
+        names = [str(t["name"]) for t in terminals]
+        if not names:
+            await self.open_terminal_tab(new_terminal_name(names), new=True)
+            return
+        tabbed = {t.terminal for t in self.tabs if t.terminal is not None}
+
+        def chosen(choice: str | None) -> None:
+            if choice == NEW_TERMINAL:
+                self.run_worker(self.open_terminal_tab(new_terminal_name(names), new=True))
+            elif choice is not None:
+                self.run_worker(self.open_terminal_tab(choice), group="tabs")
+
+        self.push_screen(
+            Pick("Terminal tab: enter opens, escape cancels", terminal_choices(terminals, tabbed)),
+            chosen,
+        )
+
+    async def open_terminal_tab(self, name: str, *, new: bool = False) -> Tab | None:
+        """Show shared terminal ``name`` in a tab (the one it has, or a new one); ``new``:
+        start it in the daemon first (the person's shell, in the project's folder)."""
+        handle = f"terminal:{name}"
+        if handle in self._by_handle:
+            self.select_tab(self.tabs.index(self._by_handle[handle]))
+            return self._by_handle[handle]
+        if self.client is None:
+            return None
+        if new:
+            try:
+                await self.client.spawn_terminal(name)
+            except TALK_ERRORS as exc:
+                self.notify(f"could not start terminal {name}: {said(exc)}", severity="error")
+                return None
+        tab = terminal_tab(name, self.clock())
+        self._terminal_ids += 1
+        view = TerminalView(self.client, name, id=f"terminal-view-{self._terminal_ids}")
+        view.display = False  # until selected
+        self.tabs.append(tab)
+        self._by_handle[handle] = tab
+        self._terminal_views[handle] = view
+        await self.main.query_one("#views", ContentSwitcher).mount(view)
+        self.select_tab(self.tabs.index(tab))
+        return tab
+
+    def _close_terminal_tab(self, tab: Tab) -> None:
+        """Ask, then close ``tab`` (the terminal goes on) or kill its terminal too."""
+        name = tab.terminal
+        assert name is not None
+
+        async def close(kill: bool) -> None:
+            await self._drop_tab(tab)
+            if kill and self.client is not None and tab.live:
+                try:
+                    await self.client.close_terminal(name)
+                except TALK_ERRORS as exc:
+                    self.notify(f"could not close terminal {name}: {said(exc)}", severity="error")
+
+        def chosen(choice: str | None) -> None:
+            if choice is not None:
+                self.run_worker(close(choice == "kill"), group="tabs")
+
+        if not tab.live:  # its shell has ended: nothing to keep or kill
+            self.run_worker(close(False), group="tabs")
+            return
+        self.push_screen(CloseTerminal(name), chosen)
+
+    def on_terminal_view_ended(self, event: TerminalView.Ended) -> None:
+        """A terminal tab's shell ended (``exit``, an agent closed it, the daemon went)."""
+        for handle, view in self._terminal_views.items():
+            if view is event.view:
+                tab = self._by_handle[handle]
+                tab.state, tab.error = "closed", event.reason
+                self._chrome_soon()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A terminal tab's shell gets the keys it needs that are the app's elsewhere
+        # (ctrl+r: the shell's history search), when its view has the keyboard.
+        return not (action in SHELL_TAKES and isinstance(self.focused, TerminalView))
 
     @property
     def worktrees(self) -> Worktrees:

@@ -20,6 +20,8 @@ class Key:
     """Shown in the footer too (the help screen shows every key)."""
     priority: bool = False
     """Taken before the input box sees it (for keys the input box also binds)."""
+    in_terminal: bool = False
+    """Still the app's when a terminal tab has the keyboard (the others go to its shell)."""
 
     def binding(self, prefix: str = "") -> Binding:
         """The Textual binding; ``prefix`` names the action's namespace (``"app."``)."""
@@ -35,20 +37,26 @@ class Key:
 MAIN_KEYS: tuple[Key, ...] = (
     # The footer shows keys in this order and drops what does not fit at the right:
     # the most needed ones come first (help, the dashboards), the tab keys after.
-    Key("f1", "help", "Help", footer=True),
-    Key("f2", "queues", "Queues", footer=True),
-    Key("f3", "workflows", "Workflows", footer=True),
+    Key("f1", "help", "Help", footer=True, in_terminal=True),
+    Key("f2", "queues", "Queues", footer=True, in_terminal=True),
+    Key("f3", "workflows", "Workflows", footer=True, in_terminal=True),
     Key("f4", "diff", "The tab's changes in its worktree (diff)"),
-    Key("f6", "terminal", "Shared terminal (f6 again: back)", priority=True),
-    Key("f7", "canvas", "Shared canvases, live", priority=True),
+    Key(
+        "f6",
+        "terminal",
+        "Terminal tab: a new shared terminal, or one open",
+        priority=True,
+        in_terminal=True,
+    ),
+    Key("f7", "canvas", "Shared canvases, live", priority=True, in_terminal=True),
     Key("escape", "interrupt", "Interrupt", footer=True),
     Key("ctrl+t", "new_tab", "New tab", footer=True),
     Key("ctrl+n", "pick_profile", "New tab with profile…", footer=True),
-    Key("ctrl+w", "close_tab", "Close tab", footer=True, priority=True),
+    Key("ctrl+w", "close_tab", "Close tab", footer=True, priority=True, in_terminal=True),
     Key("ctrl+r", "rename_tab", "Rename tab", priority=True),
-    Key("alt+right,ctrl+pagedown", "next_tab", "Next tab"),
-    Key("alt+left,ctrl+pageup", "previous_tab", "Previous tab"),
-    *(Key(f"alt+{n}", f"switch_tab({n - 1})", f"Tab {n}") for n in range(1, 10)),
+    Key("alt+right,ctrl+pagedown", "next_tab", "Next tab", in_terminal=True),
+    Key("alt+left,ctrl+pageup", "previous_tab", "Previous tab", in_terminal=True),
+    *(Key(f"alt+{n}", f"switch_tab({n - 1})", f"Tab {n}", in_terminal=True) for n in range(1, 10)),
     Key("ctrl+o", "toggle_details", "Expand/collapse tool results"),
     Key("pageup", "scroll_transcript(-1)", "Scroll up"),
     Key("pagedown", "scroll_transcript(1)", "Scroll down"),
@@ -56,6 +64,20 @@ MAIN_KEYS: tuple[Key, ...] = (
 
 APP_KEYS: tuple[Key, ...] = (Key("ctrl+q", "quit", "Quit", footer=True, priority=True),)
 """Keys of every screen."""
+
+TERMINAL_PASSES: frozenset[str] = frozenset(
+    name
+    for key in (*MAIN_KEYS, *APP_KEYS)
+    if key.in_terminal or key in APP_KEYS
+    for name in key.keys.split(",")
+)
+"""The keys a terminal tab leaves to the app; every other key goes to its shell."""
+
+SHELL_TAKES: frozenset[str] = frozenset(
+    key.action for key in MAIN_KEYS if key.priority and not key.in_terminal
+)
+"""Actions of priority keys that a terminal tab's shell gets instead (ctrl+r: its
+history search)."""
 
 INPUT_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "Send the message (queued while the agent is busy)"),

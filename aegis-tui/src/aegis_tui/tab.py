@@ -29,6 +29,13 @@ STATE_DOTS: dict[str, tuple[str, str]] = {
 }
 """The dot each session state shows in the tab bar, and its colour."""
 
+TERMINAL_DOT = ("▣", "green")
+"""What a terminal tab shows instead of a state dot while its shell runs."""
+
+TERMINAL_PROFILE = "terminal"
+"""What a terminal tab says where a session's tab says its profile."""
+
+
 Clock = Callable[[], float]
 """Seconds on a monotonic clock (injected, so that tests see fixed times)."""
 
@@ -60,17 +67,21 @@ class Tab:
     """The name the user gave the tab (``None``: its handle names it)."""
     activity: str | None = None
     """What the agent is doing in the running turn: ``thinking``, ``running bash``, ``writing``."""
+    terminal: str | None = None
+    """The name of the shared terminal a terminal tab shows (``None``: a session's tab)."""
 
     @property
     def name(self) -> str:
         """What the tab bar calls the tab."""
-        return self.title or self.handle
+        return self.title or self.terminal or self.handle
 
     @property
     def live(self) -> bool:
         return self.state in ("starting", "ready", "busy")
 
     def dot(self) -> tuple[str, str]:
+        if self.terminal is not None:
+            return TERMINAL_DOT if self.live else STATE_DOTS["closed"]
         return STATE_DOTS.get(self.state, ("?", "white"))
 
     def replay(self, event: Event) -> None:
@@ -116,7 +127,10 @@ class Tab:
         return now - self.opened_at
 
     def badge(self) -> str:
-        """``provider/model`` (or the provider alone when the CLI picks the model)."""
+        """``provider/model`` (or the provider alone when the CLI picks the model; nothing
+        for a terminal tab)."""
+        if self.terminal is not None:
+            return ""
         return f"{self.provider}/{self.model}" if self.model else self.provider
 
 
@@ -129,3 +143,17 @@ def activity_after(event: Event, activity: str | None) -> str | None:
     if isinstance(event, (TextDelta, AssistantMessage)):
         return "writing"
     return activity
+
+
+def terminal_tab(name: str, now: float) -> Tab:
+    """The tab of shared terminal ``name`` (its handle ``terminal:<name>`` is no session's)."""
+    return Tab(
+        handle=f"terminal:{name}",
+        profile=TERMINAL_PROFILE,
+        provider="terminal",
+        model=None,
+        permission="-",
+        opened_at=now,
+        state="ready",
+        terminal=name,
+    )

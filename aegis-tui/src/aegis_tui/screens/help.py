@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aegis_tui.keys import APP_KEYS, INPUT_KEYS, MAIN_KEYS, shown
-from aegis_tui.tab import STATE_DOTS
+from aegis_tui.tab import STATE_DOTS, TERMINAL_DOT
 
 STATUS_LINE: tuple[tuple[str, str], ...] = (
     ("model", "the model the session runs (the CLI's default when none is set)"),
@@ -63,6 +63,12 @@ def screen_table() -> Table:
     table.add_column()
     for state, (dot, colour) in STATE_DOTS.items():
         table.add_row(Text(f"{dot} {state}", style=colour), DOT_MEANING.get(state, ""))
+    dot, colour = TERMINAL_DOT
+    table.add_row(
+        Text(f"{dot} terminal", style=colour),
+        "a shared terminal: keys go to its shell, but for f1-f3, f6, f7, ctrl+w, "
+        "ctrl+q and the tab keys",
+    )
     table.add_row(Text("✱", style="bold yellow"), "output you have not seen in that tab")
     table.add_row(Text("◂2  3▸", style="bold"), "tabs hidden left / right of the bar")
     table.add_row("", "")

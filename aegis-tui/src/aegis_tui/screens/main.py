@@ -28,6 +28,10 @@ class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen #views { height: 1fr; }
     MainScreen #views > TranscriptView { height: 1fr; }
+    MainScreen #views > TerminalView { height: 1fr; }
+    MainScreen.-terminal #working { display: none; }
+    MainScreen.-terminal #queued { display: none; }
+    MainScreen.-terminal #prompt { display: none; }
     MainScreen.-short QueueStrip { display: none; }
     MainScreen.-short PromptInput { border: none; min-height: 1; padding: 0 1; }
     """

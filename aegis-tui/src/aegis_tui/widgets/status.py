@@ -29,6 +29,8 @@ def status_text(tab: Tab | None, now: float) -> Text:
     """The status line of ``tab``."""
     if tab is None:
         return Text(" no session", style="dim")
+    if tab.terminal is not None:
+        return terminal_status(tab)
     usage = tab.usage
     cached = f"{usage.cached_share:.0%}" if usage.input_tokens else "-"
     turn = tab.turn_time(now)
@@ -53,4 +55,19 @@ def status_text(tab: Tab | None, now: float) -> Text:
             text.append(value, "bold")
     if tab.state == "failed" and tab.error:
         text.append(f"  failed: {tab.error}", "bold red")
+    return text
+
+
+def terminal_status(tab: Tab) -> Text:
+    """The status line of a terminal tab: what it is, and how to leave it."""
+    text = Text(" ", no_wrap=True, overflow="ellipsis")
+    text.append(f"terminal {tab.terminal}", "bold")
+    if not tab.live:
+        text.append(f"  ended: {tab.error or 'its shell exited'}", "bold red")
+        return text
+    text.append(" · shared with the agents · you type as user · ", "dim")
+    text.append("alt+←/→", "bold")
+    text.append(" other tabs · ", "dim")
+    text.append("^w", "bold")
+    text.append(" close the tab (the terminal goes on)", "dim")
     return text

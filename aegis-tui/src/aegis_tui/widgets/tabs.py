@@ -81,7 +81,7 @@ class TabBar(Static):
         text.append(f" {tab.name}", base)
         if tab.title is None or tab.title != tab.profile:
             text.append(f" {tab.profile}", f"{base} italic".strip() if active else "italic dim")
-        if badge:
+        if badge and tab.badge():
             text.append(f" [{tab.badge()}]", base or "dim")
         if tab.unseen and not active:
             text.append(f" {UNSEEN}", "bold yellow")

@@ -1,35 +1,29 @@
-"""The terminal view: a shared terminal of the daemon, drawn from a real screen model.
+"""A terminal tab's view: a shared terminal of the daemon, drawn from a real screen model.
 
 The daemon's terminal streams its output (what it kept first, then what comes); a
 ``pyte`` screen turns it into the cells a terminal would show, redrawn at most
-:data:`FPS` times a second. Keys typed here go to the terminal's shell as ``user``,
-the view's size is the terminal's, and commands agents run in it appear as they run.
-f6 or ctrl+] goes back; ctrl+q quits the TUI as anywhere.
+:data:`FPS` times a second. Keys typed here go to the terminal's shell as ``user``
+(but for the app's keys that work in every tab: :data:`aegis_tui.keys.MAIN_KEYS`
+marked ``in_terminal``), the view's size is the terminal's, and commands agents
+run in it appear as they run.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ClassVar
+from typing import Any
 
 import pyte
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
-from textual.binding import BindingType
-from textual.screen import Screen
+from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Static
 
 from aegis.daemon.client import DaemonClient, DaemonError, StreamEnd
-from aegis_tui.widgets.key_bar import KeyBar
+from aegis_tui.keys import TERMINAL_PASSES
 
 FPS = 30
-DEFAULT_NAME = "shell"
-"""The terminal the view opens when the daemon has none."""
-
-KEYS = (("f6 / ctrl+]", "Back (it goes on)"), ("ctrl+q", "Quit"))
 
 _SPECIAL = {
     "enter": b"\r",
@@ -95,12 +89,24 @@ def render_screen(screen: Any, *, cursor: bool = True) -> Text:
 
 
 class TerminalView(Widget, can_focus=True):
-    """The screen of terminal ``name``, fed by the daemon; keys go to its shell."""
+    """The screen of terminal ``name``, fed by the daemon; keys go to its shell.
+
+    It streams the terminal's output for as long as it is mounted (a hidden tab's
+    screen stays current); removing it detaches: the terminal goes on in the daemon.
+    """
 
     DEFAULT_CSS = "TerminalView { height: 1fr; width: 1fr; }"
 
-    def __init__(self, client: DaemonClient, name: str) -> None:
-        super().__init__(id="terminal-view")
+    class Ended(Message):
+        """The terminal's shell has ended (or the daemon went): ``reason`` says how."""
+
+        def __init__(self, view: TerminalView, reason: str) -> None:
+            super().__init__()
+            self.view = view
+            self.reason = reason
+
+    def __init__(self, client: DaemonClient, name: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.client = client
         self.terminal = name
         self.screen_model = pyte.Screen(80, 24)
@@ -120,9 +126,12 @@ class TerminalView(Widget, can_focus=True):
                     break
                 self.stream.feed(item)
                 self._dirty = True
-        except DaemonError as exc:
-            self.ended = exc.message
+            else:
+                self.ended = "the daemon went away"
+        except (DaemonError, OSError) as exc:
+            self.ended = exc.message if isinstance(exc, DaemonError) else str(exc)
         self._dirty = True
+        self.post_message(self.Ended(self, self.ended or "ended"))
 
     def _paint(self) -> None:
         if self._dirty:
@@ -130,79 +139,44 @@ class TerminalView(Widget, can_focus=True):
             self.refresh()
 
     def render(self) -> Text:
-        text = render_screen(self.screen_model, cursor=self.ended is None)
+        text = render_screen(self.screen_model, cursor=self.ended is None and self.has_focus)
         if self.ended is not None:
             text.append(f"\n[{self.terminal}: {self.ended}]", style="dim")
         return text
 
+    def on_focus(self) -> None:
+        self._dirty = True
+
+    def on_blur(self) -> None:
+        self._dirty = True
+
     async def on_resize(self, event: events.Resize) -> None:
-        cols, rows = max(10, event.size.width), max(2, event.size.height)
+        await self.claim_size()
+
+    async def claim_size(self) -> None:
+        """Size the terminal as this view (another viewer may have sized it since)."""
+        if self.size.width <= 0 or self.size.height <= 0 or self.ended is not None:
+            return
+        cols, rows = max(10, self.size.width), max(2, self.size.height)
         if (rows, cols) != (self.screen_model.lines, self.screen_model.columns):
             self.screen_model.resize(rows, cols)
             self._dirty = True
-            with contextlib.suppress(DaemonError):  # the daemon is going: nothing to size
-                await self.client.resize_terminal(self.terminal, rows, cols)
+        with contextlib.suppress(DaemonError, OSError):  # the daemon is going: nothing to size
+            await self.client.resize_terminal(self.terminal, rows, cols)
 
     async def on_key(self, event: events.Key) -> None:
-        if event.key in ("f6", "ctrl+right_square_bracket", "ctrl+q"):
-            return  # the screen's and the app's keys
+        if event.key in TERMINAL_PASSES:
+            return  # the app's keys of every tab (switching tabs, the dashboards)
         data = key_data(event)
         event.stop()
         event.prevent_default()
         if data and self.ended is None:
             try:
                 await self.client.type_into(self.terminal, data)
-            except DaemonError as exc:
-                self.notify(exc.message, severity="error")
+            except (DaemonError, OSError) as exc:
+                self.notify(f"not typed into {self.terminal}: {exc}", severity="error")
 
     def on_paste(self, event: events.Paste) -> None:
+        event.stop()  # the main screen sends the pastes that reach it to the input box
         if self.ended is None and event.text:
             self.run_worker(self.client.type_into(self.terminal, event.text.encode()))
-
-
-class TerminalScreen(Screen[None]):
-    """A shared terminal of the daemon (``name``, or the first open one, or a new one)."""
-
-    DEFAULT_CSS = """
-    TerminalScreen #terminal-title { height: 1; background: $boost; }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        ("f6", "app.pop_screen", "Back"),
-        ("ctrl+right_square_bracket", "app.pop_screen", "Back"),
-    ]
-
-    def __init__(self, client: DaemonClient, name: str | None = None) -> None:
-        super().__init__()
-        self.client = client
-        self.name_wanted = name
-        self.view: TerminalView | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(" terminal", id="terminal-title")
-        yield KeyBar(KEYS)
-
-    async def on_mount(self) -> None:
-        try:
-            name = await self._terminal()
-        except DaemonError as exc:
-            self.query_one("#terminal-title", Static).update(f" terminal: {exc.message}")
-            return
-        self.query_one("#terminal-title", Static).update(
-            f" terminal {name} · shared with the agents (aegis_term_* tools) · as user"
-        )
-        self.view = TerminalView(self.client, name)
-        await self.mount(self.view, after="#terminal-title")
-        self.view.focus()
-
-    async def _terminal(self) -> str:
-        terminals = [t for t in await self.client.terminals() if t["alive"]]
-        names = [t["name"] for t in terminals]
-        if self.name_wanted is not None:
-            if self.name_wanted not in names:
-                await self.client.spawn_terminal(self.name_wanted)
-            return self.name_wanted
-        if names:
-            return str(names[0])
-        await self.client.spawn_terminal(DEFAULT_NAME)
-        return DEFAULT_NAME
