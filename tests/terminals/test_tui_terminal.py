@@ -6,6 +6,7 @@ writes and a person's edits."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -160,3 +161,48 @@ async def test_the_canvas_view_follows_writes_and_a_persons_edits(tmp_path: Path
         assert "ship it twice" in screen.query_one("#canvas-text", Markdown).source
         await pilot.press("escape")
         assert not isinstance(app.screen, CanvasScreen)
+
+
+@pytest.mark.anyio
+async def test_a_terminal_tab_can_kill_its_terminal_and_says_when_its_shell_ends(
+    tmp_path: Path,
+) -> None:
+    from aegis_tui.screens.close_terminal import CloseTerminal
+    from aegis_tui.widgets.prompt import PromptInput
+    from aegis_tui.widgets.terminal import TerminalView
+    from tests.tui.helpers import make_app, until, write_project
+
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        client = app.client
+        assert client is not None
+        await pilot.press("f6")
+        await until(pilot, lambda: app.current is not None and app.current.terminal == "shell")
+        assert isinstance(app.focused, TerminalView)
+        assert not app.main.query_one(PromptInput).display  # the input box is for sessions
+        await pilot.press("ctrl+w")
+        assert isinstance(app.screen, CloseTerminal)
+        await pilot.press("k")  # kill it: the tab goes, and the terminal with it
+        await until(pilot, lambda: [t.terminal for t in app.tabs] == [None])
+        await until(pilot, _no_live_terminal(client))
+        assert app.main.query_one(PromptInput).display
+
+        await client.spawn_terminal("build")  # an agent's, say
+        await pilot.press("f6")
+        await pilot.press("enter")  # the first choice: build
+        await until(pilot, lambda: app.current is not None and app.current.terminal == "build")
+        tab = app.current
+        assert tab is not None
+        await client.close_terminal("build")  # closed elsewhere: the tab says it ended
+        await until(pilot, lambda: tab.state == "closed")
+        assert "[build: " in str(app.query_one(TerminalView).render())
+        await pilot.press("ctrl+w")  # an ended terminal's tab closes without asking
+        await until(pilot, lambda: tab not in app.tabs)
+
+
+def _no_live_terminal(client: DaemonClient) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return not [t for t in await client.terminals() if t["alive"]]
+
+    return check
