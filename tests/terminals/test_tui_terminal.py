@@ -79,6 +79,7 @@ def test_a_terminal_tab_quits_at_once_with_a_command_running_and_leaves_no_shell
         tmux.keys("M-1")  # the agent's tab
         tmux.wait_for("ran: ")
         tmux.keys("M-2")
+        tmux.wait_for("terminal shell · shared")  # its status line: the tab is shown
 
         # Closing the tab detaches; f6 then offers the terminal, which went on.
         tmux.keys("C-w")
