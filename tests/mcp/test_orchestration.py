@@ -7,6 +7,7 @@ profile's ``orchestrate`` field, never from an argument.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -17,7 +18,7 @@ from aegis.queue import Queue
 from aegis.runtime import Runtime
 from aegis.session import SessionState
 from tests.mcp.support import AGENTS, WORKERS, Spawned, as_agent, error, ok, spawn
-from tests.queue.fakes import POLL, until
+from tests.queue.fakes import POLL, driver_for, until
 from tests.session.fake_provider import Fake, FakeDriver
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
@@ -161,23 +162,38 @@ async def test_an_agent_cancels_only_the_tasks_it_enqueued(tmp_path: Path) -> No
     async with runtime_for(tmp_path) as runtime:
         lead = await spawn(runtime, "lead")
         boss = await spawn(runtime, "boss")
-        # The queue's one worker is held by the user's task: the others wait.
-        await runtime.queues.enqueue("work", "hold the worker", sender="user")
+        queues = runtime.queues
         async with as_agent(lead) as client:
-            task = ok(await client.call_tool("aegis_enqueue", {"queue": "work", "payload": "x"}))
-            cancelled = ok(
-                await client.call_tool("aegis_cancel_task", {"task_id": task["task_id"]})
-            )
-            again = ok(await client.call_tool("aegis_cancel_task", {"task_id": task["task_id"]}))
-            users = [t.id for t in await runtime.queues.list_tasks() if t.sender == "user"]
-            refused = error(await client.call_tool("aegis_cancel_task", {"task_id": users[0]}))
-            unknown = error(await client.call_tool("aegis_cancel_task", {"task_id": "nope"}))
+
+            async def enqueue(payload: str) -> str:
+                arguments = {"queue": "work", "payload": payload}
+                return str(ok(await client.call_tool("aegis_enqueue", arguments))["task_id"])
+
+            async def cancel(task_id: str) -> Any:
+                return await client.call_tool("aegis_cancel_task", {"task_id": task_id})
+
+            # The queue's one worker is held by the lead's first task: the others wait.
+            running = await enqueue("hold the worker")
+            await until(lambda: driver_for("hold the worker") is not None)
+            worker = (await queues.get(running)).worker_handle  # type: ignore[union-attr]
+            not_a_helper = error(await client.call_tool("aegis_close", {"target": worker}))
+            waiting = await enqueue("wait your turn")
+            cancelled = ok(await cancel(waiting))
+            again = ok(await cancel(waiting))
+            users = await queues.enqueue("work", "hold, the user's", sender="user")
+            refused = error(await cancel(users))
+            unknown = error(await cancel("nope"))
+            stopped = ok(await cancel(running))
         async with as_agent(boss) as client:
-            by_boss = ok(await client.call_tool("aegis_cancel_task", {"task_id": users[0]}))
+            by_boss = ok(await client.call_tool("aegis_cancel_task", {"task_id": users}))
+    assert f"{worker} is the worker of your task {running}: stop it with aegis_cancel_task" in (
+        not_a_helper
+    )
     assert (cancelled["status"], cancelled["detail"]) == ("cancelled", "cancelled")
     assert again["detail"] == "it had already ended: cancelled"
     assert "was enqueued by user, not you" in refused
-    assert f"Your latest tasks: {task['task_id']}." in unknown
+    assert f"Your latest tasks: {running}, {waiting}." in unknown
+    assert stopped["status"] == "cancelled"
     assert by_boss["status"] == "cancelled"
 
 

@@ -139,7 +139,7 @@ def _refuse_none(ctx: ToolContext, what: str) -> None:
         raise ToolError(f"your profile {ctx.profile!r} has orchestrate='none': it may not {what}")
 
 
-def _may_stop(ctx: ToolContext, target: str, verb: str) -> None:
+async def _may_stop(ctx: ToolContext, target: str, verb: str) -> None:
     """Refuse unless the caller may close or interrupt session ``target``."""
     from aegis.session.manager import UnknownSession
 
@@ -152,6 +152,12 @@ def _may_stop(ctx: ToolContext, target: str, verb: str) -> None:
         raise ToolError(f"no session {target!r}. {_yours(ctx)}") from None
     if _mode(ctx) == "any" or _ledger(ctx).owner_of(target) == ctx.handle:
         return
+    running = await ctx.queues.list_tasks(status="running", limit=None)
+    for task in running:
+        if task.worker_handle == target and task.sender == ctx.sender:
+            raise ToolError(
+                f"{target} is the worker of your task {task.id}: stop it with aegis_cancel_task"
+            )
     raise ToolError(
         f"you did not spawn {target}: you may {verb} only the sessions you spawned with "
         f"aegis_spawn (your profile {ctx.profile!r} has orchestrate='own'; a profile with "
@@ -261,7 +267,7 @@ async def aegis_close(
 ) -> Done:
     """Close a session you spawned: its agent stops, whatever it was doing, and the
     messages waiting for it are dropped. Its own helpers are closed with it."""
-    _may_stop(ctx, target, "close")
+    await _may_stop(ctx, target, "close")
     if not ctx.sessions.get(target).state.live:
         return Done(target=target, detail=f"{target} had already ended")
     await ctx.sessions.close(target)
@@ -274,7 +280,7 @@ async def aegis_interrupt(
 ) -> Done:
     """Stop the turn a session you spawned is running; it stays open and takes the next
     message (those already waiting in its inbox stay there)."""
-    _may_stop(ctx, target, "interrupt")
+    await _may_stop(ctx, target, "interrupt")
     info = ctx.sessions.get(target)
     if info.state.value != "busy":
         return Done(target=target, detail=f"{target} is {info.state.value}: nothing to interrupt")
