@@ -22,6 +22,7 @@ from aegis.inbox import InboxRouter
 from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
 from aegis.notify import Notifier
+from aegis.questions import Questions, question_notification
 from aegis.queue.backends import BACKEND_ENV, get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
@@ -37,7 +38,7 @@ log = logging.getLogger("aegis")
 
 class Runtime(Lifespan):
     """The sessions, inbox router, queues, workflow runner, shared terminals and canvases,
-    and MCP plane of one project."""
+    questions to a person, and MCP plane of one project."""
 
     def __init__(
         self,
@@ -95,6 +96,14 @@ class Runtime(Lifespan):
             state_dir=self.state_dir,
         )
         self.workflows.canvases = self.canvases
+        # Questions to a person: workflows wait for theirs, agents get theirs in their inbox.
+        self.questions = Questions(
+            self.state_dir,
+            inbox=self.inbox,
+            workflows=self.workflows,
+            on_asked=lambda question: self.notifier.send(question_notification(question)),
+        )
+        self.workflows.questions = self.questions
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -115,6 +124,8 @@ class Runtime(Lifespan):
             self.sessions,
             self.helpers,
             self.inbox,
+            # After the inbox (answers reach agents through it), before the workflows run.
+            self.questions,
             self.queues,
             # After the inbox (it wakes subscribers through it), before the plane (whose
             # tools use it): left before the inbox, every shell stopped on the way.

@@ -21,6 +21,7 @@ NO_DAEMON_ENV = "AEGIS_NO_DAEMON"
 """Set to 1 to run every command's agents in-process instead of in the project's daemon."""
 
 CORE_COMMANDS: dict[str, str] = {
+    "answer": "aegis.cli.questions_cmd:answer",
     "ask": "aegis.cli.ask_cmd:ask",
     "attach": "aegis.cli.attach_cmd:attach",
     "canvas": "aegis.cli.canvas_cmd:canvas",
@@ -36,6 +37,7 @@ CORE_COMMANDS: dict[str, str] = {
     "providers": "aegis.cli.providers_cmd:providers",
     "ps": "aegis.cli.ps_cmd:ps",
     "queue": "aegis.cli.queue_cmd:queue",
+    "questions": "aegis.cli.questions_cmd:questions",
     "repair": "aegis.cli.repair_cmd:repair",
     "serve": "aegis.cli.serve_cmd:serve",
     "term": "aegis.cli.term_cmd:term",

@@ -39,6 +39,7 @@ from aegis.daemon.protocol import (
 from aegis.events import Event, from_dict
 
 if TYPE_CHECKING:
+    from aegis.questions import Question
     from aegis.workflow.runner import RunRecord
 
 LONG_POLL_S = 60.0
@@ -606,11 +607,52 @@ class DaemonClient:
         )
         return result
 
+    # --- questions to a person ------------------------------------------------------------
+
+    async def questions(self, *, all: bool = False) -> list[Question]:
+        """The pending questions, oldest first (``all``: the latest ones, settled too). A
+        pending one whose asker is gone has a ``note`` saying so."""
+        return (await self.wait_questions(all=all))[1]
+
+    async def wait_questions(
+        self, version: int | None = None, *, wait: float = LONG_POLL_S, all: bool = False
+    ) -> tuple[int, list[Question]]:
+        """``(version, questions)``; given the ``version`` of an earlier answer, once the
+        questions changed past it (or after ``wait`` seconds): a frontend's live list."""
+        target = "/questions?all=1" if all else "/questions?all=0"
+        timeout = None
+        if version is not None:
+            target += f"&version={version}&wait={wait:g}"
+            timeout = wait + 30.0
+        result = await self._call("GET", target, timeout=timeout)
+        return int(result["version"]), [_question(q) for q in result["questions"]]
+
+    async def question(self, question_id: str) -> Question:
+        """Question ``question_id`` as it is now."""
+        return _question(await self._call("GET", f"/questions/{quote(question_id)}"))
+
+    async def answer_question(
+        self, question_id: str, answer: str, *, sender: str = "user"
+    ) -> Question:
+        """Answer question ``question_id`` as ``sender`` (``user`` or ``client:<name>``).
+
+        The first answer wins: a later one fails with code ``question_closed``; an answer
+        that is not one of the question's options, with ``invalid``; one to a workflow
+        run that has ended, with ``asker_gone``."""
+        data = {"answer": answer, "sender": sender}
+        return _question(await self._call("POST", f"/questions/{quote(question_id)}", data))
+
 
 def _run_record(data: dict[str, Any]) -> RunRecord:
     from aegis.workflow.runner import RunRecord
 
     return RunRecord.from_dict(data)
+
+
+def _question(data: dict[str, Any]) -> Question:
+    from aegis.questions import Question
+
+    return Question.model_validate(data)
 
 
 def _json_or_none(raw: bytes) -> Any:

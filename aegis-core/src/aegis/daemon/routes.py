@@ -64,6 +64,7 @@ class ApiError(Exception):
 
 
 def _as_api_error(error: Exception) -> ApiError | None:
+    from aegis.daemon import question_routes
     from aegis.daemon.runs import UnknownRun
     from aegis.daemon.terminal_routes import api_error
     from aegis.errors import ConfigError, DriverError, MessageRefused, StateError
@@ -76,6 +77,8 @@ def _as_api_error(error: Exception) -> ApiError | None:
     if isinstance(error, ApiError):
         return error
     if (found := api_error(error)) is not None:
+        return found
+    if (found := question_routes.api_error(error)) is not None:
         return found
     if isinstance(error, UnknownSession):
         return ApiError(404, "unknown_session", str(error), "`aegis ps` lists the sessions")
@@ -640,9 +643,10 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/workflows/{{run_id}}/cancel", _endpoint(cancel_workflow_run), methods=["POST"]),
         Route(f"{p}/workflows/{{run_id}}/log", _endpoint(workflow_log), methods=["GET"]),
     ]
-    from aegis.daemon import terminal_routes
+    from aegis.daemon import question_routes, terminal_routes
 
     routes += terminal_routes.routes(p)
+    routes += question_routes.routes(p)
     app = Starlette(routes=routes)
     app.state.daemon = daemon
     return app

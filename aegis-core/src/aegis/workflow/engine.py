@@ -20,6 +20,7 @@ from aegis.workflow.errors import WorkflowError
 
 if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
+    from aegis.questions import Questions
     from aegis.queue.task import TaskRecord
     from aegis.session.group import GroupReply
     from aegis.session.info import SessionInfo
@@ -85,6 +86,9 @@ class WorkflowEngine:
         self._delegated: set[str] = set()
         self.canvases: CanvasRegistry | None = None
         """The runtime's shared canvases (set by the runner; ``None`` outside a runtime)."""
+        self.questions: Questions | None = None
+        """The runtime's questions to a person (set by the runner; ``None`` outside a runtime)."""
+        self._asked = 0
         """Tasks :meth:`delegate` waits for now (cancelled with a cancelled run)."""
 
     @property
@@ -497,6 +501,53 @@ class WorkflowEngine:
             await self._canvases().append(name, section, text, by=self.sender)
         except CanvasError as exc:
             raise WorkflowError(str(exc)) from None
+
+    # --- a person in the loop ------------------------------------------------------------
+
+    async def ask_human(
+        self,
+        question: str,
+        options: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Put ``question`` to a person and return their answer.
+
+        The question is kept in ``.aegis/questions.db`` and listed by ``aegis
+        questions``, the TUI and ``GET /v1/questions``; a person answers with ``aegis
+        answer ID TEXT`` (the first answer wins). With ``options``, the answer is one
+        of them, as spelled there. ``timeout`` (seconds; ``None`` waits for ever): no
+        answer by then raises :class:`WorkflowError`, as does a question that
+        cannot be asked. A resumed run that asks its n-th question again gets the
+        answer the n-th question got before (or waits for it).
+        """
+        from aegis.questions import QuestionError, QuestionStatus
+
+        if self.questions is None:
+            raise WorkflowError("ask_human needs a runtime: run the workflow with aegis")
+        self._asked += 1
+        try:
+            asked = await self.questions.ask_again(
+                self.sender, question, options=options, timeout=timeout, seq=self._asked
+            )
+        except QuestionError as exc:
+            raise WorkflowError(f"could not ask a person: {exc}") from None
+        if asked.status is not QuestionStatus.answered:
+            self.log(f"asked a person ({asked.id}): {asked.question}")
+        try:
+            settled = await self.questions.wait(asked.id)
+        finally:
+            # Nobody will read an answer given after this run stopped waiting.
+            with anyio.CancelScope(shield=True):
+                await self.questions.settle(asked.id, QuestionStatus.cancelled)
+        if settled.status is QuestionStatus.answered:
+            self.log(f"{settled.id} answered by {settled.answered_by}: {settled.answer}")
+            return str(settled.answer)
+        if settled.status is QuestionStatus.expired:
+            waited = (settled.deadline or settled.asked_at) - settled.asked_at
+            raise WorkflowError(
+                f"question {settled.id} got no answer within {waited:g}s: {settled.question}"
+            )
+        raise WorkflowError(f"question {settled.id} was cancelled: {settled.question}")
 
     # --- information ------------------------------------------------------------------------
 

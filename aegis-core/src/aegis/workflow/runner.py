@@ -39,6 +39,7 @@ from aegis.workflow.registry import WorkflowFn, require_workflow
 
 if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
+    from aegis.questions import Questions
 
 STALE_RUN = "interrupted: the aegis process running this workflow stopped without ending it"
 """The error of a run found ``running`` after its process died (:meth:`WorkflowRunner.recover`)."""
@@ -164,6 +165,8 @@ class WorkflowRunner:
         self.drain_timeout = drain_timeout
         self.canvases: CanvasRegistry | None = None
         """The runtime's canvases, for the engines of its runs (the runtime sets it)."""
+        self.questions: Questions | None = None
+        """The runtime's questions to a person, for :meth:`WorkflowEngine.ask_human`."""
         self._running: dict[str, anyio.CancelScope] = {}
 
     @property
@@ -219,6 +222,7 @@ class WorkflowRunner:
             drain_timeout=self.drain_timeout,
         )
         engine.canvases = self.canvases
+        engine.questions = self.questions
 
         def logged(stamp: str, message: str) -> None:
             record.log = engine.log_lines
