@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from aegis.canvas import CanvasRegistry
     from aegis.inbox import InboxRouter
+    from aegis.questions import Questions
     from aegis.queue.manager import QueueManager
     from aegis.session.helpers import HelperLedger
     from aegis.session.manager import SessionManager
@@ -85,6 +86,8 @@ class ToolContext:
     """The shared canvases (``None`` in a context made outside a runtime)."""
     helpers: HelperLedger | None = None
     """Who spawned which session (``None`` in a context made outside a runtime)."""
+    questions: Questions | None = None
+    """Questions to a person (``None`` in a context made outside a runtime)."""
     _background: Callable[[Callable[[], Awaitable[Any]], str], None] | None = field(
         default=None, repr=False
     )

@@ -330,6 +330,7 @@ class McpPlane(Lifespan):
             terminals=runtime.terminals,
             canvases=runtime.canvases,
             helpers=runtime.helpers,
+            questions=runtime.questions,
             _background=self._run_in_background,
         )
         log.debug("%s calls %s", grant.handle, params.name)

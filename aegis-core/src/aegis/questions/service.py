@@ -236,9 +236,8 @@ class Questions(Lifespan):
         choices = _check_options(options)
         seconds = _check_timeout(timeout)
         store = self._require_store()
-        deadline = None if seconds is None else time.time() + seconds
         asked = await anyio.to_thread.run_sync(
-            lambda: store.add(asker, text, options=choices, deadline=deadline, seq=seq)
+            lambda: store.add(asker, text, options=choices, timeout=seconds, seq=seq)
         )
         self._bump()
         log.info("%s asks %s: %s", asker, asked.id, text)

@@ -63,11 +63,13 @@ class QuestionStore:
         question: str,
         *,
         options: list[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | None = None,
         seq: int = 0,
     ) -> Question:
-        """Keep a new pending question and return it (with its new id)."""
+        """Keep a new pending question (expiring ``timeout`` seconds from now, if given) and
+        return it, with its new id."""
         now = time.time()
+        deadline = None if timeout is None else now + timeout
         with self._file.write() as db:
             while True:
                 question_id = f"q{secrets.token_hex(3)}"

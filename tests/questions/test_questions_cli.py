@@ -1,0 +1,132 @@
+"""Questions through a real daemon and the command line: a workflow's question answered with
+`aegis answer`; after a kill -9 of the daemon, the question is still listed and an answer
+to it is refused, saying why."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aegis.daemon.client import DaemonClient, DaemonError
+from aegis.questions import Question, QuestionStatus, QuestionStore
+from tests.daemon.conftest import (
+    CONFIG,
+    aegis,
+    daemon_pid,
+    make_project,
+    start_daemon,
+    stop_daemon,
+    wait_until,
+)
+from tests.e2e.test_exit_paths import start
+
+WORKFLOW = '''
+from aegis.workflow import workflow
+
+
+@workflow
+async def decide(engine) -> str:
+    """Ask a person whether to ship."""
+    answer = await engine.ask_human("Ship it?", options=["yes", "no"])
+    return f"the person said {answer}"
+'''
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = make_project(tmp_path_factory.mktemp("questions") / "project", CONFIG + WORKFLOW)
+    start_daemon(folder)
+    yield folder
+    stop_daemon(folder)
+
+
+def listed(project: Path, *flags: str) -> list[dict[str, Any]]:
+    done = aegis(project, "questions", "--json", *flags)
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return found
+
+
+def on_disk(project: Path) -> list[Question]:
+    """Every question of the project, read from its store (quicker than a command)."""
+    store = QuestionStore.for_state_dir(project / ".aegis")
+    try:
+        return store.list_questions(pending_only=False)
+    finally:
+        store.close()
+
+
+def asked(project: Path) -> dict[str, Any]:
+    """The one pending question (as `aegis questions --json` lists it), once it is asked."""
+    wait_until(lambda: on_disk(project), 60, "the workflow's question")
+    (question,) = listed(project)
+    return question
+
+
+def test_a_workflow_question_is_answered_from_the_command_line(project: Path) -> None:
+    run = start(project, "workflow", "run", "decide")
+    try:
+        question = asked(project)
+        assert question["question"] == "Ship it?" and question["options"] == ["yes", "no"]
+        assert question["asker"] == f"workflow:{question['run_id']}" and question["note"] is None
+        wrong = aegis(project, "answer", question["id"], "perhaps")
+        assert wrong.returncode == 1
+        assert "'perhaps' is not an answer" in wrong.stderr and "'yes', 'no'" in wrong.stderr
+        right = aegis(project, "answer", question["id"], "Yes")
+        assert right.returncode == 0, right.stderr
+        out, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 0, err
+    assert out.strip() == "the person said yes"
+    (settled,) = on_disk(project)
+    assert (settled.status, settled.answer, settled.answered_by) == (
+        QuestionStatus.answered,
+        "yes",
+        "user",
+    )
+
+
+def test_after_a_kill_9_the_question_stays_listed_and_an_answer_is_refused(
+    project: Path,
+) -> None:
+    folder = project  # its daemon is killed here, and a new one started (the fixture stops it)
+    pid = daemon_pid(folder)
+    assert pid is not None
+    run = start(folder, "workflow", "run", "decide")
+    try:
+        question = asked(folder)
+        os.kill(pid, signal.SIGKILL)
+        run.communicate(timeout=60)  # the client sees its daemon gone, and stops
+    finally:
+        run.kill()
+    wait_until(lambda: daemon_pid(folder) is None, 30, "the killed daemon's lock to go")
+    # No daemon now: the command reads the store itself, and starts none.
+    (still,) = listed(folder)
+    assert still["id"] == question["id"] and still["status"] == "pending"
+    assert still["note"].startswith(f"run {question['run_id']} is no longer running")
+    assert daemon_pid(folder) is None
+    refused = aegis(folder, "answer", question["id"], "yes")
+    assert refused.returncode == 1
+    assert f"error: run {question['run_id']} is no longer running" in refused.stderr
+    assert "aegis workflow run decide" in refused.stderr  # the hint: how to go on
+    # A new daemon (which ends the dead run's record) lists and refuses it the same way.
+    start_daemon(folder)
+    anyio.run(_refused_by_the_daemon, folder, question["id"])
+
+
+async def _refused_by_the_daemon(folder: Path, question_id: str) -> None:
+    client = DaemonClient(folder / ".aegis", name="test")
+    (again,) = await client.questions()
+    assert again.id == question_id and "(crashed: interrupted" in (again.note or "")
+    with pytest.raises(DaemonError) as refused:
+        await client.answer_question(question_id, "yes")
+    assert refused.value.code == "asker_gone"
+    assert f"run {again.run_id} is no longer running (crashed" in refused.value.message
