@@ -97,6 +97,11 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
         (first,) = await pending(runtime, 1)
         assert first.question == "Ship it?" and first.options == ["yes", "no"]
         assert first.asker == f"workflow:{first.run_id}" and first.note is None
+        # A person is told (desktop, webhook, plugins: the notifier's channels).
+        (told,) = [n for n in runtime.notifier.recent if n.kind == "question_asked"]
+        assert (told.question_id, told.run_id, told.session) == (first.id, first.run_id, None)
+        assert told.title == f"{first.asker} asks: Ship it?"
+        assert f"aegis answer {first.id} TEXT" in told.body
         with pytest.raises(InvalidQuestion, match="answer one of 'yes', 'no'"):
             await runtime.questions.answer(first.id, "maybe")
         answered = await runtime.questions.answer(first.id, " YES ", by="client:test")
@@ -177,6 +182,8 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
         (question,) = await runtime.questions.list_questions()
         assert question.id in (asked.text or "")
         assert (question.asker, question.options) == (f"agent:{handle}", ["SQLite", "PostgreSQL"])
+        (told,) = [n for n in runtime.notifier.recent if n.kind == "question_asked"]
+        assert (told.question_id, told.session) == (question.id, handle)
         await runtime.questions.answer(question.id, "postgresql")
         await until(lambda: _inbox_has(runtime, handle, 2), "the answer in the inbox")
 
