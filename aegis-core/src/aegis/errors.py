@@ -111,3 +111,21 @@ class DriverError(Exception):
 
 class HarnessNotFound(DriverError):
     """The executable a provider drives is not installed (the message says how to install it)."""
+
+
+class WorkspaceError(Exception):
+    """A worktree could not be made, reviewed, landed or discarded; nothing was half done.
+
+    ``message`` says what and why, ``hint`` what to do about it. Not a
+    :class:`DriverError`: a session that cannot get its worktree
+    never started, and no event of it says why, so the error reaches the caller of
+    ``spawn`` itself (the CLI shows it as ``error:`` and ``hint:``).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message + (f"\n  hint: {self.hint}" if self.hint else "")

@@ -107,8 +107,7 @@ class AegisGroup(click.Group):
             raise _as_cli_error(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        from aegis.errors import ConfigError, StateError
-        from aegis.workspace.git import WorkspaceError
+        from aegis.errors import ConfigError, StateError, WorkspaceError
 
         try:
             return super().invoke(ctx)

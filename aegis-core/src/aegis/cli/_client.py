@@ -17,8 +17,8 @@ from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
 
 if TYPE_CHECKING:
-    from aegis.config.loader import ProjectFiles
     from aegis.daemon.client import DaemonClient, DaemonError
+    from aegis.project_files import ProjectFiles
 
 
 def daemon_wanted(ctx: click.Context) -> bool:
@@ -27,28 +27,25 @@ def daemon_wanted(ctx: click.Context) -> bool:
     return not (root.obj or {}).get("no_daemon", False)
 
 
-def daemon_runs_current(project: ProjectFiles) -> bool:
-    """Whether the project's daemon answers, running ``.aegis.py`` as the file is now.
+async def current_daemon(project: ProjectFiles, *, name: str) -> DaemonClient | None:
+    """A client of the project's daemon if it answers, running ``.aegis.py`` as the
+    file is now; ``None`` otherwise (no daemon is started).
 
     Then a command can leave the file to the daemon (which has executed it) instead
     of executing it again only to check its arguments: about a third of a second
-    off a warm ``aegis workflow run``. A quick look: no daemon is started.
+    off a warm ``aegis workflow run``. One status request, on the command's own
+    event loop.
     """
-    import anyio
-
     from aegis.daemon.client import DaemonClient, DaemonError
     from aegis.daemon.protocol import config_digest
 
-    async def look() -> bool:
-        try:
-            status = await DaemonClient(project.state_dir, name="cli:probe").status()
-        except DaemonError:
-            return False
-        return status.get("config_digest") == config_digest(project.path) and bool(
-            status.get("config_digest")
-        )
-
-    return anyio.run(look)
+    client = DaemonClient(project.state_dir, name=name)
+    try:
+        status = await client.status()
+    except DaemonError:
+        return None
+    loaded = status.get("config_digest")
+    return client if loaded and loaded == config_digest(project.path) else None
 
 
 async def project_daemon(

@@ -13,7 +13,8 @@ import click
 from aegis.cli._errors import CliError
 
 if TYPE_CHECKING:
-    from aegis.config.loader import Project, ProjectFiles
+    from aegis.config.loader import Project
+    from aegis.project_files import ProjectFiles
 
 
 def search_paths(ctx: click.Context) -> list[Path] | None:
@@ -32,7 +33,7 @@ def load_project(ctx: click.Context) -> Project:
 
 def locate_project(ctx: click.Context) -> ProjectFiles:
     """Find ``.aegis.py`` as :func:`load_project` would, without executing it."""
-    from aegis.config.loader import locate_project as locate
+    from aegis.project_files import locate_project as locate
 
     return locate(search_paths(ctx))
 

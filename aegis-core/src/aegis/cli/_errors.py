@@ -46,8 +46,7 @@ def show_error(message: str, hint: str | None = None) -> None:
 
 def as_cli_error(error: Exception) -> CliError:
     """The :class:`CliError` saying what ``error`` (a click or configuration error) says."""
-    from aegis.errors import ConfigError, StateError
-    from aegis.workspace.git import WorkspaceError
+    from aegis.errors import ConfigError, StateError, WorkspaceError
 
     if isinstance(error, CliError):
         return error

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from aegis.cli._errors import CliError
-from aegis.config.loader import CONFIG_NAME
 from aegis.known_providers import KNOWN_PROVIDERS
+from aegis.project_files import CONFIG_NAME
 
 
 @dataclass(frozen=True)

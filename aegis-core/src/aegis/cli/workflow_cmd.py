@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import anyio
 import click
@@ -15,8 +15,9 @@ from aegis.cli._errors import CliError
 from aegis.cli._runtime import EXIT_SIGINT, run_command
 
 if TYPE_CHECKING:
-    from aegis.config.loader import Project, ProjectFiles
+    from aegis.config.loader import Project
     from aegis.daemon.client import DaemonClient
+    from aegis.project_files import ProjectFiles
     from aegis.workflow.runner import RunRecord
 
 
@@ -114,16 +115,19 @@ def run(
       aegis workflow run tdd_loop predicate="pytest -q" task="fix the bug"
       aegis workflow run branch_review base=main --detach
     """
-    from aegis.cli._client import daemon_runs_current, daemon_wanted
+    from aegis.cli._client import daemon_wanted
     from aegis.workflow import WorkflowError
     from aegis.workflow.registry import require_workflow
 
     arguments = _parse_args(pairs + args)
     if daemon_wanted(ctx):
-        place = locate_project(ctx)
-        if daemon_runs_current(place):
-            # The daemon has executed .aegis.py and checks the name and the arguments.
-            ctx.exit(_run_in_daemon(place, name, arguments, detach=detach, as_json=as_json))
+        # A daemon running .aegis.py as it is now has executed the file and checks the
+        # name and the arguments: the file is not executed here (None: no such daemon).
+        code = _run_in_daemon(
+            locate_project(ctx), name, arguments, detach=detach, as_json=as_json, warm_only=True
+        )
+        if code is not None:
+            ctx.exit(code)
     project = load_project(ctx)
     try:
         require_workflow(name)  # before a daemon or a runtime starts for nothing
@@ -147,9 +151,44 @@ def _show_line(stamp: str, message: str) -> None:
     click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
 
+@overload
 def _run_in_daemon(
-    project: ProjectFiles, name: str, arguments: dict[str, str], *, detach: bool, as_json: bool
-) -> int:
+    project: ProjectFiles,
+    name: str,
+    arguments: dict[str, str],
+    *,
+    detach: bool,
+    as_json: bool,
+    warm_only: Literal[False] = False,
+) -> int: ...
+
+
+@overload
+def _run_in_daemon(
+    project: ProjectFiles,
+    name: str,
+    arguments: dict[str, str],
+    *,
+    detach: bool,
+    as_json: bool,
+    warm_only: bool,
+) -> int | None: ...
+
+
+def _run_in_daemon(
+    project: ProjectFiles,
+    name: str,
+    arguments: dict[str, str],
+    *,
+    detach: bool,
+    as_json: bool,
+    warm_only: bool = False,
+) -> int | None:
+    """Run ``name`` in the project's daemon (started if none runs); its exit status.
+
+    ``warm_only``: only in a daemon already running ``.aegis.py`` as the file is now,
+    else ``None`` at once (nothing was started or run).
+    """
     client: list[DaemonClient] = []
     run_ids: list[str] = []
     cancel = {"asked": False}
@@ -176,9 +215,15 @@ def _run_in_daemon(
         return True  # cancelled once submitted (the run id is not known yet)
 
     async def main() -> int:
-        from aegis.cli._client import project_daemon
+        from aegis.cli._client import current_daemon, project_daemon
 
-        client.append(await project_daemon(project, name="cli:workflow"))
+        if warm_only:
+            warm = await current_daemon(project, name="cli:workflow")
+            if warm is None:
+                raise _NoWarmDaemon
+            client.append(warm)
+        else:
+            client.append(await project_daemon(project, name="cli:workflow"))
         record = await client[0].run_workflow(name, arguments)
         run_ids.append(record.id)
         if cancel["asked"]:
@@ -199,7 +244,14 @@ def _run_in_daemon(
         status = _report(ended, as_json=as_json)
         return EXIT_SIGINT if cancel["asked"] else status
 
-    return run_client(main, on_sigint=on_sigint)
+    try:
+        return run_client(main, on_sigint=on_sigint)
+    except _NoWarmDaemon:
+        return None
+
+
+class _NoWarmDaemon(Exception):
+    """No daemon runs ``.aegis.py`` as it is now (``warm_only``)."""
 
 
 async def _watch(client: DaemonClient, run_id: str) -> RunRecord:
@@ -209,11 +261,22 @@ async def _watch(client: DaemonClient, run_id: str) -> RunRecord:
 
     printer = ProgressPrinter()
     end: RunEnd | None = None
+    shown: dict[str, int] = {}  # by session: the number of its last event shown
+    following: dict[str, anyio.CancelScope] = {}
+
+    def all_shown(handle: str) -> bool:
+        """Whether the session's events up to the run's end have been shown."""
+        last = end.sessions.get(handle) if end is not None else None
+        return last is not None and shown.get(handle, 0) >= last
 
     async def follow(handle: str) -> None:
-        async for item in client.events(handle, 0):
-            if isinstance(item, Numbered):
-                printer.show(handle, item.event)
+        with anyio.CancelScope() as following[handle]:
+            async for item in client.events(handle, 0):
+                if isinstance(item, Numbered):
+                    printer.show(handle, item.event)
+                    shown[handle] = item.seq
+                    if all_shown(handle):
+                        return
 
     async with anyio.create_task_group() as sessions:
         async for item in client.workflow_log(run_id):
@@ -223,8 +286,12 @@ async def _watch(client: DaemonClient, run_id: str) -> RunRecord:
                 sessions.start_soon(follow, item.handle)
             else:
                 end = item
-        # The run closed its sessions as it ended: their streams end after their last
-        # events, which may still be on their way (bounded: one may not have closed).
+        # A session live at the run's end is followed up to its last event then (not to
+        # its close: a queue's worker closes after its task); one that had ended, to
+        # the end of its stream. Bounded: one may not close.
+        for handle, scope in following.items():
+            if all_shown(handle):
+                scope.cancel()
         sessions.cancel_scope.deadline = anyio.current_time() + SESSION_TAIL_S
     if end is None:
         raise CliError(

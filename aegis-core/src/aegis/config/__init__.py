@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aegis.config.agent import Agent
 from aegis.config.enums import Effort, Permission
-from aegis.config.loader import Project, find_project_root, load_config, load_project
+from aegis.config.loader import Project, load_config, load_project
 from aegis.config.provider_config import ProviderConfig, _ProviderBase
 from aegis.errors import ConfigError, MissingProviderError
+from aegis.project_files import find_project_root
 
 if TYPE_CHECKING:
     from aegis_claude.config import ClaudeCode as ClaudeCode

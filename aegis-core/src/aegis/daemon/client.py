@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -157,6 +157,9 @@ class RunEnd:
 
     reason: str
     run: RunRecord
+    sessions: Mapping[str, int] = field(default_factory=dict)
+    """The run's sessions that were live when it ended, with the number of each one's
+    last event then: the events a client showing the run still needs."""
 
 
 @dataclass(frozen=True)
@@ -485,7 +488,12 @@ class DaemonClient:
             target += "&follow=false"
         async for kind, record in self._stream(target):
             if kind == "end":
-                yield RunEnd(record.get("reason", ""), _run_record(record["run"]))
+                sessions = record.get("sessions")
+                yield RunEnd(
+                    record.get("reason", ""),
+                    _run_record(record["run"]),
+                    dict(sessions) if isinstance(sessions, dict) else {},
+                )
                 return
             seq, at = record["seq"], record.get("t", 0.0)
             if record.get("type") == "session":

@@ -67,12 +67,11 @@ def _as_api_error(error: Exception) -> ApiError | None:
     from aegis.daemon import question_routes
     from aegis.daemon.runs import UnknownRun
     from aegis.daemon.terminal_routes import api_error
-    from aegis.errors import ConfigError, DriverError, MessageRefused, StateError
+    from aegis.errors import ConfigError, DriverError, MessageRefused, StateError, WorkspaceError
     from aegis.queue.backend import PayloadTooLarge
     from aegis.queue.manager import NotRetryable, UnknownQueue, UnknownTask
     from aegis.session.handles import HandleTaken
     from aegis.session.manager import SessionClosed, UnknownSession
-    from aegis.workspace.git import WorkspaceError
 
     if isinstance(error, ApiError):
         return error
@@ -603,11 +602,13 @@ async def workflow_log(request: Request) -> Response:
     items = runs.items(run_id, _after(request), record, follow=follow)
 
     def end(stopping: bool) -> dict[str, Any]:
-        final = runs.logs[run_id].record if run_id in runs.logs else record
+        live = runs.logs.get(run_id)
+        final = live.record if live is not None else record
         reason = "daemon stopping" if stopping else runs.end_reason(run_id, final)
         if not follow and final.status.value == "running" and reason != "daemon stopping":
             reason = "replayed"
-        return {"reason": reason, "run": final.as_dict()}
+        sessions = live.last_seqs if live is not None else {}
+        return {"reason": reason, "run": final.as_dict(), "sessions": sessions}
 
     return EventStream(daemon, _client(request), f"workflow:{run_id}", items, end)
 

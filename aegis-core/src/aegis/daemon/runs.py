@@ -42,6 +42,8 @@ class RunLog:
         self.items: list[Item] = []
         self.sessions: list[str] = []
         self.ended = False
+        self.last_seqs: dict[str, int] = {}
+        """At the run's end, the number of each of its live sessions' last event then."""
         self._changed = anyio.Event()
 
     def _add(self, item: Item) -> None:
@@ -59,8 +61,10 @@ class RunLog:
             self.sessions.append(handle)
             self._add({"type": "session", "handle": handle})
 
-    def end(self) -> None:
-        """The run has ended: its record is final."""
+    def end(self, last_seqs: Mapping[str, int] | None = None) -> None:
+        """The run has ended: its record is final; ``last_seqs``: its live sessions'
+        last event numbers then (a client showing them needs no more)."""
+        self.last_seqs = dict(last_seqs or {})
         self.ended = True
         self._changed.set()
 
@@ -151,8 +155,12 @@ class WorkflowRuns:
             log.exception("workflow run %s", run_log[0].record.id)
         finally:
             if run_log:
-                run_log[0].end()
+                run_log[0].end(self._last_seqs(run_log[0].sessions))
                 self._forget_old()
+
+    def _last_seqs(self, handles: list[str]) -> dict[str, int]:
+        seqs = {handle: self.runner.sessions.last_seq(handle) for handle in handles}
+        return {handle: seq for handle, seq in seqs.items() if seq is not None}
 
     def _forget_old(self) -> None:
         ended = [run_id for run_id, run_log in self.logs.items() if run_log.ended]

@@ -239,6 +239,19 @@ class QueueManager(Lifespan):
         with anyio.move_on_after(seconds):
             await event.wait()
 
+    @staticmethod
+    async def _nap_either(first: anyio.Event, second: anyio.Event, seconds: float) -> None:
+        """Sleep ``seconds``, or less if ``first`` or ``second`` is set."""
+        with anyio.move_on_after(seconds):
+            async with anyio.create_task_group() as tg:
+
+                async def wake(event: anyio.Event) -> None:
+                    await event.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(wake, first)
+                tg.start_soon(wake, second)
+
     # --- lifetime ---------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -401,14 +414,15 @@ class QueueManager(Lifespan):
     ) -> TaskRecord:
         """Wait until task ``task_id`` has ended (done, failed or cancelled) and return it.
 
-        ``on_worker`` is called once with the handle of the task's worker session, when
-        the wait first sees it (within ``poll_interval`` of its start; at the latest
-        before returning). Raises :class:`UnknownTask`, or ``TimeoutError`` after
-        ``timeout`` seconds.
+        ``on_worker`` is called once with the handle of the task's worker session, as
+        soon as the task has one (a task run by another process: within
+        ``poll_interval``; at the latest before returning). Raises
+        :class:`UnknownTask`, or ``TimeoutError`` after ``timeout`` seconds.
         """
         with anyio.fail_after(timeout):
             while True:
                 ended = self._event("ended")  # got before looking: no end is missed
+                started = self._event("started")
                 task = await self._require(task_id)
                 if on_worker is not None and task.worker_handle:
                     on_worker(task.worker_handle)
@@ -422,7 +436,10 @@ class QueueManager(Lifespan):
                     # one is not waited for: its closing is not the caller's time.)
                     await run.done.wait()
                     return await self._require(task_id)
-                await self._nap(ended, self.poll_interval)
+                if on_worker is None:
+                    await self._nap(ended, self.poll_interval)
+                else:
+                    await self._nap_either(ended, started, self.poll_interval)
 
     def _in_worktree(self, queue: str) -> bool:
         """Whether the workers of ``queue`` work in worktrees of their own."""
@@ -544,6 +561,7 @@ class QueueManager(Lifespan):
                 else:
                     await self.sessions.wait_ready(run.handle)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
+                self._signal("started")
                 get_host().notify(
                     hookspecs.task_started, task=dataclasses.replace(task, worker_handle=run.handle)
                 )

@@ -16,19 +16,19 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from aegis import hookspecs
 from aegis.config.agent import Agent, check_workspace
-from aegis.config.loader import CONFIG_NAME, STATE_DIR_NAME, Project
+from aegis.config.loader import Project
 from aegis.driver import McpServer, SessionOptions
-from aegis.errors import ConfigError, DriverError, StateError
+from aegis.errors import ConfigError, DriverError, StateError, WorkspaceError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
 from aegis.plugins import get_host
 from aegis.private_files import unusable, write_private
+from aegis.project_files import CONFIG_NAME, STATE_DIR_NAME
 from aegis.session import handles
 from aegis.session.info import SessionInfo, SessionState
 from aegis.session.session import Delivery, Session
 from aegis.session.transcript import TranscriptWriter, last_seq
 from aegis.text import clean_text
-from aegis.workspace.git import WorkspaceError
 from aegis.workspace.worktree import WorktreeRecord, Worktrees
 
 log = logging.getLogger("aegis.session")
@@ -387,6 +387,14 @@ class SessionManager(Lifespan):
     def get(self, handle: str) -> SessionInfo:
         """A snapshot of session ``handle``."""
         return self._session(handle).info()
+
+    def last_seq(self, handle: str) -> int | None:
+        """The number of session ``handle``'s last event so far; ``None`` once it has
+        ended (all its events are out) or if there is no such session."""
+        session = self._sessions.get(handle)
+        if session is None or session.finished.is_set():
+            return None
+        return session.seq
 
     def diagnostics(self, handle: str) -> str:
         """The last lines the session's CLI wrote to stderr, and aegis's notes."""

@@ -31,7 +31,7 @@ log = logging.getLogger("aegis.workflow")
 
 def _default_folder() -> Path:
     """``find_project_root()``, or else the current directory (``bash``'s default ``cwd``)."""
-    from aegis.config.loader import find_project_root
+    from aegis.project_files import find_project_root
 
     return find_project_root() or Path.cwd()
 

@@ -7,7 +7,8 @@ runs off the event loop (:mod:`aegis.workspace.git`). ``docs/worktrees.md`` is t
 user's guide.
 """
 
-from aegis.workspace.git import LandConflict, WorkspaceError
+from aegis.errors import WorkspaceError
+from aegis.workspace.git import LandConflict
 from aegis.workspace.land import LandResult, Strategy, discard, land, open_pull_request
 from aegis.workspace.worktree import (
     BRANCH_PREFIX,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import anyio
 
+from aegis.errors import WorkspaceError
+
 AEGIS_IDENTITY = {
     "GIT_AUTHOR_NAME": "aegis",
     "GIT_AUTHOR_EMAIL": "aegis@localhost",
@@ -24,24 +26,6 @@ AEGIS_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "aegis@localhost",
 }
 """Who aegis's own commits are by when git knows no user (``user.name`` unset)."""
-
-
-class WorkspaceError(Exception):
-    """A worktree could not be made, reviewed, landed or discarded; nothing was half done.
-
-    ``message`` says what and why, ``hint`` what to do about it. Not a
-    :class:`~aegis.errors.DriverError`: a session that cannot get its worktree
-    never started, and no event of it says why, so the error reaches the caller of
-    ``spawn`` itself (the CLI shows it as ``error:`` and ``hint:``).
-    """
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return self.message + (f"\n  hint: {self.hint}" if self.hint else "")
 
 
 class LandConflict(WorkspaceError):

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import anyio
 
+from aegis.errors import WorkspaceError
 from aegis.queue.owner import current_owner, is_owner_alive
-from aegis.workspace.git import LandConflict, WorkspaceError, git, identity_env
+from aegis.workspace.git import LandConflict, git, identity_env
 from aegis.workspace.worktree import (
     DiffStat,
     WorktreeRecord,

@@ -41,9 +41,10 @@ from typing import Any
 
 import anyio
 
+from aegis.errors import WorkspaceError
 from aegis.private_files import private_dir, write_private
 from aegis.queue.owner import current_owner, is_owner_alive
-from aegis.workspace.git import WorkspaceError, git, identity_env
+from aegis.workspace.git import git, identity_env
 
 log = logging.getLogger("aegis.workspace")
 
