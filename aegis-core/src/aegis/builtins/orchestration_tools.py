@@ -225,7 +225,7 @@ async def aegis_spawn(
     aegis_group (and wait for its answer) or aegis_handoff (and go on)."""
     from aegis.errors import ConfigError, DriverError
     from aegis.session.handles import HandleTaken
-    from aegis.workspace.git import WorkspaceError
+    from aegis.errors import WorkspaceError
 
     _refuse_none(ctx, "spawn helpers")
     ledger = _ledger(ctx)
