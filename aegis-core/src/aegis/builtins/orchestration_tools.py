@@ -223,9 +223,8 @@ async def aegis_spawn(
     It is yours: you may close it (aegis_close) or interrupt it (aegis_interrupt), and it
     is closed when your own session ends unless you keep it. Give it work with
     aegis_group (and wait for its answer) or aegis_handoff (and go on)."""
-    from aegis.errors import ConfigError, DriverError
+    from aegis.errors import ConfigError, DriverError, WorkspaceError
     from aegis.session.handles import HandleTaken
-    from aegis.errors import WorkspaceError
 
     _refuse_none(ctx, "spawn helpers")
     ledger = _ledger(ctx)
