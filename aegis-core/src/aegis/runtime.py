@@ -11,7 +11,7 @@ the MCP plane (the server every agent can call) start together and stop together
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 
 import anyio
@@ -49,13 +49,17 @@ class Runtime(Lifespan):
         dispatch: bool = True,
         mcp: bool = True,
         dispatch_on_use: bool = False,
+        serve_queues: Collection[str] | None = None,
+        max_running: int | None = None,
     ) -> None:
         """``dispatch``: run queued tasks in this process. ``dispatch_on_use``: only
         those of the queues this process enqueued on (``aegis --no-daemon workflow
         run``: the queues its workflow delegates to, not the tasks left on the rest).
         ``mcp``: run the MCP plane (commands that only look at state, like ``aegis
         queue list``, need neither); without it, sessions get no aegis tools and no
-        preamble."""
+        preamble. ``serve_queues`` and ``max_running``: the queues this process runs
+        tasks of (default: all) and how many at once over all of them (``aegis
+        worker --queue/--max-parallel``; see :class:`~aegis.queue.manager.QueueManager`)."""
         self.project = project
         self.state_dir = project.state_dir
         self.dispatch = dispatch
@@ -84,6 +88,8 @@ class Runtime(Lifespan):
             dispatch_on_use=dispatch_on_use,
             # A task's worker gets its tools from the plane: none starts before it runs.
             hold_dispatch=mcp,
+            serve=serve_queues,
+            max_running=max_running,
         )
         # Shared terminals and canvases belong to the runtime: with the daemon they
         # outlive the frontends that look at them.

@@ -41,6 +41,7 @@ CORE_COMMANDS: dict[str, str] = {
     "repair": "aegis.cli.repair_cmd:repair",
     "serve": "aegis.cli.serve_cmd:serve",
     "term": "aegis.cli.term_cmd:term",
+    "worker": "aegis.cli.worker_cmd:worker",
     "workflow": "aegis.cli.workflow_cmd:workflow",
 }
 """Core sub-commands: name -> ``module:attribute``, imported on first use."""

@@ -7,7 +7,8 @@ handlers stay installed until the command has finished stopping: a second
 signal during the stop (which gives running queue tasks their grace) is
 ignored instead of killing aegis halfway. A command may take SIGINT for itself
 (``aegis chat`` uses it to interrupt the turn) by passing ``on_sigint``, which
-returns ``True`` when it handled the signal.
+returns ``True`` when it handled the signal, and any stop signal by passing
+``on_stop`` (``aegis worker`` drains on the first, interrupts on the second).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def run_command(
     main: Callable[[], Awaitable[int]],
     *,
     on_sigint: Callable[[], Awaitable[bool]] | None = None,
+    on_stop: Callable[[signal.Signals], Awaitable[bool]] | None = None,
 ) -> int:
     """Run ``main`` on a fresh event loop; return its exit status (or 129/130/143 on a signal)."""
 
@@ -46,6 +48,8 @@ def run_command(
                     nonlocal status
                     async for signum in signals:
                         if signum == signal.SIGINT and on_sigint is not None and await on_sigint():
+                            continue
+                        if on_stop is not None and await on_stop(signal.Signals(signum)):
                             continue
                         status = STOP_SIGNALS[signal.Signals(signum)]
                         tg.cancel_scope.cancel()

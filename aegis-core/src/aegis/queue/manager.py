@@ -65,7 +65,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +174,17 @@ class QueueManager(Lifespan):
     ``owner`` names this process in the backend (default
     ``"<host>:<pid>:<process start time>"``). ``poll_interval`` is how often the
     backend is looked at for what other processes did (new tasks, cancels, ended
-    tasks, due callbacks); what this process does is seen at once.
+    tasks, due callbacks); what this process does is seen at once. With a backend
+    that notifies (:class:`~aegis.queue.backend.NotifyingBackend`), the dispatchers
+    and the callback outbox are woken by its notifications instead, and look on
+    their own only every ``safety_poll`` seconds (every ``poll_interval`` while
+    the notifications are down): an idle process costs the store nothing, so
+    dispatch latency does not grow with the number of idle processes.
+
+    ``serve`` limits the queues this process runs tasks of (default: all of them;
+    ``aegis worker --queue``), and ``max_running`` the tasks it runs at once over
+    all of them (``aegis worker --max-parallel``); each queue's ``max_parallel``
+    holds besides, across every process.
     """
 
     def __init__(
@@ -191,8 +201,21 @@ class QueueManager(Lifespan):
         recover_interval: float = 30.0,
         hold_dispatch: bool = False,
         dispatch_on_use: bool = False,
+        serve: Collection[str] | None = None,
+        max_running: int | None = None,
+        safety_poll: float = 10.0,
     ) -> None:
         self.queues: dict[str, Queue] = dict(queues)
+        unknown = sorted(set(serve or ()) - set(self.queues))
+        if unknown:
+            known = ", ".join(sorted(self.queues)) or "none are declared in .aegis.py"
+            raise UnknownQueue(f"no queue {unknown[0]!r} (queues: {known})")
+        self.serve: frozenset[str] = frozenset(self.queues if serve is None else serve)
+        """The queues whose tasks this process runs, when it dispatches."""
+        if max_running is not None and max_running < 1:
+            raise ValueError(f"max_running is at least 1, not {max_running}")
+        self.max_running = max_running
+        self.safety_poll = safety_poll
         self.backend = backend
         self.sessions = sessions
         self.inbox_router = inbox_router
@@ -215,6 +238,11 @@ class QueueManager(Lifespan):
         self._dispatchers = 0
         self._warned: set[str] = set()
         self._claim_trouble: dict[str, str] = {}
+        self._claiming = 0
+        """Claims in flight: counted against ``max_running`` before they return."""
+        self._listening = False
+        """Whether the backend's notifications arrive now (see :meth:`_listen_loop`)."""
+        self._interrupt_reason: str | None = None
         self._warm: dict[str, list[str]] = {name: [] for name in self.queues}
         """The warm workers of each queue, oldest first (starting or ready, given nothing)."""
         self._tg: TaskGroup | None = None
@@ -268,7 +296,8 @@ class QueueManager(Lifespan):
                 tg.start_soon(self._listen_loop, self.backend)
             if self.dispatch and not self.dispatch_on_use:
                 for queue in self.queues.values():
-                    self._start_dispatcher(queue)
+                    if queue.name in self.serve:
+                        self._start_dispatcher(queue)
             try:
                 yield
             finally:
@@ -321,8 +350,46 @@ class QueueManager(Lifespan):
 
     def _used(self, queue: Queue) -> None:
         """A task was enqueued on ``queue`` here: dispatch it, if only used queues are."""
-        if self.dispatch and self.dispatch_on_use:
+        if self.dispatch and self.dispatch_on_use and queue.name in self.serve:
             self._start_dispatcher(queue)
+
+    # --- draining (``aegis worker``) ---------------------------------------------------------
+
+    @property
+    def running_here(self) -> int:
+        """How many tasks this process runs now (until their workers are closed)."""
+        return len(self._running)
+
+    async def stop_taking(self) -> None:
+        """Start no task any more; the running ones go on (the first SIGTERM of a worker).
+
+        Warm workers are closed. Leaving the manager afterwards, or
+        :meth:`interrupt_running`, ends what still runs.
+        """
+        with anyio.CancelScope(shield=True):
+            if self._stopping:
+                return
+            self._stopping = True
+            self._stopped_at = time.monotonic()
+            self._signal("stopping")
+            for queue in self.queues:
+                self._signal(f"wake:{queue}")
+            await self._close_warm()
+
+    async def until_idle(self) -> None:
+        """Return once this process runs no task (nor is about to start one)."""
+        while self._running or self._claiming:
+            await self._nap(self._event("ended"), self.poll_interval)
+
+    async def interrupt_running(self, reason: str) -> None:
+        """Stop every task this process runs, recording it failed with ``reason``; return
+        once each end is recorded (each with its one callback) and its worker closed."""
+        with anyio.CancelScope(shield=True):
+            self._interrupt_reason = reason
+            for run in list(self._running.values()):
+                run.stop(TaskStatus.failed)
+            while self._running:
+                await self._nap(self._event("ended"), math.inf)
 
     # --- the public surface ------------------------------------------------------------
 
@@ -515,7 +582,12 @@ class QueueManager(Lifespan):
                 await self._nap(self._event("released"), self.poll_interval)
             while not self._stopping:
                 wake = self._event(f"wake:{queue.name}")
-                while not self._stopping and self._running_here(queue) < queue.max_parallel:
+                while (
+                    not self._stopping
+                    and self._running_here(queue) < queue.max_parallel
+                    and self._room_here()
+                ):
+                    self._claiming += 1
                     try:
                         task = await anyio.to_thread.run_sync(
                             self.backend.claim, queue.name, queue.max_parallel, self.owner
@@ -529,6 +601,8 @@ class QueueManager(Lifespan):
                     except Exception:
                         log.exception("could not claim a task of queue %s", queue.name)
                         break
+                    finally:
+                        self._claiming -= 1
                     if self._claim_trouble.pop(queue.name, None) is not None:
                         log.warning("queue %s takes tasks again", queue.name)
                     if task is None:
@@ -536,10 +610,18 @@ class QueueManager(Lifespan):
                     run = self._running[task.id] = _Running(task)
                     assert self._tg is not None
                     self._tg.start_soon(self._run, queue, run)
-                await self._nap(wake, self.poll_interval)
+                await self._nap(wake, self._look_interval())
         finally:
             self._dispatchers -= 1
             self._signal("dispatchers")
+
+    def _room_here(self) -> bool:
+        """Whether ``max_running`` lets this process start one more task."""
+        return self.max_running is None or len(self._running) + self._claiming < self.max_running
+
+    def _look_interval(self) -> float:
+        """How long a loop that the backend's notifications wake sleeps between looks."""
+        return self.safety_poll if self._listening else self.poll_interval
 
     def _running_here(self, queue: Queue) -> int:
         # Counts workers until they are closed, so this process never has more
@@ -572,7 +654,9 @@ class QueueManager(Lifespan):
             if run.stop_reason is TaskStatus.cancelled:
                 status, error = TaskStatus.cancelled, CANCELLED
             elif self._stopping and error == INTERRUPTED:
-                error = SHUTDOWN_INTERRUPTED.format(grace=self.shutdown_grace)
+                error = self._interrupt_reason or SHUTDOWN_INTERRUPTED.format(
+                    grace=self.shutdown_grace
+                )
         except Exception as exc:  # the worker could not start (DriverError), and the like
             status, error = TaskStatus.failed, str(exc) or type(exc).__name__
         finally:
@@ -667,6 +751,9 @@ class QueueManager(Lifespan):
         else:
             self._signal("ended")
         self._signal(f"wake:{task.queue}")
+        if self.max_running is not None:  # a slot of this process is free for every queue
+            for name in self.serve:
+                self._signal(f"wake:{name}")
         self._signal(f"warm:{task.queue}")
 
     async def _finish_later(
@@ -810,7 +897,7 @@ class QueueManager(Lifespan):
         while True:
             due = self._event("callbacks")
             await self._deliver_callbacks()
-            await self._nap(due, self.poll_interval)
+            await self._nap(due, self._look_interval())
 
     async def _deliver_callbacks(self) -> None:
         """Deliver the outbox: at least once here, exactly once thanks to the inbox's key."""
@@ -865,21 +952,32 @@ class QueueManager(Lifespan):
             await self._recover()
 
     async def _listen_loop(self, backend: NotifyingBackend) -> None:
-        """Wake a queue's dispatcher as soon as another process adds a task or frees a slot."""
+        """Wake a queue's dispatcher as soon as another process adds a task or frees a slot,
+        and the outbox and the waiters as soon as a task ends anywhere."""
         while True:
             try:
                 async for name in backend.notifications():
+                    self._listening = True
                     for queue in [name] if name else list(self.queues):
                         self._signal(f"wake:{queue}")
-            except Exception as exc:  # the polls go on meanwhile: slower, not stopped
+                    # An end may carry a callback, and someone may wait for it.
+                    self._signal("callbacks")
+                    self._signal("ended")
+            except Exception as exc:  # the polls go on meanwhile: faster, not stopped
                 log.warning("queue wake-ups lost (%s); listening again", exc)
+            finally:
+                if self._listening:
+                    self._listening = False
+                    for queue in self.queues:  # nap at the fast poll from now on
+                        self._signal(f"wake:{queue}")
+                    self._signal("callbacks")
             await anyio.sleep(1.0)
 
     async def _heartbeat_loop(self, backend: LeasingBackend) -> None:
         """Renew this process's leases every third of a lease: two may fail in a row."""
         while True:
             try:
-                await anyio.to_thread.run_sync(backend.heartbeat, self.owner, sorted(self.queues))
+                await anyio.to_thread.run_sync(backend.heartbeat, self.owner, sorted(self.serve))
             except Exception:  # the store is away: the next beat tries again
                 log.exception("could not renew the leases of this process's tasks")
             await anyio.sleep(backend.lease_seconds / 3)
@@ -888,6 +986,9 @@ class QueueManager(Lifespan):
         """End the tasks that dead aegis processes were running (see the crash policy)."""
         try:
             recovered = await anyio.to_thread.run_sync(self.backend.recover, self._owner_alive)
+        except StateError as exc:  # the store is away or refuses: said, not a traceback
+            log.warning("could not recover interrupted tasks: %s", exc.message)
+            return
         except Exception:
             log.exception("could not recover interrupted tasks")
             return
