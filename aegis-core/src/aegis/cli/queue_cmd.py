@@ -25,6 +25,7 @@ def _with_queues(
     project: Project, action: Callable[[QueueManager], Awaitable[T]], *, dispatch: bool = False
 ) -> T:
     """Run ``action`` with the project's QueueManager (dispatching tasks only if asked)."""
+    check_store(project)
     box: list[T] = []
 
     async def main() -> int:
@@ -38,6 +39,18 @@ def _with_queues(
     if not box:
         raise SystemExit(status)
     return box[0]
+
+
+def check_store(project: Project) -> None:
+    """Reach the project's queue backend once: a database that is away (or not migrated)
+    is one clear error before anything starts, not warnings of its loops first."""
+    from aegis.queue.backends import get_queue_backend
+
+    backend = get_queue_backend(None, project.state_dir, chosen=project.queue_backend)
+    try:
+        backend.counts()
+    finally:
+        backend.close()
 
 
 def _when(stamp: float | None) -> str:

@@ -10,6 +10,7 @@ import click
 from aegis.cli._context import load_project
 from aegis.cli._errors import CliError
 from aegis.cli._runtime import run_command
+from aegis.cli.queue_cmd import check_store
 from aegis.hookspecs import hookimpl
 from aegis.plugins import get_host
 
@@ -90,21 +91,9 @@ def worker(
             "the project declares no queue: a worker would have nothing to run",
             hint="declare queues in .aegis.py: queues = [Queue('work', agent_profile=...)]",
         )
-    _check_store(project)
+    check_store(project)
     serve = list(dict.fromkeys(queue_names)) or list(project.queues)
     ctx.exit(_run(project, serve, max_parallel, drain_timeout))
-
-
-def _check_store(project: Project) -> None:
-    """Reach the queue backend once before starting: a database that is away (or not
-    migrated) is one clear error, not a worker that starts and logs failures."""
-    from aegis.queue.backends import get_queue_backend
-
-    backend = get_queue_backend(None, project.state_dir, chosen=project.queue_backend)
-    try:
-        backend.counts()
-    finally:
-        backend.close()
 
 
 def _run(project: Project, serve: list[str], max_parallel: int | None, drain_timeout: float) -> int:

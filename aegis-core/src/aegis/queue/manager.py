@@ -284,7 +284,7 @@ class QueueManager(Lifespan):
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        await self._recover()
+        await self._recover(entering=True)
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._deliver_callbacks_loop)
@@ -904,9 +904,15 @@ class QueueManager(Lifespan):
         try:
             tasks = await anyio.to_thread.run_sync(self.backend.pending_callbacks)
             tasks = await self._with_workspaces(tasks)
+        except StateError as exc:  # the store is away: said once, not at every poll
+            if self._claim_trouble.get("") != exc.message:
+                self._claim_trouble[""] = exc.message
+                log.warning("could not read the callback outbox: %s", exc.message)
+            return
         except Exception:
             log.exception("could not read the callback outbox")
             return
+        self._claim_trouble.pop("", None)
         for task in tasks:
             if task.id in self._running and self._in_worktree(task.queue):
                 # Its worker is still closing: the callback waits for it, so that it can
@@ -982,12 +988,15 @@ class QueueManager(Lifespan):
                 log.exception("could not renew the leases of this process's tasks")
             await anyio.sleep(backend.lease_seconds / 3)
 
-    async def _recover(self) -> None:
+    async def _recover(self, *, entering: bool = False) -> None:
         """End the tasks that dead aegis processes were running (see the crash policy)."""
         try:
             recovered = await anyio.to_thread.run_sync(self.backend.recover, self._owner_alive)
         except StateError as exc:  # the store is away or refuses: said, not a traceback
-            log.warning("could not recover interrupted tasks: %s", exc.message)
+            # On entering, whoever uses the manager next meets the same error and says
+            # it in its own voice (`aegis queue list`): a warning here would say it twice.
+            level = logging.INFO if entering else logging.WARNING
+            log.log(level, "could not recover interrupted tasks: %s", exc.message)
             return
         except Exception:
             log.exception("could not recover interrupted tasks")
