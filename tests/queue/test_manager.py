@@ -108,7 +108,9 @@ async def test_a_worker_that_dies_fails_its_task_with_the_reason_and_the_callbac
 async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_redelivers(
     tmp_path: Path,
 ) -> None:
-    async with running(tmp_path, REVIEW) as env:
+    # The crash is played by an UPDATE that wakes nobody: the outbox is read again at the
+    # safety poll (a restarted process reads it as it starts).
+    async with running(tmp_path, REVIEW, safety_poll=0.1) as env:
         boss = await env.sessions.spawn("boss")
         boss_driver = FakeDriver.instances[-1]
         with env.sessions.subscribe(boss) as events:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from aegis.queue import Queue
 from aegis.queue.backend import INTERRUPTED
 from aegis.queue.task import TaskRecord, TaskStatus
-from tests.fixtures.fakes import AEGIS, clean_env, write_fake_distribution
+from tests.fixtures.fakes import AEGIS, aegis_in, clean_env, write_fake_distribution
 from tests.queue.fakes import open_backend, running, until
 from tests.session.fake_provider import FakeDriver
 from tests.support.postgres import PASSWORD_ENV
@@ -176,6 +177,16 @@ async def test_a_worker_killed_with_kill_9_loses_its_task_once_and_another_goes_
         task = await here.queues.get(held)
         assert task is not None and task.owner is not None
         assert task.owner.split(":")[1] == str(doomed.pid)
+        # `aegis queue show` lists it, with its one running task, as any host would.
+        shown = await anyio.to_thread.run_sync(
+            lambda: aegis_in(project, "queue", "show", timeout=60)
+        )
+        assert shown.returncode == 0, shown.stderr
+        header, *rows = shown.stdout.splitlines()
+        assert header.split() == ["WORKER", "HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT"]
+        assert [row.split()[:4] for row in rows] == [
+            [socket.gethostname(), str(doomed.pid), "work", "1"]
+        ]
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=30)
         # Another worker takes over the queue, and finds the dead one's claim.
@@ -314,3 +325,30 @@ async def test_a_thousand_tasks_on_four_workers_run_once_each_in_order_within_th
     # No worker ran more than its --max-parallel at once.
     for owner in owners:
         assert peak([t for t in tasks if t.owner == owner]) <= 2, owner
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_the_tui_queue_dashboard_shows_the_workers(tmp_path: Path, queue_store: str) -> None:
+    from textual.app import App
+    from textual.widgets import Static
+
+    from aegis_tui.screens.queues import QueueDashboard
+
+    async with running(tmp_path, WORK) as here:  # it runs tasks: it beats, it is listed
+        dashboard = QueueDashboard(here.queues, ["work"], refresh_every=None)
+
+        class Host(App[None]):
+            async def on_mount(self) -> None:
+                await self.push_screen(dashboard)
+
+        async with Host().run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            await until(lambda: bool(here.backend.workers()), 10)  # type: ignore[attr-defined]
+            await dashboard.reload()
+            shown = dashboard.query_one("#workers", Static)
+            assert shown.display
+            text = str(shown.render())
+    assert text.startswith(
+        f"worker {socket.gethostname()} pid {os.getpid()}  queues work  running 0"
+    )
+    assert text.endswith(" ago")

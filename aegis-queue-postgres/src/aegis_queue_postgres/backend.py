@@ -51,7 +51,7 @@ LEASE_SECONDS = 60.0
 """How long a claim holds without a heartbeat (the queue manager beats every third)."""
 LEASE_EXPIRED = (
     "lost: the aegis process running it ({owner}) stopped renewing its claim for over "
-    "{lease:g}s (it died, or lost the database)"
+    "{lease:g}s (it was killed, its host went down, or it lost the database)"
 )
 """The error of a task whose lease ran out: it is failed, not run again (retry it)."""
 MAX_PAYLOAD_BYTES = 1 << 20

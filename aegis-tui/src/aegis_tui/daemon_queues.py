@@ -17,6 +17,9 @@ class DaemonQueues:
     async def counts(self) -> dict[str, dict[str, int]]:
         return await self.client.queues()
 
+    async def workers(self) -> list[dict[str, Any]]:
+        return await self.client.workers()
+
     async def list_tasks(
         self, queue: str | None = None, status: Any = None, limit: int | None = 100
     ) -> list[TaskRecord]:

@@ -126,19 +126,23 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     )
     if workers:
         click.echo()
-        print_table(
-            ["WORKER HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT"],
+        _print_workers(workers)
+
+
+def _print_workers(workers: list[dict[str, Any]]) -> None:
+    print_table(
+        ["WORKER HOST", "PID", "QUEUES", "RUNNING", "HEARTBEAT"],
+        [
             [
-                [
-                    w["host"],
-                    str(w["pid"]),
-                    ",".join(w["queues"]) or "-",
-                    str(w["running"]),
-                    f"{w['heartbeat_age']:.0f}s ago",
-                ]
-                for w in workers
-            ],
-        )
+                w["host"],
+                str(w["pid"]),
+                ",".join(w["queues"]) or "-",
+                str(w["running"]),
+                f"{w['heartbeat_age']:.0f}s ago",
+            ]
+            for w in workers
+        ],
+    )
 
 
 @queue.command()
@@ -187,6 +191,9 @@ def _show_task(task: TaskRecord) -> None:
     )
     if task.worker_handle:
         click.echo(f"  worker:   {task.worker_handle}")
+    if task.owner:
+        host, _, rest = task.owner.partition(":")
+        click.echo(f"  ran by:   aegis process {rest.partition(':')[0]} on {host}")
     if task.workspace and task.workspace.get("branch"):
         stat = task.workspace.get("stat") or task.workspace.get("state")
         click.echo(f"  branch:   {task.workspace['branch']} ({stat}): `aegis diff {task.id}`")
@@ -408,11 +415,30 @@ def _task_command_in_daemon(project: Project, task_id: str, action: str) -> Task
 
 
 @queue.command()
-@click.argument("task_id", metavar="TASK")
+@click.argument("task_id", metavar="[TASK]", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
-    """Everything about one task: status, timings, payload, result or error."""
+def show(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
+    """Everything about one task: status, timings, payload, result or error, and
+    the aegis process (host and pid) that ran it.
+
+    Without TASK: the aegis processes serving the queues, on every host, with a
+    backend that leases its claims (PostgreSQL: `aegis worker`, daemons) — host,
+    pid, queues, how many tasks each runs, and how long ago it last renewed its
+    claims (a worker that stopped beating loses its tasks after the lease).
+    """
+    if task_id is None:
+        workers = _with_queues(load_project(ctx), lambda queues: queues.workers())
+        if as_json:
+            print_json(workers)
+        elif workers:
+            _print_workers(workers)
+        else:
+            click.echo(
+                "no aegis process serves the queues now"
+                " (the SQLite backend lists none: its workers are this host's daemon)"
+            )
+        return
     task = _task_command(ctx, task_id, "show")
     if as_json:
         print_json(task.as_dict())

@@ -393,6 +393,14 @@ class DaemonClient:
         queues: dict[str, dict[str, int]] = result["queues"]
         return queues
 
+    async def workers(self) -> list[dict[str, Any]]:
+        """The aegis processes serving the queues on every host, with a backend that leases
+        its claims (PostgreSQL): ``owner``, ``host``, ``pid``, ``queues``, ``running``,
+        ``heartbeat_age`` (seconds); none with SQLite (or a daemon older than this one)."""
+        result = await self._call("GET", "/queues")
+        workers: list[dict[str, Any]] = result.get("workers", [])
+        return workers
+
     async def tasks(
         self, queue: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -454,7 +454,13 @@ async def enqueue(request: Request) -> Response:
 async def queue_counts(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     counts = await daemon.runtime.queues.counts()
-    return _ok({"queues": {name: counts.get(name, {}) for name in daemon.project.queues}})
+    return _ok(
+        {
+            "queues": {name: counts.get(name, {}) for name in daemon.project.queues},
+            # With a leasing backend: the processes serving the queues, on every host.
+            "workers": await daemon.runtime.queues.workers(),
+        }
+    )
 
 
 async def list_tasks(request: Request) -> Response:

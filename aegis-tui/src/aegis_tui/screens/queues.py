@@ -89,11 +89,22 @@ def preview(task: TaskRecord, width: int = 60) -> str:
     return formatting.one_line(task.payload, width)
 
 
+def workers_text(workers: Sequence[dict[str, Any]]) -> str:
+    """One line per aegis process serving the queues: host, pid, queues, running tasks,
+    heartbeat age."""
+    return "\n".join(
+        f"worker {w['host']} pid {w['pid']}  queues {','.join(w['queues']) or '-'}  "
+        f"running {w['running']}  heartbeat {formatting.duration(w['heartbeat_age'])} ago"
+        for w in workers
+    )
+
+
 class QueueDashboard(Screen[None]):
     """The tasks of every queue, refreshed every second; enter in the box enqueues."""
 
     DEFAULT_CSS = """
     QueueDashboard #strip { height: 1; background: $boost; }
+    QueueDashboard #workers { height: auto; max-height: 5; color: $text-muted; }
     QueueDashboard #enqueue { height: 3; }
     QueueDashboard #queue { width: 24; }
     QueueDashboard #payload { width: 1fr; }
@@ -127,6 +138,9 @@ class QueueDashboard(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="strip")
+        workers = Static(id="workers")
+        workers.display = False  # shown with a backend that knows its workers (PostgreSQL)
+        yield workers
         with Horizontal(id="enqueue"):
             options = [(name, name) for name in self.queue_names]
             yield Select(
@@ -161,6 +175,13 @@ class QueueDashboard(Screen[None]):
         counts = await self.source.counts()
         self.tasks = await self.source.list_tasks(limit=TASKS_SHOWN)
         self.query_one("#strip", Static).update(strip_text(self.queue_names, counts))
+        # Optional in a source: a backend of one host has no workers to show.
+        list_workers = getattr(self.source, "workers", None)
+        if list_workers is not None:
+            shown = self.query_one("#workers", Static)
+            workers = await list_workers()
+            shown.update(workers_text(workers))
+            shown.display = bool(workers)
         self._fill(self.tasks)
 
     def _fill(self, tasks: list[TaskRecord]) -> None:
