@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -17,7 +16,8 @@ import pytest
 
 from aegis import hookimpl
 from aegis.notify import Notification, Notifier
-from aegis.plugins import PluginHost, reset_plugins
+from aegis.plugins import PluginHost
+from tests.notify.conftest import until
 
 pytestmark = pytest.mark.anyio
 
@@ -62,22 +62,6 @@ class Raiser:
     @hookimpl
     def notify(self, notification: Notification) -> None:
         raise RuntimeError(f"cannot deliver {notification.kind}")
-
-
-@pytest.fixture
-def host() -> Iterator[PluginHost]:
-    """A host with no plugin but the built-ins, in place of the process's."""
-    host = PluginHost()
-    host.load(set())
-    reset_plugins(host)
-    yield host
-    reset_plugins()
-
-
-async def until(condition: object, timeout: float = 10.0) -> None:
-    with anyio.fail_after(timeout):
-        while not condition():  # type: ignore[operator]
-            await anyio.sleep(0.01)
 
 
 def failed(title: str) -> Notification:

@@ -66,7 +66,9 @@ class Runtime(Lifespan):
         self.dispatch_on_use = dispatch_on_use
         self.mcp_enabled = mcp
         # First made, first entered and last left: every part can notify, until the end.
-        self.notifier = Notifier(str(project.root))
+        self.notifier = Notifier(
+            str(project.root), [channel.channel() for channel in project.notifications]
+        )
         # The plane comes first: the session manager asks it, for every session it opens, for
         # the session's MCP servers (with the session's own token) and preamble.
         self.mcp: McpPlane | None = McpPlane(self) if mcp else None
@@ -110,6 +112,7 @@ class Runtime(Lifespan):
             on_asked=lambda question: self.notifier.send(question_notification(question)),
         )
         self.workflows.questions = self.questions
+        self.sessions.notifier = self.queues.notifier = self.workflows.notifier = self.notifier
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ from aegis.queue.declaration import NAME_HINT, Queue, valid_name
 from aegis.workflow.registry import WorkflowFn, collecting
 
 if TYPE_CHECKING:
+    from aegis.notify.config import ChannelConfig
     from aegis.queue.backends import QueueBackendChoice
     from aegis.registry import ProviderRegistry
 
@@ -45,6 +46,9 @@ class Project(ProjectFiles):
     queue_backend: str | QueueBackendChoice | None = None
     """What ``queue_backend = ...`` chose: a registered backend's name, or a plugin's
     object carrying its settings (``None``: the default, SQLite)."""
+    notifications: list[ChannelConfig] = field(default_factory=list)
+    """What ``notifications = [...]`` declared: where notifications go besides the
+    plugins' hooks and the attached clients (``Webhook(...)``, ``Desktop()``)."""
 
 
 def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, Agent], str]:
@@ -80,7 +84,8 @@ def load_project(
     checker.misspelled_names()
     queues = checker.queues(agents)
     backend = checker.queue_backend()
-    return Project(path, agents, default, queues, workflows, backend)
+    notifications = checker.notifications()
+    return Project(path, agents, default, queues, workflows, backend, notifications)
 
 
 def _execute(
@@ -401,6 +406,26 @@ class _Checker:
             hint="queue_backend = 'sqlite', or e.g. "
             "queue_backend = Postgres('postgresql://aegis@db/aegis', password_env='PGPASSWORD')",
         )
+
+    def notifications(self) -> list[ChannelConfig]:
+        from aegis.notify.config import ChannelConfig
+
+        declared = self.namespace.get("notifications", [])
+        hint = "from aegis.notify import Desktop, Webhook; notifications = [Desktop()]"
+        if not isinstance(declared, (list, tuple)):
+            raise self.error(
+                f"`notifications` must be a list of channels, not {type(declared).__name__}",
+                name="notifications",
+                hint=hint,
+            )
+        for channel in declared:
+            if not isinstance(channel, ChannelConfig):
+                raise self.error(
+                    f"`notifications` holds {channel!r}, which is not a notification channel",
+                    name="notifications",
+                    hint=hint,
+                )
+        return list(declared)
 
     def queues(self, agents: dict[str, Agent]) -> dict[str, Queue]:
         declared = self.namespace.get("queues", [])

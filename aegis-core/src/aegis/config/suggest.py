@@ -18,7 +18,10 @@ _UNEXPECTED_KEYWORD = re.compile(
     r"^(?P<callable>[\w.]+)\(\) got an unexpected keyword argument '(?P<keyword>\w+)'"
 )
 
-OPTIONAL_NAMES: dict[str, tuple[type, ...]] = {"queues": (list, tuple)}
+OPTIONAL_NAMES: dict[str, tuple[type, ...]] = {
+    "queues": (list, tuple),
+    "notifications": (list, tuple),
+}
 """Top-level names aegis reads when they are there, with the kinds of value they hold."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 import h11
-from anyio.abc import SocketStream
+from anyio.abc import ByteStream, SocketStream
 
 from aegis.daemon.unixpath import reachable
 
@@ -71,17 +71,18 @@ async def _connect(path: Path, timeout: float) -> SocketStream:
         raise
 
 
-class _Exchange:
-    """One request and its response on one connection."""
+class Exchange:
+    """One request and its response on one connection (``host``: its ``Host`` header)."""
 
-    def __init__(self, stream: SocketStream) -> None:
+    def __init__(self, stream: ByteStream, host: str = "aegis") -> None:
         self.stream = stream
+        self.host = host
         self.conn = h11.Connection(h11.CLIENT)
 
     async def send_request(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
     ) -> None:
-        fields = [("Host", "aegis"), ("Connection", "close"), *headers.items()]
+        fields = [("Host", self.host), ("Connection", "close"), *headers.items()]
         if body is not None:
             fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         # One write: a server that answers before reading the body (an unknown id) and
@@ -146,7 +147,7 @@ async def request(
     stream = await _connect(path, connect_timeout)
     async with stream:
         with anyio.fail_after(timeout):
-            exchange = _Exchange(stream)
+            exchange = Exchange(stream)
             await exchange.send_request(method, target, headers, _encode(data))
             head = await exchange.head()
             body = b"".join([chunk async for chunk in exchange.body()])
@@ -166,7 +167,7 @@ async def stream(
     """Send one request; yield its head and an iterator over its body as it comes."""
     connection = await _connect(path, connect_timeout)
     async with connection:
-        exchange = _Exchange(connection)
+        exchange = Exchange(connection)
         with anyio.fail_after(head_timeout):
             await exchange.send_request(method, target, headers, None)
             head = await exchange.head()

@@ -7,7 +7,17 @@ project configured in ``.aegis.py``, to every plugin's ``notify`` hook and to th
 clients attached to the daemon. See ``docs/approvals.md``.
 """
 
+from aegis.notify.config import ChannelConfig, Desktop, Webhook
 from aegis.notify.model import NOTIFICATION_VERSION, Notification, NotificationKind
 from aegis.notify.notifier import Channel, Notifier
 
-__all__ = ["NOTIFICATION_VERSION", "Channel", "Notification", "NotificationKind", "Notifier"]
+__all__ = [
+    "NOTIFICATION_VERSION",
+    "Channel",
+    "ChannelConfig",
+    "Desktop",
+    "Notification",
+    "NotificationKind",
+    "Notifier",
+    "Webhook",
+]

@@ -57,6 +57,8 @@ class Channel(Protocol):
     """What log lines call it."""
     deadline: float
     """Seconds one delivery may take in all (retries included) before it is given up."""
+    kinds: frozenset[str] | None
+    """The kinds of notification it wants (``None``: all)."""
 
     async def deliver(self, notification: Notification) -> None:
         """Deliver ``notification``; raise on failure (the notifier logs it)."""
@@ -184,6 +186,8 @@ class Notifier(Lifespan):
             async with anyio.create_task_group() as deliveries, receive:
                 async for notification in receive:
                     for channel in self._channels():
+                        if channel.kinds is not None and notification.kind not in channel.kinds:
+                            continue
                         # Waiting for a free slot here holds the rest in the backlog.
                         await slots.acquire()
                         deliveries.start_soon(self._deliver, channel, notification, slots)
@@ -240,6 +244,7 @@ class _PluginChannel:
         self.impl = impl
         self.notifier = notifier
         self.name = f"plugin {impl.plugin_name!r}"
+        self.kinds: frozenset[str] | None = None
         # The thread gets the deadline; the outer one (a little later) only backs it up.
         self.deadline = notifier.plugin_deadline + 1.0
 

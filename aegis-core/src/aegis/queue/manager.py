@@ -76,6 +76,7 @@ from aegis import hookspecs
 from aegis.errors import MessageRefused, StateError
 from aegis.events import StopReason, TurnEnd, Usage
 from aegis.lifespan import Lifespan
+from aegis.notify import events as notifications
 from aegis.plugins import get_host
 from aegis.queue.backend import INTERRUPTED, LeasingBackend, NotifyingBackend, QueueBackend
 from aegis.queue.declaration import Queue
@@ -86,6 +87,7 @@ from aegis.text import clean_text
 
 if TYPE_CHECKING:
     from aegis.inbox import InboxRouter
+    from aegis.notify import Notifier
     from aegis.session.manager import SessionManager
     from aegis.workspace.worktree import Worktrees
 
@@ -231,6 +233,8 @@ class QueueManager(Lifespan):
         task on it (a process running one workflow runs the queues it uses, not the
         tasks others left on the rest)."""
         self._dispatched: set[str] = set()
+        self.notifier: Notifier | None = None
+        """Told when a task fails (the runtime sets it)."""
         self._running: dict[str, _Running] = {}
         self._events: dict[str, anyio.Event] = {}
         self._stopping = False
@@ -798,6 +802,8 @@ class QueueManager(Lifespan):
 
     def _task_ended(self, task: TaskRecord) -> None:
         get_host().notify(hookspecs.task_finished, task=task)
+        if task.status is TaskStatus.failed and self.notifier is not None:
+            self.notifier.send(notifications.task_failed(task))
         self._signal("ended")
         if task.callback_target is not None:
             self._signal("callbacks")

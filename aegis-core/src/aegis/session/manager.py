@@ -8,7 +8,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -21,6 +21,7 @@ from aegis.driver import McpServer, SessionOptions
 from aegis.errors import ConfigError, DriverError, StateError, WorkspaceError
 from aegis.events import Event, TurnEnd
 from aegis.lifespan import Lifespan
+from aegis.notify import events as notifications
 from aegis.plugins import get_host
 from aegis.private_files import unusable, write_private
 from aegis.project_files import CONFIG_NAME, STATE_DIR_NAME
@@ -30,6 +31,9 @@ from aegis.session.session import Delivery, Session
 from aegis.session.transcript import TranscriptWriter, last_seq
 from aegis.text import clean_text
 from aegis.workspace.worktree import WorktreeRecord, Worktrees
+
+if TYPE_CHECKING:
+    from aegis.notify import Notifier
 
 log = logging.getLogger("aegis.session")
 
@@ -91,6 +95,8 @@ class SessionManager(Lifespan):
         self._tg: TaskGroup | None = None
         self.worktrees = Worktrees(root, self.state_dir)
         """The git worktrees of the sessions whose workspace is one."""
+        self.notifier: Notifier | None = None
+        """Told when a session fails (the runtime sets it)."""
 
     @classmethod
     def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
@@ -295,7 +301,10 @@ class SessionManager(Lifespan):
             except OSError:  # a full disk must not keep anyone waiting for the end
                 log.exception("cannot write the state of session %s", session.handle)
             session.finished.set()
-            get_host().notify(hookspecs.session_closed, session=session.info())
+            info = session.info()
+            get_host().notify(hookspecs.session_closed, session=info)
+            if info.state is SessionState.failed and self.notifier is not None:
+                self.notifier.send(notifications.session_failed(info))
 
     def _turn_finished(self, session: Session, end: TurnEnd) -> None:
         get_host().notify(hookspecs.turn_finished, handle=session.handle, turn=end)

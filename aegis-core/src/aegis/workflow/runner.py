@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, get_type_hints
 import anyio
 
 from aegis import hookspecs
+from aegis.notify import events as notifications
 from aegis.plugins import get_host
 from aegis.private_files import private_dir, write_private
 from aegis.queue.owner import current_owner, is_owner_alive
@@ -39,6 +40,7 @@ from aegis.workflow.registry import WorkflowFn, require_workflow
 
 if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
+    from aegis.notify import Notifier
     from aegis.questions import Questions
 
 STALE_RUN = "interrupted: the aegis process running this workflow stopped without ending it"
@@ -165,6 +167,8 @@ class WorkflowRunner:
         self.drain_timeout = drain_timeout
         self.canvases: CanvasRegistry | None = None
         """The runtime's canvases, for the engines of its runs (the runtime sets it)."""
+        self.notifier: Notifier | None = None
+        """Told when a run ends, whichever way (the runtime sets it)."""
         self.questions: Questions | None = None
         """The runtime's questions to a person, for :meth:`WorkflowEngine.ask_human`."""
         self._running: dict[str, anyio.CancelScope] = {}
@@ -256,7 +260,7 @@ class WorkflowRunner:
             record.log = engine.log_lines
             record.finished_at = time.time()
             self._save(record)
-            get_host().notify(hookspecs.workflow_finished, run=record)
+            self._finished(record)
             raise
         finally:
             self._running.pop(record.id, None)
@@ -270,8 +274,13 @@ class WorkflowRunner:
         record.log = engine.log_lines
         record.finished_at = time.time()
         self._save(record)
-        get_host().notify(hookspecs.workflow_finished, run=record)
+        self._finished(record)
         return record
+
+    def _finished(self, record: RunRecord) -> None:
+        get_host().notify(hookspecs.workflow_finished, run=record)
+        if self.notifier is not None:
+            self.notifier.send(notifications.workflow_finished(record))
 
     def recover(self) -> list[RunRecord]:
         """End as ``crashed`` the running records whose owner process is gone; return them.
