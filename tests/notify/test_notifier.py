@@ -137,10 +137,14 @@ async def test_followers_get_each_notification_sent_while_they_follow(
         notifier.send(failed("before"))
         async with notifier.subscribe() as follower:
             notifier.send(failed("during"))
-            got = await follower.receive()
+            number, got = await follower.receive()
         notifier.send(failed("after"))
-        assert got.title == "during"
-        assert [n.title for n in notifier.recent] == ["before", "during", "after"]
+        assert (number, got.title) == (2, "during")
+        assert [(n, x.title) for n, x in notifier.recent] == [
+            (1, "before"),
+            (2, "during"),
+            (3, "after"),
+        ]
 
 
 def test_the_webhook_body_carries_its_version() -> None:

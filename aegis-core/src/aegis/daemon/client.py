@@ -39,6 +39,7 @@ from aegis.daemon.protocol import (
 from aegis.events import Event, from_dict
 
 if TYPE_CHECKING:
+    from aegis.notify import Notification
     from aegis.questions import Question
     from aegis.workflow.runner import RunRecord
 
@@ -377,6 +378,34 @@ class DaemonClient:
                         yield kind, record
         except http.NotListening as exc:
             raise DaemonNotRunning(exc.path, stale=not exc.missing) from None
+
+    # --- notifications ----------------------------------------------------------------------
+
+    async def notifications(self, after: int = 0) -> list[tuple[int, Notification]]:
+        """The last notifications the daemon sent (at most 50), numbered, those above
+        ``after`` only."""
+        from aegis.notify import Notification
+
+        result = await self._call("GET", f"/notifications?after={after}")
+        return [
+            (item["seq"], Notification.from_payload(item["notification"]))
+            for item in result["notifications"]
+        ]
+
+    async def follow_notifications(
+        self, after: int = 0
+    ) -> AsyncIterator[tuple[int, Notification] | StreamEnd]:
+        """The notifications numbered above ``after`` that the daemon still holds, then
+        each one as it is sent, until the daemon stops (a last :class:`StreamEnd`). The
+        stream counts as an attached client."""
+        from aegis.notify import Notification
+
+        async for kind, record in self._stream(f"/notifications?follow=true&after={after}"):
+            if kind == "end":
+                yield StreamEnd(record.get("reason", ""))
+                return
+            if record.get("type") == "notification":
+                yield record["seq"], Notification.from_payload(record["notification"])
 
     # --- queues -----------------------------------------------------------------------------
 

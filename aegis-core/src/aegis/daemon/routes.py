@@ -650,10 +650,11 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/workflows/{{run_id}}/cancel", _endpoint(cancel_workflow_run), methods=["POST"]),
         Route(f"{p}/workflows/{{run_id}}/log", _endpoint(workflow_log), methods=["GET"]),
     ]
-    from aegis.daemon import question_routes, terminal_routes
+    from aegis.daemon import notification_routes, question_routes, terminal_routes
 
     routes += terminal_routes.routes(p)
     routes += question_routes.routes(p)
+    routes += notification_routes.routes(p)
     app = Starlette(routes=routes)
     app.state.daemon = daemon
     return app

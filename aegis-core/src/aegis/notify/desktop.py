@@ -10,6 +10,7 @@ import anyio
 
 from aegis.notify.config import Desktop
 from aegis.notify.model import Notification
+from aegis.process import forget_group, kill_group, reaped_at_exit
 
 log = logging.getLogger("aegis.notify")
 
@@ -51,15 +52,25 @@ class DesktopChannel:
                 self._missing_told = True
                 log.info("no %s on PATH: desktop notifications are skipped", EXECUTABLE)
             return
-        # run_process kills the child if the timeout cancels it: none is left behind.
-        with anyio.fail_after(self.config.timeout):
-            done = await anyio.run_process(
-                command(executable, notification),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                check=False,
-            )
-        if done.returncode != 0:
-            error = done.stderr.decode(errors="replace").strip()
-            raise RuntimeError(f"{EXECUTABLE} exited with {done.returncode}: {error[:200]}")
+        # Its own process group, killed whole when it overstays (or aegis exits meanwhile):
+        # nothing it started is left behind.
+        process = await anyio.open_process(
+            command(executable, notification),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        reaped_at_exit(process.pid)
+        try:
+            async with process:
+                with anyio.fail_after(self.config.timeout):
+                    assert process.stderr is not None
+                    error = b"".join([chunk async for chunk in process.stderr])
+                    returncode = await process.wait()
+        finally:
+            kill_group(process.pid)
+            forget_group(process.pid)
+        if returncode != 0:
+            text = error.decode(errors="replace").strip()
+            raise RuntimeError(f"{EXECUTABLE} exited with {returncode}: {text[:200]}")

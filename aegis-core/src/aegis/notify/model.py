@@ -62,3 +62,8 @@ class Notification(BaseModel):
     def payload(self) -> dict[str, object]:
         """The JSON body a webhook receives: this notification and the shape's ``version``."""
         return {"version": NOTIFICATION_VERSION, **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, object]) -> Notification:
+        """The notification a :meth:`payload` holds."""
+        return cls.model_validate({k: v for k, v in payload.items() if k != "version"})

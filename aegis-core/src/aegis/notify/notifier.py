@@ -91,8 +91,10 @@ class Notifier(Lifespan):
         self.concurrency = concurrency
         self.plugin_deadline = plugin_deadline
         self.shutdown_grace = shutdown_grace
-        self.recent: deque[Notification] = deque(maxlen=RECENT)
-        """The last notifications sent, oldest first."""
+        self.recent: deque[tuple[int, Notification]] = deque(maxlen=RECENT)
+        """The last notifications sent, numbered from 1 in the order sent, oldest first."""
+        self.sent = 0
+        """Notifications sent while the notifier ran: the number of the last one."""
         self.delivered = 0
         """Deliveries that succeeded (one per channel and notification)."""
         self.failed = 0
@@ -100,7 +102,7 @@ class Notifier(Lifespan):
         self.dropped = 0
         """Notifications dropped because the backlog was full or the notifier not running."""
         self._queue: MemoryObjectSendStream[Notification] | None = None
-        self._subscribers: set[MemoryObjectSendStream[Notification]] = set()
+        self._subscribers: set[MemoryObjectSendStream[tuple[int, Notification]]] = set()
         self._running_calls: dict[str, int] = {}
         self._calls_lock = threading.Lock()
 
@@ -121,10 +123,11 @@ class Notifier(Lifespan):
                     "notification not sent (the notifier is not running): %s", notification.title
                 )
                 return
-            self.recent.append(notification)
+            self.sent += 1
+            self.recent.append((self.sent, notification))
             for subscriber in list(self._subscribers):
                 try:
-                    subscriber.send_nowait(notification)
+                    subscriber.send_nowait((self.sent, notification))
                 except anyio.WouldBlock:  # a follower that does not read loses this one
                     pass
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -140,13 +143,18 @@ class Notifier(Lifespan):
             log.exception("could not send a notification")
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[MemoryObjectReceiveStream[Notification]]:
-        """The notifications sent from now on, while the block runs (a follower's view).
+    async def subscribe(
+        self,
+    ) -> AsyncIterator[MemoryObjectReceiveStream[tuple[int, Notification]]]:
+        """``(number, notification)`` for each one sent from now on, while the block runs
+        (a follower's view; it ends when the notifier stops).
 
         A follower that reads too slowly misses notifications rather than slowing the
-        others down.
+        others down (the numbers show the gap).
         """
-        send, receive = anyio.create_memory_object_stream[Notification](SUBSCRIBER_BUFFER)
+        send, receive = anyio.create_memory_object_stream[tuple[int, Notification]](
+            SUBSCRIBER_BUFFER
+        )
         self._subscribers.add(send)
         try:
             async with receive:
