@@ -39,9 +39,11 @@ from aegis.daemon.client import (
     StreamEnd,
 )
 from aegis.events import SessionStarted, StateChanged, TurnEnd
+from aegis.notify import Notification
 from aegis.workflow.registry import get_workflow
 from aegis.workflow.runner import RunRecord
 from aegis.workspace import Worktrees
+from aegis_tui import notifications
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
 from aegis_tui.keys import APP_KEYS, SHELL_TAKES, read_alt_keys
@@ -165,7 +167,7 @@ class AegisApp(App[int]):
         self.tabs: list[Tab] = []
         self.active = 0
         self.bells = 0
-        """How many times the bell rang (a background tab finished a turn)."""
+        """How many times the bell rang (a background tab finished a turn, a notification)."""
         self.client: DaemonClient | None = None
         """The client of the daemon (while attached)."""
         self.state_file = state_path(project.state_dir)
@@ -256,6 +258,7 @@ class AegisApp(App[int]):
                     await self._open_first_tabs()
                     tg.start_soon(self._poll)
                     tg.start_soon(self._watch_sessions)
+                    tg.start_soon(notifications.follow, client, self._notified)
                     self._tabs_ready.set()
                     await self._stopping.wait()
                     tg.cancel_scope.cancel()
@@ -346,9 +349,19 @@ class AegisApp(App[int]):
         self._chrome_soon()
 
     def ring_bell(self) -> None:
-        """The terminal bell: a tab in the background finished its turn."""
+        """The terminal bell: a tab in the background finished its turn, or the daemon
+        sent a notification."""
         self.bells += 1
         self.bell()
+
+    def _notified(self, notification: Notification) -> None:
+        """A notification from the daemon: ring, and say what it is."""
+        self.ring_bell()
+        self.notify(
+            notifications.toast(notification),
+            severity=notifications.severity(notification),
+            timeout=notifications.TOAST_SECONDS,
+        )
 
     # --- opening tabs ------------------------------------------------------------------------
 

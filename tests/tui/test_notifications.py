@@ -1,0 +1,25 @@
+"""A notification from the daemon rings the TUI's bell and shows a toast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.helpers import make_app, ready, until, write_project
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_workflow_that_ends_rings_the_bell_and_says_how_it_ended(tmp_path: Path) -> None:
+    app = make_app(write_project(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_ready()
+        await until(pilot, ready(app, "alpha"))
+        assert app.bells == 0
+        await app.daemon.run_workflow("wait_for", {"seconds": "0"})
+        await until(pilot, lambda: app.bells == 1)
+        # Textual keeps the toasts it shows here (it has no public list of them).
+        [toast] = [n for n in app._notifications if "workflow wait_for" in str(n.message)]
+        assert str(toast.message).startswith("workflow wait_for ok")
+        assert toast.severity == "information"
