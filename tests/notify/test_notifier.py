@@ -158,3 +158,14 @@ def test_the_webhook_body_carries_its_version() -> None:
         "ok",
         None,
     )
+
+
+async def test_send_from_a_worker_thread_reaches_the_plugins(
+    host: PluginHost, tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    host.register(recorder, "recorder")
+    async with Notifier(str(tmp_path)) as notifier:
+        await anyio.to_thread.run_sync(notifier.send, failed("from a thread"))
+        await until(lambda: len(recorder.got) == 1)
+    assert recorder.got[0].title == "from a thread"

@@ -24,6 +24,9 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from aegis.lifespan import Lifespan
@@ -105,16 +108,22 @@ class Notifier(Lifespan):
         self._subscribers: set[MemoryObjectSendStream[tuple[int, Notification]]] = set()
         self._running_calls: dict[str, int] = {}
         self._calls_lock = threading.Lock()
+        self._loop_thread: int | None = None
+        self._token: EventLoopToken | None = None
 
     # --- the caller's side --------------------------------------------------------------
 
     def send(self, notification: Notification) -> None:
         """Queue ``notification`` for every channel; returns at once, never raises.
 
-        Call it from the event loop's thread. Before the notifier runs, or after it
+        From another thread (a worker thread of ``anyio.to_thread``), it waits for the
+        event loop to take the notification. Before the notifier runs, or after it
         stopped, the notification is only logged.
         """
         try:
+            if self._loop_thread is not None and threading.get_ident() != self._loop_thread:
+                anyio.from_thread.run_sync(self.send, notification, token=self._token)
+                return
             if not notification.project:
                 notification = notification.model_copy(update={"project": self.project})
             if self._queue is None:
@@ -169,6 +178,7 @@ class Notifier(Lifespan):
     async def lifespan(self) -> AsyncIterator[None]:
         send, receive = anyio.create_memory_object_stream[Notification](self.backlog)
         drained = anyio.Event()
+        self._loop_thread, self._token = threading.get_ident(), anyio.lowlevel.current_token()
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._dispatch, receive, drained)
             self._queue = send
@@ -176,6 +186,7 @@ class Notifier(Lifespan):
                 yield
             finally:
                 self._queue = None
+                self._loop_thread = self._token = None
                 send.close()
                 for subscriber in list(self._subscribers):
                     subscriber.close()
