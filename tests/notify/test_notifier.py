@@ -140,7 +140,7 @@ async def test_followers_get_each_notification_sent_while_they_follow(
             number, got = await follower.receive()
         notifier.send(failed("after"))
         assert (number, got.title) == (2, "during")
-        assert [(n, x.title) for n, x in notifier.recent] == [
+        assert [(n, x.title) for n, x in notifier.numbered] == [
             (1, "before"),
             (2, "during"),
             (3, "after"),

@@ -41,7 +41,7 @@ def record(seq: int, notification: Notification) -> dict[str, Any]:
 async def _records(notifier: Notifier, after: int) -> AsyncGenerator[dict[str, Any], None]:
     # Subscribed before the recent ones are read (no await between): none is missed.
     async with notifier.subscribe() as live:
-        for seq, notification in list(notifier.recent):
+        for seq, notification in list(notifier.numbered):
             if seq > after:
                 after = seq
                 yield record(seq, notification)
@@ -62,7 +62,7 @@ async def notifications(request: Request) -> Response:
             _records(notifier, after),
             lambda stopping: {"reason": "daemon stopping" if stopping else "ended"},
         )
-    recent = [record(seq, n) for seq, n in notifier.recent if seq > after]
+    recent = [record(seq, n) for seq, n in notifier.numbered if seq > after]
     return _ok({"notifications": recent, "last": notifier.sent})
 
 

@@ -94,7 +94,7 @@ class Notifier(Lifespan):
         self.concurrency = concurrency
         self.plugin_deadline = plugin_deadline
         self.shutdown_grace = shutdown_grace
-        self.recent: deque[tuple[int, Notification]] = deque(maxlen=RECENT)
+        self.numbered: deque[tuple[int, Notification]] = deque(maxlen=RECENT)
         """The last notifications sent, numbered from 1 in the order sent, oldest first."""
         self.sent = 0
         """Notifications sent while the notifier ran: the number of the last one."""
@@ -133,7 +133,7 @@ class Notifier(Lifespan):
                 )
                 return
             self.sent += 1
-            self.recent.append((self.sent, notification))
+            self.numbered.append((self.sent, notification))
             for subscriber in list(self._subscribers):
                 try:
                     subscriber.send_nowait((self.sent, notification))
@@ -171,6 +171,11 @@ class Notifier(Lifespan):
         finally:
             self._subscribers.discard(send)
             send.close()
+
+    @property
+    def recent(self) -> list[Notification]:
+        """The last notifications sent (at most 50), oldest first."""
+        return [notification for _, notification in self.numbered]
 
     # --- the lifespan -------------------------------------------------------------------
 
