@@ -127,11 +127,18 @@ class Running:
 async def running(root: Path, *queues: Queue, **options: Any) -> AsyncIterator[Running]:
     """A sessions, an inbox router and a queue manager on ``root``'s state, polling fast."""
     options.setdefault("poll_interval", POLL)
+    relay = options.pop("relay", False)  # carry inbox messages between hosts (PostgreSQL)
     backend = open_backend(root)
     try:
         async with (
             SessionManager(AGENTS, root=root) as sessions,
-            InboxRouter(sessions, sessions.state_dir, poll_interval=POLL) as inbox,
+            InboxRouter(
+                sessions,
+                sessions.state_dir,
+                poll_interval=POLL,
+                relay=backend if relay else None,  # type: ignore[arg-type]
+                owner=f"host-{root.name}:1:1" if relay else None,
+            ) as inbox,
             QueueManager(
                 {q.name: q for q in queues},
                 backend=backend,

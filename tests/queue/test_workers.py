@@ -352,3 +352,35 @@ async def test_the_tui_queue_dashboard_shows_the_workers(tmp_path: Path, queue_s
         f"worker {socket.gethostname()} pid {os.getpid()}  queues work  running 0"
     )
     assert text.endswith(" ago")
+
+
+@pytest.mark.parametrize("queue_store", ["postgres"], indirect=True)
+async def test_a_handoff_to_a_session_of_another_host_travels_through_the_database(
+    tmp_path: Path, queue_store: str
+) -> None:
+    from aegis.builtins.mcp_tools import HANDOFF_HEADER
+    from aegis.session.manager import UnknownSession
+
+    async with (
+        running(tmp_path / "a", WORK, dispatch=False, relay=True) as here,
+        running(tmp_path / "b", WORK, dispatch=False, relay=True) as there,
+    ):
+        boss = await here.sessions.spawn("boss")
+        boss_driver = FakeDriver.instances[-1]
+        helper = await there.sessions.spawn("worker")
+        await until(lambda: there.backend.session_holder(boss) is not None, 10)  # type: ignore[attr-defined]
+        text = f"{HANDOFF_HEADER.format(handle=helper, profile='worker')}\n\nthe tests pass"
+        # Kept in the database for the runtime holding the boss: not handed over here.
+        assert await there.inbox.deliver(boss, text, f"agent:{helper}", key="k1") is False
+        assert await there.inbox.deliver(boss, text, f"agent:{helper}", key="k1") is False
+        await until(lambda: len(boss_driver.prompts) == 1, 10)
+        # And back: the boss answers the helper on the other host.
+        helper_driver = next(d for d in FakeDriver.instances if d is not boss_driver)
+        assert await here.inbox.deliver(helper, "thanks", f"agent:{boss}") is False
+        await until(lambda: len(helper_driver.prompts) == 1, 10)
+        # A handle no runtime holds is still an unknown session.
+        with pytest.raises(UnknownSession):
+            await there.inbox.deliver("no-such-session", "hello", f"agent:{helper}")
+        await anyio.sleep(0.3)  # room for a wrongful second delivery
+    assert boss_driver.prompts == [text]
+    assert helper_driver.prompts == ["thanks"]

@@ -25,10 +25,20 @@ that another process stored for sessions live here.
 The inbox has its own database, not a table in ``queue.db``: the queue backend is
 a plugin (it may be a remote engine), while the inbox belongs to the sessions of
 this project on this host, whatever queue backend is used.
+
+Across hosts
+    With a queue backend shared by hosts that relays messages
+    (:class:`~aegis.queue.backend.RelayingBackend`: PostgreSQL), the router records
+    the handles of its sessions in it. A message for a session this runtime does
+    not hold, but another runtime does, is kept there; the router of that runtime
+    takes the messages of its sessions every ``poll_interval`` into its own inbox
+    (with the key ``relay:<id>``, so a message taken twice after a crash is kept
+    once), and delivers them as above.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -44,6 +54,8 @@ from aegis.errors import MessageRefused
 from aegis.events import StateChanged
 from aegis.lifespan import Lifespan
 from aegis.queue._sqlite import SqliteFile
+from aegis.queue.backend import RelayingBackend
+from aegis.queue.owner import current_owner
 from aegis.session.handles import valid_handle
 from aegis.session.info import SessionState
 from aegis.session.manager import SessionClosed, SessionManager, UnknownSession
@@ -187,11 +199,22 @@ class InboxRouter(Lifespan):
     """
 
     def __init__(
-        self, sessions: SessionManager, state_dir: Path, *, poll_interval: float = 1.0
+        self,
+        sessions: SessionManager,
+        state_dir: Path,
+        *,
+        poll_interval: float = 1.0,
+        relay: RelayingBackend | None = None,
+        owner: str | None = None,
     ) -> None:
+        """``relay``: the store that carries messages to and from the runtimes of other
+        hosts, ``owner`` naming this one in it (see "Across hosts" above)."""
         self.sessions = sessions
         self.state_dir = state_dir
         self.poll_interval = poll_interval
+        self.relay = relay
+        self.owner = owner or current_owner()
+        self._registered: set[str] = set()
         self._store: InboxStore | None = None
         self._lock = anyio.Lock()
         self._tg: TaskGroup | None = None
@@ -242,6 +265,8 @@ class InboxRouter(Lifespan):
         store = self._require_store()
         message = clean_text(message)  # stored before it is sent: see aegis.text
         if not self._known(handle):
+            if self.relay is not None and await self._relay(handle, message, sender, key):
+                return False  # kept for the runtime (on another host) that holds it
             raise UnknownSession(f"no session {handle!r} in this project")
         if not self._live(handle):
             message_id, fresh = await anyio.to_thread.run_sync(
@@ -261,6 +286,31 @@ class InboxRouter(Lifespan):
         if message_id in refused:
             raise refused[message_id]
         return message_id in delivered
+
+    async def _relay(self, handle: str, message: str, sender: str, key: str | None) -> bool:
+        """Keep a message for a session of another runtime; ``False``: no runtime holds it."""
+        relay = self.relay
+        assert relay is not None
+        holder = await anyio.to_thread.run_sync(relay.session_holder, handle)
+        if holder is None or holder == self.owner:
+            return False
+        await anyio.to_thread.run_sync(relay.relay, handle, sender, message, key)
+        return True
+
+    async def _take_relayed(self, relay: RelayingBackend) -> None:
+        """Take into this inbox the messages other runtimes kept for our sessions."""
+        handles = [s.handle for s in self.sessions.list_sessions()]
+        new = [h for h in handles if h not in self._registered]
+        if new:
+            await anyio.to_thread.run_sync(relay.register_sessions, self.owner, new)
+            self._registered.update(new)
+        for item in await anyio.to_thread.run_sync(relay.relayed, handles):
+            # A refusal is recorded with the message in this inbox: taken all the same.
+            with contextlib.suppress(MessageRefused):
+                await self.deliver(
+                    item["handle"], item["message"], item["sender"], key=f"relay:{item['id']}"
+                )
+            await anyio.to_thread.run_sync(relay.mark_relayed, [item["id"]])
 
     async def pending(self, handle: str) -> list[InboxMessage]:
         """The messages kept for ``handle``, oldest first."""
@@ -328,8 +378,22 @@ class InboxRouter(Lifespan):
         with self.sessions.subscribe() as events:
             task_status.started()
             async for handle, event in events:
-                if isinstance(event, StateChanged) and event.state == SessionState.ready.value:
+                if not isinstance(event, StateChanged):
+                    continue
+                if self.relay is not None and handle not in self._registered:
+                    # Known to the other runtimes at once: a handoff to it may come next.
+                    self._registered.add(handle)
+                    assert self._tg is not None
+                    self._tg.start_soon(self._register, self.relay, handle)
+                if event.state == SessionState.ready.value:
                     await self._flush_quietly(handle)
+
+    async def _register(self, relay: RelayingBackend, handle: str) -> None:
+        try:
+            await anyio.to_thread.run_sync(relay.register_sessions, self.owner, [handle])
+        except Exception:  # the next poll tries again
+            self._registered.discard(handle)
+            log.warning("could not record session %s in the shared store", handle)
 
     async def _poll(self) -> None:
         # Catches what the watch cannot see: messages stored by another process for a
@@ -344,4 +408,9 @@ class InboxRouter(Lifespan):
                 waiting = []
             for handle in waiting:
                 await self._flush_quietly(handle)
+            if self.relay is not None:
+                try:
+                    await self._take_relayed(self.relay)
+                except Exception as exc:  # the shared store is away: the next poll retries
+                    log.warning("could not take the messages kept by other hosts: %s", exc)
             await anyio.sleep(self.poll_interval)

@@ -23,6 +23,7 @@ from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
 from aegis.notify import Notifier
 from aegis.questions import Questions, question_notification
+from aegis.queue.backend import RelayingBackend
 from aegis.queue.backends import BACKEND_ENV, get_queue_backend
 from aegis.queue.manager import QueueManager
 from aegis.queue.runners import announced
@@ -78,12 +79,15 @@ class Runtime(Lifespan):
             mcp_servers=self.mcp.servers_for if self.mcp is not None else None,
             preamble=self.mcp.preamble if self.mcp is not None else None,
         )
-        self.inbox = InboxRouter(self.sessions, self.state_dir)
+        backend = get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend)
+        # A store shared by hosts carries the inbox messages between their runtimes.
+        relay = backend if isinstance(backend, RelayingBackend) else None
+        self.inbox = InboxRouter(self.sessions, self.state_dir, relay=relay)
         self.helpers = HelperLedger(self.sessions)
         """The sessions agents spawned (``aegis_spawn``), closed with their owner."""
         self.queues = QueueManager(
             project.queues,
-            backend=get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend),
+            backend=backend,
             sessions=self.sessions,
             inbox_router=self.inbox,
             dispatch=dispatch,

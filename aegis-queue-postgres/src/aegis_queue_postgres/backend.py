@@ -437,6 +437,47 @@ class PostgresQueueBackend:
         )
         return [dict(row) for row in rows]
 
+    # --- inbox messages between hosts (RelayingBackend) ----------------------------------------
+
+    def register_sessions(self, owner: str, handles: Sequence[str]) -> None:
+        """Record that the runtime ``owner`` holds ``handles`` (a handle names one session)."""
+        with self._tx() as conn:
+            conn.cursor().executemany(
+                f"INSERT INTO sessions (handle, owner, created_at) VALUES (%s, %s, {_NOW})"
+                " ON CONFLICT (handle) DO UPDATE SET owner = excluded.owner",
+                [(handle, owner) for handle in handles],
+            )
+
+    def session_holder(self, handle: str) -> str | None:
+        rows = self._rows("SELECT owner FROM sessions WHERE handle = %s", (handle,))
+        return rows[0]["owner"] if rows else None
+
+    def relay(self, handle: str, sender: str, message: str, key: str | None) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO messages (handle, sender, message, key, created_at)"
+                f" VALUES (%s, %s, %s, %s, {_NOW}) ON CONFLICT (key) DO NOTHING RETURNING id",
+                (handle, sender, message, key),
+            ).fetchone()
+        return row is not None
+
+    def relayed(self, handles: Sequence[str]) -> builtins.list[dict[str, Any]]:
+        if not handles:
+            return []
+        rows = self._rows(
+            "SELECT id, handle, sender, message FROM messages"
+            " WHERE taken_at IS NULL AND handle = ANY(%s) ORDER BY id",
+            ([*handles],),
+        )
+        return [dict(row) for row in rows]
+
+    def mark_relayed(self, ids: Sequence[int]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE messages SET taken_at = {_NOW} WHERE id = ANY(%s) AND taken_at IS NULL",
+                ([*ids],),
+            )
+
     def recover(self, is_owner_alive: Callable[[str], bool]) -> Tasks:
         recovered = self._expire_leases()
         # Judge the owners outside the transaction: looking a process up may be slow.

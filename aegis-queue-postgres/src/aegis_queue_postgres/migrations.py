@@ -71,6 +71,28 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        "inbox messages between the runtimes of several hosts",
+        """
+        CREATE TABLE sessions (
+            handle     text PRIMARY KEY,              -- a session, and the runtime holding it
+            owner      text NOT NULL,
+            created_at double precision NOT NULL
+        );
+        CREATE TABLE messages (
+            id         bigserial PRIMARY KEY,         -- delivery order
+            handle     text NOT NULL,
+            sender     text NOT NULL,
+            message    text NOT NULL,
+            key        text UNIQUE,                   -- idempotency key, when given
+            created_at double precision NOT NULL,
+            taken_at   double precision,              -- NULL until its runtime took it
+            taken_by   text
+        );
+        CREATE INDEX messages_waiting ON messages (handle, id) WHERE taken_at IS NULL;
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -287,6 +287,14 @@ async def aegis_handoff(
         raise ToolError(f"no session {target!r}. {_peers_hint(ctx)}") from None
     except MessageRefused as exc:
         raise ToolError(f"the message to {target} was refused: {exc}") from None
+    if not handed_over and before is None and not sessions.known(target):
+        # Held in the database shared by hosts, for the runtime that holds the target.
+        return HandoffResult(
+            target=target,
+            status="held",
+            detail=f"{target} runs on another host; its aegis takes the message within a "
+            "second and delivers it there",
+        )
     if not handed_over:
         return HandoffResult(
             target=target,

@@ -178,6 +178,38 @@ class LeasingBackend(Protocol):
 
 
 @runtime_checkable
+class RelayingBackend(Protocol):
+    """A store shared by hosts that carries inbox messages between their runtimes.
+
+    A session lives in the runtime of one host. A runtime records the handles of its
+    sessions here; a message for a session it does not hold (a handoff from an agent
+    of another host) is kept here, and the runtime that holds the session takes it
+    into its own inbox (:class:`~aegis.inbox.InboxRouter` does both).
+    """
+
+    def register_sessions(self, owner: str, handles: Sequence[str]) -> None:
+        """Record that the runtime ``owner`` holds the sessions ``handles``."""
+        ...
+
+    def session_holder(self, handle: str) -> str | None:
+        """The owner of the runtime holding session ``handle`` (``None``: no runtime)."""
+        ...
+
+    def relay(self, handle: str, sender: str, message: str, key: str | None) -> bool:
+        """Keep a message for ``handle``; ``False`` when ``key`` was used already."""
+        ...
+
+    def relayed(self, handles: Sequence[str]) -> list[dict[str, Any]]:
+        """The messages kept for ``handles`` and not taken yet, oldest first: ``id``,
+        ``handle``, ``sender``, ``message``."""
+        ...
+
+    def mark_relayed(self, ids: Sequence[int]) -> None:
+        """The messages ``ids`` are in their runtime's inbox: take them out."""
+        ...
+
+
+@runtime_checkable
 class NotifyingBackend(Protocol):
     """A backend that tells of new tasks and freed slots as they commit, across processes.
 
