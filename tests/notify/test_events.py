@@ -43,7 +43,10 @@ agents = {
 }
 default_agent = "main"
 queues = [Queue("review", agent_profile="broken", max_parallel=1)]
-notifications = [Webhook(url="URL/hook", retries=0, timeout=10)]
+notifications = [
+    Webhook(url="HUNG/hook", retries=0, timeout=60),
+    Webhook(url="URL/hook", retries=0, timeout=10),
+]
 
 
 @workflow
@@ -64,11 +67,18 @@ async def endless(engine):
 
 @pytest.fixture
 async def running(host: PluginHost, tmp_path: Path) -> AsyncIterator[tuple[Runtime, HookServer]]:
-    async with hook_server() as server:
-        (tmp_path / ".aegis.py").write_text(CONFIG.replace("URL", server.url))
+    """The runtime and the webhook server that answers; the project's other webhook
+    never answers (until the test ends): it must hold nothing up."""
+    async with hook_server() as server, hook_server(hang=True) as hung:
+        config = CONFIG.replace("URL", server.url).replace("HUNG", hung.url)
+        (tmp_path / ".aegis.py").write_text(config)
         project = load_project([tmp_path])
         async with Runtime(project, mcp=False) as runtime:
-            yield runtime, server
+            try:
+                yield runtime, server
+            finally:
+                hung.release.set()  # its requests end unanswered: the runtime stops at once
+        assert hung.received, "the hanging webhook was not called"
 
 
 def bodies(server: HookServer, kind: str) -> list[dict[str, Any]]:
@@ -84,6 +94,8 @@ async def test_a_failed_task_is_posted(running: tuple[Runtime, HookServer]) -> N
     assert body["title"] == f"task {task_id} on queue review failed"
     assert "the model is down" in body["body"]
     assert body["project"] == str(runtime.project.root)
+    # Delivered while the other webhook's request still hangs.
+    assert runtime.notifier.failed == 0
 
 
 async def test_every_ending_of_a_run_is_posted_with_its_outcome(

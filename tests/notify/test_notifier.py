@@ -169,3 +169,21 @@ async def test_send_from_a_worker_thread_reaches_the_plugins(
         await anyio.to_thread.run_sync(notifier.send, failed("from a thread"))
         await until(lambda: len(recorder.got) == 1)
     assert recorder.got[0].title == "from a thread"
+
+
+async def test_a_channel_that_hangs_for_long_does_not_hold_up_the_others(
+    host: PluginHost, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hanger, recorder = Hanger(), Recorder()
+    host.register(hanger, "hanger")
+    host.register(recorder, "recorder")
+    notifier = Notifier(str(tmp_path), plugin_deadline=60, shutdown_grace=0.5)
+    try:
+        async with notifier:
+            for n in range(40):
+                notifier.send(failed(f"n{n}"))
+            await until(lambda: len(recorder.got) == 40)
+            assert notifier.failed == 0  # the hanger's calls all still hang
+    finally:
+        hanger.release.set()
+    assert any("abandoned" in r.getMessage() for r in caplog.records)

@@ -6,11 +6,11 @@ runtime's) hands it to each channel: the channels the project configured
 (``notifications = [...]`` in ``.aegis.py``), each plugin's ``notify`` hook, and the
 clients that follow ``GET /v1/notifications`` (the TUI rings its bell).
 
-A channel that hangs or raises costs nothing but its own delivery: each delivery
-runs in its own task, at most :data:`CONCURRENCY` at once, under a deadline; a
-plugin's plain (not ``async``) hook runs in a daemon thread the notifier walks away
-from when it hangs. When the backlog is full (deliveries stuck for long), new
-notifications are dropped with a warning rather than waited for.
+A channel that hangs or raises holds up only itself: each channel has its own lane (a
+bounded backlog and :data:`LANE_WORKERS` workers), and each delivery runs under a
+deadline; a plugin's plain (not ``async``) hook runs in a daemon thread the notifier
+walks away from when it hangs. When a backlog is full (a channel stuck for long), new
+notifications are dropped for it with a warning rather than waited for.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+from anyio.abc import TaskGroup
 from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -40,8 +41,10 @@ log = logging.getLogger("aegis.notify")
 
 BACKLOG = 256
 """Notifications waiting for the dispatcher at most; more are dropped."""
-CONCURRENCY = 8
-"""Deliveries under way at once at most, all channels together."""
+LANE_WORKERS = 4
+"""Deliveries to one channel under way at once at most."""
+LANE_BACKLOG = 64
+"""Notifications waiting for one channel at most; more are dropped for it."""
 PLUGIN_DEADLINE = 10.0
 """Seconds a plugin's ``notify`` hook may take before the notifier walks away from it."""
 MAX_STUCK_CALLS = 4
@@ -83,7 +86,6 @@ class Notifier(Lifespan):
         *,
         host: Callable[[], PluginHost] | None = None,
         backlog: int = BACKLOG,
-        concurrency: int = CONCURRENCY,
         plugin_deadline: float = PLUGIN_DEADLINE,
         shutdown_grace: float = SHUTDOWN_GRACE,
     ) -> None:
@@ -91,7 +93,6 @@ class Notifier(Lifespan):
         self.channels = list(channels)
         self._host = host
         self.backlog = backlog
-        self.concurrency = concurrency
         self.plugin_deadline = plugin_deadline
         self.shutdown_grace = shutdown_grace
         self.numbered: deque[tuple[int, Notification]] = deque(maxlen=RECENT)
@@ -205,30 +206,38 @@ class Notifier(Lifespan):
     async def _dispatch(
         self, receive: MemoryObjectReceiveStream[Notification], drained: anyio.Event
     ) -> None:
-        slots = anyio.Semaphore(self.concurrency)
+        lanes: dict[str, _Lane] = {}
         try:
             async with anyio.create_task_group() as deliveries, receive:
-                async for notification in receive:
-                    for channel in self._channels():
-                        if channel.kinds is not None and notification.kind not in channel.kinds:
-                            continue
-                        # Waiting for a free slot here holds the rest in the backlog.
-                        await slots.acquire()
-                        deliveries.start_soon(self._deliver, channel, notification, slots)
+                try:
+                    async for notification in receive:
+                        for key, channel in self._channels():
+                            if channel.kinds is not None and notification.kind not in channel.kinds:
+                                continue
+                            lane = lanes.get(key)
+                            if lane is None:
+                                lane = lanes[key] = _Lane(self, channel, deliveries)
+                            lane.channel = channel  # a plugin registered anew: its new hook
+                            lane.put(notification)
+                finally:
+                    # The lanes deliver what they hold, then their workers end.
+                    for lane in lanes.values():
+                        lane.close()
         finally:
             drained.set()
 
-    def _channels(self) -> list[Channel]:
-        channels: list[Channel] = list(self.channels)
+    def _channels(self) -> list[tuple[str, Channel]]:
+        """Each channel to deliver to now, with the key of its lane."""
+        channels: list[tuple[str, Channel]] = [
+            (f"config:{n}", channel) for n, channel in enumerate(self.channels)
+        ]
         host = self._host() if self._host is not None else _default_host()
         if host is not None:
             for impl in host.manager.hook.notify.get_hookimpls():
-                channels.append(_PluginChannel(impl, self))
+                channels.append((f"plugin:{impl.plugin_name}", _PluginChannel(impl, self)))
         return channels
 
-    async def _deliver(
-        self, channel: Channel, notification: Notification, slots: anyio.Semaphore
-    ) -> None:
+    async def _deliver(self, channel: Channel, notification: Notification) -> None:
         try:
             with anyio.fail_after(channel.deadline):
                 await channel.deliver(notification)
@@ -243,8 +252,6 @@ class Notifier(Lifespan):
             )
         else:
             self.delivered += 1
-        finally:
-            slots.release()
 
     # --- plugin calls in threads --------------------------------------------------------
 
@@ -259,6 +266,43 @@ class Notifier(Lifespan):
     def _leave_call(self, plugin: str) -> None:
         with self._calls_lock:
             self._running_calls[plugin] -= 1
+
+
+class _Lane:
+    """One channel's own backlog and workers: a channel that hangs holds up only itself.
+
+    At most :data:`LANE_WORKERS` deliveries to the channel run at once; at most
+    :data:`LANE_BACKLOG` notifications wait for them, and more are dropped for this
+    channel (with a warning) while the other channels still get theirs.
+    """
+
+    def __init__(self, notifier: Notifier, channel: Channel, tg: TaskGroup) -> None:
+        self.notifier = notifier
+        self.channel = channel
+        self.send, receive = anyio.create_memory_object_stream[Notification](LANE_BACKLOG)
+        for _ in range(LANE_WORKERS):
+            tg.start_soon(self._work, receive.clone())
+        receive.close()
+
+    def put(self, notification: Notification) -> None:
+        try:
+            self.send.send_nowait(notification)
+        except anyio.WouldBlock:
+            self.notifier.dropped += 1
+            log.warning(
+                "notification %s dropped for %s: %d wait for it already",
+                notification.id,
+                self.channel.name,
+                LANE_BACKLOG,
+            )
+
+    def close(self) -> None:
+        self.send.close()
+
+    async def _work(self, receive: MemoryObjectReceiveStream[Notification]) -> None:
+        async with receive:
+            async for notification in receive:
+                await self.notifier._deliver(self.channel, notification)
 
 
 class _PluginChannel:
