@@ -47,6 +47,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "aegis.builtins.terminal_tools",
     "aegis.builtins.orchestration_tools",
     "aegis.builtins.human_tools",
+    "aegis.builtins.workflow_tools",
 )
 """Modules of aegis-core registered as plugins, through the same hooks as any other."""
 

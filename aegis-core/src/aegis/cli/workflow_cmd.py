@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 def workflow() -> None:
     """Run deterministic Python workflows that drive agents, queues and the shell.
 
+    A run that failed, crashed or was cancelled continues from its last
+    checkpoint with `aegis workflow resume RUN`.
+
     Workflows are `async def` functions decorated with @workflow in .aegis.py,
     or shipped by packages (aegis-core ships branch_review and tdd_loop).
     """
@@ -160,6 +163,7 @@ def _run_in_daemon(
     detach: bool,
     as_json: bool,
     warm_only: Literal[False] = False,
+    resume: str | None = None,
 ) -> int: ...
 
 
@@ -172,6 +176,7 @@ def _run_in_daemon(
     detach: bool,
     as_json: bool,
     warm_only: bool,
+    resume: str | None = None,
 ) -> int | None: ...
 
 
@@ -183,8 +188,10 @@ def _run_in_daemon(
     detach: bool,
     as_json: bool,
     warm_only: bool = False,
+    resume: str | None = None,
 ) -> int | None:
-    """Run ``name`` in the project's daemon (started if none runs); its exit status.
+    """Run ``name`` (or resume run ``resume``) in the project's daemon (started if none
+    runs), and follow it; its exit status.
 
     ``warm_only``: only in a daemon already running ``.aegis.py`` as the file is now,
     else ``None`` at once (nothing was started or run).
@@ -224,7 +231,10 @@ def _run_in_daemon(
             client.append(warm)
         else:
             client.append(await project_daemon(project, name="cli:workflow"))
-        record = await client[0].run_workflow(name, arguments)
+        if resume is None:
+            record = await client[0].run_workflow(name, arguments)
+        else:
+            record = await client[0].resume_workflow(resume)
         run_ids.append(record.id)
         if cancel["asked"]:
             await cancel_run()
@@ -306,7 +316,14 @@ async def _watch(client: DaemonClient, run_id: str) -> RunRecord:
     return end.run
 
 
-def _run_here(project: Project, name: str, arguments: dict[str, str], *, as_json: bool) -> int:
+def _run_here(
+    project: Project,
+    name: str,
+    arguments: dict[str, str],
+    *,
+    as_json: bool,
+    resume: RunRecord | None = None,
+) -> int:
     """The run in this process (``--no-daemon``): it ends with the command."""
 
     async def main() -> int:
@@ -327,7 +344,12 @@ def _run_here(project: Project, name: str, arguments: dict[str, str], *, as_json
                         printer.show(handle, event)
 
                 tg.start_soon(progress)
-                record = await runtime.workflows.run(name, arguments, on_log=_show_line)
+                if resume is None:
+                    record = await runtime.workflows.run(name, arguments, on_log=_show_line)
+                else:
+                    for stamp, message in resume.log:
+                        _show_line(stamp, message)
+                    record = await runtime.workflows.resume(resume.id, on_log=_show_line)
         return _report(record, as_json=as_json)
 
     return run_command(main)
@@ -343,9 +365,11 @@ def _report(record: RunRecord, *, as_json: bool) -> int:
         click.secho(f"ok: {record.id} ({record.duration_s or 0:.1f}s)", fg="green", err=True)
     elif record.error == "cancelled":
         click.secho(f"cancelled: {record.id}", fg="yellow", err=True)
+        click.secho(f"resume it: aegis workflow resume {record.id}", dim=True, err=True)
     else:
         click.secho(f"{record.status.value}: {record.error}", fg="red", err=True)
         click.secho(f"run record: aegis workflow show {record.id}", dim=True, err=True)
+        click.secho(f"resume it: aegis workflow resume {record.id}", dim=True, err=True)
     return record.status.exit_code
 
 
@@ -426,6 +450,64 @@ def cancel(ctx: click.Context, run_id: str) -> None:
     ctx.exit(run_client(main))
 
 
+@workflow.command()
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--detach",
+    "-d",
+    is_flag=True,
+    help="Resume the run in the daemon, print its id and return at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON at the end.")
+@click.pass_context
+def resume(ctx: click.Context, run_id: str, detach: bool, as_json: bool) -> None:
+    """Continue run RUN from its last checkpoint, under the same run id.
+
+    RUN is a run id, a unique start of one, or `last`; it must have failed (a
+    WorkflowError, or `aegis workflow cancel`) or crashed (an exception, or the
+    aegis process running it was killed). The workflow is called again with the
+    same arguments; engine.resume_state() gives it the checkpoints of the earlier
+    attempts, so it skips what is done (a workflow without checkpoints starts
+    over). Its log goes on, and progress is shown as for `aegis workflow run`,
+    with the same exit statuses.
+
+    \b
+    Examples:
+      aegis workflow resume last
+      aegis workflow resume 20260101-120000-execute_plan-1a2b --detach
+    """
+    from aegis.cli._client import daemon_wanted
+    from aegis.workflow import WorkflowError
+    from aegis.workflow.registry import require_workflow
+
+    project = load_project(ctx)
+    record = _find_run(project, run_id)
+    if not record.resumable:
+        raise CliError(
+            f"run {record.id} is {record.status.value}: only a failed, crashed or cancelled "
+            "run can be resumed",
+            hint=f"`aegis workflow cancel {record.id}` stops it"
+            if record.status.value == "running"
+            else f"`aegis workflow run {record.workflow}` starts a new run",
+        )
+    try:
+        require_workflow(record.workflow)
+    except WorkflowError as exc:
+        raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
+    if daemon_wanted(ctx):
+        ctx.exit(
+            _run_in_daemon(
+                project, record.workflow, {}, detach=detach, as_json=as_json, resume=record.id
+            )
+        )
+    if detach:
+        raise CliError(
+            "--detach needs the daemon (the run would end with this command)",
+            hint="drop --no-daemon (or AEGIS_NO_DAEMON)",
+        )
+    ctx.exit(_run_here(project, record.workflow, {}, as_json=as_json, resume=record))
+
+
 def _elsewhere_hint(record: RunRecord) -> str | None:
     if record.owner is None:
         return None
@@ -489,6 +571,10 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     click.echo(f"  finished:  {_when(record.finished_at)}")
     if record.caller_handle:
         click.echo(f"  caller:    {record.caller_handle}")
+    if record.attempt > 1:
+        click.echo(f"  attempt:   {record.attempt}")
+    if record.checkpoints:
+        click.echo(f"  checkpoints: {', '.join(record.checkpoints)}")
     if record.error:
         click.secho(f"  error:     {_indented(record.error)}", fg="red")
     if record.result is not None:

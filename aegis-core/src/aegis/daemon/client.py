@@ -514,6 +514,16 @@ class DaemonClient:
         )
         return _run_record(result)
 
+    async def resume_workflow(self, run_id: str) -> RunRecord:
+        """Continue failed, crashed or cancelled run ``run_id`` from its checkpoints, under
+        the same id (see ``aegis workflow resume``); returns its record (status
+        ``running``) at once: follow it with :meth:`workflow_log`.
+
+        :class:`DaemonError` codes: ``unknown_run``, ``run_not_resumable`` (it ended
+        ``ok``, or is running), ``unknown_workflow`` (its workflow is gone).
+        """
+        return _run_record(await self._call("POST", f"/workflows/{quote(run_id)}/resume"))
+
     async def workflow_log(
         self, run_id: str, after: int = 0, *, follow: bool = True
     ) -> AsyncIterator[RunLine | RunSession | RunEnd]:

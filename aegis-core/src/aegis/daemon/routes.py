@@ -599,6 +599,26 @@ async def cancel_workflow_run(request: Request) -> Response:
     return _ok(record.as_dict(), 200 if record.status.value != "running" else 202)
 
 
+async def resume_workflow_run(request: Request) -> Response:
+    from aegis.workflow import WorkflowError
+    from aegis.workflow.runner import NotResumable
+
+    daemon: Daemon = request.app.state.daemon
+    run_id = request.path_params["run_id"]
+    await daemon.runs.record(run_id)  # unknown_run first
+    try:
+        record = await daemon.runs.resume(run_id)
+    except NotResumable as exc:
+        raise ApiError(
+            409, "run_not_resumable", str(exc), f"`aegis workflow show {run_id}` shows it"
+        ) from None
+    except WorkflowError as exc:
+        raise ApiError(
+            404, "unknown_workflow", str(exc), "`aegis workflow list` lists the workflows"
+        ) from None
+    return _ok(record.as_dict(), 202)
+
+
 async def workflow_log(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     run_id = request.path_params["run_id"]
@@ -649,6 +669,7 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/workflows/{{run_id}}", _endpoint(show_workflow_run), methods=["GET"]),
         Route(f"{p}/workflows/{{run_id}}/cancel", _endpoint(cancel_workflow_run), methods=["POST"]),
         Route(f"{p}/workflows/{{run_id}}/log", _endpoint(workflow_log), methods=["GET"]),
+        Route(f"{p}/workflows/{{run_id}}/resume", _endpoint(resume_workflow_run), methods=["POST"]),
     ]
     from aegis.daemon import notification_routes, question_routes, terminal_routes
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -130,21 +130,46 @@ class WorkflowRuns:
         record: RunRecord = await self._tg.start(self._run, name, dict(arguments))
         return record
 
+    async def resume(self, run_id: str) -> RunRecord:
+        """Resume run ``run_id`` from its checkpoints (see :meth:`WorkflowRunner.resume`);
+        return its record once saved (status ``running``, the same id). Raises
+        :class:`~aegis.workflow.runner.NotResumable`."""
+        if self._tg is None:
+            raise RuntimeError("the daemon is not running workflows (stopping)")
+        record: RunRecord = await self._tg.start(self._resume, run_id)
+        return record
+
+    async def _resume(self, run_id: str, *, task_status: TaskStatus[RunRecord]) -> None:
+        await self._follow(
+            lambda **hooks: self.runner.resume(run_id, **hooks), task_status=task_status
+        )
+
     async def _run(
         self, name: str, arguments: dict[str, str], *, task_status: TaskStatus[RunRecord]
     ) -> None:
+        await self._follow(
+            lambda **hooks: self.runner.run(name, arguments, run_id=new_run_id(name), **hooks),
+            task_status=task_status,
+        )
+
+    async def _follow(
+        self,
+        start: Callable[..., Awaitable[RunRecord]],
+        *,
+        task_status: TaskStatus[RunRecord],
+    ) -> None:
+        """Run ``start(on_start=, on_log=, on_session=)``, keeping the run's numbered log."""
         run_log: list[RunLog] = []
 
         def started(record: RunRecord) -> None:
             run_log.append(RunLog(record))
+            for stamp, message in record.log:  # a resumed run's log so far
+                run_log[0].line(stamp, message)
             self.logs[record.id] = run_log[0]
             task_status.started(record)
 
         try:
-            await self.runner.run(
-                name,
-                arguments,
-                run_id=new_run_id(name),
+            await start(
                 on_start=started,
                 on_log=lambda stamp, message: run_log[0].line(stamp, message),
                 on_session=lambda handle: run_log[0].session(handle),
@@ -189,6 +214,8 @@ class WorkflowRuns:
         if live is not None:
             async for _ in live.follow(len(live.items)):
                 pass
+        else:  # a run an agent started through the MCP plane
+            await self.runner.wait(run_id)
         return await self.record(run_id)
 
     def items(

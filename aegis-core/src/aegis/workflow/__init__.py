@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aegis.workflow.errors import WorkflowError
+from aegis.workflow.errors import PredicateFailed, WorkflowError
 from aegis.workflow.registry import WorkflowFn, get_workflow, list_workflows, workflow
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GroupReply",
+    "PredicateFailed",
     "WorkflowEngine",
     "WorkflowError",
     "WorkflowFn",

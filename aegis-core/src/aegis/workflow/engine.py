@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from aegis.workflow.errors import WorkflowError
+from aegis.workflow.errors import PredicateFailed, WorkflowError
 
 if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
@@ -39,6 +42,41 @@ def _default_folder() -> Path:
 def now_iso() -> str:
     """The current time, ISO 8601 in UTC with milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+RetryWith = Callable[[subprocess.CompletedProcess[str]], str | Awaitable[str]]
+"""What makes :meth:`WorkflowEngine.bash_predicate`'s message from a failed check."""
+
+MAX_FEEDBACK_CHARS = 4000
+"""How much of a failed check's output ``{output}`` (and ``{stdout}``, ``{stderr}``) keep:
+the end, where a test runner's summary is."""
+
+_PLACEHOLDER = re.compile(r"\{(cmd|exit|stdout|stderr|output|attempt|max_retries)\}")
+
+
+async def _retry_message(
+    retry_with: str | RetryWith,
+    result: subprocess.CompletedProcess[str],
+    attempt: int,
+    max_retries: int,
+) -> str:
+    if not isinstance(retry_with, str):
+        made = retry_with(result)
+        if inspect.isawaitable(made):
+            made = await made
+        if not isinstance(made, str):
+            raise TypeError(f"retry_with returned {type(made).__name__}, not the message (str)")
+        return made
+    values = {
+        "cmd": str(result.args),
+        "exit": str(result.returncode),
+        "stdout": result.stdout[-MAX_FEEDBACK_CHARS:],
+        "stderr": result.stderr[-MAX_FEEDBACK_CHARS:],
+        "output": (result.stdout + result.stderr)[-MAX_FEEDBACK_CHARS:],
+        "attempt": str(attempt),
+        "max_retries": str(max_retries),
+    }
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], retry_with)
 
 
 class WorkflowEngine:
@@ -90,6 +128,12 @@ class WorkflowEngine:
         """The runtime's questions to a person (set by the runner; ``None`` outside a runtime)."""
         self._asked = 0
         """Tasks :meth:`delegate` waits for now (cancelled with a cancelled run)."""
+        self.attempt = 1
+        """Which attempt at this run this is: 1, then 2 after ``aegis workflow resume``…"""
+        self.on_checkpoint: Callable[[str, Any], Awaitable[None]] | None = None
+        """Awaited with ``(name, payload)`` on each :meth:`checkpoint` (the runner keeps
+        it in the run record on disk before :meth:`checkpoint` returns)."""
+        self._checkpoints: dict[str, Any] = {}
 
     @property
     def sender(self) -> str:
@@ -287,6 +331,60 @@ class WorkflowEngine:
             except Exception as exc:  # ended, or its CLI does not answer: closing will do
                 log.debug("interrupting %s: %s", handle, exc)
 
+    # --- checkpoints -----------------------------------------------------------------------
+
+    async def checkpoint(self, name: str, payload: Any = None) -> None:
+        """Record that step ``name`` is done, with ``payload`` (what later steps need of it).
+
+        The checkpoint is kept in the run record on disk (``.aegis/workflows/<run>.json``)
+        before this returns. When the run is resumed (``aegis workflow resume RUN``), the
+        workflow function is called again with the same arguments and
+        :meth:`resume_state` gives it back every checkpoint, so it can skip the steps
+        already done. A checkpoint of the same ``name`` replaces the earlier one.
+
+        ``payload`` must be JSON-serialisable (dicts, lists, strings, numbers, booleans,
+        ``None``); anything else raises :class:`TypeError` saying what is wrong. What
+        :meth:`resume_state` returns is the payload as JSON gives it back (a tuple comes
+        back as a list), in this process as after a restart.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"checkpoint names are non-empty strings, not {name!r}")
+        try:
+            text = json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"checkpoint {name!r}: its payload is not JSON-serialisable ({exc}); "
+                "give dicts, lists, strings, numbers, booleans or None"
+            ) from None
+        stored = json.loads(text)
+        self._checkpoints.pop(name, None)  # the latest last, as resume_state lists them
+        self._checkpoints[name] = stored
+        if self.on_checkpoint is not None:
+            await self.on_checkpoint(name, stored)
+        self.log(f"checkpoint {name}")
+
+    def resume_state(self) -> dict[str, Any]:
+        """The checkpoints of this run so far, ``{name: payload}`` in the order they were made.
+
+        Empty on a fresh run; on a resumed run (:attr:`attempt` > 1) it holds the
+        checkpoints of the earlier attempts, which the workflow uses to skip what is
+        done::
+
+            done = engine.resume_state()
+            for step in ("build", "test", "publish"):
+                if step not in done:
+                    await run_step(engine, step)
+                    await engine.checkpoint(step, {"ok": True})
+
+        The result is a copy: changing it changes no checkpoint.
+        """
+        return json.loads(json.dumps(self._checkpoints))  # type: ignore[no-any-return]
+
+    def restore(self, checkpoints: dict[str, Any], *, attempt: int) -> None:
+        """Start from the checkpoints of earlier attempts of this run (the runner's resume)."""
+        self._checkpoints = dict(checkpoints)
+        self.attempt = attempt
+
     # --- queues ---------------------------------------------------------------------------
 
     async def delegate(self, queue: str, payload: str) -> str:
@@ -440,6 +538,60 @@ class WorkflowEngine:
             b"".join(out).decode("utf-8", "replace"),
             b"".join(err).decode("utf-8", "replace"),
         )
+
+    async def bash_predicate(
+        self,
+        cmd: str,
+        retry_with: str | RetryWith,
+        max_retries: int = 3,
+        *,
+        handle: str,
+        cwd: str | Path | None = None,
+        timeout: float | None = None,
+        env: dict[str, Any] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the check ``cmd`` until it passes, sending each failure to session ``handle``.
+
+        ``cmd`` runs as :meth:`bash` runs it (``cwd``, ``timeout``, ``env``). When it exits
+        0 its result is returned. Otherwise the failure goes to ``handle`` — the agent
+        doing the work, named by the caller — as one turn, and once the agent has
+        answered the check runs again; at most ``max_retries`` times. ``retry_with`` makes
+        the message:
+
+        * a template: ``{cmd}``, ``{exit}``, ``{stdout}``, ``{stderr}``, ``{output}``
+          (stdout then stderr, its last 4000 characters), ``{attempt}`` (1 for the first
+          failure) and ``{max_retries}`` are filled in; other braces stay as they are;
+        * or a callable given the failed :class:`subprocess.CompletedProcess`, returning
+          the message (or an awaitable of it).
+
+        Raises :class:`~aegis.workflow.errors.PredicateFailed` (a
+        :class:`WorkflowError`) with the last result when the check still fails after
+        ``max_retries`` retries, and :class:`WorkflowError` when ``handle`` cannot take
+        the message (unknown, closed, or its turn failed)::
+
+            worker = await engine.spawn("dev")
+            await engine.ask(worker, "Make the tests pass.")
+            await engine.bash_predicate(
+                "pytest -q", "The tests still fail:\n{output}\nFix them.", handle=worker
+            )
+        """
+        if max_retries < 0:
+            raise WorkflowError("max_retries must be 0 or more")
+        if not self._bridge.known(handle):
+            raise WorkflowError(f"bash_predicate: no session has the handle {handle!r}")
+        attempt = 0
+        while True:
+            result = await self.bash(cmd, cwd=cwd, timeout=timeout, env=env)
+            if result.returncode == 0:
+                if attempt:
+                    self.log(f"check passed after {attempt} retr{'y' if attempt == 1 else 'ies'}")
+                return result
+            if attempt == max_retries:
+                raise PredicateFailed(cmd, result, max_retries)
+            attempt += 1
+            message = await _retry_message(retry_with, result, attempt, max_retries)
+            self.log(f"check failed (exit {result.returncode}): retry {attempt} by {handle}")
+            await self.ask(handle, message)
 
     @property
     def project_root(self) -> Path:

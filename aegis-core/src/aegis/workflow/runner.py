@@ -79,6 +79,16 @@ class RunRecord:
     caller_handle: str | None = None
     owner: str | None = None
     """The process running it (``"<host>:<pid>:<start time>"``); ``None`` in old records."""
+    checkpoints: dict[str, Any] = field(default_factory=dict)
+    """``{name: payload}`` of each :meth:`WorkflowEngine.checkpoint`, in order."""
+    attempt: int = 1
+    """1 for the first run; each ``aegis workflow resume`` adds one."""
+
+    @property
+    def resumable(self) -> bool:
+        """Whether ``aegis workflow resume`` may continue it: it failed, crashed or was
+        cancelled (a run that is ``ok`` or still running is not)."""
+        return self.status in (RunStatus.failed, RunStatus.crashed)
 
     @property
     def duration_s(self) -> float | None:
@@ -96,6 +106,10 @@ class RunRecord:
         values["status"] = RunStatus(values["status"])
         values["log"] = [tuple(line) for line in values.get("log", [])]
         return cls(**values)
+
+
+class NotResumable(WorkflowError):
+    """``resume`` was asked for a run that does not exist, ended ``ok``, or is running."""
 
 
 def new_run_id(name: str) -> str:
@@ -172,6 +186,7 @@ class WorkflowRunner:
         self.questions: Questions | None = None
         """The runtime's questions to a person, for :meth:`WorkflowEngine.ask_human`."""
         self._running: dict[str, anyio.CancelScope] = {}
+        self._ended: dict[str, anyio.Event] = {}
 
     @property
     def running(self) -> list[str]:
@@ -214,19 +229,92 @@ class WorkflowRunner:
             caller_handle=caller_handle,
             owner=current_owner(),
         )
+        return await self._execute(
+            fn, record, on_log=on_log, on_start=on_start, on_session=on_session
+        )
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        on_log: Callable[[str, str], None] | None = None,
+        on_start: Callable[[RunRecord], None] | None = None,
+        on_session: Callable[[str], None] | None = None,
+    ) -> RunRecord:
+        """Continue run ``run_id`` (failed, crashed or cancelled) from its checkpoints.
+
+        The run keeps its id, arguments, caller, log and checkpoints; its ``attempt``
+        goes up by one. The workflow function is called again with the same arguments,
+        and :meth:`WorkflowEngine.resume_state` gives it the checkpoints, so that it
+        skips the steps already done. Raises :class:`NotResumable` when there is no
+        such run, it ended ``ok``, or it is running; :class:`WorkflowError` when its
+        workflow no longer exists. Otherwise as :meth:`run`.
+        """
+        record = await anyio.to_thread.run_sync(load_run, self.state_dir, run_id)
+        if record is None:
+            raise NotResumable(f"no workflow run {run_id!r}")
+        if run_id in self._running or not record.resumable:
+            raise NotResumable(
+                f"run {run_id} is {record.status.value}: only a failed, crashed or "
+                "cancelled run can be resumed"
+            )
+        fn = require_workflow(record.workflow)
+        done = list(record.checkpoints)
+        record.status, record.error, record.traceback = RunStatus.running, None, None
+        record.result, record.finished_at = None, None
+        record.owner = current_owner()
+        record.attempt += 1
+        return await self._execute(
+            fn,
+            record,
+            on_log=on_log,
+            on_start=on_start,
+            on_session=on_session,
+            resumed=f"resumed (attempt {record.attempt}); checkpoints: "
+            + (", ".join(done) or "none"),
+        )
+
+    async def wait(self, run_id: str) -> None:
+        """Wait until run ``run_id`` has ended, if it runs in this process now."""
+        ended = self._ended.get(run_id)
+        if ended is not None:
+            await ended.wait()
+
+    async def _execute(
+        self,
+        fn: WorkflowFn,
+        record: RunRecord,
+        *,
+        on_log: Callable[[str, str], None] | None,
+        on_start: Callable[[RunRecord], None] | None,
+        on_session: Callable[[str], None] | None,
+        resumed: str | None = None,
+    ) -> RunRecord:
+        name = record.workflow
+        if record.id in self._running:
+            raise NotResumable(f"run {record.id} is running")
         engine = WorkflowEngine(
             workflow_name=name,
             workflow_run_id=record.id,
             bridge=self.sessions,
             queue_manager=self.queue_manager,
             inbox_router=self.inbox_router,
-            caller_handle=caller_handle,
+            caller_handle=record.caller_handle,
             state_dir=self.state_dir,
             now=now_iso,
             drain_timeout=self.drain_timeout,
         )
         engine.canvases = self.canvases
         engine.questions = self.questions
+        engine.log_lines = list(record.log)  # a resumed run's log goes on
+        engine.restore(record.checkpoints, attempt=record.attempt)
+
+        async def checkpointed(name: str, payload: Any) -> None:
+            record.checkpoints = dict(engine.resume_state())
+            record.log = engine.log_lines
+            await self._save_off_loop(record)
+
+        engine.on_checkpoint = checkpointed
 
         def logged(stamp: str, message: str) -> None:
             record.log = engine.log_lines
@@ -236,15 +324,18 @@ class WorkflowRunner:
 
         engine.on_log = logged
         engine.on_session = on_session
+        ended = self._ended[record.id] = anyio.Event()
+        self._running[record.id] = anyio.CancelScope()  # what cancel() stops
         self._save(record)
         if on_start is not None:
             on_start(record)
+        if resumed is not None:
+            engine.log(resumed)
         get_host().notify(hookspecs.workflow_started, run=record)
         failure: BaseException | None = None
 
         try:
-            with anyio.CancelScope() as scope:  # what cancel() stops
-                self._running[record.id] = scope
+            with self._running[record.id] as scope:
                 try:
                     values = coerce_arguments(fn, record.arguments)
                     record.result = await fn(engine, **values)
@@ -264,6 +355,8 @@ class WorkflowRunner:
             raise
         finally:
             self._running.pop(record.id, None)
+            self._ended.pop(record.id, None)
+            ended.set()
         if failure is None:
             record.status = RunStatus.ok
         elif isinstance(failure, WorkflowError):
@@ -306,6 +399,14 @@ class WorkflowRunner:
                 continue
             recovered.append(record)
         return recovered
+
+    async def _save_off_loop(self, record: RunRecord) -> None:
+        data = json.dumps(record.as_dict(), indent=1, default=str)  # as it is now
+        await anyio.to_thread.run_sync(self._write, record.id, data)
+
+    def _write(self, run_id: str, data: str) -> None:
+        private_dir(self.runs_dir)
+        write_private(self.runs_dir / f"{run_id}.json", data)
 
     def _save(self, record: RunRecord) -> None:
         private_dir(self.runs_dir)
