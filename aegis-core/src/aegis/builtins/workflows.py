@@ -10,6 +10,11 @@
     Several implementers of one task, each in a git worktree of its own; a check
     runs in each, a reviewer agent picks the best of those that pass, and that one
     is landed (the others are discarded).
+``execute_plan``
+    Carries out a plan file's numbered slices in order: one implementer session per
+    slice, a check after each (sent back to that implementer until it passes), a
+    checkpoint after each, so that ``aegis workflow resume`` goes on from the first
+    slice not done.
 """
 
 from __future__ import annotations
@@ -250,7 +255,87 @@ async def _pick(
     return candidates[0]
 
 
-CATALOGUE: tuple[Callable[..., Any], ...] = (branch_review, tdd_loop, best_of_n)
+PLAN_RETRY = (
+    "The check `{cmd}` fails (exit {exit}, retry {attempt} of {max_retries}):\n"
+    "```\n{output}\n```\nFix it; this slice is not done until it passes."
+)
+"""What an implementer of ``execute_plan`` is sent when the check fails after its slice."""
+
+
+async def execute_plan(
+    engine: WorkflowEngine,
+    plan: str,
+    profile: str,
+    check: str = "",
+    max_retries: int = 3,
+    timeout: float = 600.0,
+) -> str:
+    """Carry out the numbered slices of the plan file PLAN in order, one implementer each.
+
+    Each slice gets a fresh session of the ``profile`` agent, with the plan's preamble
+    and the slice's text. When it answers, the shell command ``check`` (e.g. ``pytest
+    -q``; none when empty) runs in the project; while it fails, its output goes back
+    to that slice's implementer, at most ``max_retries`` times (then the run fails).
+    After each slice a checkpoint ``slice-<n>`` is recorded: ``aegis workflow resume``
+    goes on from the first slice not done. The plan format is in docs/workflows.md.
+    """
+    from aegis.workflow.plan import parse_plan
+
+    agents = engine.list_agents()
+    if profile not in agents:
+        raise WorkflowError(f"unknown profile {profile!r} (agents: {', '.join(agents)})")
+    path = Path(plan)
+    if not path.is_absolute():
+        path = engine.project_root / path
+    try:
+        text = await anyio.Path(path).read_text()
+    except OSError as exc:
+        raise WorkflowError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    parsed = parse_plan(text)
+    done = engine.resume_state()
+    total = len(parsed.slices)
+    skipped = 0
+    for piece in parsed.slices:
+        earlier = done.get(piece.key)
+        if isinstance(earlier, dict):
+            skipped += 1
+            if earlier.get("title") != piece.title:
+                engine.log(f"warning: slice {piece.number} was {earlier.get('title')!r} when done")
+            engine.log(f"slice {piece.number}/{total} done in an earlier attempt: {piece.title}")
+            continue
+        engine.log(f"slice {piece.number}/{total}: {piece.title}")
+        handle = await engine.spawn(profile)
+        try:
+            answer = await engine.ask(handle, _slice_prompt(path, parsed.preamble, piece, check))
+            if check:
+                await engine.bash_predicate(
+                    check, PLAN_RETRY, max_retries, handle=handle, timeout=timeout
+                )
+        finally:
+            await engine.close(handle)
+        await engine.checkpoint(
+            piece.key, {"title": piece.title, "by": handle, "answer": answer[-2000:]}
+        )
+    return (
+        f"{total} slice(s) of {path.name} done"
+        + (f" ({skipped} in an earlier attempt)" if skipped else "")
+        + (f"; `{check}` passes" if check else "")
+    )
+
+
+def _slice_prompt(path: Path, preamble: str, piece: Any, check: str) -> str:
+    parts = [f"You are carrying out slice {piece.number} of the plan {path.name}."]
+    if preamble:
+        parts.append(f"The plan's context:\n{preamble}")
+    parts.append(f"Slice {piece.number}: {piece.title}\n{piece.body}".rstrip())
+    parts.append(
+        "Do this slice only: the later slices come after you."
+        + (f" When you are done, `{check}` must pass." if check else "")
+    )
+    return "\n\n".join(parts)
+
+
+CATALOGUE: tuple[Callable[..., Any], ...] = (branch_review, tdd_loop, best_of_n, execute_plan)
 
 
 @hookimpl

@@ -552,7 +552,9 @@ class WorkflowEngine:
     ) -> subprocess.CompletedProcess[str]:
         """Run the check ``cmd`` until it passes, sending each failure to session ``handle``.
 
-        ``cmd`` runs as :meth:`bash` runs it (``cwd``, ``timeout``, ``env``). When it exits
+        ``cmd`` runs as :meth:`bash` runs it (``cwd``, ``timeout``, ``env``), in the
+        project's root (:attr:`project_root`, where agents work) unless ``cwd`` says
+        otherwise. When it exits
         0 its result is returned. Otherwise the failure goes to ``handle`` — the agent
         doing the work, named by the caller — as one turn, and once the agent has
         answered the check runs again; at most ``max_retries`` times. ``retry_with`` makes
@@ -579,9 +581,10 @@ class WorkflowEngine:
             raise WorkflowError("max_retries must be 0 or more")
         if not self._bridge.known(handle):
             raise WorkflowError(f"bash_predicate: no session has the handle {handle!r}")
+        folder = cwd if cwd is not None else self.project_root
         attempt = 0
         while True:
-            result = await self.bash(cmd, cwd=cwd, timeout=timeout, env=env)
+            result = await self.bash(cmd, cwd=folder, timeout=timeout, env=env)
             if result.returncode == 0:
                 if attempt:
                     self.log(f"check passed after {attempt} retr{'y' if attempt == 1 else 'ies'}")
