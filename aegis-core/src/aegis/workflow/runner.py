@@ -88,7 +88,17 @@ class RunRecord:
     def resumable(self) -> bool:
         """Whether ``aegis workflow resume`` may continue it: it failed, crashed or was
         cancelled (a run that is ``ok`` or still running is not)."""
-        return self.status in (RunStatus.failed, RunStatus.crashed)
+        return self.status in (RunStatus.failed, RunStatus.crashed) or self.interrupted
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether it says ``running`` though the process running it is gone (``kill -9``:
+        :meth:`WorkflowRunner.recover` has not ended it yet)."""
+        return (
+            self.status is RunStatus.running
+            and self.owner is not None
+            and not is_owner_alive(self.owner)
+        )
 
     @property
     def duration_s(self) -> float | None:
