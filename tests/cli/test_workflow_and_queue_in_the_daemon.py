@@ -155,6 +155,10 @@ def test_a_detached_run_goes_on_and_workflow_cancel_stops_it(project: Path) -> N
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout == f"{run_id}: cancelled\n"
     assert run_record(project, run_id)["error"] == "cancelled"
+    # It cleaned up as any run does: its session was drained and closed.
+    sessions = json.loads(aegis(project, "ps", "--all", "--json").stdout)
+    mine = [s for s in sessions if s["started_by"] == f"workflow:{run_id}"]
+    assert [s["state"] for s in mine] == ["closed"]
     again = aegis(project, "workflow", "cancel", run_id)
     assert again.returncode == 1
     assert again.stderr.startswith(f"error: run {run_id} has ended (failed)")
