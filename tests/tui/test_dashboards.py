@@ -107,6 +107,15 @@ async def test_a_workflow_started_from_the_view_shows_its_result_and_can_be_canc
         await pilot.press("c")
         await until(pilot, lambda: load_runs(project.state_dir)[-1].status.value == "failed")
         assert load_runs(project.state_dir)[-1].error == "cancelled"
+        # Resumed from the view: the same run again, a second attempt.
+        await runs.reload()
+        await pilot.press("r")
+        await until(pilot, lambda: load_runs(project.state_dir)[-1].attempt == 2)
+        resumed = load_runs(project.state_dir)[-1]
+        assert (resumed.id, resumed.status.value) == (runs.runs[0].id, "running")
+        await runs.reload()
+        await pilot.press("c")
+        await until(pilot, lambda: load_runs(project.state_dir)[-1].status.value == "failed")
 
 
 async def test_a_workflow_s_sessions_are_not_tabs_and_open_from_its_run(tmp_path: Path) -> None:

@@ -1005,6 +1005,7 @@ class AegisApp(App[int]):
                 sessions=self.run_sessions,
                 start=self.start_workflow,
                 cancel=self.cancel_workflow,
+                resume=self.resume_workflow,
                 wall_clock=self.wall_clock,
             )
         )
@@ -1173,6 +1174,25 @@ class AegisApp(App[int]):
                 log.warning("the log of workflow run %s stopped: %s", record.id, exc)
 
         self._tg.start_soon(run)
+        return True
+
+    def resume_workflow(self, run_id: str) -> bool:
+        """Ask the daemon to resume run ``run_id`` from its last checkpoint (an error says
+        why it could not); its end is notified, as a run started here."""
+        if self.client is None or self._tg is None:
+            return False
+        client = self.client
+
+        async def resume() -> None:
+            try:
+                await client.resume_workflow(run_id)
+                async for item in client.workflow_log(run_id, follow=True):
+                    if isinstance(item, RunEnd):
+                        self.notify(f"workflow run {run_id}: {item.run.status.value}", timeout=6)
+            except TALK_ERRORS as exc:
+                self.notify(f"could not resume {run_id}: {said(exc)}", severity="warning")
+
+        self._tg.start_soon(resume)
         return True
 
     def cancel_workflow(self, run_id: str) -> bool:

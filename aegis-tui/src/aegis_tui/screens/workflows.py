@@ -1,5 +1,6 @@
 """The workflow runs of the project, newest first, as its daemon lists them, with a run's
-arguments, log and full result; start a run in the daemon, cancel one."""
+arguments, log and full result; start a run in the daemon, cancel one, resume one that
+failed, crashed or was cancelled (from its last checkpoint, under the same run id)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ KEYS = (
     ("^q", "Quit"),
     ("n", "New run"),
     ("c", "Cancel run"),
+    ("r", "Resume run"),
     ("enter", "Sessions"),
     ("f5", "Refresh"),
 )
@@ -96,7 +98,8 @@ class WorkflowRuns(Screen[None]):
 
     ``runs`` reads the runs, newest first; ``sessions`` the handles of a run's
     sessions (those it spawned, and the workers of the tasks it delegated), whose
-    transcripts enter opens; ``start`` and ``cancel`` act (each says whether it did).
+    transcripts enter opens; ``start``, ``cancel`` and ``resume`` act (each says whether
+    it did).
     """
 
     DEFAULT_CSS = """
@@ -112,6 +115,7 @@ class WorkflowRuns(Screen[None]):
         ("n", "start", "Start a run"),
         ("o", "open_session", "A session's transcript"),
         ("c", "cancel_run", "Cancel run"),
+        ("r", "resume_run", "Resume run"),
         ("f5", "refresh", "Refresh"),
     ]
 
@@ -123,6 +127,7 @@ class WorkflowRuns(Screen[None]):
         sessions: Callable[[str], Awaitable[list[str]]] | None = None,
         start: Callable[[str, dict[str, str]], bool] | None = None,
         cancel: Callable[[str], bool] | None = None,
+        resume: Callable[[str], bool] | None = None,
         wall_clock: Callable[[], float] = time.time,
         refresh_every: float | None = 2.0,
     ) -> None:
@@ -134,6 +139,7 @@ class WorkflowRuns(Screen[None]):
         """The sessions of the runs looked at (a run's are read again while it runs)."""
         self.start = start
         self.cancel = cancel
+        self.resume = resume
         self.wall_clock = wall_clock
         self.refresh_every = refresh_every
         self.runs: list[RunRecord] = []
@@ -299,4 +305,19 @@ class WorkflowRuns(Screen[None]):
             return
         if self.cancel(run.id):
             self.notify(f"cancelling {run.id}")
+            self.set_timer(0.5, self.reload)
+
+    async def action_resume_run(self) -> None:
+        run = self.selected()
+        if run is None or self.resume is None:
+            return
+        if not run.resumable:
+            self.notify(
+                f"{run.id} is {run.status.value}: only a failed, crashed or cancelled run "
+                "can be resumed",
+                timeout=5,
+            )
+            return
+        if self.resume(run.id):
+            self.notify(f"resuming {run.id} from: {', '.join(run.checkpoints) or 'the start'}")
             self.set_timer(0.5, self.reload)
