@@ -4,6 +4,7 @@ workflow run through the MCP plane, with its own token."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import anyio
 import pytest
 
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.builtins.workflow_tools import aegis_workflow_cancel
 from aegis.config import Agent
 from aegis.config.loader import Project
+from aegis.mcp.context import ToolContext, ToolError
 from aegis.runtime import Runtime
 from aegis.session import SessionState
 from aegis.session.transcript import read_records
@@ -34,16 +37,32 @@ def mcp_rule(match: str, tool: str) -> ScriptRule:
 
 AGENTS = {
     "lead": Agent(
+        orchestrate="any",
         provider=Scripted(
             rules=(
                 mcp_rule(r"^status (\S+)$", "aegis_workflow_status"),
                 mcp_rule(r"^cancel (\S+)$", "aegis_workflow_cancel"),
                 mcp_rule(r"^resume (\S+)$", "aegis_workflow_resume"),
             )
-        )
+        ),
     ),
     "offline": Agent(provider=Scripted(rules=(ScriptRule(match="^slow$", reply="x", delay=60),))),
+    "own": Agent(provider=Scripted()),
+    "none": Agent(provider=Scripted(), orchestrate="none"),
 }
+
+
+def context(runtime: Runtime, profile: str) -> ToolContext:
+    """What the plane gives a tool called by a session of ``profile``."""
+    return ToolContext(
+        handle=f"a-{profile}",
+        profile=profile,
+        sessions=runtime.sessions,
+        inbox=runtime.inbox,
+        queues=runtime.queues,
+        workflows=runtime.workflows,
+        project_root=runtime.project.root,
+    )
 
 
 @pytest.fixture
@@ -78,6 +97,15 @@ async def test_an_agent_cancels_a_run_and_resumes_it_through_the_plane(tmp_path:
         [run_id] = runtime.workflows.running
         [slow] = [s.handle for s in sessions.list_sessions()]
         lead = await sessions.spawn("lead", "lead")
+
+        # A profile may cancel the runs it started (orchestrate="own"), or none.
+        for profile, refusal in (
+            ("own", f"run {run_id} was started by a person, not you: you may cancel only"),
+            ("none", "your profile 'none' has orchestrate='none': it may not cancel runs"),
+        ):
+            with pytest.raises(ToolError, match=re.escape(refusal)):
+                await aegis_workflow_cancel(context(runtime, profile), run_id)
+        assert runtime.workflows.running == [run_id]
 
         status = json.loads((await sessions.request(lead, f"status {run_id}")).text or "")
         assert (status["status"], status["checkpoints"], status["resumable"]) == (

@@ -1,11 +1,15 @@
 """MCP tools over workflow runs: status, cancel and resume; a built-in plugin like ``mcp_tools``.
 
 An agent starts a run with ``aegis_run_workflow`` (in :mod:`aegis.builtins.mcp_tools`);
-these tools act on any run of the project by its id: read where it is
-(``aegis_workflow_status``), stop it (``aegis_workflow_cancel``: its sessions are
-drained and closed, as for ``aegis workflow cancel``) and continue a failed,
-crashed or cancelled one from its checkpoints (``aegis_workflow_resume``, whose
-outcome reaches the caller as one message from ``workflow:<run id>``).
+these tools act on a run by its id: read where it is (``aegis_workflow_status``: any
+run of the project), stop it (``aegis_workflow_cancel``: its sessions are drained and
+closed, as for ``aegis workflow cancel``) and continue a failed, crashed or cancelled
+one from its checkpoints (``aegis_workflow_resume``, whose outcome reaches the caller
+as one message from ``workflow:<run id>``).
+
+Who may cancel or resume a run follows the caller's profile's ``orchestrate`` field,
+as for tasks (:mod:`aegis.builtins.orchestration_tools`): ``"own"`` (the default) the
+runs it started, ``"any"`` any run, ``"none"`` none.
 """
 
 from __future__ import annotations
@@ -94,6 +98,23 @@ async def _record(ctx: ToolContext, run_id: str) -> RunRecord:
     return record
 
 
+def _may_act(ctx: ToolContext, record: RunRecord, verb: str) -> None:
+    """Refuse unless the caller's ``orchestrate`` lets it ``verb`` run ``record``."""
+    agent = ctx.sessions.agents.get(ctx.profile)
+    mode = agent.orchestrate if agent is not None else "own"
+    if mode == "none":
+        raise ToolError(
+            f"your profile {ctx.profile!r} has orchestrate='none': it may not {verb} runs"
+        )
+    if mode == "own" and record.caller_handle != ctx.handle:
+        started_by = f"by {record.caller_handle}" if record.caller_handle else "by a person"
+        raise ToolError(
+            f"run {record.id} was started {started_by}, not you: you may {verb} only the "
+            f"runs you started (your profile {ctx.profile!r} has orchestrate='own'; a profile "
+            "with orchestrate='any' may act on any run)"
+        )
+
+
 async def aegis_workflow_status(ctx: ToolContext, run: _RUN) -> RunState:
     """Where a workflow run is: its status, error or result, checkpoints and last log lines."""
     return _state(await _record(ctx, run))
@@ -102,8 +123,10 @@ async def aegis_workflow_status(ctx: ToolContext, run: _RUN) -> RunState:
 async def aegis_workflow_cancel(ctx: ToolContext, run: _RUN) -> RunState:
     """Cancel a running workflow run: it stops where it is, the tasks it waits for are
     cancelled and its sessions are drained and closed; it ends failed, error 'cancelled'
-    (aegis_workflow_resume can continue it). Answers once it has ended (or after a minute)."""
+    (aegis_workflow_resume can continue it). Answers once it has ended (or after a minute).
+    Your profile's orchestrate says which runs: own (those you started) or any."""
     record = await _record(ctx, run)
+    _may_act(ctx, record, "cancel")
     if not ctx.workflows.cancel(record.id):
         if record.status.value != "running":
             raise ToolError(f"run {record.id} has ended ({record.status.value}): nothing to cancel")
@@ -119,11 +142,13 @@ async def aegis_workflow_cancel(ctx: ToolContext, run: _RUN) -> RunState:
 async def aegis_workflow_resume(ctx: ToolContext, run: _RUN) -> ResumeStarted:
     """Continue a failed, crashed or cancelled workflow run from its last checkpoint, under
     the same run id, in the background; returns at once. Its outcome reaches you as one
-    message from workflow:<run id>."""
+    message from workflow:<run id>. Your profile's orchestrate says which runs: own
+    (those you started) or any."""
     from aegis.workflow.errors import WorkflowError
     from aegis.workflow.registry import require_workflow
 
     record = await _record(ctx, run)
+    _may_act(ctx, record, "resume")
     if not record.resumable or record.id in ctx.workflows.running:
         raise ToolError(
             f"run {record.id} is {record.status.value}: only a failed, crashed or cancelled "
