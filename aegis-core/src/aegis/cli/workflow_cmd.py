@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from aegis.config.loader import Project
     from aegis.daemon.client import DaemonClient
     from aegis.project_files import ProjectFiles
-    from aegis.workflow.runner import RunRecord
+    from aegis.workflow.records import RunRecord
 
 
 @click.group()
@@ -526,7 +526,7 @@ def _when(stamp: float | None) -> str:
 @click.pass_context
 def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List the latest workflow runs of this project."""
-    from aegis.workflow.runner import load_runs
+    from aegis.workflow.records import load_runs
 
     records = load_runs(load_project(ctx).state_dir)[-limit:]
     if as_json:
@@ -590,7 +590,7 @@ def show(ctx: click.Context, run_id: str, as_json: bool) -> None:
 
 def _find_run(project: Project, run_id: str) -> RunRecord:
     """The run RUN names: an id, a unique start of one, or `last`."""
-    from aegis.workflow.runner import load_runs
+    from aegis.workflow.records import load_runs
 
     runs = load_runs(project.state_dir)
     records = runs[-1:] if run_id == LATEST else [r for r in runs if r.id.startswith(run_id)]

@@ -41,7 +41,7 @@ from aegis.events import Event, from_dict
 if TYPE_CHECKING:
     from aegis.notify import Notification
     from aegis.questions import Question
-    from aegis.workflow.runner import RunRecord
+    from aegis.workflow.records import RunRecord
 
 LONG_POLL_S = 60.0
 """How long one request of :meth:`DaemonClient.wait_task` waits at most."""
@@ -699,7 +699,7 @@ class DaemonClient:
 
 
 def _run_record(data: dict[str, Any]) -> RunRecord:
-    from aegis.workflow.runner import RunRecord
+    from aegis.workflow.records import RunRecord
 
     return RunRecord.from_dict(data)
 
