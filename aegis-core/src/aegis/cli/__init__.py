@@ -33,6 +33,7 @@ CORE_COMMANDS: dict[str, str] = {
     "init": "aegis.cli.init_cmd:init",
     "land": "aegis.cli.land_cmd:land",
     "logs": "aegis.cli.logs_cmd:logs",
+    "notifications": "aegis.cli.notifications_cmd:notifications",
     "plugins": "aegis.cli.plugins_cmd:plugins",
     "providers": "aegis.cli.providers_cmd:providers",
     "ps": "aegis.cli.ps_cmd:ps",

@@ -44,6 +44,11 @@ class DesktopChannel:
         self.deadline = config.timeout + 1.0
         self._missing_told = False
 
+    @staticmethod
+    def available() -> bool:
+        """Whether there is a ``notify-send`` on ``PATH`` (else notifications are skipped)."""
+        return shutil.which(EXECUTABLE) is not None
+
     async def deliver(self, notification: Notification) -> None:
         """Run ``notify-send`` (stopped after the timeout); raise if it fails."""
         executable = shutil.which(EXECUTABLE)

@@ -15,8 +15,10 @@ NotificationKind = Literal[
     "workflow_finished",
     "session_failed",
     "budget_reached",
+    "test",
 ]
-"""Why a person is told something: the events aegis notifies about."""
+"""Why a person is told something: the events aegis notifies about (``test``: sent by
+``aegis notifications --test``, to check the channels)."""
 
 NOTIFICATION_VERSION = 1
 """The version of the notification's JSON shape (a webhook body carries it)."""

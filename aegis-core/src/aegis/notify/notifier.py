@@ -226,6 +226,11 @@ class Notifier(Lifespan):
         finally:
             drained.set()
 
+    def channels_now(self) -> list[Channel]:
+        """Where a notification sent now goes: the configured channels, then each plugin's
+        ``notify`` hook (the attached clients aside)."""
+        return [channel for _, channel in self._channels()]
+
     def _channels(self) -> list[tuple[str, Channel]]:
         """Each channel to deliver to now, with the key of its lane."""
         channels: list[tuple[str, Channel]] = [
