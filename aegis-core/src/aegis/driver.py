@@ -61,6 +61,7 @@ from aegis.process import Diagnostics, ManagedProcess, describe_exit, inherited_
 from aegis.provider import find_on_path
 
 if TYPE_CHECKING:
+    from aegis.approvals.gate import PermissionGate
     from aegis.provider import Provider
 
 C = TypeVar("C", bound=ProviderConfig)
@@ -96,6 +97,19 @@ class SessionOptions:
     """Text the agent should see before the first message (e.g. who it is)."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     """Where the CLI's stderr and the driver's notes go."""
+    permissions: PermissionGate | None = None
+    """What decides the CLI's permission requests (the profile's approval rules, a
+    person, the permission level); ``None``: the permission level alone (see
+    :meth:`gate`)."""
+
+    def gate(self) -> PermissionGate:
+        """The session's permission gate (one that only knows the permission level, and
+        this session's trusted MCP servers, when none was given)."""
+        if self.permissions is None:
+            from aegis.approvals.gate import PermissionGate
+
+            self.permissions = PermissionGate(trusted=self.mcp_servers)
+        return self.permissions
 
 
 class Driver(ABC):

@@ -213,6 +213,53 @@ class StateChanged:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class PermissionRequest:
+    """The agent asks to use a tool, and a person is asked (see ``docs/approvals.md``).
+
+    ``id`` is the approval's (what ``POST /v1/approvals/{id}`` answers);
+    ``tool_call_id``, ``name``, ``kind``, ``input``, ``paths`` and ``title`` describe
+    the call as a :class:`ToolCall` does; ``options`` are the choices the CLI offers
+    (by its own names); ``rule`` the profile's rule that asked; ``timeout_s`` how long
+    the request waits before it is refused. A :class:`PermissionAnswer` of the same
+    ``id`` always follows.
+    """
+
+    type: ClassVar[str] = "permission_request"
+    id: str
+    tool_call_id: str
+    name: str
+    kind: ToolKind = ToolKind.other
+    input: dict[str, Any] = field(default_factory=dict)
+    paths: tuple[str, ...] = ()
+    title: str = ""
+    options: tuple[str, ...] = ()
+    rule: str = ""
+    timeout_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionAnswer:
+    """The answer to the :class:`PermissionRequest` of the same ``id``.
+
+    ``decision`` is ``allow_once``, ``allow_session`` (this tool, for the rest of the
+    session) or ``deny``; ``reason`` what the agent is told of a refusal; ``by`` who
+    answered: ``user``, ``client:<name>``, or ``aegis`` (the request timed out, or
+    its turn ended first).
+    """
+
+    type: ClassVar[str] = "permission_answer"
+    id: str
+    decision: str
+    reason: str = ""
+    by: str = "user"
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the tool may run."""
+        return self.decision != "deny"
+
+
 Event: TypeAlias = (
     SessionStarted
     | UserMessage
@@ -226,6 +273,8 @@ Event: TypeAlias = (
     | TurnEnd
     | Error
     | StateChanged
+    | PermissionRequest
+    | PermissionAnswer
 )
 """Any canonical event."""
 
@@ -244,6 +293,8 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TurnEnd,
         Error,
         StateChanged,
+        PermissionRequest,
+        PermissionAnswer,
     )
 }
 
@@ -288,7 +339,11 @@ def from_dict(data: dict[str, Any]) -> Event:
         raise ValueError(f"unknown event type {kind!r}")
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in data.items() if k in names}
-    if cls is ToolCall:
+    if cls is PermissionRequest:
+        values["kind"] = ToolKind(values.get("kind", "other"))
+        values["paths"] = tuple(values.get("paths", ()))
+        values["options"] = tuple(values.get("options", ()))
+    elif cls is ToolCall:
         values["kind"] = ToolKind(values.get("kind", "other"))
         values["paths"] = tuple(values.get("paths", ()))
     elif cls is TurnEnd:

@@ -79,6 +79,8 @@ class Runtime(Lifespan):
             mcp_servers=self.mcp.servers_for if self.mcp is not None else None,
             preamble=self.mcp.preamble if self.mcp is not None else None,
         )
+        self.approvals = self.sessions.approvals
+        """Permission requests of the sessions waiting for a person (``docs/approvals.md``)."""
         backend = get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend)
         # A store shared by hosts carries the inbox messages between their runtimes.
         relay = backend if isinstance(backend, RelayingBackend) else None

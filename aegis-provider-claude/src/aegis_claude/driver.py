@@ -15,7 +15,12 @@ The protocol, as claude 2.1.331 speaks it (every point verified against the real
   starts on its own (a background task's notification) never ends or pollutes an
   aegis turn; such output between turns goes to the diagnostics.
 * Permission prompts arrive as ``control_request`` ``can_use_tool`` and are
-  answered from the profile's permission (:mod:`aegis.permissions`).
+  answered by the session's permission gate (:mod:`aegis.approvals.gate`: the
+  profile's approval rules, a person, the permission level), each in a task of its
+  own: waiting for a person never holds up the reading of claude's output. A refusal's
+  message (a person's reason) is what claude shows its model. A request claude
+  withdraws (``control_cancel_request``), or one still open when the turn is
+  interrupted, stops waiting.
 * ``interrupt`` is a ``control_request``; claude acknowledges it at once, then ends
   the turn with a ``result`` of subtype ``error_during_execution``
   (``terminal_reason`` ``aborted_streaming``). Should that result not come, the turn
@@ -45,14 +50,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 
+from aegis.approvals.gate import ToolPermission
 from aegis.driver import ProcessDriver, SessionOptions
 from aegis.errors import DriverError
 from aegis.events import Error, Event, SessionStarted, StopReason, TurnEnd
-from aegis.permissions import allows, refusal, trusted_tool
 from aegis.text import UnreadableJson, parse_json
 from aegis_claude.argv import DEFAULT_ENV, build_arguments, check_root_bypass, mcp_config
 from aegis_claude.config import ClaudeCode
-from aegis_claude.tools import tool_kind
+from aegis_claude.tools import tool_kind, tool_paths, tool_title
 from aegis_claude.translate import Translator
 
 if TYPE_CHECKING:
@@ -159,6 +164,7 @@ class ClaudeDriver(ProcessDriver[ClaudeCode]):
         self._lifecycle_seen = False
         self._request_ids = 0
         self._mcp_path: str | None = None
+        self._deciding: dict[str, anyio.CancelScope] = {}
 
     @property
     def tools(self) -> tuple[str, ...]:
@@ -262,6 +268,9 @@ class ClaudeDriver(ProcessDriver[ClaudeCode]):
         await self._interrupt_turn(turn)
 
     async def _interrupt_turn(self, turn: _Turn) -> None:
+        # Permission requests still waiting for a person are refused: the turn stops.
+        for scope in list(self._deciding.values()):
+            scope.cancel()
         first = not turn.interrupted
         turn.interrupted = True
         self._translator.interrupted = True
@@ -348,7 +357,11 @@ class ClaudeDriver(ProcessDriver[ClaudeCode]):
         elif kind == "control_request":
             await self._answer(message)
         elif kind == "control_cancel_request":
-            self._note(f"claude withdrew control request {message.get('request_id')!r}")
+            request_id = str(message.get("request_id"))
+            self._note(f"claude withdrew control request {request_id!r}")
+            scope = self._deciding.get(request_id)
+            if scope is not None:
+                scope.cancel()
         elif kind == "command_lifecycle":
             self._lifecycle(message)
         else:
@@ -477,38 +490,57 @@ class ClaudeDriver(ProcessDriver[ClaudeCode]):
         request = message.get("request")
         request = request if isinstance(request, Mapping) else {}
         if request.get("subtype") == "can_use_tool":
-            answer = self._decide(request)
-            reply: dict[str, Any] = {
-                "subtype": "success",
-                "request_id": request_id,
-                "response": answer,
-            }
-        else:
-            # Hooks, elicitations, SDK MCP servers: nothing aegis registered. Say so at
-            # once rather than leave claude waiting for an answer.
-            subtype = request.get("subtype")
-            self._note(f"claude asked for {subtype!r}, which aegis does not provide")
-            reply = {
-                "subtype": "error",
-                "request_id": request_id,
-                "error": f"aegis does not handle {subtype!r} requests",
-            }
+            # In a task of its own: the gate may wait for a person.
+            self.task_group.start_soon(self._answer_permission, str(request_id), request)
+            return
+        # Hooks, elicitations, SDK MCP servers: nothing aegis registered. Say so at
+        # once rather than leave claude waiting for an answer.
+        subtype = request.get("subtype")
+        self._note(f"claude asked for {subtype!r}, which aegis does not provide")
+        reply: dict[str, Any] = {
+            "subtype": "error",
+            "request_id": request_id,
+            "error": f"aegis does not handle {subtype!r} requests",
+        }
         with contextlib.suppress(DriverError):  # claude is gone; the reader reports it
             await self._send({"type": "control_response", "response": reply})
 
-    def _decide(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """The answer to a ``can_use_tool`` request, from the profile's permission."""
+    async def _answer_permission(self, request_id: str, request: Mapping[str, Any]) -> None:
+        """Answer one ``can_use_tool`` request with the session's permission gate."""
+        answer: dict[str, Any] = {"behavior": "deny", "message": "the turn was interrupted"}
+        with anyio.CancelScope() as scope:
+            self._deciding[request_id] = scope
+            try:
+                answer = await self._decide(request)
+            finally:
+                self._deciding.pop(request_id, None)
+        if scope.cancelled_caught and not self.exited.is_set():
+            self._note(f"aegis: permission request {request_id} ended unanswered")
+        reply = {"subtype": "success", "request_id": request_id, "response": answer}
+        with contextlib.suppress(DriverError):  # claude is gone; the reader reports it
+            await self._send({"type": "control_response", "response": reply})
+
+    async def _decide(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The answer to a ``can_use_tool`` request, from the session's permission gate."""
         name = str(request.get("tool_name") or "")
-        tool_input = request.get("input")
+        raw = request.get("input")
+        tool_input = dict(raw) if isinstance(raw, Mapping) else {}
         kind = tool_kind(name)
-        permission = self.config.permission
-        if allows(permission, kind) or trusted_tool(name, self.options.mcp_servers):
-            return {
-                "behavior": "allow",
-                "updatedInput": dict(tool_input) if isinstance(tool_input, Mapping) else {},
-            }
-        self._note(f"aegis refused {name} ({kind.value}) under permission '{permission.value}'")
-        return {"behavior": "deny", "message": refusal(permission, kind)}
+        tool = ToolPermission(
+            tool_call_id=str(request.get("tool_use_id") or ""),
+            name=name,
+            kind=kind,
+            input=tool_input,
+            paths=tool_paths(tool_input),
+            title=tool_title(name, tool_input),
+            options=("allow", "deny"),
+        )
+        verdict = await self.options.gate().decide(self.config.permission, tool)
+        if verdict.allowed:
+            return {"behavior": "allow", "updatedInput": tool_input}
+        if not verdict.asked:
+            self._note(f"aegis refused {name} ({kind.value}): {verdict.message}")
+        return {"behavior": "deny", "message": verdict.message}
 
     # --- plumbing ---------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 :class:`AcpClient` sends the client's requests (``initialize``, ``session/new``,
 ``session/load``, ``session/prompt``, ``session/set_mode``...) and answers the
-agent's: ``session/request_permission`` from the profile's permission level
-(:func:`aegis.permissions.allows`, by the tool's kind), ``fs/read_text_file`` and
+agent's: ``session/request_permission`` by the session's permission gate
+(:class:`aegis.approvals.gate.PermissionGate`: the profile's approval rules, a
+person, the permission level by the tool's kind), ``fs/read_text_file`` and
 ``fs/write_text_file`` inside the session's working directory only (symlinks
 resolved; writes refused outright for a ``read`` profile). Anything else the agent
 asks is answered "method not found" (aegis offers no terminals).
@@ -29,10 +30,11 @@ from aegis.acp.jsonrpc import (
     Writer,
 )
 from aegis.acp.translate import tool_kind
+from aegis.approvals.gate import PermissionGate, ToolPermission, Verdict
 from aegis.config.enums import Permission
 from aegis.driver import McpServer
 from aegis.events import ToolKind
-from aegis.permissions import allows, refusal, trusted_tool
+from aegis.permissions import refusal, trusted_tool
 from aegis.process import Diagnostics
 
 PROTOCOL_VERSION = 1
@@ -53,8 +55,11 @@ _REJECT_KINDS = ("reject_once", "reject_always")
 UpdateHandler = Callable[[str, dict[str, Any]], None]
 """Called with ``(session_id, update)`` for every ``session/update``, in order."""
 
-PermissionObserver = Callable[[str, dict[str, Any], ToolKind, bool], None]
-"""Called with ``(session_id, tool_call, kind, allowed)`` before a permission answer is sent."""
+PermissionObserver = Callable[[str, dict[str, Any], ToolKind, Verdict], None]
+"""Called with ``(session_id, tool_call, kind, verdict)`` before a permission answer is sent."""
+
+ToolDescriber = Callable[[dict[str, Any]], tuple[str, dict[str, Any], tuple[str, ...], str]]
+"""``(name, input, paths, title)`` of a permission request's ``toolCall``."""
 
 
 def acp_mcp_servers(servers: Sequence[McpServer]) -> list[dict[str, Any]]:
@@ -98,9 +103,13 @@ class AcpClient:
         diagnostics: Diagnostics | None = None,
         name: str = "agent",
         mcp_servers: tuple[McpServer, ...] = (),
+        gate: PermissionGate | None = None,
+        describe: ToolDescriber | None = None,
     ) -> None:
         self.permission = permission
         self.mcp_servers = mcp_servers
+        self.gate = gate if gate is not None else PermissionGate(trusted=mcp_servers)
+        self.describe = describe
         self.on_update = on_update
         self.on_permission = on_permission
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
@@ -119,6 +128,7 @@ class AcpClient:
         self._tool_kinds: dict[str, ToolKind] = {}
         self._cancelling: set[str] = set()
         self._deciding: dict[str, set[anyio.CancelScope]] = {}
+        self._offered: dict[str, tuple[str, ...]] = {}
 
     async def serve(self, lines: AsyncIterable[bytes]) -> None:
         """Read the agent's output until it ends (run it in a task)."""
@@ -216,9 +226,28 @@ class AcpClient:
 
     async def decide_permission(
         self, session_id: str, tool_call: Mapping[str, Any], kind: ToolKind
-    ) -> bool:
-        """Whether the agent may run ``tool_call``: the profile's rule for ``kind``."""
-        return allows(self.permission, kind)
+    ) -> bool | Verdict:
+        """Whether the agent may run ``tool_call``: the permission gate's verdict (which
+        may wait for a person)."""
+        tool_id = str(tool_call.get("toolCallId", ""))
+        if self.describe is not None:
+            name, tool_input, paths, title = self.describe(dict(tool_call))
+        else:
+            name = next(iter(_tool_names(tool_call)), "tool")
+            raw = tool_call.get("rawInput")
+            tool_input = dict(raw) if isinstance(raw, Mapping) else {}
+            paths, title = _paths(tool_call), str(tool_call.get("title") or "")
+        tool = ToolPermission(
+            tool_call_id=tool_id,
+            name=name,
+            kind=kind,
+            input=tool_input,
+            paths=paths,
+            title=title,
+            options=self._offered.get(tool_id, ()),
+            names=tuple(n for n in _tool_names(tool_call) if n != name),
+        )
+        return await self.gate.decide(self.permission, tool)
 
     # --- requests from the agent --------------------------------------------------------
 
@@ -261,20 +290,29 @@ class AcpClient:
             return {"outcome": {"outcome": "cancelled"}}
         if any(trusted_tool(name, self.mcp_servers) for name in _tool_names(tool_call)):
             return {"outcome": permission_outcome(options, True)}
-        allowed = False
+        decided: bool | Verdict = False
         with anyio.CancelScope() as scope:
             self._deciding.setdefault(session_id, set()).add(scope)
             try:
-                allowed = await self.decide_permission(session_id, tool_call, kind)
+                self._offered[tool_id] = tuple(
+                    str(o.get("name") or o.get("optionId")) for o in options
+                )
+                decided = await self.decide_permission(session_id, tool_call, kind)
             finally:
                 self._deciding[session_id].discard(scope)
+                self._offered.pop(tool_id, None)
         if scope.cancelled_caught:
             return {"outcome": {"outcome": "cancelled"}}
-        if not allowed:
-            self.diagnostics.add(f"aegis: {refusal(self.permission, kind)} ({tool_id})")
+        verdict = (
+            decided
+            if isinstance(decided, Verdict)
+            else Verdict(decided, "" if decided else refusal(self.permission, kind))
+        )
+        if not verdict.allowed and not verdict.asked:
+            self.diagnostics.add(f"aegis: {verdict.message} ({tool_id})")
         if self.on_permission is not None:
-            self.on_permission(session_id, tool_call, kind, allowed)
-        return {"outcome": permission_outcome(options, allowed)}
+            self.on_permission(session_id, tool_call, kind, verdict)
+        return {"outcome": permission_outcome(options, verdict.allowed)}
 
     async def _inside_cwd(self, params: Mapping[str, Any]) -> Path:
         """The real path of ``params.path`` if it lies inside the session's cwd, else an error."""
@@ -335,6 +373,14 @@ class AcpClient:
 
 def _object(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _paths(tool_call: Mapping[str, Any]) -> tuple[str, ...]:
+    locations = tool_call.get("locations")
+    if not isinstance(locations, list):
+        return ()
+    paths = (loc.get("path") for loc in locations if isinstance(loc, Mapping))
+    return tuple(p for p in paths if isinstance(p, str) and p)
 
 
 def _tool_names(tool_call: Mapping[str, Any]) -> list[str]:

@@ -52,11 +52,11 @@ import anyio
 from aegis.acp.client import PROTOCOL_VERSION, AcpClient
 from aegis.acp.jsonrpc import ConnectionClosed, JsonRpcError
 from aegis.acp.translate import AcpSessionState, HistoryEntry, UpdateTranslator, config_values
+from aegis.approvals.gate import Verdict
 from aegis.config.provider_config import ProviderConfig
 from aegis.driver import McpServer, ProcessDriver, SessionOptions
 from aegis.errors import DriverError
 from aegis.events import Error, SessionStarted, StopReason, ToolKind, TurnEnd
-from aegis.permissions import refusal
 
 if TYPE_CHECKING:
     from aegis.provider import Provider
@@ -123,6 +123,9 @@ class AcpDriver(ProcessDriver[C]):
         self._cancel_requested = False
         self._cancel_overdue = False
         self._update_arrived = anyio.Event()
+        self._refusals: list[str] = []
+        """What people said refusing this turn's tools: ACP's answer cannot carry it, so
+        it is told the agent in a prompt of its own before the turn ends."""
 
     # --- hooks for providers ------------------------------------------------------------
 
@@ -186,6 +189,8 @@ class AcpDriver(ProcessDriver[C]):
             diagnostics=self.diagnostics,
             name=self.label,
             mcp_servers=self.mcp_servers,
+            gate=self.options.gate(),
+            describe=self.translator.describe,
         )
         await self.spawn()
         step = "initialize"
@@ -235,6 +240,7 @@ class AcpDriver(ProcessDriver[C]):
         self._prompts += 1
         self._cancel_requested = self._cancel_overdue = False
         self._turn_done = anyio.Event()
+        self._refusals = []
         self.translator.begin_turn()
         result: dict[str, Any] = {}
         stop, error = StopReason.end_turn, None
@@ -242,6 +248,11 @@ class AcpDriver(ProcessDriver[C]):
             with anyio.CancelScope() as self._turn_scope:
                 result = await client.prompt(session_id, blocks)
                 stop = self._stop_reason(result.get("stopReason"))
+                # A person's reasons for refusing tools reach the agent within the turn.
+                while self._refusals and stop is StopReason.end_turn:
+                    said, self._refusals = self._refusals, []
+                    result = await client.prompt(session_id, [_text_block(_refused(said))])
+                    stop = self._stop_reason(result.get("stopReason"))
             if self._cancel_overdue:
                 error = self._fail(
                     f"{self.label} did not end the interrupted turn within "
@@ -374,11 +385,13 @@ class AcpDriver(ProcessDriver[C]):
         self.translator.handle(update)
 
     def _on_permission(
-        self, session_id: str, tool_call: dict[str, Any], kind: ToolKind, allowed: bool
+        self, session_id: str, tool_call: dict[str, Any], kind: ToolKind, verdict: Verdict
     ) -> None:
         if session_id == self.state.session_id:
-            message = None if allowed else refusal(self.config.permission, kind)
-            self.translator.permission_asked(tool_call, allowed=allowed, refusal=message)
+            message = None if verdict.allowed else verdict.message
+            self.translator.permission_asked(tool_call, allowed=verdict.allowed, refusal=message)
+            if message and verdict.asked and self._turn_scope is not None:
+                self._refusals.append(f"{self.translator.describe(tool_call)[0]}: {message}")
 
     def _stop_reason(self, value: Any) -> StopReason:
         stop = _STOP_REASONS.get(value) if isinstance(value, str) else None
@@ -405,3 +418,13 @@ def _error_text(exc: JsonRpcError) -> str:
     elif isinstance(data, str) and data and data not in text:
         text += f": {data}"
     return text
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _refused(reasons: list[str]) -> str:
+    """The message that tells the agent why a person refused its tools."""
+    lines = "\n".join(f"- {reason}" for reason in reasons)
+    return f"[aegis] A person refused your tool call(s), saying:\n{lines}"

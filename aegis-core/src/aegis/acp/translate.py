@@ -365,6 +365,16 @@ class UpdateTranslator:
             self._announce(tool)
         return tool.kind
 
+    def describe(
+        self, tool_call: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any], tuple[str, ...], str]:
+        """``(name, input, paths, title)`` of the tool call a permission request is about,
+        with what earlier updates said of it."""
+        tool = self._merge(tool_call)
+        if tool is None:
+            return self.tool_name(tool_call), {}, (), ""
+        return tool.name, dict(tool.input), tool.paths, tool.title
+
     def kind_of(self, tool_call_id: str) -> ToolKind | None:
         """The kind of a tool call seen in this turn, if any."""
         tool = self._tools.get(tool_call_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aegis.config.agent import Agent
+from aegis.config.approvals import Approvals
 from aegis.config.enums import Effort, Permission
 from aegis.config.loader import Project, load_config, load_project
 from aegis.config.provider_config import ProviderConfig, _ProviderBase
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agent",
+    "Approvals",
     "ConfigError",
     "Effort",
     "MissingProviderError",

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from aegis.config.approvals import Approvals
 from aegis.config.enums import Effort, Permission
 from aegis.config.provider_config import ProviderConfig
 from aegis.errors import ConfigError
@@ -121,6 +122,12 @@ class Agent(BaseModel):
     the sessions they spawned and the tasks they enqueued; ``"any"`` also any other
     session or task of the project (a supervisor); ``"none"`` none of it (they may
     still list profiles and message groups)."""
+
+    approvals: Approvals = Approvals()
+    """What this agent's CLI may do without asking, must not do, and must ask a person
+    about: rules by tool kind, tool name and argument, and how long a request waits
+    for an answer (see the guide's page on approvals). Default: no rules, the
+    permission level alone decides."""
 
     @model_validator(mode="before")
     @classmethod

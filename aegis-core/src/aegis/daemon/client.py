@@ -36,7 +36,7 @@ from aegis.daemon.protocol import (
     VERSION_HEADER,
     socket_path,
 )
-from aegis.events import Event, from_dict
+from aegis.events import Event, PermissionAnswer, from_dict
 
 if TYPE_CHECKING:
     from aegis.notify import Notification
@@ -547,6 +547,29 @@ class DaemonClient:
                 yield RunSession(seq, at, record["handle"])
             elif record.get("type") == "log":
                 yield RunLine(seq, at, record["stamp"], record["message"])
+
+    # --- approvals ------------------------------------------------------------------------
+
+    async def approvals(self, session: str | None = None) -> list[dict[str, Any]]:
+        """The permission requests waiting for a person (of one session, or all), oldest
+        first: ``id``, ``session``, ``at``, ``expires_at`` and ``request`` (the
+        ``permission_request`` event)."""
+        target = "/approvals" + (f"?session={quote(session)}" if session else "")
+        result = await self._call("GET", target)
+        return list(result["approvals"])
+
+    async def answer_approval(
+        self, approval_id: str, decision: str, reason: str = ""
+    ) -> tuple[bool, PermissionAnswer]:
+        """Answer approval ``approval_id``: ``decision`` is ``allow_once``,
+        ``allow_session`` or ``deny`` (``reason``: what the agent is told). Returns whether
+        this answer was taken, and the answer that holds (the first one given)."""
+        result = await self._call(
+            "POST", f"/approvals/{quote(approval_id)}", {"decision": decision, "reason": reason}
+        )
+        answer = from_dict(result["answer"])
+        assert isinstance(answer, PermissionAnswer)
+        return bool(result["taken"]), answer
 
     # --- terminals ------------------------------------------------------------------------
 

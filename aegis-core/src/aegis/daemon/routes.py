@@ -65,6 +65,7 @@ class ApiError(Exception):
 
 def _as_api_error(error: Exception) -> ApiError | None:
     from aegis.daemon import question_routes
+    from aegis.daemon.approval_routes import api_error as approval_error
     from aegis.daemon.runs import UnknownRun
     from aegis.daemon.terminal_routes import api_error
     from aegis.errors import ConfigError, DriverError, MessageRefused, StateError, WorkspaceError
@@ -75,7 +76,7 @@ def _as_api_error(error: Exception) -> ApiError | None:
 
     if isinstance(error, ApiError):
         return error
-    if (found := api_error(error)) is not None:
+    if (found := api_error(error) or approval_error(error)) is not None:
         return found
     if (found := question_routes.api_error(error)) is not None:
         return found
@@ -671,11 +672,17 @@ def build_app(daemon: Daemon) -> Starlette:
         Route(f"{p}/workflows/{{run_id}}/log", _endpoint(workflow_log), methods=["GET"]),
         Route(f"{p}/workflows/{{run_id}}/resume", _endpoint(resume_workflow_run), methods=["POST"]),
     ]
-    from aegis.daemon import notification_routes, question_routes, terminal_routes
+    from aegis.daemon import (
+        approval_routes,
+        notification_routes,
+        question_routes,
+        terminal_routes,
+    )
 
     routes += terminal_routes.routes(p)
     routes += question_routes.routes(p)
     routes += notification_routes.routes(p)
+    routes += approval_routes.routes(p)
     app = Starlette(routes=routes)
     app.state.daemon = daemon
     return app

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from aegis import hookspecs
+from aegis.approvals import ApprovalRegistry, PermissionGate
 from aegis.config.agent import Agent, check_workspace
 from aegis.config.loader import Project
 from aegis.driver import McpServer, SessionOptions
@@ -97,6 +98,8 @@ class SessionManager(Lifespan):
         """The git worktrees of the sessions whose workspace is one."""
         self.notifier: Notifier | None = None
         """Told when a session fails (the runtime sets it)."""
+        self.approvals = ApprovalRegistry()
+        """The permission requests of the sessions waiting for a person."""
 
     @classmethod
     def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
@@ -204,14 +207,20 @@ class SessionManager(Lifespan):
         if worktree is not None:
             # An `aegis` command the agent runs in its worktree is one of this project.
             env = {**env, "AEGIS_CONFIG": str(self.root / CONFIG_NAME)}
+        servers = tuple(self._mcp_servers(handle, profile)) if self._mcp_servers else ()
         options = SessionOptions(
             cwd=session.cwd,
             emit=session.emit,
-            mcp_servers=tuple(self._mcp_servers(handle, profile)) if self._mcp_servers else (),
+            mcp_servers=servers,
             resume=resume,
             env=env,
             preamble=self._preamble(handle, profile) if self._preamble else None,
             diagnostics=session.diagnostics,
+            permissions=PermissionGate(
+                agent.approvals,
+                ask=self.approvals.asker(handle, session.emit),
+                trusted=servers,
+            ),
         )
         # Registered only now, with nothing left that can fail before its task runs.
         self._sessions[handle] = session
