@@ -6,9 +6,11 @@ import anyio
 import pytest
 
 from aegis.approvals import ApprovalRegistry, BadDecision, PermissionGate, ToolPermission
+from aegis.approvals.registry import approval_notification
 from aegis.config import Agent, Approvals, ConfigError, Permission
 from aegis.config.approvals import Rule
 from aegis.events import Event, PermissionAnswer, PermissionRequest, ToolKind, from_dict, to_dict
+from aegis.notify import Notification
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +155,15 @@ async def test_a_failing_notifier_does_not_cost_the_request() -> None:
     registry = ApprovalRegistry(notify=broken)
     answer = await registry.ask("s", lambda event: None, shell("make"), "execute", 0.01)
     assert answer.decision == "deny"
+
+
+async def test_each_request_sends_an_approval_needed_notification() -> None:
+    sent: list[Notification] = []
+    registry = ApprovalRegistry(
+        notify=lambda session, request: sent.append(approval_notification(session, request))
+    )
+    answer = await registry.ask("s", lambda event: None, shell("make"), "execute", 0.01)
+    [notification] = sent
+    assert (notification.kind, notification.session) == ("approval_needed", "s")
+    assert notification.approval_id == answer.id
+    assert notification.title == "s asks to run Bash" and "Bash: make" in notification.body

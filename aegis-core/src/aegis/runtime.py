@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from aegis.approvals.registry import approval_notification
 from aegis.canvas import CanvasRegistry
 from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
@@ -81,6 +82,9 @@ class Runtime(Lifespan):
         )
         self.approvals = self.sessions.approvals
         """Permission requests of the sessions waiting for a person (``docs/approvals.md``)."""
+        self.approvals.notify = lambda session, request: self.notifier.send(
+            approval_notification(session, request)
+        )
         backend = get_queue_backend(queue_backend, self.state_dir, chosen=project.queue_backend)
         # A store shared by hosts carries the inbox messages between their runtimes.
         relay = backend if isinstance(backend, RelayingBackend) else None

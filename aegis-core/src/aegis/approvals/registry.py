@@ -19,11 +19,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
 from aegis.approvals.gate import Asker, ToolPermission
 from aegis.events import Event, PermissionAnswer, PermissionRequest
+
+if TYPE_CHECKING:
+    from aegis.notify import Notification
 
 log = logging.getLogger("aegis.approvals")
 
@@ -35,6 +39,21 @@ SETTLED_KEPT = 256
 
 Notify = Callable[[str, PermissionRequest], None]
 """Told of each new request, with its session's handle (sends the notification)."""
+
+
+def approval_notification(session: str, request: PermissionRequest) -> Notification:
+    """The ``approval_needed`` notification of ``request`` by session ``session``."""
+    from aegis.notify import Notification
+
+    what = request.title or request.name
+    return Notification(
+        kind="approval_needed",
+        title=f"{session} asks to run {request.name}",
+        body=f"{what}\n(rule {request.rule!r}; refused in {request.timeout_s:g} s without "
+        f"an answer)",
+        session=session,
+        approval_id=request.id,
+    )
 
 
 class UnknownApproval(LookupError):

@@ -5,6 +5,10 @@ sent to the session as a message from ``user``, and the next prompt comes once t
 turn that line started has ended (its reply, last newline included, is on screen).
 The loop does not care where the session runs: chat through the daemon and attach
 give it the daemon's event stream, ``aegis --no-daemon chat`` its own runtime's.
+
+A permission request of the session (``docs/approvals.md``) is asked about at once, on
+a terminal (:class:`~aegis.cli._approvals.Approver`): during a turn, and between turns
+too (the line being typed is then set aside).
 """
 
 from __future__ import annotations
@@ -13,18 +17,29 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import click
 
 from aegis.cli._render import ConsoleRenderer
-from aegis.events import Event, StateChanged, TurnEnd, UserMessage
+from aegis.events import (
+    Event,
+    PermissionAnswer,
+    PermissionRequest,
+    StateChanged,
+    TurnEnd,
+    UserMessage,
+)
 
 if TYPE_CHECKING:
+    from aegis.cli._approvals import Approver
     from aegis.daemon.client import DaemonClient, StreamEnd
 
 ENDED_STATES = ("closed", "failed")
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 async def converse(
@@ -34,6 +49,7 @@ async def converse(
     state_dir: Path,
     renderer: ConsoleRenderer,
     leave: str = "leaves",
+    approver: Approver | None = None,
 ) -> str | None:
     """Show ``events`` and send each line read until the input ends (Ctrl+D).
 
@@ -41,6 +57,7 @@ async def converse(
     among them ends them. Returns ``None`` when the input ended, else why the
     session's events ended first (``session closed``, ``daemon stopping``, ...).
     ``leave`` is the word for what Ctrl+D does (``leaves``, ``detaches``).
+    ``approver`` asks the person about the session's permission requests.
     """
     from aegis.cli._lines import line_source
     from aegis.daemon.client import StreamEnd
@@ -49,7 +66,8 @@ async def converse(
     # What the loop waits for after sending a line: a message from `user` starting a
     # turn (the one sent, or one sent just before it by another client), then a turn's end.
     marks_in, marks_out = anyio.create_memory_object_stream[str](math.inf)
-    async with anyio.create_task_group() as tg, marks_in, marks_out:
+    asks_in, asks_out = anyio.create_memory_object_stream[PermissionRequest](math.inf)
+    async with anyio.create_task_group() as tg, marks_in, marks_out, asks_in, asks_out:
 
         async def show() -> None:
             async with aclosing(events):
@@ -58,7 +76,12 @@ async def converse(
                         ended.append(event.reason)
                         break
                     renderer.show(event)
-                    if isinstance(event, UserMessage) and event.sender == "user":
+                    if isinstance(event, PermissionRequest) and approver is not None:
+                        if approver.prompting:  # else reading a line is never set aside
+                            asks_in.send_nowait(event)
+                    elif isinstance(event, PermissionAnswer) and approver is not None:
+                        approver.settle(event)
+                    elif isinstance(event, UserMessage) and event.sender == "user":
                         marks_in.send_nowait("message")
                     elif isinstance(event, TurnEnd):
                         marks_in.send_nowait("end")
@@ -71,7 +94,29 @@ async def converse(
 
         tg.start_soon(show)
         lines = line_source(state_dir, renderer, leave=leave)
-        while (line := await lines.read()) is not None:
+
+        async def handle(request: PermissionRequest) -> None:
+            if approver is not None:
+                await approver.handle(request)
+
+        async def mark() -> str:
+            """The next mark; the permission requests that come meanwhile are asked about."""
+            while True:
+                got = await _first(marks_out.receive, asks_out.receive)
+                for request in got[1]:
+                    await handle(request)
+                if got[0]:
+                    return got[0][0]
+
+        while True:
+            read, requests = await _first(lines.read, asks_out.receive)
+            for request in requests:
+                await handle(request)
+            if not read:
+                continue  # a request came first: the line is asked for again
+            if read[0] is None:
+                break
+            line = read[0]
             if not line.strip():
                 continue
             while True:  # what came before this line is not its turn
@@ -80,12 +125,34 @@ async def converse(
                 except anyio.WouldBlock:
                     break
             await send(line)
-            while await marks_out.receive() != "message":
+            while await mark() != "message":
                 pass
-            while await marks_out.receive() != "end":
+            while await mark() != "end":
                 pass
         tg.cancel_scope.cancel()
     return ended[0] if ended else None
+
+
+async def _first(
+    a: Callable[[], Awaitable[A]], b: Callable[[], Awaitable[B]]
+) -> tuple[list[A], list[B]]:
+    """Run ``a()`` and ``b()`` until one returns, cancelling the other; what each returned
+    (both may have, when they finish together: nothing received is dropped)."""
+    got_a: list[A] = []
+    got_b: list[B] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run_a() -> None:
+            got_a.append(await a())
+            tg.cancel_scope.cancel()
+
+        async def run_b() -> None:
+            got_b.append(await b())
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run_a)
+        tg.start_soon(run_b)
+    return got_a, got_b
 
 
 async def daemon_events(

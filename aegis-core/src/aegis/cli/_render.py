@@ -108,6 +108,18 @@ class ConsoleRenderer:
         elif isinstance(event, ev.UserMessage):
             if self.show_user or event.sender != "user":
                 self._note(f"[{event.sender}] {_short(event.text, 300)}", fg="yellow")
+        elif isinstance(event, ev.PermissionRequest):
+            summary = event.title or _short(json.dumps(event.input, ensure_ascii=False))
+            self._note(
+                f"? {event.name} [{event.kind.value}] {summary} waits for a person "
+                f"(approval {event.id}, refused in {event.timeout_s:g} s)",
+                fg="yellow",
+                bold=True,
+            )
+        elif isinstance(event, ev.PermissionAnswer):
+            said = f": {_short(event.reason)}" if event.reason else ""
+            decision = event.decision.replace("_", " ")
+            self._note(f"  {decision} by {event.by}{said}", fg="yellow")
         elif isinstance(event, ev.TurnEnd):
             if not self._streamed and event.text:
                 self._out(event.text)

@@ -13,9 +13,12 @@ from aegis.cli._client import daemon_wanted, run_client
 from aegis.cli._context import load_project, read_text_argument, require_profile
 from aegis.cli._render import ConsoleRenderer, event_json
 from aegis.cli._runtime import run_command
-from aegis.events import Event, StateChanged, TurnEnd
+from aegis.events import Event, PermissionAnswer, PermissionRequest, StateChanged, TurnEnd
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from aegis.cli._approvals import Approver
     from aegis.cli._spinner import Spinner
     from aegis.config.loader import Project
 
@@ -33,7 +36,9 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
 
     The reply text goes to stdout; tool calls, results and errors go to stderr.
     MESSAGE `-` (or no MESSAGE) reads it from standard input. On a terminal, a
-    spinner on stderr says what the agent is doing and for how long. The exit
+    spinner on stderr says what the agent is doing and for how long, and a tool
+    call the profile's approval rules send to a person is asked about (allow once,
+    for the session, or deny with a reason). The exit
     status is 0 when the turn succeeded, 1 when it failed or was interrupted, 130
     after Ctrl+C.
 
@@ -67,6 +72,8 @@ class AskView:
         self.spinner: Spinner | None = None
         self.end: TurnEnd | None = None
         """The end of the turn (the first one of the session: ask sends one message)."""
+        self.approver: Approver | None = None
+        """Asks about the session's permission requests, once set."""
         if not as_json and spinner_wanted():
             # The answer may share the terminal: draw only where no streamed text waits
             # for the rest of its line.
@@ -76,6 +83,17 @@ class AskView:
                 can_draw=lambda: answer_elsewhere or self.renderer.at_line_start,
             )
             self.renderer.spinner = self.spinner
+
+    def approve(self, event: Event, tg: TaskGroup) -> None:
+        """Ask the person at the terminal about a permission request (in a task of its
+        own: the events go on meanwhile); an answer from elsewhere ends the question."""
+        if self.approver is None:
+            return
+        if isinstance(event, PermissionRequest) and self.approver.prompting:
+            self.stop()  # the prompt takes the terminal's last line
+            tg.start_soon(self.approver.handle, event)
+        elif isinstance(event, PermissionAnswer):
+            self.approver.settle(event)
 
     def show(self, handle: str, event: Event) -> None:
         if self.as_json:
@@ -102,10 +120,12 @@ class AskView:
 
 async def _through_daemon(project: Project, profile: str, text: str, view: AskView) -> int:
     """The turn in a session of the project's daemon, closed after it."""
+    from aegis.cli._approvals import Approver
     from aegis.cli._client import project_daemon
     from aegis.daemon.client import DaemonError, Numbered
 
     client = await project_daemon(project, name="cli:ask")
+    view.approver = Approver(client.answer_approval)
     handle = (await client.spawn(profile, wait=False, started_by=f"client:{client.name}")).handle
     closed = False
     try:
@@ -122,6 +142,7 @@ async def _through_daemon(project: Project, profile: str, text: str, view: AskVi
                     if not isinstance(item, Numbered):
                         break  # the stream's end: the session has ended
                     view.show(handle, item.event)
+                    view.approve(item.event, tg)
                     if isinstance(item.event, TurnEnd) and not closed:
                         view.stop()
                         closed = True
@@ -143,15 +164,18 @@ async def _through_daemon(project: Project, profile: str, text: str, view: AskVi
 
 async def _in_process(project: Project, profile: str, text: str, view: AskView) -> int:
     """The turn in a session of this process (``aegis --no-daemon ask``)."""
+    from aegis.cli._approvals import Approver, local_answer
     from aegis.errors import DriverError
     from aegis.session import SessionManager
 
     async with SessionManager.for_project(project) as sessions, anyio.create_task_group() as tg:
+        view.approver = Approver(local_answer(sessions.approvals))
         with sessions.subscribe() as stream:
 
             async def show() -> None:
                 async for handle, event in stream:
                     view.show(handle, event)
+                    view.approve(event, tg)
 
             tg.start_soon(show)
             tg.start_soon(view.spin)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import click
@@ -10,9 +12,10 @@ from aegis.cli._client import run_client
 from aegis.cli._context import load_project
 from aegis.cli._conversation import interrupt_through
 from aegis.cli._errors import CliError
+from aegis.events import Event, PermissionRequest
 
 if TYPE_CHECKING:
-    from aegis.daemon.client import DaemonClient
+    from aegis.daemon.client import DaemonClient, StreamEnd
 
 
 @click.command()
@@ -25,12 +28,15 @@ def attach(ctx: click.Context, handle: str, replay: bool) -> None:
     Its events are shown as they come, whoever caused them (another client, a
     queue, an agent); each line you type is sent to it as a message from `user`.
     Ctrl+C interrupts the agent's current turn; Ctrl+D detaches, and the session
-    goes on in the daemon (`aegis ps` lists the sessions).
+    goes on in the daemon (`aegis ps` lists the sessions). Permission requests
+    of the session that wait for a person (those waiting already, and each new
+    one) are asked about at once on a terminal.
     """
     project = load_project(ctx)
     state: dict[str, DaemonClient] = {}
 
     async def main() -> int:
+        from aegis.cli._approvals import Approver
         from aegis.cli._conversation import converse, daemon_events
         from aegis.cli._render import ConsoleRenderer
         from aegis.daemon.client import DaemonClient, DaemonNotRunning
@@ -54,12 +60,15 @@ def attach(ctx: click.Context, handle: str, replay: bool) -> None:
             dim=True,
             err=True,
         )
+        approver = Approver(client.answer_approval)
+        renderer = ConsoleRenderer()
         ended = await converse(
-            daemon_events(client, handle, 0 if replay else info.seq),
+            _with_waiting(client, handle, daemon_events(client, handle, 0 if replay else info.seq)),
             lambda line: client.send(handle, line),
             state_dir=project.state_dir,
-            renderer=ConsoleRenderer(),
+            renderer=renderer,
             leave="detaches",
+            approver=approver,
         )
         if ended:
             click.secho(f"{handle}: {ended}", dim=True, err=True)
@@ -71,3 +80,22 @@ def attach(ctx: click.Context, handle: str, replay: bool) -> None:
 
     interrupt = interrupt_through(lambda: state.get("client"), lambda: handle, "detaches")
     ctx.exit(run_client(main, on_sigint=interrupt))
+
+
+async def _with_waiting(
+    client: DaemonClient, handle: str, events: AsyncGenerator[Event | StreamEnd, None]
+) -> AsyncGenerator[Event | StreamEnd, None]:
+    """The permission requests of ``handle`` waiting already, then ``events`` (a request
+    seen twice is asked about once: its answer settles it)."""
+    from aegis.events import from_dict
+
+    seen: set[str] = set()
+    for waiting in await client.approvals(handle):
+        request = from_dict(waiting["request"])
+        seen.add(waiting["id"])
+        yield request
+    async with aclosing(events):
+        async for event in events:
+            if isinstance(event, PermissionRequest) and event.id in seen:
+                continue
+            yield event

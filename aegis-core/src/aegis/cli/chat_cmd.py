@@ -40,7 +40,10 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None, keep: bool
     command that comes back to the conversation (`aegis chat PROFILE --resume ID`);
     with --keep the session goes on in the daemon instead (`aegis attach HANDLE`
     joins it again). On a terminal, lines are edited with the usual keys and kept
-    in a history per project (.aegis/chat_history; Up recalls them).
+    in a history per project (.aegis/chat_history; Up recalls them), and a tool
+    call the profile's approval rules send to a person is asked about at once:
+    allow it once, for the rest of the session, or deny it with a reason the agent
+    is told.
 
     The session runs in the project's daemon (started if needed), like the TUI's:
     the agent can call aegis's MCP tools (hand off work, enqueue tasks, run
@@ -89,6 +92,7 @@ def _through_daemon(project: Project, profile: str, resume: str | None, keep: bo
     state: dict[str, Any] = {}
 
     async def main() -> int:
+        from aegis.cli._approvals import Approver
         from aegis.cli._client import project_daemon
         from aegis.cli._conversation import converse, daemon_events
         from aegis.cli._render import ConsoleRenderer
@@ -109,6 +113,7 @@ def _through_daemon(project: Project, profile: str, resume: str | None, keep: bo
                 lambda line: client.send(handle, line),
                 state_dir=project.state_dir,
                 renderer=ConsoleRenderer(),
+                approver=Approver(client.answer_approval),
             )
             if ended:
                 click.secho(f"{handle}: {ended}", fg="red", err=True)
@@ -166,6 +171,7 @@ def _in_process(project: Project, profile: str, resume: str | None) -> int:
         return True
 
     async def main() -> int:
+        from aegis.cli._approvals import Approver, local_answer
         from aegis.cli._conversation import converse, local_events
         from aegis.cli._render import ConsoleRenderer
         from aegis.errors import DriverError
@@ -191,7 +197,11 @@ def _in_process(project: Project, profile: str, resume: str | None) -> int:
                     sessions.send(handle, line, sender="user")
 
                 ended = await converse(
-                    local_events(stream), send, state_dir=project.state_dir, renderer=renderer
+                    local_events(stream),
+                    send,
+                    state_dir=project.state_dir,
+                    renderer=renderer,
+                    approver=Approver(local_answer(runtime.approvals)),
                 )
             if ended:
                 click.secho(f"{handle}: {ended}", fg="red", err=True)

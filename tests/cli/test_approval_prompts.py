@@ -1,0 +1,141 @@
+"""Permission requests asked about at the terminal (tmux): ``aegis chat``, ``attach`` and
+``ask``; and not asked about when standard input is not a terminal.
+
+The offline agent (under permission ``write``) asks before running a command, and the
+profile's rule sends the request to a person.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aegis.daemon.client import DaemonClient, Numbered
+from aegis.events import PermissionRequest
+from tests.daemon.conftest import aegis, stop_daemon
+from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.tmux import Tmux
+
+CONFIG = """
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
+from aegis.config import Agent, Approvals
+
+def touch(name):
+    return ScriptRule(
+        match=f"^make {name}$",
+        tool_calls=[ScriptedToolCall(tool="bash", input={"command": f"touch {name}"})],
+        reply=f"asked for {name}",
+    )
+
+agents = {
+    "offline": Agent(
+        provider=Scripted(permission="write", rules=[touch("one"), touch("two")]),
+        approvals=Approvals(ask=["execute"], timeout=%s),
+    ),
+}
+default_agent = "offline"
+"""
+
+ASKED = r"allow \[o\]nce, for the \[s\]ession, or \[d\]eny\? ?$"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / ".aegis.py").write_text(CONFIG % 120)
+    yield tmp_path
+    stop_daemon(tmp_path)
+
+
+@pytest.fixture
+def tmux(project: Path) -> Iterator[Tmux]:
+    terminal = Tmux(project)
+    yield terminal
+    terminal.kill()
+
+
+def start(tmux: Tmux, project: Path, *args: str) -> None:
+    command = " ".join([str(AEGIS), *args])
+    tmux.start(f"{command}; echo aegis-exited-$?; sleep 60", env=clean_env(home=project))
+
+
+def test_chat_asks_and_the_answer_reaches_the_agent(project: Path, tmux: Tmux) -> None:
+    start(tmux, project, "chat")
+    tmux.wait_for(r"^> ?$")
+    tmux.keys("make one", "Enter")
+    tmux.wait_for(r"\? bash \[execute\] touch one waits for a person")
+    tmux.wait_for(ASKED)
+    tmux.keys("o", "Enter")
+    tmux.wait_for(r"allow once by client:cli:chat")
+    tmux.wait_for(r"^asked for one\n> ?$")
+    assert (project / "one").exists()
+
+    tmux.keys("make two", "Enter")
+    tmux.wait_for(ASKED)
+    tmux.keys("d", "Enter")
+    tmux.wait_for(r"reason \(the agent is told\): ?$")
+    tmux.keys("not two, please", "Enter")
+    tmux.wait_for(r"deny by client:cli:chat: not two, please")
+    tmux.wait_for(r"✗ .*refused")
+    # ACP carries no reason: aegis tells the agent in the same turn.
+    tmux.wait_for(r"\[aegis\] A person refused your tool call")
+    assert not (project / "two").exists()
+    tmux.keys("C-d")
+    tmux.wait_for("aegis-exited-0")
+
+
+@pytest.mark.anyio
+async def test_attach_asks_about_a_request_that_waits_already(project: Path, tmux: Tmux) -> None:
+    client = DaemonClient(project / ".aegis", name="test")
+    assert aegis(project, "daemon", "start").returncode == 0
+    with anyio.fail_after(60):
+        handle = (await client.spawn("offline")).handle
+        await client.send(handle, "make one")
+        async for item in client.events(handle):
+            if isinstance(item, Numbered) and isinstance(item.event, PermissionRequest):
+                break
+    start(tmux, project, "attach", handle)
+    tmux.wait_for(r"\? bash \[execute\] touch one waits for a person")
+    tmux.wait_for(ASKED)
+    tmux.keys("s", "Enter")
+    tmux.wait_for(r"allow session by client:cli:attach")
+    tmux.wait_for(r"asked for one")
+    assert (project / "one").exists()
+    # Allowed for the rest of the session: the next command is not asked about.
+    tmux.keys("make two", "Enter")
+    tmux.wait_for(r"^asked for two\n> ?$")
+    assert (project / "two").exists()
+    assert "waits for a person" not in tmux.screen().split("make two")[-1]
+
+
+def test_ask_asks_on_a_terminal(project: Path, tmux: Tmux) -> None:
+    start(tmux, project, "ask", "offline", "'make one'")
+    tmux.wait_for(ASKED)
+    tmux.keys("o", "Enter")
+    tmux.wait_for(r"^asked for one$")
+    tmux.wait_for("aegis-exited-0")
+    assert (project / "one").exists()
+
+
+def test_without_a_terminal_nothing_is_asked_and_the_request_times_out(tmp_path: Path) -> None:
+    (tmp_path / ".aegis.py").write_text(CONFIG % 1)
+    try:
+        done = subprocess.run(
+            [str(AEGIS), "--no-daemon", "ask", "offline", "make one"],
+            cwd=tmp_path,
+            env=clean_env(home=tmp_path),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stop_daemon(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "waits for a person" in done.stderr
+    assert "deny by aegis: nobody answered this permission request within 1 s" in done.stderr
+    assert "allow [o]nce" not in done.stderr
+    assert not (tmp_path / "one").exists()
