@@ -33,8 +33,14 @@ def touch(name):
 
 agents = {
     "offline": Agent(
-        provider=Scripted(permission="write", rules=[touch("one"), touch("two")]),
-        approvals=Approvals(ask=["execute"], timeout=%s),
+        provider=Scripted(
+            permission="write", rules=[touch(n) for n in ("one", "two", "three", "four", "five")]
+        ),
+        approvals=Approvals(ask=["execute"], timeout=120),
+    ),
+    "hurried": Agent(
+        provider=Scripted(permission="write", rules=[touch("six")]),
+        approvals=Approvals(ask=["execute"], timeout=1),
     ),
 }
 default_agent = "offline"
@@ -43,11 +49,19 @@ default_agent = "offline"
 ASKED = r"allow \[o\]nce, for the \[s\]ession, or \[d\]eny\? ?$"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    (tmp_path / ".aegis.py").write_text(CONFIG % 120)
-    yield tmp_path
-    stop_daemon(tmp_path)
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One project and daemon for the module's terminals."""
+    folder = tmp_path_factory.mktemp("approval-prompts")
+    (folder / ".aegis.py").write_text(CONFIG)
+    assert aegis(folder, "daemon", "start").returncode == 0
+    yield folder
+    stop_daemon(folder)
 
 
 @pytest.fixture
@@ -90,52 +104,51 @@ def test_chat_asks_and_the_answer_reaches_the_agent(project: Path, tmux: Tmux) -
 @pytest.mark.anyio
 async def test_attach_asks_about_a_request_that_waits_already(project: Path, tmux: Tmux) -> None:
     client = DaemonClient(project / ".aegis", name="test")
-    assert aegis(project, "daemon", "start").returncode == 0
     with anyio.fail_after(60):
         handle = (await client.spawn("offline")).handle
-        await client.send(handle, "make one")
+        await client.send(handle, "make three")
         async for item in client.events(handle):
             if isinstance(item, Numbered) and isinstance(item.event, PermissionRequest):
                 break
     start(tmux, project, "attach", handle)
-    tmux.wait_for(r"\? bash \[execute\] touch one waits for a person")
+    tmux.wait_for(r"\? bash \[execute\] touch three waits for a person")
     tmux.wait_for(ASKED)
     tmux.keys("s", "Enter")
     tmux.wait_for(r"allow session by client:cli:attach")
-    tmux.wait_for(r"asked for one")
-    assert (project / "one").exists()
+    tmux.wait_for(r"asked for three")
+    assert (project / "three").exists()
     # Allowed for the rest of the session: the next command is not asked about.
-    tmux.keys("make two", "Enter")
-    tmux.wait_for(r"^asked for two\n> ?$")
-    assert (project / "two").exists()
-    assert "waits for a person" not in tmux.screen().split("make two")[-1]
+    tmux.keys("make four", "Enter")
+    tmux.wait_for(r"^asked for four\n> ?$")
+    assert (project / "four").exists()
+    assert "waits for a person" not in tmux.screen().split("make four")[-1]
+    tmux.keys("C-d")
+    tmux.wait_for("aegis-exited-0")
+    with anyio.fail_after(60):
+        await client.close(handle)
 
 
 def test_ask_asks_on_a_terminal(project: Path, tmux: Tmux) -> None:
-    start(tmux, project, "ask", "offline", "'make one'")
+    start(tmux, project, "ask", "offline", "'make five'")
     tmux.wait_for(ASKED)
     tmux.keys("o", "Enter")
-    tmux.wait_for(r"^asked for one$")
+    tmux.wait_for(r"^asked for five$")
     tmux.wait_for("aegis-exited-0")
-    assert (project / "one").exists()
+    assert (project / "five").exists()
 
 
-def test_without_a_terminal_nothing_is_asked_and_the_request_times_out(tmp_path: Path) -> None:
-    (tmp_path / ".aegis.py").write_text(CONFIG % 1)
-    try:
-        done = subprocess.run(
-            [str(AEGIS), "--no-daemon", "ask", "offline", "make one"],
-            cwd=tmp_path,
-            env=clean_env(home=tmp_path),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        stop_daemon(tmp_path)
+def test_without_a_terminal_nothing_is_asked_and_the_request_times_out(project: Path) -> None:
+    done = subprocess.run(
+        [str(AEGIS), "ask", "hurried", "make six"],
+        cwd=project,
+        env=clean_env(home=project),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "waits for a person" in done.stderr
     assert "deny by aegis: nobody answered this permission request within 1 s" in done.stderr
     assert "allow [o]nce" not in done.stderr
-    assert not (tmp_path / "one").exists()
+    assert not (project / "six").exists()

@@ -2,14 +2,16 @@
 each asking to run a shell command that the profile's rule ``ask=["execute"]`` sends to a
 person, answered through the daemon.
 
-One daemon for the module, one session per CLI, five turns each:
+One daemon for the module, one session per CLI, four turns each:
 
 * allowed once: the command runs, the turn goes on;
 * refused with a reason: the command does not run, and the reason reaches the model;
 * nobody answers: refused after the profile's timeout, with a reason the model sees;
 * a second attached client answers "allow for the rest of the session" while the first
-  follows the session; the first's own, later answer is told the first one holds;
-* the next command of the session runs without asking.
+  follows the session; the first's own, later answer is told the first one holds.
+
+(That the session then runs the tool without asking is the gate's, checked with the
+offline agent in tests/cli/test_approval_prompts.py and tests/core/test_approvals.py.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import anyio
 import pytest
 
 from aegis.daemon.client import DaemonClient, Numbered
-from aegis.events import Event, PermissionAnswer, PermissionRequest, ToolResult, TurnEnd
+from aegis.events import Event, PermissionAnswer, PermissionRequest, TurnEnd
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from tests.daemon.conftest import make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
@@ -30,7 +32,7 @@ from tests.support.clis import GEMINI_MODEL, claude_env, gemini_env, opencode_en
 
 pytestmark = pytest.mark.anyio
 
-TIMEOUT_S = 8.0
+TIMEOUT_S = 6.0
 """The profiles' approval timeout: long enough for a client to answer on a loaded
 machine, short enough for the test that waits it out."""
 
@@ -191,11 +193,5 @@ async def test_a_person_answers_a_real_cli_s_permission_requests(
     assert (answer.decision, answer.by) == ("allow_session", "client:second")
     assert (project / f"{profile}-session").exists()
 
-    # Allowed for the rest of the session: the next command runs without asking.
-    with anyio.fail_after(TURN_S):
-        after = await turn(first, handle, f"please touch {profile}-again")
-    assert after.end.ok and not after.of(PermissionRequest)
-    assert [r.ok for r in after.of(ToolResult)] == [True]
-    assert (project / f"{profile}-again").exists()
     with anyio.fail_after(60):
         await first.close(handle)
