@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from aegis.daemon.client import DaemonClient, Numbered
-from aegis.events import PermissionRequest
+from aegis.events import PermissionRequest, TurnEnd
 from tests.daemon.conftest import aegis, stop_daemon
 from tests.fixtures.fakes import AEGIS, clean_env
 from tests.support.tmux import Tmux
@@ -34,7 +34,8 @@ def touch(name):
 agents = {
     "offline": Agent(
         provider=Scripted(
-            permission="write", rules=[touch(n) for n in ("one", "two", "three", "four", "five")]
+            permission="write",
+            rules=[touch(n) for n in ("one", "two", "three", "four", "five", "seven")],
         ),
         approvals=Approvals(ask=["execute"], timeout=120),
     ),
@@ -110,6 +111,9 @@ async def test_attach_asks_about_a_request_that_waits_already(project: Path, tmu
         async for item in client.events(handle):
             if isinstance(item, Numbered) and isinstance(item.event, PermissionRequest):
                 break
+    listed = aegis(project, "approvals")
+    assert listed.returncode == 0, listed.stderr
+    assert handle in listed.stdout and "bash [execute]" in listed.stdout
     start(tmux, project, "attach", handle)
     tmux.wait_for(r"\? bash \[execute\] touch three waits for a person")
     tmux.wait_for(ASKED)
@@ -126,6 +130,30 @@ async def test_attach_asks_about_a_request_that_waits_already(project: Path, tmu
     tmux.wait_for("aegis-exited-0")
     with anyio.fail_after(60):
         await client.close(handle)
+
+
+@pytest.mark.anyio
+async def test_aegis_approvals_answers_once(project: Path) -> None:
+    client = DaemonClient(project / ".aegis", name="test")
+    with anyio.fail_after(60):
+        handle = (await client.spawn("offline")).handle
+        await client.send(handle, "make seven")
+        async for item in client.events(handle):
+            if isinstance(item, Numbered) and isinstance(item.event, PermissionRequest):
+                approval_id = item.event.id
+                break
+    denied = aegis(project, "approvals", approval_id, "deny", "make eight instead")
+    assert denied.returncode == 0, denied.stderr
+    again = aegis(project, "approvals", approval_id, "allow")
+    assert again.returncode == 1
+    assert "answered already: deny by client:cli:approvals" in again.stderr
+    with anyio.fail_after(60):
+        async for item in client.events(handle):
+            if isinstance(item, Numbered) and isinstance(item.event, TurnEnd):
+                assert item.event.ok
+                break
+        await client.close(handle)
+    assert not (project / "seven").exists()
 
 
 def test_ask_asks_on_a_terminal(project: Path, tmux: Tmux) -> None:

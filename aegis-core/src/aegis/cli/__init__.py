@@ -22,6 +22,7 @@ NO_DAEMON_ENV = "AEGIS_NO_DAEMON"
 
 CORE_COMMANDS: dict[str, str] = {
     "answer": "aegis.cli.questions_cmd:answer",
+    "approvals": "aegis.cli.approvals_cmd:approvals",
     "ask": "aegis.cli.ask_cmd:ask",
     "attach": "aegis.cli.attach_cmd:attach",
     "canvas": "aegis.cli.canvas_cmd:canvas",
