@@ -1,7 +1,8 @@
-"""Durable workflow runs in the daemon, driven as a user would (real `aegis` processes, the
-offline agent): a run whose daemon is killed (kill -9) in its third step, and a run that
-failed in its second step, each resumed with `aegis workflow resume` under the same run
-id, running again only the steps not done."""
+"""Durable workflow runs, driven as a user would (real `aegis` processes, the offline agent):
+a run whose daemon is killed (kill -9) in its third step, resumed in the daemon, and a run
+that failed in its second step, resumed in the command's own process (`--no-daemon`);
+each with `aegis workflow resume` under the same run id, running again only the steps
+not done."""
 
 from __future__ import annotations
 
@@ -131,7 +132,8 @@ def test_a_run_failed_in_step_two_resumes_once_the_user_fixed_it(project: Path) 
     assert "checkpoints: one" in shown
 
     (project / "fixed").touch()
-    resumed = aegis(project, "workflow", "resume", "last", "--json")
+    # Resumed in this command's own process this time (the kill test resumes in the daemon).
+    resumed = aegis(project, "--no-daemon", "workflow", "resume", "last", "--json")
     assert resumed.returncode == 0, resumed.stderr
     ended = json.loads(resumed.stdout)
     assert (ended["id"], ended["status"], ended["attempt"]) == (run_id, "ok", 2)
