@@ -29,7 +29,8 @@ def workflow() -> None:
     checkpoint with `aegis workflow resume RUN`.
 
     Workflows are `async def` functions decorated with @workflow in .aegis.py,
-    or shipped by packages (aegis-core ships branch_review and tdd_loop).
+    or shipped by packages (aegis-core ships branch_review, tdd_loop, best_of_n
+    and execute_plan).
     """
 
 
