@@ -1,4 +1,4 @@
-"""A notification from the daemon rings the TUI's bell and shows a toast."""
+"""A notification from the daemon rings the TUI's bell and shows a toast; the daemon lists it."""
 
 from __future__ import annotations
 
@@ -23,3 +23,8 @@ async def test_a_workflow_that_ends_rings_the_bell_and_says_how_it_ended(tmp_pat
         [toast] = [n for n in app._notifications if "workflow wait_for" in str(n.message)]
         assert str(toast.message).startswith("workflow wait_for ok")
         assert toast.severity == "information"
+        # The daemon lists what it sent, numbered: a follower that reconnects after it
+        # gets nothing again.
+        [(seq, sent)] = await app.daemon.notifications()
+        assert (sent.kind, sent.outcome, sent.project) == ("workflow_finished", "ok", str(tmp_path))
+        assert await app.daemon.notifications(after=seq) == []
