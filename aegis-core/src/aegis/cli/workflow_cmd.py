@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
@@ -126,11 +126,14 @@ def run(
     arguments = _parse_args(pairs + args)
     if daemon_wanted(ctx):
         # A daemon running .aegis.py as it is now has executed the file and checks the
-        # name and the arguments: the file is not executed here (None: no such daemon).
-        code = _run_in_daemon(
-            locate_project(ctx), name, arguments, detach=detach, as_json=as_json, warm_only=True
-        )
-        if code is not None:
+        # name and the arguments: the file is not executed here.
+        try:
+            code = _run_in_daemon(
+                locate_project(ctx), name, arguments, detach=detach, as_json=as_json, warm_only=True
+            )
+        except _NoWarmDaemon:
+            pass  # none answers, or it runs the file as it was: check it here first
+        else:
             ctx.exit(code)
     project = load_project(ctx)
     try:
@@ -155,32 +158,6 @@ def _show_line(stamp: str, message: str) -> None:
     click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
 
-@overload
-def _run_in_daemon(
-    project: ProjectFiles,
-    name: str,
-    arguments: dict[str, str],
-    *,
-    detach: bool,
-    as_json: bool,
-    warm_only: Literal[False] = False,
-    resume: str | None = None,
-) -> int: ...
-
-
-@overload
-def _run_in_daemon(
-    project: ProjectFiles,
-    name: str,
-    arguments: dict[str, str],
-    *,
-    detach: bool,
-    as_json: bool,
-    warm_only: bool,
-    resume: str | None = None,
-) -> int | None: ...
-
-
 def _run_in_daemon(
     project: ProjectFiles,
     name: str,
@@ -190,12 +167,12 @@ def _run_in_daemon(
     as_json: bool,
     warm_only: bool = False,
     resume: str | None = None,
-) -> int | None:
+) -> int:
     """Run ``name`` (or resume run ``resume``) in the project's daemon (started if none
     runs), and follow it; its exit status.
 
-    ``warm_only``: only in a daemon already running ``.aegis.py`` as the file is now,
-    else ``None`` at once (nothing was started or run).
+    ``warm_only``: only in a daemon already running ``.aegis.py`` as the file is now;
+    else :class:`_NoWarmDaemon` is raised at once (nothing was started or run).
     """
     client: list[DaemonClient] = []
     run_ids: list[str] = []
@@ -255,10 +232,7 @@ def _run_in_daemon(
         status = _report(ended, as_json=as_json)
         return EXIT_SIGINT if cancel["asked"] else status
 
-    try:
-        return run_client(main, on_sigint=on_sigint)
-    except _NoWarmDaemon:
-        return None
+    return run_client(main, on_sigint=on_sigint)
 
 
 class _NoWarmDaemon(Exception):
