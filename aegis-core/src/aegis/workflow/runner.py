@@ -270,9 +270,9 @@ class WorkflowRunner:
 
         engine.on_log = logged
         engine.on_session = on_session
+        self._save(record)  # a full disk refuses the run here, before anything is claimed
         ended = self._ended[record.id] = anyio.Event()
         self._running[record.id] = anyio.CancelScope()  # what cancel() stops
-        self._save(record)
         if on_start is not None:
             on_start(record)
         if resumed is not None:
