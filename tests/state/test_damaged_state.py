@@ -44,6 +44,7 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None]]] = {
     "queue.db truncated": ("queue.db", truncated),
     "inbox.db emptied": ("inbox.db", empty),
     "inbox.db garbage": ("inbox.db", garbage),
+    "questions.db garbage": ("questions.db", garbage),
 }
 
 

@@ -31,7 +31,7 @@ def test_every_folder_is_0700_and_every_file_0600_under_umask_022(project: Path)
     found = modes(project / ".aegis")
     names = set(found)
     # What a user's conversations sit in: each kind is there, so each was checked.
-    for expected in ("queue.db", "inbox.db", "workflows", "sessions", "scripted"):
+    for expected in ("queue.db", "inbox.db", "questions.db", "workflows", "sessions", "scripted"):
         assert expected in names, sorted(names)
     assert any(n.endswith("transcript.jsonl") for n in names)
     assert any(n.endswith("session.json") for n in names)

@@ -36,10 +36,12 @@ class Repair:
 def _stores() -> dict[str, Callable[[Path], _Store]]:
     from aegis.inbox import DB_NAME as INBOX_DB
     from aegis.inbox import InboxStore
+    from aegis.questions.store import DB_NAME as QUESTIONS_DB
+    from aegis.questions.store import QuestionStore
     from aegis.queue.sqlite_backend import DB_NAME as QUEUE_DB
     from aegis.queue.sqlite_backend import SqliteQueueBackend
 
-    return {QUEUE_DB: SqliteQueueBackend, INBOX_DB: InboxStore}
+    return {QUEUE_DB: SqliteQueueBackend, INBOX_DB: InboxStore, QUESTIONS_DB: QuestionStore}
 
 
 def repair_state(state_dir: Path) -> list[Repair]:
