@@ -206,3 +206,37 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
 
 async def _inbox_has(runtime: Runtime, handle: str, count: int) -> bool:
     return len(_messages(runtime, handle)) >= count
+
+
+async def test_a_run_asking_again_under_its_id_gets_the_answer_given_before(
+    project: Path,
+) -> None:
+    # What a resumed run does: the workflow runs again from the start under the same run
+    # id. A question answered in the first attempt is not asked twice; one that was not
+    # answered is asked anew.
+    async with runtime_of(project) as runtime, anyio.create_task_group() as tg:
+        records: list[RunRecord] = []
+
+        async def run() -> None:
+            records.append(await runtime.workflows.run("decide", run_id="the-run"))
+
+        tg.start_soon(run)
+        (ship,) = await pending(runtime, 1)
+        await runtime.questions.answer(ship.id, "no")
+        await until(lambda: _has_question(runtime, "Any last words?"), "the second question")
+        assert runtime.workflows.cancel("the-run")
+        await until(lambda: _no_pending(runtime), "the second question cancelled")
+        assert records[-1].status is RunStatus.failed
+
+        tg.start_soon(run)
+        (words,) = await pending(runtime, 1)
+        assert words.question == "Any last words?" and words.id != ship.id
+        await runtime.questions.answer(words.id, "none")
+    assert records[-1].status is RunStatus.ok and records[-1].result == "no; none"
+    assert f"{ship.id} asked before this attempt: Ship it?" in [m for _, m in records[-1].log]
+    asked = [(q.question, q.status.value) for q in await _all(project)]
+    assert asked == [
+        ("Ship it?", "answered"),
+        ("Any last words?", "cancelled"),
+        ("Any last words?", "answered"),
+    ]

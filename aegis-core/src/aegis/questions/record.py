@@ -44,8 +44,8 @@ class Question(BaseModel):
     """Who answered: ``user``, or ``client:<name>`` (the TUI, a script)."""
     answered_at: float | None = None
     seq: int = 0
-    """The how-many-th question of its workflow run this is (1, 2, ...; 0 for an agent's):
-    a resumed run asking its n-th question again finds the n-th one of before."""
+    """The how-many-th question of its workflow run's attempt this is (1, 2, ...; 0 for an
+    agent's)."""
     note: str | None = Field(default=None)
     """For a pending question whose asker is gone, why nobody waits for its answer
     (said when it is listed; not stored)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -255,20 +255,24 @@ class Questions(Lifespan):
         *,
         options: Sequence[str] | None = None,
         timeout: float | None = None,
-        seq: int,
+        seq: int = 0,
+        taken: Collection[str] = (),
     ) -> Question:
-        """:meth:`ask`, unless ``asker`` asked this very question as its ``seq``-th before
-        (a resumed workflow run asking again): then that question, pending or answered."""
+        """:meth:`ask`, unless ``asker`` asked this very question (same text, same options)
+        before and it is pending or answered: then the oldest such question not in ``taken``.
+
+        What a resumed workflow run does: it runs again from the start, and its questions
+        asked before get the answers given meanwhile, in order (or wait for them), instead
+        of being asked twice. ``taken``: the ids this attempt of the run has had already.
+        """
+        text = _check_text("the question", question)
+        choices = _check_options(options)
         store = self._require_store()
-        before = await anyio.to_thread.run_sync(store.find, asker, seq)
-        if (
-            before is not None
-            and before.status in (QuestionStatus.pending, QuestionStatus.answered)
-            and before.question == clean_text(question).strip()
-            and before.options == _check_options(options)
-        ):
-            return before
-        return await self.ask(asker, question, options=options, timeout=timeout, seq=seq)
+        before = await anyio.to_thread.run_sync(store.asked_before, asker, text, choices)
+        for earlier in before:
+            if earlier.id not in taken:
+                return earlier
+        return await self.ask(asker, text, options=choices, timeout=timeout, seq=seq)
 
     # --- looking ------------------------------------------------------------------------
 

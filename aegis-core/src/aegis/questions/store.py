@@ -29,7 +29,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id           TEXT PRIMARY KEY,
     asker        TEXT NOT NULL,           -- workflow:<run id> or agent:<handle>
-    seq          INTEGER NOT NULL,        -- the n-th question of its workflow run (0: an agent's)
+    seq          INTEGER NOT NULL,        -- the n-th question of its run's attempt (0: an agent's)
     question     TEXT NOT NULL,
     options      TEXT,                    -- a JSON list, when the answer is one of them
     status       TEXT NOT NULL,
@@ -98,13 +98,15 @@ class QuestionStore:
         rows = self._file.read("SELECT * FROM questions WHERE id = ?", (question_id,))
         return _question(rows[0]) if rows else None
 
-    def find(self, asker: str, seq: int) -> Question | None:
-        """The latest question ``asker`` asked as its ``seq``-th (a resumed run's)."""
+    def asked_before(self, asker: str, question: str, options: list[str] | None) -> list[Question]:
+        """The questions ``asker`` asked with this text and these options that are pending
+        or answered, oldest first (what a resumed workflow run asks again)."""
         rows = self._file.read(
-            "SELECT * FROM questions WHERE asker = ? AND seq = ? ORDER BY asked_at DESC LIMIT 1",
-            (asker, seq),
+            "SELECT * FROM questions WHERE asker = ? AND question = ? AND options IS ?"
+            " AND status IN ('pending', 'answered') ORDER BY asked_at, id",
+            (asker, question, None if options is None else json.dumps(options)),
         )
-        return _question(rows[0]) if rows else None
+        return [_question(row) for row in rows]
 
     def list_questions(self, *, pending_only: bool = True, limit: int = 200) -> list[Question]:
         """Pending questions (or, with ``pending_only=False``, the latest ``limit`` of all),

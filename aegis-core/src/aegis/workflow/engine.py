@@ -126,7 +126,8 @@ class WorkflowEngine:
         """The runtime's shared canvases (set by the runner; ``None`` outside a runtime)."""
         self.questions: Questions | None = None
         """The runtime's questions to a person (set by the runner; ``None`` outside a runtime)."""
-        self._asked = 0
+        self._asked: list[str] = []
+        """The ids of the questions :meth:`ask_human` asked (or found again) in this attempt."""
         """Tasks :meth:`delegate` waits for now (cancelled with a cancelled run)."""
         self.attempt = 1
         """Which attempt at this run this is: 1, then 2 after ``aegis workflow resume``…"""
@@ -672,22 +673,31 @@ class WorkflowEngine:
         answer ID TEXT`` (the first answer wins). With ``options``, the answer is one
         of them, as spelled there. ``timeout`` (seconds; ``None`` waits for ever): no
         answer by then raises :class:`WorkflowError`, as does a question that
-        cannot be asked. A resumed run that asks its n-th question again gets the
-        answer the n-th question got before (or waits for it).
+        cannot be asked. A resumed run (``aegis workflow resume``) that asks again a
+        question of its earlier attempt (same text, same options) gets the answer given
+        to it, even while the run was not running, or waits for it: it is not asked twice.
         """
         from aegis.questions import QuestionError, QuestionStatus
 
         if self.questions is None:
             raise WorkflowError("ask_human needs a runtime: run the workflow with aegis")
-        self._asked += 1
+        started = time.time()
         try:
             asked = await self.questions.ask_again(
-                self.sender, question, options=options, timeout=timeout, seq=self._asked
+                self.sender,
+                question,
+                options=options,
+                timeout=timeout,
+                seq=len(self._asked) + 1,
+                taken=self._asked,
             )
         except QuestionError as exc:
             raise WorkflowError(f"could not ask a person: {exc}") from None
-        if asked.status is not QuestionStatus.answered:
+        self._asked.append(asked.id)
+        if asked.asked_at >= started:
             self.log(f"asked a person ({asked.id}): {asked.question}")
+        else:
+            self.log(f"{asked.id} asked before this attempt: {asked.question}")
         try:
             settled = await self.questions.wait(asked.id)
         finally:
