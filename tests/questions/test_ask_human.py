@@ -14,6 +14,7 @@ import pytest
 
 from aegis.config.loader import load_project
 from aegis.questions import (
+    AskerGone,
     InvalidQuestion,
     Question,
     QuestionClosed,
@@ -54,6 +55,11 @@ async def decide(engine, timeout: float = 0) -> str:
     answer = await engine.ask_human("Ship it?", options=["yes", "no"], timeout=timeout or None)
     follow = await engine.ask_human("Any last words?")
     return f"{answer}; {follow}"
+
+
+@workflow
+async def quick(engine) -> str:
+    return "done"
 """
 
 
@@ -120,6 +126,25 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
     assert f"{first.id} answered by client:test: yes" in lines
     everything = {q.id: q for q in await _all(project)}
     assert everything[first.id].status is QuestionStatus.answered
+
+
+async def test_an_answer_nobody_would_read_is_refused(project: Path) -> None:
+    async with runtime_of(project) as runtime:
+        ended = await runtime.workflows.run("quick")
+        # A question left pending by a run that has ended for good (as a run killed while
+        # it asked, then resumed and finished without asking again, leaves one).
+        stray = await runtime.questions.ask(f"workflow:{ended.id}", "Still there?")
+        (listed,) = await runtime.questions.list_questions()
+        with pytest.raises(AskerGone) as refused:
+            await runtime.questions.answer(stray.id, "yes")
+        unknown = await runtime.questions.ask("workflow:no-such-run", "Anyone?")
+        with pytest.raises(AskerGone, match="run no-such-run that asked it is unknown here"):
+            await runtime.questions.answer(unknown.id, "yes")
+    assert ended.status is RunStatus.ok
+    gone = f"run {ended.id} is no longer running (ok); nothing waits for this answer"
+    assert (listed.note, listed.answerable) == (gone, False)
+    assert refused.value.message == gone
+    assert refused.value.hint is not None and "aegis workflow run quick" in refused.value.hint
 
 
 async def _has_question(runtime: Runtime, text: str) -> bool:

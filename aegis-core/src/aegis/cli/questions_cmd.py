@@ -104,7 +104,7 @@ def questions(ctx: click.Context, show_all: bool, as_json: bool) -> None:
                 choices = f" [{' / '.join(q.options)}]" if q.options else ""
                 state = q.status.value if q.status.value != "pending" else "waiting"
                 if q.note:
-                    state = "asker gone"
+                    state = "run stopped" if q.answerable else "asker gone"
                 answer = f" -> {q.answer}" if q.answer is not None else ""
                 rows.append([q.id, _asker(q), _age(q), state, f"{q.question}{choices}{answer}"])
             print_table(["ID", "ASKED BY", "ASKED", "STATE", "QUESTION"], rows)
@@ -126,7 +126,8 @@ def answer(ctx: click.Context, question_id: str, text: str | None) -> None:
     The answer goes back to the workflow waiting for it, or to the asking agent's
     inbox. When the question has options, TEXT is one of them (case does not
     matter). The first answer wins: a question answered already, expired or
-    cancelled takes no other; nor does one whose workflow run has ended.
+    cancelled takes no other. The answer to a question of a run that is not
+    running is kept for it: `aegis workflow resume RUN` hands it over.
 
     \b
     Examples:
@@ -145,9 +146,14 @@ def answer(ctx: click.Context, question_id: str, text: str | None) -> None:
             lambda client: client.answer_question(question_id, body),
             lambda store: store.answer(question_id, body),
         )
-        click.secho(
-            f"{settled.id} answered: {settled.answer} (sent to {settled.asker})", dim=True, err=True
-        )
+        if settled.note:
+            click.secho(f"{settled.id} answered: {settled.answer}; {settled.note}", err=True)
+        else:
+            click.secho(
+                f"{settled.id} answered: {settled.answer} (sent to {settled.asker})",
+                dim=True,
+                err=True,
+            )
         return 0
 
     try:

@@ -47,8 +47,11 @@ class Question(BaseModel):
     """The how-many-th question of its workflow run's attempt this is (1, 2, ...; 0 for an
     agent's)."""
     note: str | None = Field(default=None)
-    """For a pending question whose asker is gone, why nobody waits for its answer
-    (said when it is listed; not stored)."""
+    """For a pending question whose asker does not wait now (its workflow run is not
+    running), what becomes of an answer (said when it is listed; not stored)."""
+    answerable: bool = True
+    """Whether an answer is taken: ``False`` once nobody would ever read it (its run has
+    ended for good); see ``note``."""
 
     @property
     def run_id(self) -> str | None:

@@ -11,9 +11,11 @@ answer``, the TUI, or the protocol (``GET /v1/questions``, ``POST /v1/questions/
 Everything is in the question store (:mod:`aegis.questions.store`), so the runtime
 that answers need not be the one that asked: a workflow run of ``aegis --no-daemon
 workflow run`` sees an answer given through the daemon at its next look (every
-``poll_interval``). A question whose asker is gone (its workflow run ended, or its
-process was killed) stays listed, with a note saying so, and an answer to it is
-refused: nobody would read it.
+``poll_interval``). A question whose workflow run is not running (its process was
+killed) stays listed, with a note saying so: an answer to it is kept, and the run
+gets it when it is resumed (``aegis workflow resume``; see
+:meth:`Questions.ask_again`). An answer to a question of a run that has ended for
+good (``ok``, or unknown) is refused: nobody would read it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,9 +78,20 @@ class InvalidQuestion(QuestionError, ValueError):
 
 
 class AskerGone(QuestionError):
-    """Nobody waits for the answer any more: the workflow run that asked has ended."""
+    """Nobody would read the answer: the workflow run that asked has ended for good."""
 
     code = "asker_gone"
+
+
+@dataclass(frozen=True)
+class AskerState:
+    """Why the asker of a question does not wait for its answer now."""
+
+    note: str
+    """Said beside the question when it is listed (and when it is answered)."""
+    hint: str | None
+    refuse: bool
+    """Whether an answer is refused (nobody would ever read it), or kept for a resume."""
 
 
 def _check_text(what: str, text: str) -> str:
@@ -296,9 +310,9 @@ class Questions(Lifespan):
         )
         for question in found:
             if question.status is QuestionStatus.pending:
-                gone = await self._asker_gone(question)
-                if gone is not None:
-                    question.note = gone[0]
+                state = await self._asker_state(question)
+                if state is not None:
+                    question.note, question.answerable = state.note, not state.refuse
         return found
 
     async def changed(self, version: int, timeout: float) -> int:
@@ -317,7 +331,9 @@ class Questions(Lifespan):
         With options, ``text`` must name one of them (case does not matter; the
         answer is the option as spelled). The first answer wins: a later one raises
         :class:`QuestionClosed`. An answer nobody would read (the asking workflow run
-        has ended) raises :class:`AskerGone`. An agent's answer is sent to its inbox.
+        has ended for good) raises :class:`AskerGone`; one to a run that is not running
+        but can be resumed is kept for it (the answered question's ``note`` says so).
+        An agent's answer is sent to its inbox.
         """
         question = await self.get(question_id)
         if question.status is not QuestionStatus.pending:
@@ -331,9 +347,9 @@ class Questions(Lifespan):
                     + ", ".join(repr(option) for option in question.options)
                 )
             answer = chosen
-        gone = await self._asker_gone(question)
-        if gone is not None:
-            raise AskerGone(*gone[:1], hint=gone[1])
+        state = await self._asker_state(question)
+        if state is not None and state.refuse:
+            raise AskerGone(state.note, hint=state.hint)
         store = self._require_store()
         settled, won = await anyio.to_thread.run_sync(
             lambda: store.settle(question_id, QuestionStatus.answered, answer=answer, by=by)
@@ -345,34 +361,44 @@ class Questions(Lifespan):
         log.info("%s answered %s: %s", by, question_id, answer)
         if settled.handle is not None:
             await self._tell(settled)
+        if state is not None:
+            settled.note = state.note
         return settled
 
-    async def _asker_gone(self, question: Question) -> tuple[str, str] | None:
-        """Why nobody waits for ``question``'s answer, and what to do (``None``: someone does)."""
+    async def _asker_state(self, question: Question) -> AskerState | None:
+        """Whether anybody waits for ``question``'s answer (``None``: its asker does now)."""
         run_id = question.run_id
         if run_id is None:
             return None  # an agent's answer waits in its inbox until it runs again
         if self.workflows is not None and run_id in self.workflows.running:
             return None
-        from aegis.queue.owner import is_owner_alive
         from aegis.workflow.runner import RunStatus, load_run
 
         record = await anyio.to_thread.run_sync(load_run, self.state_dir, run_id)
         if record is None:
-            return (
-                f"run {run_id} that asked it is unknown here",
-                "nothing waits for this answer",
+            return AskerState(
+                f"run {run_id} that asked it is unknown here; nothing waits for this answer",
+                hint="`aegis workflow runs` lists the runs",
+                refuse=True,
             )
-        if record.status is RunStatus.running and (
-            record.owner is None or is_owner_alive(record.owner)
-        ):
+        if record.status is RunStatus.running and not record.interrupted:
             return None  # it runs in another aegis process of the project
-        ended = record.status.value if record.status is not RunStatus.running else "stopped"
-        why = f"{ended}: {record.error}" if record.error else ended
-        return (
-            f"run {run_id} is no longer running ({why}); nothing waits for this answer",
-            f"run the workflow again (`aegis workflow run {record.workflow}`): "
+        if record.resumable:
+            why = "stopped with its aegis" if record.interrupted else record.status.value
+            if record.error and not record.interrupted:
+                why += f": {record.error}"
+            return AskerState(
+                f"run {run_id} is not running ({why}); an answer is kept for it: "
+                f"`aegis workflow resume {run_id}` resumes it, and it gets the answer",
+                hint=None,
+                refuse=False,
+            )
+        return AskerState(
+            f"run {run_id} is no longer running ({record.status.value}); "
+            "nothing waits for this answer",
+            hint=f"run the workflow again (`aegis workflow run {record.workflow}`): "
             "it asks its question anew",
+            refuse=True,
         )
 
     # --- waiting ------------------------------------------------------------------------
