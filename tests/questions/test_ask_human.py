@@ -18,6 +18,7 @@ from aegis.questions import (
     InvalidQuestion,
     Question,
     QuestionClosed,
+    Questions,
     QuestionStatus,
 )
 from aegis.runtime import Runtime
@@ -152,8 +153,6 @@ async def _has_question(runtime: Runtime, text: str) -> bool:
 
 
 async def _all(root: Path) -> list[Question]:
-    from aegis.questions import Questions
-
     async with Questions(root / ".aegis", watch=False) as questions:
         return await questions.list_questions(pending_only=False)
 
@@ -216,9 +215,18 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
         hurried = await sessions.request(handle, "in a hurry: deploy?")
         assert hurried.ok
         await until(lambda: _inbox_has(runtime, handle, 4), "the expiry in the inbox")
+
+        # Answered by another process (`aegis --no-daemon answer`): the answer waits in
+        # the project's inbox database until the runtime where the agent lives hands it on.
+        assert (await sessions.request(handle, "which database, again?")).ok
+        (again,) = await runtime.questions.list_questions()
+        async with Questions(project / ".aegis", watch=False) as elsewhere:
+            await elsewhere.answer(again.id, "sqlite")
+        await until(lambda: _inbox_has(runtime, handle, 6), "the other answer in the inbox")
         await sessions.drain(handle, timeout=10)
         messages = _messages(runtime, handle)
-    answer, expiry = messages[1], messages[3]
+    answer, expiry, other = messages[1], messages[3], messages[5]
+    assert other["sender"] == "user" and other["text"].endswith("Answer: SQLite")
     assert answer["sender"] == "user"
     assert answer["text"] == (
         f"A person answered your question {question.id} (asked with aegis_ask_human).\n"

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from aegis.daemon.client import DaemonClient
 from aegis.questions import Question, QuestionStatus, QuestionStore
 from tests.daemon.conftest import (
     CONFIG,
@@ -68,10 +70,21 @@ def asked(project: Path) -> dict[str, Any]:
     return question
 
 
+async def long_poll(project: Path, version: int | None) -> tuple[int, list[Question]]:
+    client = DaemonClient(project / ".aegis", name="test")
+    return await client.wait_questions(version, wait=60)
+
+
 def test_a_workflow_question_is_answered_from_the_command_line(project: Path) -> None:
+    before, none = anyio.run(long_poll, project, None)
+    assert none == []
     run = start(project, "workflow", "run", "decide")
     try:
+        # A frontend's live list: the long poll answers once the question is asked.
+        after, (polled,) = anyio.run(long_poll, project, before)
+        assert after > before and polled.question == "Ship it?"
         question = asked(project)
+        assert question["id"] == polled.id
         assert question["question"] == "Ship it?" and question["options"] == ["yes", "no"]
         assert question["asker"] == f"workflow:{question['run_id']}" and question["note"] is None
         wrong = aegis(project, "answer", question["id"], "perhaps")
