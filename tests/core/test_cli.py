@@ -197,7 +197,7 @@ def test_providers_version_is_empty_when_the_executable_fails(fake_bin: Path) ->
 # --- aegis config check / show --------------------------------------------------------
 
 SHOW_CONFIG = """\
-from aegis.config import Agent
+from aegis.config import Agent, Approvals
 from aegis.queue import Queue
 from aegis.workflow import workflow
 from aegis_claude.config import ClaudeCode
@@ -206,6 +206,7 @@ agents = {
     "main": Agent(
         provider=ClaudeCode(model="opus", env={"ANTHROPIC_API_KEY": "sk-very-secret"}),
         description="does the work",
+        approvals=Approvals(deny=["Bash(rm *)"], ask=["execute"], timeout=90),
     ),
     "second": Agent(harness="gemini", permission="read"),
 }
@@ -269,6 +270,12 @@ def test_config_show_json_has_validated_profiles_with_env_values_masked(
     assert main["provider"]["class"] == "ClaudeCode"
     assert main["provider"]["model"] == "opus"
     assert main["provider"]["env"] == {"ANTHROPIC_API_KEY": "***"}
+    assert main["approvals"] == {
+        "allow": [],
+        "deny": ["Bash(rm *)"],
+        "ask": ["execute"],
+        "timeout": 90.0,
+    }
     second = data["agents"]["second"]["provider"]
     assert (second["class"], second["permission"]) == ("GeminiCLI", "read")
     assert "effort" not in second
@@ -288,6 +295,7 @@ def test_config_show_text_lists_agents_queues_workflows_with_env_masked(
     assert "model=opus" in main
     assert "'ANTHROPIC_API_KEY': '***'" in main
     assert any(line.startswith("  second: gemini [permission=read") for line in lines)
+    assert "      approvals: deny Bash(rm *); ask execute (timeout 90 s)" in lines
     assert "  review: agent second, max_parallel=3" in lines
     assert "  cli_test_flow" in lines
 

@@ -27,6 +27,7 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
         "description": agent.description,
         "cwd": str(agent.cwd) if agent.cwd else None,
         "provider": {"class": type(agent.provider).__name__, **provider},
+        "approvals": agent.approvals.model_dump(mode="json"),
     }
 
 
@@ -107,6 +108,10 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {name}{marker}: {agent['harness']} [{details}]")
         if agent["description"]:
             click.secho(f"      {agent['description']}", dim=True)
+        rules = agent["approvals"]
+        ruled = [f"{key} {', '.join(rules[key])}" for key in ("deny", "allow", "ask") if rules[key]]
+        if ruled:
+            click.echo(f"      approvals: {'; '.join(ruled)} (timeout {rules['timeout']:g} s)")
     click.secho("queues:", bold=True)
     for queue in data["queues"] or []:
         click.echo(
