@@ -1,6 +1,7 @@
 """Approvals end to end: the real claude, gemini and opencode, under permission ``write``,
-each asking to run a shell command that the profile's rule ``ask=["execute"]`` sends to a
-person, answered through the daemon.
+each asking to run a shell command that the profile's rule (by the CLI's name of its shell
+tool and the command: ``Bash(*touch*)``, ``run_shell_command(*touch*)``, ``bash(*touch*)``)
+sends to a person, answered through the daemon.
 
 One daemon for the module, one session per CLI, four turns each:
 
@@ -64,7 +65,9 @@ def project(model: FakeModelServer, tmp_path_factory: pytest.TempPathFactory) ->
     claude = claude_env(tmp / "claude", model.url)
     gemini = gemini_env(tmp / "gemini", model.url)
     opencode = opencode_env(tmp / "opencode", model.url, project=folder)
-    rules = f"approvals=Approvals(ask=['execute'], timeout={TIMEOUT_S})"
+    # By each CLI's own name of its shell tool, and the command's pattern.
+    shells = ["Bash(*touch*)", "run_shell_command(*touch*)", "bash(*touch*)"]
+    rules = f"approvals=Approvals(ask={shells!r}, timeout={TIMEOUT_S})"
     config = (
         "from aegis.config import Agent, Approvals, ClaudeCode, GeminiCLI, OpenCode\n"
         "agents = {\n"
@@ -143,7 +146,8 @@ async def test_a_person_answers_a_real_cli_s_permission_requests(
 
     # Allowed once: the command runs, and the turn goes on.
     async def allow(request: PermissionRequest) -> None:
-        assert request.kind.value == "execute" and request.rule == "execute"
+        assert request.kind.value == "execute"
+        assert request.rule == f"{request.name}(*touch*)"
         assert f"{profile}-allowed" in str(request.input) + request.title
         assert [a["id"] for a in await second.approvals()] == [request.id]
         taken, _ = await first.answer_approval(request.id, "allow_once")
