@@ -21,6 +21,8 @@ import pytest
 from aegis.queue import Queue
 from aegis.queue.backend import INTERRUPTED
 from aegis.queue.task import TaskRecord, TaskStatus
+from aegis.testing.processes import wait_gone
+from tests.e2e.test_exit_paths import cmdline, processes_in
 from tests.fixtures.fakes import AEGIS, aegis_in, clean_env, write_fake_distribution
 from tests.queue.fakes import open_backend, running, until
 from tests.session.fake_provider import FakeDriver
@@ -31,13 +33,15 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 LEASE = 4.0
 
 CONFIG = """
-from aegis.builtins.scripted import Scripted, ScriptRule
+from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.queue import Queue
 from aegis_queue_postgres import Postgres
 
-agents = {{"offline": Agent(provider=Scripted(rules=[
-    ScriptRule(match="^slow", reply="slow done", delay=60),
+agents = {{"offline": Agent(provider=Scripted(permission="auto", rules=[
+    ScriptRule(match="^slow", tool_calls=[
+        ScriptedToolCall(tool="bash", input={{"command": "sleep 60"}})
+    ], reply="slow done"),
     ScriptRule(match="^quick", reply="quick done"),
 ]))}}
 default_agent = "offline"
@@ -187,10 +191,16 @@ async def test_a_worker_killed_with_kill_9_loses_its_task_once_and_another_goes_
         assert [row.split()[:4] for row in rows] == [
             [socket.gethostname(), str(doomed.pid), "work", "1"]
         ]
-        os.killpg(doomed.pid, signal.SIGKILL)
+        # The scripted agent, and the `sleep 60` of its tool call (a process group of its own).
+        await until(lambda: any("sleep" in cmdline(pid) for pid in processes_in(project)), 30)
+        agents = processes_in(project, exclude=doomed.pid)
+        os.kill(doomed.pid, signal.SIGKILL)  # the worker alone: its agent is left running
         doomed.wait(timeout=30)
-        # Another worker takes over the queue, and finds the dead one's claim.
+        # Another worker takes over the queue, and finds the dead one's claim; on
+        # starting, it stops what the dead one left running on this host.
         workers(project)
+        await until(lambda: "SIGTERM or Ctrl+C drains" in log_of(project, 1), 60)
+        assert wait_gone(agents, timeout=10) == []
         lost = await here.queues.wait(held, timeout=LEASE * 4 + 30)
         after = await here.queues.enqueue(
             "work", "quick, after", sender=f"agent:{boss}", callback=True
@@ -384,3 +394,35 @@ async def test_a_handoff_to_a_session_of_another_host_travels_through_the_databa
         await anyio.sleep(0.3)  # room for a wrongful second delivery
     assert boss_driver.prompts == [text]
     assert helper_driver.prompts == ["thanks"]
+
+
+def test_the_agents_a_killed_worker_left_are_stopped_by_the_next_worker_of_its_host(
+    tmp_path: Path,
+) -> None:
+    # A harness in the middle of a tool call does not notice that its worker died: a
+    # process tagged with the dead worker's prefix stands for it (the scripted agent
+    # stops its tools itself, so the kill -9 test above cannot show this).
+    import json
+
+    from aegis.process import TAG_PREFIX, TAG_VARIABLE
+    from aegis.queue import leftovers
+    from aegis.queue.owner import current_owner
+
+    state = tmp_path / ".aegis"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    dead_owner = f"{socket.gethostname()}:{dead.pid}:1"
+    (state / "workers").mkdir(parents=True)
+    note = state / "workers" / "dead.json"
+    note.write_text(json.dumps({"owner": dead_owner, "process_tag_prefix": "deadbeef"}))
+    left = subprocess.Popen(["sleep", "60"], env={**os.environ, TAG_VARIABLE: "deadbeef.1"})
+    mine = leftovers.record(state, current_owner())  # alive: kept, its agents untouched
+    try:
+        assert leftovers.sweep(state) == [left.pid]
+        assert left.wait(timeout=10) == -signal.SIGKILL
+        assert not note.exists()
+        assert json.loads(mine.read_text())["process_tag_prefix"] == TAG_PREFIX
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait()

@@ -129,6 +129,18 @@ def _run(project: Project, serve: list[str], max_parallel: int | None, drain_tim
         return True
 
     async def main() -> int:
+        from aegis.queue import leftovers
+
+        # What a worker of this host killed with kill -9 left running is stopped first,
+        # and this one notes how to find its own agents if it is killed in turn.
+        await anyio.to_thread.run_sync(leftovers.sweep, project.state_dir)
+        note = await anyio.to_thread.run_sync(leftovers.record, project.state_dir, owner)
+        try:
+            return await work()
+        finally:
+            note.unlink(missing_ok=True)
+
+    async def work() -> int:
         from aegis.runtime import Runtime
 
         async with (
