@@ -198,7 +198,7 @@ async def test_a_worker_killed_with_kill_9_loses_its_task_once_and_another_goes_
         doomed.wait(timeout=30)
         # Another worker takes over the queue, and finds the dead one's claim; on
         # starting, it stops what the dead one left running on this host.
-        workers(project)
+        heir = workers(project, "--drain-timeout", "1")
         await until(lambda: "SIGTERM or Ctrl+C drains" in log_of(project, 1), 60)
         assert wait_gone(agents, timeout=10) == []
         lost = await here.queues.wait(held, timeout=LEASE * 4 + 30)
@@ -206,9 +206,23 @@ async def test_a_worker_killed_with_kill_9_loses_its_task_once_and_another_goes_
             "work", "quick, after", sender=f"agent:{boss}", callback=True
         )
         assert (await here.queues.wait(after, timeout=60)).status is TaskStatus.done
+        # One SIGTERM, and a task longer than the drain timeout: interrupted at its end.
+        late = await here.queues.enqueue(
+            "work", "slow, late", sender=f"agent:{boss}", callback=True
+        )
+        await until(lambda: f"{late} work: started" in log_of(project, 1), 60)
+        heir.send_signal(signal.SIGTERM)
+        assert await exited(heir) == 0
+        timed_out = await here.queues.get(late)
         await until(lambda: not here.backend.pending_callbacks(), 30)
-        await until(lambda: len(boss_driver.prompts) == 2, 30)
+        await until(lambda: len(boss_driver.prompts) == 3, 30)
         await anyio.sleep(0.5)  # room for a wrongful second callback
+    assert timed_out is not None and timed_out.status is TaskStatus.failed
+    assert timed_out.error == (
+        f"interrupted: the aegis worker running it ({timed_out.owner}) was stopped "
+        "(the 1 s drain timeout) before the task ended"
+    )
+    assert [late in p for p in boss_driver.prompts].count(True) == 1
     assert lost.status is TaskStatus.failed
     # On this host its pid tells at once that it died; on another, its lease would.
     assert lost.error == INTERRUPTED or "stopped renewing its claim" in (lost.error or "")
