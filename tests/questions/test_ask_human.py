@@ -104,7 +104,13 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
         (first,) = await pending(runtime, 1)
         assert first.question == "Ship it?" and first.options == ["yes", "no"]
         assert first.asker == f"workflow:{first.run_id}" and first.note is None
-        # A person is told (desktop, webhook, plugins: the notifier's channels).
+
+        # A person is told (desktop, webhook, plugins: the notifier's channels), once the
+        # question is kept (the store may show it a moment before).
+        async def notified() -> bool:
+            return any(n.kind == "question_asked" for n in runtime.notifier.recent)
+
+        await until(notified, "the notification")
         (told,) = [n for n in runtime.notifier.recent if n.kind == "question_asked"]
         assert (told.question_id, told.run_id, told.session) == (first.id, first.run_id, None)
         assert told.title == f"{first.asker} asks: Ship it?"
