@@ -65,10 +65,10 @@ def worker(
     its queues as soon as one is enqueued anywhere (it is woken by the database,
     with a slow safety poll), runs it on a fresh session of the queue's agent
     here (with this host's MCP plane, so the agent has aegis's tools), records the
-    result, and delivers the callbacks of this host's sessions. Its claims are
-    leases renewed by heartbeats: if it dies or loses the database, its tasks are
-    failed after the lease, each with one callback. `aegis queue list` shows the
-    workers of every host.
+    result, and delivers the callbacks and handoffs meant for this host's sessions.
+    Its claims are leases renewed by heartbeats: if it dies or loses the database,
+    its tasks are failed after the lease, each with one callback. `aegis queue show`
+    lists the workers of every host.
 
     The first SIGTERM (or Ctrl+C, or SIGHUP) drains: no new task is taken, the
     running ones finish, then the worker exits (status 0). A second one, or the end
