@@ -38,7 +38,7 @@ from aegis.daemon.client import (
     SessionSummary,
     StreamEnd,
 )
-from aegis.events import SessionStarted, StateChanged, TurnEnd
+from aegis.events import PermissionRequest, SessionStarted, StateChanged, TurnEnd
 from aegis.notify import Notification
 from aegis.workflow.registry import get_workflow
 from aegis.workflow.runner import RunRecord
@@ -47,6 +47,7 @@ from aegis_tui import notifications
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
 from aegis_tui.keys import APP_KEYS, SHELL_TAKES, read_alt_keys
+from aegis_tui.needs_you import NEEDS_YOU, what_it_asks
 from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
@@ -56,6 +57,7 @@ from aegis_tui.screens.confirm import Confirm
 from aegis_tui.screens.diff import DiffScreen
 from aegis_tui.screens.help import HelpScreen
 from aegis_tui.screens.main import MainScreen
+from aegis_tui.screens.needs_you import NeedsYouScreen, waiting_in
 from aegis_tui.screens.pick import Pick
 from aegis_tui.screens.profiles import ProfilePicker
 from aegis_tui.screens.queues import QueueDashboard, QueueSource
@@ -72,6 +74,7 @@ from aegis_tui.state import (
 )
 from aegis_tui.tab import Clock, Tab, terminal_tab
 from aegis_tui.terminal_tabs import NEW_TERMINAL, new_terminal_name, terminal_choices
+from aegis_tui.widgets.approval import ApprovalPrompt
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
 from aegis_tui.widgets.queued import QueuedMessages
@@ -344,6 +347,8 @@ class AegisApp(App[int]):
             tab.unseen = True
         if background and isinstance(event, TurnEnd):
             self.ring_bell()
+        if background and isinstance(event, PermissionRequest) and not self._restoring:
+            self.notify(f"{NEEDS_YOU}: {tab.name} asks to run {what_it_asks(event, 80)}")
         if isinstance(event, SessionStarted):
             self.save_soon()
         self._chrome_soon()
@@ -601,7 +606,17 @@ class AegisApp(App[int]):
         except Exception as exc:  # the backend is away: the strip says so, the app goes on
             log.warning("could not read the queue counts: %s", exc)
             return
-        strip.show(list(self.project.queues), counts)
+        strip.show(list(self.project.queues), counts, await self._count_waiting())
+
+    async def _count_waiting(self) -> int:
+        """How many approvals and questions wait for a person (0 when it cannot tell)."""
+        if self.client is None:
+            return 0
+        try:
+            return len(await waiting_in(self.client))
+        except TALK_ERRORS as exc:
+            log.warning("could not count what waits for a person: %s", exc)
+            return 0
 
     async def _watch_sessions(self) -> None:
         """Open a tab for each session of the daemon started elsewhere, as it appears
@@ -753,6 +768,86 @@ class AegisApp(App[int]):
         self.notify(
             f"{tab.handle} has ended ({tab.state}): ctrl+t opens a new tab", severity="warning"
         )
+
+    def action_answer_request(self) -> None:
+        approval = self.main.query_one(ApprovalPrompt)
+        if approval.display:
+            approval.focus()
+
+    def on_approval_prompt_later(self, event: ApprovalPrompt.Later) -> None:
+        self.main.query_one(PromptInput).focus()
+
+    def on_approval_prompt_answered(self, event: ApprovalPrompt.Answered) -> None:
+        self.main.query_one(PromptInput).focus()
+        self.answer_request(event.request.id, event.decision, what_it_asks(event.request, 60))
+
+    def answer_request(self, approval_id: str, decision: str, what: str) -> None:
+        """Send a person's answer to permission request ``approval_id``; a denial first
+        asks for the reason the agent is told."""
+        if decision != "deny":
+            self._send_answer(approval_id, decision, "")
+            return
+
+        def reason(text: str | None) -> None:
+            if text is not None:
+                self._send_answer(approval_id, decision, text.strip())
+
+        self.push_screen(
+            AskText(f"Deny {what}", "", "the reason the agent is told (enter sends)"), reason
+        )
+
+    def _send_answer(self, approval_id: str, decision: str, reason: str) -> None:
+        client, tg = self.client, self._tg
+        if client is None or tg is None:
+            self.notify("aegis is not attached to its daemon", severity="error")
+            return
+
+        async def send() -> None:
+            try:
+                taken, holding = await client.answer_approval(approval_id, decision, reason)
+            except TALK_ERRORS as exc:
+                self.notify(f"the answer was not taken: {said(exc)}", severity="error")
+                return
+            if not taken:
+                self.notify(f"already answered: {holding.decision} by {holding.by}", timeout=6)
+
+        tg.start_soon(send)
+
+    def answer_question(self, question_id: str, answer: str) -> None:
+        """Send a person's answer to question ``question_id``."""
+        client, tg = self.client, self._tg
+        if client is None or tg is None:
+            self.notify("aegis is not attached to its daemon", severity="error")
+            return
+
+        async def send() -> None:
+            try:
+                await client.answer_question(question_id, answer)
+            except TALK_ERRORS as exc:
+                self.notify(f"the answer was not taken: {said(exc)}", severity="error")
+
+        tg.start_soon(send)
+
+    def action_needs_you(self) -> None:
+        if self.client is None or isinstance(self.screen, NeedsYouScreen):
+            return
+        self.push_screen(
+            NeedsYouScreen(
+                self.client,
+                answer_request=self.answer_request,
+                answer_question=self.answer_question,
+                open_tab=self.show_session,
+                wall_clock=self.wall_clock,
+            )
+        )
+
+    def show_session(self, handle: str) -> bool:
+        """Show the tab of session ``handle``; whether it has one."""
+        tab = self._by_handle.get(handle)
+        if tab is None:
+            return False
+        self.select_tab(self.tabs.index(tab))
+        return True
 
     def on_tab_bar_selected(self, event: TabBar.Selected) -> None:
         self.select_tab(event.index)
@@ -1241,6 +1336,15 @@ class AegisApp(App[int]):
             self.main.query_one(StatusBar).show(tab, self.clock())
             self.main.query_one(WorkingIndicator).show(tab, self.clock())
             self.main.query_one(QueuedMessages).show(tab.pending if tab is not None else [])
+            approval = self.main.query_one(ApprovalPrompt)
+            prompt = self.main.query_one(PromptInput)
+            if approval.show(list(tab.needs.values()) if tab is not None else []):
+                # A new request takes the keyboard, unless a message is being typed
+                # (keys meant for it must not answer): ctrl+y answers then.
+                if self.focused is prompt and not prompt.value.strip():
+                    approval.focus()
+            elif not approval.display and self.focused is approval:
+                prompt.focus()
 
     def tab_named(self, handle: str) -> Tab:
         """The tab of session ``handle`` (tests and scripts)."""

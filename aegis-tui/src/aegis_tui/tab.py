@@ -9,6 +9,8 @@ from aegis.events import (
     AssistantMessage,
     Error,
     Event,
+    PermissionAnswer,
+    PermissionRequest,
     SessionStarted,
     StateChanged,
     TextDelta,
@@ -67,6 +69,8 @@ class Tab:
     """The name the user gave the tab (``None``: its handle names it)."""
     activity: str | None = None
     """What the agent is doing in the running turn: ``thinking``, ``running bash``, ``writing``."""
+    needs: dict[str, PermissionRequest] = field(default_factory=dict)
+    """The session's permission requests waiting for a person, oldest first, by id."""
     terminal: str | None = None
     """The name of the shared terminal a terminal tab shows (``None``: a session's tab)."""
 
@@ -101,6 +105,10 @@ class Tab:
                 self.usage = self.usage + event.usage
         elif isinstance(event, Error) and event.fatal:
             self.error = event.message
+        elif isinstance(event, PermissionRequest):
+            self.needs[event.id] = event
+        elif isinstance(event, PermissionAnswer):
+            self.needs.pop(event.id, None)
         if self.state == "busy":
             self.activity = activity_after(event, self.activity)
 
@@ -116,6 +124,7 @@ class Tab:
         self.state = state
         if state in ("closed", "failed"):
             self.pending.clear()  # the session manager answered them with an error turn
+            self.needs.clear()  # refused by aegis as the session ended
 
     def turn_time(self, now: float) -> float | None:
         """Seconds of the turn running now, else of the last one (``None``: no turn yet)."""

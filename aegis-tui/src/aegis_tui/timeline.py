@@ -26,6 +26,8 @@ from aegis.events import (
     AssistantMessage,
     Error,
     Event,
+    PermissionAnswer,
+    PermissionRequest,
     Plan,
     SessionStarted,
     StopReason,
@@ -46,6 +48,7 @@ from aegis_tui.blocks import (
     ToolBlock,
     UserBlock,
 )
+from aegis_tui.needs_you import answer_line, request_line
 
 _B = TypeVar("_B", bound=Block)
 
@@ -127,6 +130,10 @@ class Timeline:
             model = f" · model {event.model}" if event.model else ""
             verb = "resumed" if event.resumed else "started"
             self._add(NoteBlock(f"── session {verb}{model}"))
+        elif isinstance(event, PermissionRequest):
+            self._add(NoteBlock(request_line(event), "bold yellow"))
+        elif isinstance(event, PermissionAnswer):
+            self._add(NoteBlock(answer_line(event), "green" if event.allowed else "red"))
         elif isinstance(event, TurnEnd):
             return self._end_turn(event)
         else:  # Usage, StateChanged: the status bar and the tab show those

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
 from aegis_tui.keys import MAIN_KEYS, footer_keys
+from aegis_tui.widgets.approval import ApprovalPrompt
 from aegis_tui.widgets.key_bar import KeyBar, mark_short
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
@@ -43,6 +44,7 @@ class MainScreen(Screen[None]):
         yield ContentSwitcher(id="views")
         yield WorkingIndicator(id="working")
         yield QueuedMessages(id="queued")
+        yield ApprovalPrompt(id="approval")
         yield PromptInput(
             placeholder="message the agent: enter sends, ctrl+j a new line", id="prompt"
         )

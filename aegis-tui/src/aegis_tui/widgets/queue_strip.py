@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from aegis_tui.needs_you import NEEDS_YOU
+
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("running", "running", "dodger_blue1"),
     ("queued", "queued", "yellow"),
@@ -26,9 +28,16 @@ class QueueStrip(Static):
     }
     """
 
-    def show(self, queues: Sequence[str], counts: Mapping[str, Mapping[str, int]]) -> None:
-        """Draw the counts of the declared ``queues`` (``counts``: ``{queue: {status: n}}``)."""
-        self.update(strip_text(queues, counts))
+    def show(
+        self, queues: Sequence[str], counts: Mapping[str, Mapping[str, int]], waiting: int = 0
+    ) -> None:
+        """Draw the counts of the declared ``queues`` (``counts``: ``{queue: {status: n}}``),
+        after how many approvals and questions wait for a person (``waiting``), if any."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if waiting:
+            text.append(f" {NEEDS_YOU}: {waiting} waiting, f8 ", "bold black on yellow")
+        text.append_text(strip_text(queues, counts))
+        self.update(text)
 
 
 def strip_text(queues: Sequence[str], counts: Mapping[str, Mapping[str, int]]) -> Text:

@@ -9,6 +9,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
+from aegis_tui.needs_you import NEEDS_YOU
 from aegis_tui.tab import Tab
 
 UNSEEN = "✱"
@@ -83,7 +84,9 @@ class TabBar(Static):
             text.append(f" {tab.profile}", f"{base} italic".strip() if active else "italic dim")
         if badge and tab.badge():
             text.append(f" [{tab.badge()}]", base or "dim")
-        if tab.unseen and not active:
+        if tab.needs:
+            text.append(f" {NEEDS_YOU}", "bold black on yellow")
+        elif tab.unseen and not active:
             text.append(f" {UNSEEN}", "bold yellow")
         text.append(" ", base)
         return text
