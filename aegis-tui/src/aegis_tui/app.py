@@ -1341,7 +1341,8 @@ class AegisApp(App[int]):
             if approval.show(list(tab.needs.values()) if tab is not None else []):
                 # A new request takes the keyboard, unless a message is being typed
                 # (keys meant for it must not answer): ctrl+y answers then.
-                if self.focused is prompt and not prompt.value.strip():
+                typing = self.focused is prompt and prompt.value.strip()
+                if not typing and not isinstance(self.focused, TerminalView):
                     approval.focus()
             elif not approval.display and self.focused is approval:
                 prompt.focus()

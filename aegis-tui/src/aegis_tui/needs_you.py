@@ -39,7 +39,7 @@ def what_it_asks(request: PermissionRequest, width: int = 200) -> str:
 def request_line(request: PermissionRequest) -> str:
     """The transcript's line for a request."""
     rule = f" (rule {request.rule})" if request.rule else ""
-    return f"{NEEDS_YOU}: may it run {what_it_asks(request)}?{rule}"
+    return f"⚑ a person is asked: may it run {what_it_asks(request)}?{rule}"
 
 
 def answer_line(answer: PermissionAnswer) -> str:

@@ -83,17 +83,8 @@ class ApprovalPrompt(Static, can_focus=True):
             text.append(" · " if number else "", "dim")
             text.append(key, "bold")
             text.append(f" {label}")
-        hint = "  esc later" if self.has_focus else "  ctrl+y answers"
-        text.append(hint, "dim")
+        text.append("\nesc: later, back to the input box · ctrl+y: back here", "dim")
         return text
-
-    def on_focus(self) -> None:
-        if self.request is not None:
-            self.update(self._text(self.request))
-
-    def on_blur(self) -> None:
-        if self.request is not None:
-            self.update(self._text(self.request))
 
     def action_answer(self, decision: str) -> None:
         if self.request is not None:
