@@ -38,7 +38,7 @@ from aegis.daemon.client import (
     SessionSummary,
     StreamEnd,
 )
-from aegis.events import PermissionRequest, SessionStarted, StateChanged, TurnEnd
+from aegis.events import SessionStarted, StateChanged, TurnEnd
 from aegis.notify import Notification
 from aegis.workflow.registry import get_workflow
 from aegis.workflow.runner import RunRecord
@@ -47,7 +47,7 @@ from aegis_tui import notifications
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
 from aegis_tui.keys import APP_KEYS, SHELL_TAKES, read_alt_keys
-from aegis_tui.needs_you import NEEDS_YOU, what_it_asks
+from aegis_tui.needs_you import what_it_asks
 from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.broken_state import BrokenStateScreen
@@ -347,8 +347,6 @@ class AegisApp(App[int]):
             tab.unseen = True
         if background and isinstance(event, TurnEnd):
             self.ring_bell()
-        if background and isinstance(event, PermissionRequest) and not self._restoring:
-            self.notify(f"{NEEDS_YOU}: {tab.name} asks to run {what_it_asks(event, 80)}")
         if isinstance(event, SessionStarted):
             self.save_soon()
         self._chrome_soon()
