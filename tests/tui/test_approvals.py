@@ -16,14 +16,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aegis.config.loader import load_project
+from aegis.config.loader import Project, load_project
 from aegis.daemon.client import RunEnd
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from tests.e2e.test_exit_paths import processes_in
 from tests.fixtures.fakes import AEGIS, clean_env
 from tests.support.clis import claude_env
 from tests.support.tmux import Tmux
-from tests.tui.helpers import make_app, until, write_project
+from tests.tui.helpers import make_app, no_mcp, until, write_project
 from tests.tui.test_daemon_terminal import pane_pid
 
 
@@ -95,13 +95,23 @@ async def release(engine):
 
 
 @pytest.mark.anyio
-async def test_a_workflow_s_question_is_answered_from_the_list(tmp_path: Path) -> None:
+async def test_questions_of_a_workflow_and_an_agent_are_answered_from_the_list(
+    tmp_path: Path,
+) -> None:
+    from aegis.runtime import Runtime
+    from aegis_tui.connection import HostDaemon
     from aegis_tui.screens.needs_you import NeedsYouScreen
 
     write_project(tmp_path)
     config = tmp_path / ".aegis.py"
     config.write_text(config.read_text() + QUESTION_WORKFLOW)
-    app = make_app(load_project([tmp_path]))
+    runtimes: list[Runtime] = []
+
+    def runtime(project: Project) -> Runtime:
+        runtimes.append(no_mcp(project))
+        return runtimes[-1]
+
+    app = make_app(load_project([tmp_path]), connection=HostDaemon(runtime), queue_poll=0.2)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.wait_ready()
         client = app.client
@@ -125,3 +135,18 @@ async def test_a_workflow_s_question_is_answered_from_the_list(tmp_path: Path) -
                     assert item.run.result == "yes"
                     break
         await until(pilot, lambda: screen.items == [])
+        await pilot.press("escape")
+
+        # An agent's question marks its tab, until it is answered from the list.
+        questions = runtimes[0].questions
+        assert questions is not None
+        await questions.ask("agent:alpha", "Which branch?")
+        await until(pilot, lambda: app.tab_named("alpha").asking)
+        await pilot.press("f8")
+        screen = app.screen
+        assert isinstance(screen, NeedsYouScreen)
+        await until(pilot, lambda: [i.asker for i in screen.items] == ["agent:alpha"])
+        await pilot.press("enter", *"main", "enter")
+        await until(pilot, lambda: not app.tab_named("alpha").asking)
+        [answered] = [q for q in await client.questions(all=True) if q.asker == "agent:alpha"]
+        assert answered.answer == "main" and answered.answered_by is not None

@@ -46,7 +46,7 @@ from aegis.workspace import Worktrees
 from aegis_tui import notifications
 from aegis_tui.connection import SENDER, AttachDaemon, Connection
 from aegis_tui.daemon_queues import DaemonQueues
-from aegis_tui.keys import APP_KEYS, SHELL_TAKES, read_alt_keys
+from aegis_tui.keys import APP_KEYS, SHELL_TAKES, TERMINAL_FOOTER, footer_keys, read_alt_keys
 from aegis_tui.needs_you import what_it_asks
 from aegis_tui.quitting import Running, running_in, stop_everything
 from aegis_tui.screens.ask_text import AskText
@@ -75,6 +75,7 @@ from aegis_tui.state import (
 from aegis_tui.tab import Clock, Tab, terminal_tab
 from aegis_tui.terminal_tabs import NEW_TERMINAL, new_terminal_name, terminal_choices
 from aegis_tui.widgets.approval import ApprovalPrompt
+from aegis_tui.widgets.key_bar import KeyBar
 from aegis_tui.widgets.prompt import PromptInput
 from aegis_tui.widgets.queue_strip import QueueStrip
 from aegis_tui.widgets.queued import QueuedMessages
@@ -607,14 +608,21 @@ class AegisApp(App[int]):
         strip.show(list(self.project.queues), counts, await self._count_waiting())
 
     async def _count_waiting(self) -> int:
-        """How many approvals and questions wait for a person (0 when it cannot tell)."""
+        """How many approvals and questions wait for a person (0 when it cannot tell);
+        the tabs of agents that asked a question are marked."""
         if self.client is None:
             return 0
         try:
-            return len(await waiting_in(self.client))
+            waiting = await waiting_in(self.client)
         except TALK_ERRORS as exc:
             log.warning("could not count what waits for a person: %s", exc)
             return 0
+        asking = {w.asker.removeprefix("agent:") for w in waiting if w.kind == "question"}
+        for tab in self.tabs:
+            if tab.asking != (tab.handle in asking):
+                tab.asking = tab.handle in asking
+                self._chrome_soon()
+        return len(waiting)
 
     async def _watch_sessions(self) -> None:
         """Open a tab for each session of the daemon started elsewhere, as it appears
@@ -684,6 +692,9 @@ class AegisApp(App[int]):
         self.main.query_one("#views", ContentSwitcher).current = shown.id
         # A terminal tab takes the keyboard; the input box is for sessions only.
         self.main.set_class(terminal is not None, "-terminal")
+        self.main.query_one(KeyBar).set_keys(
+            TERMINAL_FOOTER if terminal is not None else footer_keys()
+        )
         if terminal is not None:
             terminal.focus()
             self.run_worker(terminal.claim_size(), group="terminal-size")
@@ -908,6 +919,8 @@ class AegisApp(App[int]):
         if self.tabs:
             self.select_tab(self.active)
         else:
+            self.main.set_class(False, "-terminal")
+            self.main.query_one(KeyBar).set_keys(footer_keys())
             self._refresh_chrome()
         await view.remove()
         self.save_soon()

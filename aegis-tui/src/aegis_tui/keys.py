@@ -104,6 +104,20 @@ def footer_keys() -> list[tuple[str, str]]:
     return [(short(key.keys), key.description) for key in (*keys[:3], *APP_KEYS, *keys[3:])]
 
 
+TERMINAL_FOOTER: tuple[tuple[str, str], ...] = (
+    ("f1", "Help"),
+    ("f2", "Queues"),
+    ("f3", "Workflows"),
+    ("^q", "Quit"),
+    ("alt+←/→", "Tabs"),
+    ("^w", "Close tab (the terminal goes on)"),
+    ("f6", "Terminals"),
+    ("f8", "Needs you"),
+)
+"""The main screen's footer while a terminal tab is shown: the keys its shell leaves
+to the app (every other key goes to the shell)."""
+
+
 def short(keys: str) -> str:
     """The first of ``keys`` as the footer writes it: ``^t``, ``f1``, ``esc``."""
     first = keys.split(",")[0]

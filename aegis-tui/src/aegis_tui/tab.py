@@ -71,6 +71,8 @@ class Tab:
     """What the agent is doing in the running turn: ``thinking``, ``running bash``, ``writing``."""
     needs: dict[str, PermissionRequest] = field(default_factory=dict)
     """The session's permission requests waiting for a person, oldest first, by id."""
+    asking: bool = False
+    """The agent asked a person a question (``aegis_ask_human``) not answered yet."""
     terminal: str | None = None
     """The name of the shared terminal a terminal tab shows (``None``: a session's tab)."""
 

@@ -53,6 +53,12 @@ class KeyBar(Static):
     def on_mount(self) -> None:
         self.update(fitted(self.keys, self.size.width or 80))
 
+    def set_keys(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Show ``keys`` instead (the main screen's differ in a terminal tab)."""
+        if list(keys) != self.keys:
+            self.keys = list(keys)
+            self.update(fitted(self.keys, self.size.width or 80))
+
     def on_resize(self, event: events.Resize) -> None:
         self.update(fitted(self.keys, event.size.width))
 

@@ -84,7 +84,7 @@ class TabBar(Static):
             text.append(f" {tab.profile}", f"{base} italic".strip() if active else "italic dim")
         if badge and tab.badge():
             text.append(f" [{tab.badge()}]", base or "dim")
-        if tab.needs:
+        if tab.needs or tab.asking:
             text.append(f" {NEEDS_YOU}", "bold black on yellow")
         elif tab.unseen and not active:
             text.append(f" {UNSEEN}", "bold yellow")
