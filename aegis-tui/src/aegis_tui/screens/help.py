@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aegis_tui.keys import APP_KEYS, INPUT_KEYS, MAIN_KEYS, shown
+from aegis_tui.needs_you import NEEDS_YOU
 from aegis_tui.tab import STATE_DOTS, TERMINAL_DOT
 
 STATUS_LINE: tuple[tuple[str, str], ...] = (
@@ -68,6 +69,11 @@ def screen_table() -> Table:
         Text(f"{dot} terminal", style=colour),
         "a shared terminal: keys go to its shell, but for f1-f3, f6, f7, ctrl+w, "
         "ctrl+q and the tab keys",
+    )
+    table.add_row(
+        Text(NEEDS_YOU, style="bold black on yellow"),
+        "the agent waits for your answer: a permission request (its prompt is above "
+        "the input box) or a question (f8 lists them all)",
     )
     table.add_row(Text("✱", style="bold yellow"), "output you have not seen in that tab")
     table.add_row(Text("◂2  3▸", style="bold"), "tabs hidden left / right of the bar")
