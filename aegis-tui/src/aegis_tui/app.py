@@ -1353,7 +1353,8 @@ class AegisApp(App[int]):
                 # A new request takes the keyboard, unless a message is being typed
                 # (keys meant for it must not answer): ctrl+y answers then.
                 typing = self.focused is prompt and prompt.value.strip()
-                if not typing and not isinstance(self.focused, TerminalView):
+                shown = self.screen is self.main  # not under a dialog or another view
+                if shown and not typing and not isinstance(self.focused, TerminalView):
                     approval.focus()
             elif not approval.display and self.focused is approval:
                 prompt.focus()
