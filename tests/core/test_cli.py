@@ -208,7 +208,9 @@ agents = {
         description="does the work",
         approvals=Approvals(deny=["Bash(rm *)"], ask=["execute"], timeout=90),
     ),
-    "second": Agent(harness="gemini", permission="read"),
+    "second": Agent(
+        harness="gemini", permission="read", workspace="worktree", orchestrate="any"
+    ),
 }
 default_agent = "main"
 queues = [Queue("review", agent_profile="second", max_parallel=3)]
@@ -276,6 +278,15 @@ def test_config_show_json_has_validated_profiles_with_env_values_masked(
         "ask": ["execute"],
         "timeout": 90.0,
     }
+    assert (main["workspace"], main["workspace_base"], main["orchestrate"]) == (
+        "project",
+        None,
+        "own",
+    )
+    assert (data["agents"]["second"]["workspace"], data["agents"]["second"]["orchestrate"]) == (
+        "worktree",
+        "any",
+    )
     second = data["agents"]["second"]["provider"]
     assert (second["class"], second["permission"]) == ("GeminiCLI", "read")
     assert "effort" not in second
@@ -296,6 +307,8 @@ def test_config_show_text_lists_agents_queues_workflows_with_env_masked(
     assert "'ANTHROPIC_API_KEY': '***'" in main
     assert any(line.startswith("  second: gemini [permission=read") for line in lines)
     assert "      approvals: deny Bash(rm *); ask execute (timeout 90 s)" in lines
+    second = lines.index(next(line for line in lines if line.startswith("  second: gemini")))
+    assert lines[second + 1 : second + 3] == ["      workspace: worktree", "      orchestrate: any"]
     assert "  review: agent second, max_parallel=3" in lines
     assert "  cli_test_flow" in lines
 

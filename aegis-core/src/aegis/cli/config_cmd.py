@@ -28,6 +28,9 @@ def agent_dict(agent: Agent) -> dict[str, Any]:
         "cwd": str(agent.cwd) if agent.cwd else None,
         "provider": {"class": type(agent.provider).__name__, **provider},
         "approvals": agent.approvals.model_dump(mode="json"),
+        "workspace": agent.workspace,
+        "workspace_base": agent.workspace_base,
+        "orchestrate": agent.orchestrate,
     }
 
 
@@ -108,6 +111,11 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  {name}{marker}: {agent['harness']} [{details}]")
         if agent["description"]:
             click.secho(f"      {agent['description']}", dim=True)
+        if agent["workspace"] != "project":
+            base = agent["workspace_base"]
+            click.echo(f"      workspace: {agent['workspace']}" + (f" from {base}" if base else ""))
+        if agent["orchestrate"] != "own":
+            click.echo(f"      orchestrate: {agent['orchestrate']}")
         rules = agent["approvals"]
         ruled = [f"{key} {', '.join(rules[key])}" for key in ("deny", "allow", "ask") if rules[key]]
         if ruled:
