@@ -3,11 +3,12 @@ each asking to run a shell command that the profile's rule (by the CLI's name of
 tool and the command: ``Bash(*touch*)``, ``run_shell_command(*touch*)``, ``bash(*touch*)``)
 sends to a person, answered through the daemon.
 
-One daemon for the module, one session per CLI, four turns each:
+One daemon for the module, one session per CLI, five turns each:
 
 * allowed once: the command runs, the turn goes on;
 * refused with a reason: the command does not run, and the reason reaches the model;
 * nobody answers: refused after the profile's timeout, with a reason the model sees;
+* interrupted while it waits: refused, the turn cancelled, the session goes on;
 * a second attached client answers "allow for the rest of the session" while the first
   follows the session; the first's own, later answer is told the first one holds.
 
@@ -25,7 +26,7 @@ import anyio
 import pytest
 
 from aegis.daemon.client import DaemonClient, Numbered
-from aegis.events import Event, PermissionAnswer, PermissionRequest, TurnEnd
+from aegis.events import Event, PermissionAnswer, PermissionRequest, StopReason, TurnEnd
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, shell_call
 from tests.daemon.conftest import make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
@@ -182,6 +183,19 @@ async def test_a_person_answers_a_real_cli_s_permission_requests(
     assert unanswered.end.ok, unanswered.end.error
     assert not (project / f"{profile}-unanswered").exists()
     assert requested(model, f"within {TIMEOUT_S:g} s")
+
+    # Interrupted while it waits: the request ends refused (never left open), the turn
+    # ends cancelled, and the session goes on.
+    async def interrupt(request: PermissionRequest) -> None:
+        await second.interrupt(handle)
+
+    with anyio.fail_after(TURN_S):
+        interrupted = await turn(first, handle, f"please touch {profile}-interrupted", interrupt)
+    [cut] = interrupted.of(PermissionAnswer)
+    assert (cut.decision, cut.by) == ("deny", "aegis")
+    assert interrupted.end.stop_reason is StopReason.cancelled
+    assert not (project / f"{profile}-interrupted").exists()
+    assert await first.approvals() == []
 
     # A second client answers while the first follows; the first answer holds.
     async def second_answers(request: PermissionRequest) -> None:
