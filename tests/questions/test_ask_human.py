@@ -125,6 +125,10 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
         await until(lambda: _has_question(runtime, "Any last words?"), "the second question")
         (second,) = await runtime.questions.list_questions()
         await runtime.questions.answer(second.id, "ship it \udcff")
+        # A frontend's long poll with a version of an earlier daemon answers at once.
+        with anyio.fail_after(10):
+            now = await runtime.questions.changed(runtime.questions.version + 100, timeout=60)
+        assert now == runtime.questions.version
     (record,) = records
     assert record.status is RunStatus.ok, record.error
     assert record.result == "yes; ship it \ufffd"  # a stray surrogate is made safe

@@ -318,6 +318,8 @@ class Questions(Lifespan):
     async def changed(self, version: int, timeout: float) -> int:
         """Wait (at most ``timeout`` seconds) until :attr:`version` is past ``version``;
         return it. What a frontend long-polls to redraw its list."""
+        if version > self.version:
+            return self.version  # a version of an earlier daemon: the list is news anyway
         with anyio.move_on_after(timeout):
             while self.version <= version:
                 await self._changed.wait()
