@@ -136,6 +136,9 @@ async def test_sigterm_drains_and_a_second_one_interrupts_with_one_callback_each
         # worker exits.
         await here.queues.cancel(slowish)
         assert await exited(first) == 0
+        # Stopped in order: no longer listed among the workers.
+        listed = await anyio.to_thread.run_sync(here.backend.workers)  # type: ignore[attr-defined]
+        assert str(first.pid) not in [str(w["pid"]) for w in listed]
         assert await status(left) is TaskStatus.queued  # taken by nobody while draining
 
         # A second SIGTERM interrupts: failed with the reason, one callback.

@@ -478,6 +478,11 @@ class PostgresQueueBackend:
                 ([*ids],),
             )
 
+    def retire(self, owner: str) -> None:
+        """Take ``owner`` out of the workers table (it stopped in order)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM workers WHERE owner = %s", (owner,))
+
     def recover(self, is_owner_alive: Callable[[str], bool]) -> Tasks:
         recovered = self._expire_leases()
         # Judge the owners outside the transaction: looking a process up may be slow.

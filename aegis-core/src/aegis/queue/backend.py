@@ -176,6 +176,10 @@ class LeasingBackend(Protocol):
         ``running`` (how many tasks they run) and ``heartbeat_age`` (seconds)."""
         ...
 
+    def retire(self, owner: str) -> None:
+        """``owner`` stopped in order (its tasks ended): it is no longer listed."""
+        ...
+
 
 @runtime_checkable
 class RelayingBackend(Protocol):

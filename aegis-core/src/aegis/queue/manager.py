@@ -342,6 +342,12 @@ class QueueManager(Lifespan):
             with anyio.move_on_after(self.shutdown_grace):
                 await self._deliver_callbacks()
             tg.cancel_scope.cancel()
+            if self.dispatch and isinstance(self.backend, LeasingBackend):
+                # Stopped in order: not listed among the workers until its row is stale.
+                try:
+                    await anyio.to_thread.run_sync(self.backend.retire, self.owner)
+                except Exception as exc:
+                    log.warning("could not take this process out of the workers: %s", exc)
 
     def _start_dispatcher(self, queue: Queue) -> None:
         if queue.name in self._dispatched or self._tg is None or self._stopping:
