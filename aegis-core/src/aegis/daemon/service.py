@@ -35,6 +35,7 @@ from aegis.daemon.unixpath import reachable
 from aegis.events import Event, StateChanged
 from aegis.private_files import private_dir
 from aegis.process import TAG_PREFIX, kill_tag_prefix
+from aegis.queue import leftovers
 from aegis.queue.owner import current_owner
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ class Daemon:
                 previous = await anyio.to_thread.run_sync(crashes.read_state, self.state_dir)
                 if previous is not None:
                     await _stop_what_was_left(previous)
+                # And what `aegis worker`s of this host killed with kill -9 left.
+                await anyio.to_thread.run_sync(leftovers.sweep, self.state_dir)
                 await self._write_state()
                 # Subscribed before the runtime starts: the feed must see every event of
                 # every session from its first (queue workers may start at once).
