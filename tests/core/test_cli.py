@@ -450,7 +450,7 @@ def test_config_check_suggests_the_keyword_meant_for_a_misspelled_one(
     assert (
         hint
         == "  hint: did you mean 'max_parallel'? Queue takes: name, agent_profile, max_parallel, "
-        "warm, workspace"
+        "warm, workspace, budget"
     )
 
 

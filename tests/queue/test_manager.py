@@ -119,6 +119,9 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
             )
             await env.queues.wait(task_id, timeout=5)
             await until(lambda: len(boss_driver.prompts) == 1)
+            # Marked delivered (in a worker thread, after the delivery): un-marking it
+            # before would be undone by that mark.
+            await until(lambda: not env.backend.pending_callbacks())
             # A crash between delivering and marking delivered: the outbox sends it again.
             undeliver_callbacks(env.backend)
             assert [t.id for t in env.backend.pending_callbacks()] == [task_id]

@@ -22,7 +22,7 @@ from aegis.config.loader import Project
 from aegis.inbox import InboxRouter
 from aegis.lifespan import Lifespan
 from aegis.mcp.plane import McpPlane
-from aegis.notify import Notifier
+from aegis.notify import Notification, Notifier
 from aegis.questions import Questions, question_notification
 from aegis.queue.backend import RelayingBackend
 from aegis.queue.backends import BACKEND_ENV, get_queue_backend
@@ -31,6 +31,7 @@ from aegis.queue.runners import announced
 from aegis.session.helpers import HelperLedger
 from aegis.session.manager import SessionManager
 from aegis.terminals import TerminalRegistry
+from aegis.usage.recorder import BudgetReached, UsageRecorder
 from aegis.workflow.runner import WorkflowRunner
 
 QUEUE_BACKEND_ENV = BACKEND_ENV
@@ -91,6 +92,14 @@ class Runtime(Lifespan):
         self.inbox = InboxRouter(self.sessions, self.state_dir, relay=relay)
         self.helpers = HelperLedger(self.sessions)
         """The sessions agents spawned (``aegis_spawn``), closed with their owner."""
+        # Every turn goes in .aegis/usage.db; the budgets of .aegis.py are enforced from it.
+        self.usage = UsageRecorder(
+            self.state_dir,
+            limits=project.limits,
+            queues=project.queues,
+            on_reached=self._budget_reached,
+        )
+        self.sessions.on_turn = self.usage.on_turn
         self.queues = QueueManager(
             project.queues,
             backend=backend,
@@ -102,6 +111,8 @@ class Runtime(Lifespan):
             hold_dispatch=mcp,
             serve=serve_queues,
             max_running=max_running,
+            gate=self.usage,
+            provider_limits=_canonical_providers(project.limits.providers),
         )
         # Shared terminals and canvases belong to the runtime: with the daemon they
         # outlive the frontends that look at them.
@@ -123,6 +134,23 @@ class Runtime(Lifespan):
         )
         self.workflows.questions = self.questions
         self.sessions.notifier = self.queues.notifier = self.workflows.notifier = self.notifier
+        self.workflows.usage = self.usage
+
+    def _budget_reached(self, reached: BudgetReached) -> None:
+        """Tell of a ceiling reached: a ``budget_reached`` notification."""
+        title = {
+            "queue": "A queue's budget is reached: its tasks wait",
+            "run": "A workflow run's budget is reached: it fails",
+            "project": "The project's daily budget is reached: queues and workflows stop",
+        }[reached.scope]
+        self.notifier.send(
+            Notification(
+                kind="budget_reached",
+                title=title,
+                body=reached.reason,
+                run_id=reached.name if reached.scope == "run" else None,
+            )
+        )
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -140,6 +168,7 @@ class Runtime(Lifespan):
         # Listed as a queue runner while tasks may start here (`queue enqueue` tells).
         async with (
             self.notifier,
+            self.usage,  # entered first, left last: the last turns are written
             self.sessions,
             self.helpers,
             self.inbox,
@@ -164,3 +193,18 @@ class Runtime(Lifespan):
                         # Running tasks get their grace while their workers still
                         # have the plane's tools (wind_down is shielded).
                         await self.queues.wind_down()
+
+
+def _canonical_providers(caps: Mapping[str, int]) -> dict[str, int]:
+    """``Limits.providers`` keyed by each provider's own name (an alias such as
+    ``claude`` counts for ``claude-code``)."""
+    from aegis.registry import get_registry
+
+    registry = get_registry()
+    out: dict[str, int] = {}
+    for name, cap in caps.items():
+        try:
+            out[registry.canonical_name(name)] = cap
+        except Exception:  # not installed: its sessions cannot run anyway
+            out[name] = cap
+    return out

@@ -605,7 +605,14 @@ class AegisApp(App[int]):
         except Exception as exc:  # the backend is away: the strip says so, the app goes on
             log.warning("could not read the queue counts: %s", exc)
             return
-        strip.show(list(self.project.queues), counts, await self._count_waiting())
+        today = None
+        spent = getattr(source, "today", None)  # the daemon's: what the project spent today
+        if spent is not None:
+            try:
+                today = await spent()
+            except Exception as exc:
+                log.warning("could not read today's usage: %s", exc)
+        strip.show(list(self.project.queues), counts, await self._count_waiting(), today)
 
     async def _count_waiting(self) -> int:
         """How many approvals and questions wait for a person (0 when it cannot tell);

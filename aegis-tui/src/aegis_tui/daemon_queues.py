@@ -20,6 +20,10 @@ class DaemonQueues:
     async def workers(self) -> list[dict[str, Any]]:
         return await self.client.workers()
 
+    async def today(self) -> dict[str, Any]:
+        """Today's (UTC) usage report of the daemon: ``total`` and the ``held`` queues."""
+        return await self.client.usage(since="today")
+
     async def list_tasks(
         self, queue: str | None = None, status: Any = None, limit: int | None = 100
     ) -> list[TaskRecord]:

@@ -83,6 +83,10 @@ class ScriptRule(BaseModel):
     error: str | None = None
     """Instead of replying, fail the turn with this message, as a CLI reports a model API
     error (an error answer to ``session/prompt``; the turn is not kept in the history)."""
+    cost_usd: float | None = Field(default=None, ge=0.0)
+    """What the turn costs, in US dollars, reported as a CLI reports its cost (the
+    session's running total in ``usage_update``): for testing budgets offline. Without
+    it the agent reports tokens only (one per word)."""
 
     @field_validator("match")
     @classmethod

@@ -31,7 +31,8 @@ that JSON-RPC error instead, as a CLI reports a failed model request. Tools:
 Unless the permission is ``auto``, the agent asks ``session/request_permission``
 before ``edit`` and ``execute`` tools. ``session/cancel`` stops the turn at once
 (``stopReason: cancelled``; the turn is not kept in the history). Usage counts one
-token per word, in the prompt response's ``usage`` and a ``usage_update``.
+token per word, in the prompt response's ``usage`` and a ``usage_update``; a rule's
+``cost_usd`` adds to the session's cost, reported in the ``usage_update`` as ACP says.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class _Session:
     history_file: Path
     turns: int = 0
     words: int = 0
+    cost: float | None = None
+    """The session's running cost (USD), once a rule with ``cost_usd`` answered."""
     scope: CancelScope | None = None
 
 
@@ -326,9 +329,16 @@ class ScriptedAgent:
         await self._remember(session, record)
         inputs, outputs = _words(message), _words(reply)
         session.words += inputs + outputs
-        await self._update(
-            session, {"sessionUpdate": "usage_update", "used": session.words, "size": CONTEXT_SIZE}
-        )
+        update: dict[str, Any] = {
+            "sessionUpdate": "usage_update",
+            "used": session.words,
+            "size": CONTEXT_SIZE,
+        }
+        if rule is not None and rule.cost_usd is not None:
+            session.cost = (session.cost or 0.0) + rule.cost_usd
+        if session.cost is not None:
+            update["cost"] = {"amount": session.cost, "currency": "USD"}
+        await self._update(session, update)
         return {
             "stopReason": "end_turn",
             "usage": {

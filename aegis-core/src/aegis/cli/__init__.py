@@ -44,6 +44,7 @@ CORE_COMMANDS: dict[str, str] = {
     "serve": "aegis.cli.serve_cmd:serve",
     "term": "aegis.cli.term_cmd:term",
     "worker": "aegis.cli.worker_cmd:worker",
+    "usage": "aegis.cli.usage_cmd:usage",
     "workflow": "aegis.cli.workflow_cmd:workflow",
 }
 """Core sub-commands: name -> ``module:attribute``, imported on first use."""

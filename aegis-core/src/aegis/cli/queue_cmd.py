@@ -53,6 +53,21 @@ def check_store(project: Project) -> None:
         backend.close()
 
 
+def _held(project: Project) -> dict[str, str]:
+    """``{queue: reason}`` of the queues a budget holds today (read from .aegis/usage.db)."""
+    import time
+
+    from aegis.usage.ceilings import queue_reasons
+    from aegis.usage.ledger import open_ledger, utc_day
+
+    ledger = open_ledger(project.state_dir)
+    try:
+        return queue_reasons(ledger, project.limits, project.queues, utc_day(time.time()))
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
 def _when(stamp: float | None) -> str:
     return "-" if stamp is None else datetime.fromtimestamp(stamp).strftime("%H:%M:%S")
 
@@ -86,6 +101,9 @@ def queue() -> None:
 def list_(ctx: click.Context, as_json: bool) -> None:
     """Each queue with its agent and its tasks: running, queued, done, failed.
 
+    A queue whose budget (or the project's daily budget) is reached is held: its
+    tasks stay queued, and the reason is shown below the table (`held` in JSON).
+
     With a backend that leases its claims (PostgreSQL), a second table lists the
     aegis processes serving the queues, on every host: host, pid, queues, how many
     tasks each runs, and how long ago it last renewed its claims.
@@ -96,6 +114,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         return await queues.counts(), await queues.workers()
 
     counts, workers = _with_queues(project, look)
+    held = _held(project)
     rows: list[dict[str, Any]] = []
     for name in sorted({*project.queues, *counts}):
         declared = project.queues.get(name)
@@ -107,6 +126,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
                 "max_parallel": declared.max_parallel if declared else None,
                 **{s: per_status.get(s, 0) for s in ("running", "queued", "done", "failed")},
                 "cancelled": per_status.get("cancelled", 0),
+                "held": held.get(name),
             }
         )
     if as_json:
@@ -124,6 +144,9 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             for r in rows
         ],
     )
+    for r in rows:
+        if r["held"]:
+            click.secho(f"{r['name']}: held, its tasks stay queued: {r['held']}", fg="yellow")
     if workers:
         click.echo()
         _print_workers(workers)
@@ -440,10 +463,13 @@ def show(ctx: click.Context, task_id: str | None, as_json: bool) -> None:
             )
         return
     task = _task_command(ctx, task_id, "show")
+    held = _held(load_project(ctx)).get(task.queue) if task.status.value == "queued" else None
     if as_json:
-        print_json(task.as_dict())
+        print_json({**task.as_dict(), "held": held})
     else:
         _show_task(task)
+        if held:
+            click.secho(f"held: {held}", fg="yellow")
 
 
 @queue.command()

@@ -27,6 +27,7 @@ from aegis.config.suggest import keyword_hint, misspelled_name
 from aegis.errors import ConfigError
 from aegis.project_files import ProjectFiles, find_config
 from aegis.queue.declaration import NAME_HINT, Queue, valid_name
+from aegis.usage.budget import Limits
 from aegis.workflow.registry import WorkflowFn, collecting
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class Project(ProjectFiles):
     notifications: list[ChannelConfig] = field(default_factory=list)
     """What ``notifications = [...]`` declared: where notifications go besides the
     plugins' hooks and the attached clients (``Webhook(...)``, ``Desktop()``)."""
+    limits: Limits = field(default_factory=Limits)
+    """What ``limits = Limits(...)`` declared: the project's daily budget, the
+    budget of a workflow run, and the cap on queue workers per provider."""
 
 
 def load_config(search_paths: Sequence[Path] | None = None) -> tuple[dict[str, Agent], str]:
@@ -85,7 +89,9 @@ def load_project(
     queues = checker.queues(agents)
     backend = checker.queue_backend()
     notifications = checker.notifications()
-    return Project(path, agents, default, queues, workflows, backend, notifications)
+    return Project(
+        path, agents, default, queues, workflows, backend, notifications, checker.limits()
+    )
 
 
 def _execute(
@@ -426,6 +432,19 @@ class _Checker:
                     hint=hint,
                 )
         return list(declared)
+
+    def limits(self) -> Limits:
+        declared = self.namespace.get("limits")
+        if declared is None:
+            return Limits()
+        if not isinstance(declared, Limits):
+            raise self.error(
+                f"`limits` must be a Limits, not {type(declared).__name__}",
+                name="limits",
+                hint="from aegis.usage import Budget, Limits; "
+                "limits = Limits(daily=Budget(usd=20))",
+            )
+        return declared
 
     def queues(self, agents: dict[str, Agent]) -> dict[str, Queue]:
         declared = self.namespace.get("queues", [])

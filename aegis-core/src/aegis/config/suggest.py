@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aegis.usage.budget import Limits
+
 _UNEXPECTED_KEYWORD = re.compile(
     r"^(?P<callable>[\w.]+)\(\) got an unexpected keyword argument '(?P<keyword>\w+)'"
 )
@@ -21,6 +23,7 @@ _UNEXPECTED_KEYWORD = re.compile(
 OPTIONAL_NAMES: dict[str, tuple[type, ...]] = {
     "queues": (list, tuple),
     "notifications": (list, tuple),
+    "limits": (Limits,),
 }
 """Top-level names aegis reads when they are there, with the kinds of value they hold."""
 

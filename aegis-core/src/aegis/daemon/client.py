@@ -430,6 +430,25 @@ class DaemonClient:
         workers: list[dict[str, Any]] = result.get("workers", [])
         return workers
 
+    async def held_queues(self) -> dict[str, str]:
+        """``{queue: reason}`` of the queues a budget holds now (their tasks stay queued)."""
+        result = await self._call("GET", "/queues")
+        held: dict[str, str] = result.get("held", {})
+        return held
+
+    async def usage(
+        self, by: str | None = None, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        """What the project's turns spent (``aegis usage --json``'s answer, and ``held``):
+        per ``by`` (day, session, profile, provider, queue, run) over ``since``/``until``."""
+        query = "&".join(
+            f"{key}={quote(value)}"
+            for key, value in (("by", by), ("since", since), ("until", until))
+            if value
+        )
+        result: dict[str, Any] = await self._call("GET", "/usage" + (f"?{query}" if query else ""))
+        return result
+
     async def tasks(
         self, queue: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -460,6 +460,8 @@ async def queue_counts(request: Request) -> Response:
             "queues": {name: counts.get(name, {}) for name in daemon.project.queues},
             # With a leasing backend: the processes serving the queues, on every host.
             "workers": await daemon.runtime.queues.workers(),
+            # The queues a budget stops now (their tasks stay queued), with the reason.
+            "held": dict(daemon.runtime.queues.held),
         }
     )
 
@@ -677,12 +679,14 @@ def build_app(daemon: Daemon) -> Starlette:
         notification_routes,
         question_routes,
         terminal_routes,
+        usage_routes,
     )
 
     routes += terminal_routes.routes(p)
     routes += question_routes.routes(p)
     routes += notification_routes.routes(p)
     routes += approval_routes.routes(p)
+    routes += usage_routes.routes(p)
     app = Starlette(routes=routes)
     app.state.daemon = daemon
     return app

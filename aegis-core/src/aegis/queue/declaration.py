@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from aegis.errors import ConfigError
+from aegis.usage.budget import Budget
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -37,6 +38,11 @@ class Queue:
     ``"worktree"`` gives each worker a git worktree and branch of its own (so that
     parallel workers that write never collide; see docs/worktrees.md), ``"project"``
     the project's folder. ``None`` (the default) keeps the profile's.
+
+    ``budget`` (optional) is what the queue's tasks may spend per UTC day
+    (``Budget(usd=5)``, ``Budget(tokens=2_000_000)``): once reached, no task of the
+    queue starts — they stay queued, with the reason shown by ``aegis queue list`` —
+    until the next day or a higher budget (see docs/usage.md).
     """
 
     name: str
@@ -44,6 +50,7 @@ class Queue:
     max_parallel: int
     warm: int = 0
     workspace: str | None = None
+    budget: Budget | None = None
 
     def __post_init__(self) -> None:
         if not valid_name(self.name):
@@ -84,6 +91,12 @@ class Queue:
                 field="workspace",
                 hint="'worktree' gives each worker a git worktree and branch of its own; "
                 "leave it out to keep the profile's",
+            )
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise ConfigError(
+                f"queue {self.name!r}: budget must be a Budget, not {self.budget!r}",
+                field="budget",
+                hint="from aegis.usage import Budget; Queue(..., budget=Budget(usd=5))",
             )
         if self.warm > self.max_parallel:
             raise ConfigError(

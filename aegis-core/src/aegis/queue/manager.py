@@ -88,6 +88,7 @@ from aegis.text import clean_text
 if TYPE_CHECKING:
     from aegis.inbox import InboxRouter
     from aegis.notify import Notifier
+    from aegis.queue.gate import DispatchGate
     from aegis.session.manager import SessionManager
     from aegis.workspace.worktree import Worktrees
 
@@ -173,6 +174,11 @@ class QueueManager(Lifespan):
     ``shutdown_grace`` seconds, then interrupts the rest (see the crash policy in
     the module's documentation).
 
+    ``gate`` may hold a queue (its budget is reached: see :mod:`aegis.queue.gate`);
+    :attr:`held` says which and why. ``provider_limits`` caps the workers (running
+    tasks and warm workers) of each provider, by its name, across every queue of
+    this manager: a task waits while its provider has that many.
+
     ``owner`` names this process in the backend (default
     ``"<host>:<pid>:<process start time>"``). ``poll_interval`` is how often the
     backend is looked at for what other processes did (new tasks, cancels, ended
@@ -206,6 +212,8 @@ class QueueManager(Lifespan):
         serve: Collection[str] | None = None,
         max_running: int | None = None,
         safety_poll: float = 10.0,
+        gate: DispatchGate | None = None,
+        provider_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.queues: dict[str, Queue] = dict(queues)
         unknown = sorted(set(serve or ()) - set(self.queues))
@@ -218,6 +226,12 @@ class QueueManager(Lifespan):
             raise ValueError(f"max_running is at least 1, not {max_running}")
         self.max_running = max_running
         self.safety_poll = safety_poll
+        self.gate = gate
+        self.provider_limits = dict(provider_limits or {})
+        self._claiming_for: dict[str | None, int] = {}
+        """Claims in flight per provider: they count against its cap until they return."""
+        self.held: dict[str, str] = {}
+        """``{queue: reason}`` of the queues the gate holds now (their tasks stay queued)."""
         self.backend = backend
         self.sessions = sessions
         self.inbox_router = inbox_router
@@ -597,6 +611,11 @@ class QueueManager(Lifespan):
                     and self._running_here(queue) < queue.max_parallel
                     and self._room_here()
                 ):
+                    # The budget's look awaits: max_running is looked at again after it.
+                    if not await self._may_start(queue) or not self._room_here():
+                        break
+                    provider = self._provider(queue)
+                    self._claiming_for[provider] = self._claiming_for.get(provider, 0) + 1
                     self._claiming += 1
                     try:
                         task = await anyio.to_thread.run_sync(
@@ -613,6 +632,7 @@ class QueueManager(Lifespan):
                         break
                     finally:
                         self._claiming -= 1
+                        self._claiming_for[provider] -= 1
                     if self._claim_trouble.pop(queue.name, None) is not None:
                         log.warning("queue %s takes tasks again", queue.name)
                     if task is None:
@@ -633,6 +653,37 @@ class QueueManager(Lifespan):
         """How long a loop that the backend's notifications wake sleeps between looks."""
         return self.safety_poll if self._listening else self.poll_interval
 
+    async def _may_start(self, queue: Queue) -> bool:
+        """Whether a task of ``queue`` may start now: not held by the gate (a budget), and
+        with room under its provider's cap (or a warm worker of its own to take)."""
+        if self.gate is not None:
+            reason = await self.gate.hold(queue)
+            if reason is not None:
+                if self.held.get(queue.name) != reason:
+                    log.warning("queue %s holds its tasks: %s", queue.name, reason)
+                self.held[queue.name] = reason
+                return False
+            if self.held.pop(queue.name, None) is not None:
+                log.warning("queue %s starts tasks again", queue.name)
+        if any(self._live(handle) for handle in self._warm[queue.name]):
+            return True  # taking a warm worker starts no new session
+        return self._provider_room(queue) > 0
+
+    def _provider(self, queue: Queue) -> str | None:
+        agent = self.sessions.agents.get(queue.agent_profile)
+        return None if agent is None else agent.harness
+
+    def _provider_room(self, queue: Queue) -> float:
+        """How many more workers of ``queue``'s provider may start (``inf``: no cap)."""
+        provider = self._provider(queue)
+        cap = self.provider_limits.get(provider) if provider is not None else None
+        if cap is None:
+            return math.inf
+        same = {name for name, q in self.queues.items() if self._provider(q) == provider}
+        busy = sum(1 for run in self._running.values() if run.task.queue in same)
+        busy += sum(len(self._warm[name]) for name in same)
+        return cap - busy - self._claiming_for.get(provider, 0)
+
     def _running_here(self, queue: Queue) -> int:
         # Counts workers until they are closed, so this process never has more
         # than max_parallel sessions of the queue, even while one is closing.
@@ -652,6 +703,8 @@ class QueueManager(Lifespan):
                     run.handle = await self._spawn(queue)
                 else:
                     await self.sessions.wait_ready(run.handle)
+                if self.gate is not None:
+                    self.gate.task_started(task, run.handle)
                 await anyio.to_thread.run_sync(self.backend.set_worker, task.id, run.handle)
                 self._signal("started")
                 get_host().notify(
@@ -760,11 +813,12 @@ class QueueManager(Lifespan):
             self._task_ended(ended)
         else:
             self._signal("ended")
-        self._signal(f"wake:{task.queue}")
-        if self.max_running is not None:  # a slot of this process is free for every queue
-            for name in self.serve:
-                self._signal(f"wake:{name}")
-        self._signal(f"warm:{task.queue}")
+        # A slot of this process (max_running), or of a provider's cap shared by its
+        # queues, may be free for every queue.
+        shared = self.max_running is not None or self.provider_limits
+        for name in self.serve if shared else [task.queue]:
+            self._signal(f"wake:{name}")
+            self._signal(f"warm:{name}")
 
     async def _finish_later(
         self,
@@ -866,7 +920,7 @@ class QueueManager(Lifespan):
         """Start warm workers up to what ``max_parallel`` leaves room for; ``False`` if a
         spawn failed at once (the state folder, say: it is logged)."""
         want = min(queue.warm, queue.max_parallel - self._running_here(queue))
-        while len(pool) < want and not self._stopping:
+        while len(pool) < want and not self._stopping and self._provider_room(queue) > 0:
             try:
                 pool.append(await self._spawn(queue, wait=False))
             except Exception as exc:

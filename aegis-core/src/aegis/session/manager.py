@@ -100,6 +100,8 @@ class SessionManager(Lifespan):
         """Told when a session fails (the runtime sets it)."""
         self.approvals = ApprovalRegistry()
         """The permission requests of the sessions waiting for a person."""
+        self.on_turn: Callable[[SessionInfo, TurnEnd], None] | None = None
+        """Called on the event loop as each turn ends (the runtime's usage recorder)."""
 
     @classmethod
     def for_project(cls, project: Project, **kwargs: Any) -> SessionManager:
@@ -316,6 +318,11 @@ class SessionManager(Lifespan):
                 self.notifier.send(notifications.session_failed(info))
 
     def _turn_finished(self, session: Session, end: TurnEnd) -> None:
+        if self.on_turn is not None:
+            try:
+                self.on_turn(session.info(), end)
+            except Exception:  # an observer must not end the session
+                log.exception("recording the turn of %s failed", session.handle)
         get_host().notify(hookspecs.turn_finished, handle=session.handle, turn=end)
 
     def _session(self, handle: str) -> Session:

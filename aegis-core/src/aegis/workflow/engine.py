@@ -122,6 +122,10 @@ class WorkflowEngine:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._last_delivery: asyncio.Task[None] | None = None
         self._delegated: set[str] = set()
+        self.before_spending: Callable[[], Awaitable[None]] | None = None
+        """Awaited before the run spawns, asks or delegates: raises
+        :class:`~aegis.workflow.errors.WorkflowBudgetExceeded` once the run's budget
+        is reached (set by the runner)."""
         self.canvases: CanvasRegistry | None = None
         """The runtime's shared canvases (set by the runner; ``None`` outside a runtime)."""
         self.questions: Questions | None = None
@@ -141,6 +145,10 @@ class WorkflowEngine:
         """How this run's messages are tagged: ``workflow:<run id>``."""
         return f"workflow:{self.workflow_run_id}"
 
+    async def _may_spend(self) -> None:
+        if self.before_spending is not None:
+            await self.before_spending()
+
     def _touch(self, handle: str) -> None:
         if handle not in self._touched_handles:
             self._touched_handles.append(handle)
@@ -156,6 +164,7 @@ class WorkflowEngine:
         it a git worktree and branch of its own whatever its profile says (see
         :meth:`land`).
         """
+        await self._may_spend()
         try:
             if workspace is None:
                 handle = await self._bridge.spawn(profile, handle)
@@ -210,6 +219,7 @@ class WorkflowEngine:
 
         Raises :class:`WorkflowError` when the turn fails.
         """
+        await self._may_spend()
         self._touch(handle)
         try:
             end = await self._bridge.request(handle, message, sender=self.sender)
@@ -404,6 +414,7 @@ class WorkflowEngine:
         known = getattr(self._queues, "queues", None)
         if known is not None and queue not in known:
             raise WorkflowError(f"unknown queue {queue!r} (queues: {', '.join(known) or 'none'})")
+        await self._may_spend()
         try:
             task_id = await self._queues.enqueue(queue, payload, sender=self.sender)
             self.log(f"delegated {task_id} to queue {queue}")

@@ -34,3 +34,9 @@ class PredicateFailed(WorkflowError):
         self.cmd = cmd
         self.result = result
         self.retries = retries
+
+
+class WorkflowBudgetExceeded(WorkflowError):
+    """A workflow run reached its budget, or the project's daily budget (see
+    :class:`aegis.usage.Limits`): the run fails with this error, which says which
+    ceiling and how much was spent."""

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from aegis.canvas import CanvasRegistry
     from aegis.notify import Notifier
     from aegis.questions import Questions
+    from aegis.usage.recorder import UsageRecorder
 
 __all__ = [  # the records are re-exported: where they were, and where callers look
     "STALE_RUN",
@@ -131,8 +132,12 @@ class WorkflowRunner:
         """Told when a run ends, whichever way (the runtime sets it)."""
         self.questions: Questions | None = None
         """The runtime's questions to a person, for :meth:`WorkflowEngine.ask_human`."""
+        self.usage: UsageRecorder | None = None
+        """The runtime's usage recorder: runs count their spending and stop at their
+        budget (the runtime sets it)."""
         self._running: dict[str, anyio.CancelScope] = {}
         self._ended: dict[str, anyio.Event] = {}
+        self._failures: dict[str, WorkflowError] = {}
 
     @property
     def running(self) -> list[str]:
@@ -145,6 +150,16 @@ class WorkflowRunner:
         scope = self._running.get(run_id)
         if scope is None:
             return False
+        scope.cancel()
+        return True
+
+    def fail(self, run_id: str, error: WorkflowError) -> bool:
+        """Stop run ``run_id`` if it runs in this process; its record ends ``failed``
+        with ``error`` (a budget reached, say). Returns whether it was running here."""
+        scope = self._running.get(run_id)
+        if scope is None:
+            return False
+        self._failures.setdefault(run_id, error)
         scope.cancel()
         return True
 
@@ -273,6 +288,20 @@ class WorkflowRunner:
         self._save(record)  # a full disk refuses the run here, before anything is claimed
         ended = self._ended[record.id] = anyio.Event()
         self._running[record.id] = anyio.CancelScope()  # what cancel() stops
+        usage = self.usage
+        if usage is not None:
+
+            def of_run(handle: str) -> None:
+                usage.attribute(handle, run=record.id)
+                if on_session is not None:
+                    on_session(handle)
+
+            async def before_spending() -> None:
+                await usage.check_run(record.id, name)
+
+            engine.on_session = of_run
+            engine.before_spending = before_spending
+            usage.watch_run(record.id, name, lambda error: self.fail(record.id, error))
         if on_start is not None:
             on_start(record)
         if resumed is not None:
@@ -284,6 +313,8 @@ class WorkflowRunner:
             with self._running[record.id] as scope:
                 try:
                     values = coerce_arguments(fn, record.arguments)
+                    if engine.before_spending is not None:
+                        await engine.before_spending()  # a run over budget does not start
                     record.result = await fn(engine, **values)
                 except Exception as exc:
                     failure = exc
@@ -291,7 +322,7 @@ class WorkflowRunner:
                 finally:
                     await engine.finish(cancelled=scope.cancel_called)
             if scope.cancelled_caught:
-                failure = WorkflowError("cancelled")
+                failure = self._failures.get(record.id) or WorkflowError("cancelled")
         except anyio.get_cancelled_exc_class():
             record.status, record.error = RunStatus.crashed, "cancelled: aegis stopped"
             record.log = engine.log_lines
@@ -303,6 +334,9 @@ class WorkflowRunner:
             self._running.pop(record.id, None)
             self._ended.pop(record.id, None)
             ended.set()
+            self._failures.pop(record.id, None)
+            if usage is not None:
+                usage.unwatch_run(record.id)
         if failure is None:
             record.status = RunStatus.ok
         elif isinstance(failure, WorkflowError):
