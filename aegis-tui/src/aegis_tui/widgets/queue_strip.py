@@ -56,8 +56,10 @@ def strip_text(
 ) -> Text:
     """The strip's line for ``queues``."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    if today is not None:
-        _spent_today(text, today.get("total") or {})
+    total = (today or {}).get("total") or {}
+    # Shown once it means money or a ceiling: a cost reported today, or budgets declared.
+    if today is not None and (total.get("cost_usd") is not None or today.get("budgets")):
+        _spent_today(text, total)
     if not queues:
         text.append(" no queues declared in .aegis.py", "dim")
         return text
