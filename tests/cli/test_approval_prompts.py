@@ -144,9 +144,13 @@ async def test_aegis_approvals_answers_once(project: Path) -> None:
                 break
     denied = aegis(project, "approvals", approval_id, "deny", "make eight instead")
     assert denied.returncode == 0, denied.stderr
+    assert f"{approval_id} answered: deny (the agent is told: make eight instead)" in denied.stdout
     again = aegis(project, "approvals", approval_id, "allow")
     assert again.returncode == 1
-    assert "answered already: deny by client:cli:approvals" in again.stderr
+    assert "answered already: deny by client:cli:approvals: make eight" in again.stderr
+    unknown = aegis(project, "approvals", "nosuchid", "allow")
+    assert unknown.returncode == 1
+    assert "`aegis approvals` (GET /v1/approvals) lists them" in unknown.stderr
     with anyio.fail_after(60):
         async for item in client.events(handle):
             if isinstance(item, Numbered) and isinstance(item.event, TurnEnd):

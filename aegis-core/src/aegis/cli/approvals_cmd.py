@@ -61,16 +61,21 @@ def approvals(
                     approval_id, ANSWERS[answer], reason or ""
                 )
                 if not taken:
-                    click.echo(
-                        f"{approval_id} was answered already: {holding.decision} by {holding.by}",
-                        err=True,
+                    said = f": {holding.reason}" if holding.reason else ""
+                    raise CliError(
+                        f"approval {approval_id} was answered already: "
+                        f"{holding.decision} by {holding.by}{said} (the first answer wins)"
                     )
-                    return 1
+                said = f" (the agent is told: {holding.reason})" if holding.reason else ""
+                click.echo(f"{approval_id} answered: {holding.decision}{said}")
                 return 0
             waiting = await client.approvals(handle)
         except DaemonNotRunning:
             if approval_id is not None:
-                raise CliError("no aegis daemon runs for this project") from None
+                raise CliError(
+                    "no aegis daemon runs for this project, so no request of its sessions waits",
+                    hint="a session of `aegis --no-daemon chat` or `ask` asks at its own terminal",
+                ) from None
             waiting = []
         if as_json:
             print_json(waiting)

@@ -26,7 +26,9 @@ def api_error(error: Exception) -> ApiError | None:
     from aegis.approvals import BadDecision, UnknownApproval
 
     if isinstance(error, UnknownApproval):
-        return ApiError(404, "unknown_approval", str(error), "GET /v1/approvals lists them")
+        return ApiError(
+            404, "unknown_approval", str(error), "`aegis approvals` (GET /v1/approvals) lists them"
+        )
     if isinstance(error, BadDecision):
         return ApiError(400, "bad_request", str(error))
     return None
