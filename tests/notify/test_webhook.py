@@ -190,7 +190,10 @@ async def test_a_missing_secret_fails_the_delivery_by_the_variable_s_name(
     ("kwargs", "message"),
     [
         ({}, "needs its URL"),
-        ({"url": "ftp://example.com/x"}, "is not an http(s) URL"),
+        ({"url": "ftp://example.com/x"}, "is ftp://...: only http(s) URLs are POSTed to"),
+        ({"url": "hooks.example.com/x"}, "does not start with https:// (or http://)"),
+        ({"url": "localhost:8080/x"}, "does not start with https:// (or http://)"),
+        ({"url": "https:///x"}, "https://... names no host"),
         ({"url": "https://user:pw@example.com/x"}, "holds a password"),
         (
             {"url": "https://example.com", "headers_env": {"Authorization": "Bearer abc"}},

@@ -72,9 +72,18 @@ def environment_value(name: str, what: str) -> str:
 def check_url(url: str, owner: str = "Webhook") -> None:
     """Refuse what is not an ``http(s)`` URL, or holds a password (``.aegis.py`` is committed)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # The URL itself is never shown: its path or query may be a token.
+    if not parts.scheme or "://" not in url:
+        problem = "does not start with https:// (or http://)"
+    elif parts.scheme not in ("http", "https"):
+        problem = f"is {parts.scheme}://...: only http(s) URLs are POSTed to"
+    elif not parts.hostname:
+        problem = f"{parts.scheme}://... names no host"
+    else:
+        problem = ""
+    if problem:
         raise ConfigError(
-            f"{owner} URL {parts.scheme + '://' if parts.scheme else ''}... is not an http(s) URL",
+            f"the {owner} URL {problem}",
             field="url",
             hint="Webhook(url='https://hooks.example.com/aegis')",
         )
