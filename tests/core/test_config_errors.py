@@ -115,6 +115,16 @@ CASES = [
         field="effort",
     ),
     Case(
+        "approvals-field-it-lacks",
+        "from aegis.config import Approvals\n"
+        "agents = {'g': Agent(harness='gemini', approvals=Approvals(alow=['Bash']))}\n",
+        message="Approvals has no field 'alow'",
+        hint="did you mean 'allow'? its fields are: allow, deny, ask, timeout",
+        line=4,
+        profile="g",
+        field="alow",
+    ),
+    Case(
         "bad-enum-value",
         "agents = {'c': Agent(harness='claude-code', permission='sudo')}\n",
         message="'sudo' is not a valid permission",

@@ -31,7 +31,8 @@ def describe(error: Any, model: type[BaseModel]) -> tuple[str, str, str | None]:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     value = error.get("input")
-    name = getattr(model, "harness", None) or model.__name__
+    harness = getattr(model, "harness", None)  # a provider's; Agent's is a property
+    name = harness if isinstance(harness, str) else model.__name__
     if kind == "extra_forbidden":
         owners = [owner for owner in _owners_of(loc) if owner != model.__name__]
         message = f"{name} has no field {loc!r}"

@@ -225,9 +225,22 @@ def _package_of(exc: BaseException) -> str | None:
 
 
 def _model_named(title: str) -> type[Any]:
+    """The model a ``ValidationError`` titled ``title`` comes from: a provider's
+    configuration class, or another model of aegis (``Approvals``, ``ScriptRule``...)."""
+    from pydantic import BaseModel
+
     from aegis.registry import get_registry
 
-    return get_registry().find_config_class(title) or Agent
+    found = get_registry().find_config_class(title)
+    if found is not None:
+        return found
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        model = pending.pop()
+        if model.__name__ == title and model.__module__.startswith("aegis"):
+            return model
+        pending.extend(model.__subclasses__())
+    return Agent
 
 
 def _line_in(tb: TracebackType | None, path: Path) -> int | None:
