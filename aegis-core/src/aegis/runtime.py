@@ -100,6 +100,7 @@ class Runtime(Lifespan):
             on_reached=self._budget_reached,
         )
         self.sessions.on_turn = self.usage.on_turn
+        self.usage.owner_of = self.helpers.owner_of  # a helper counts for its owner's work
         self.queues = QueueManager(
             project.queues,
             backend=backend,

@@ -100,6 +100,9 @@ class UsageRecorder(Lifespan):
         self._broken: str | None = None
         """Why the ledger cannot be used (then budgets hold everything they cover)."""
         self._attributions: dict[str, Attribution] = {}
+        self.owner_of: Callable[[str], str | None] | None = None
+        """The session that spawned a helper session (``aegis_spawn``), if any: a helper
+        counts for what its owner counts for (the runtime sets it)."""
         self._runs: dict[str, tuple[str, Callable[[WorkflowBudgetExceeded], object]]] = {}
         self._announced: set[tuple[str, str]] = set()
         self._pending = 0
@@ -163,7 +166,7 @@ class UsageRecorder(Lifespan):
         """A turn of session ``info`` ended: record it (the write happens in the background)."""
         if self._tg is None:
             return
-        who = self._attributions.get(info.handle, Attribution())
+        who = self._who(info.handle)
         turn = TurnRecord(
             at=self._clock(),
             session=info.handle,
@@ -178,6 +181,21 @@ class UsageRecorder(Lifespan):
         )
         self._pending += 1
         self._tg.start_soon(self._record, turn)
+
+    def _who(self, handle: str) -> Attribution:
+        """What ``handle`` counts for: its own attribution, completed by its owner's (and
+        theirs) when an agent spawned it."""
+        who = dataclasses.replace(self._attributions.get(handle, Attribution()))
+        seen = {handle}
+        owner = self.owner_of(handle) if self.owner_of is not None else None
+        while owner is not None and owner not in seen and not (who.queue and who.run):
+            seen.add(owner)
+            theirs = self._attributions.get(owner, Attribution())
+            if who.queue is None:
+                who.queue, who.task = theirs.queue, theirs.task
+            who.run = who.run or theirs.run
+            owner = self.owner_of(owner) if self.owner_of is not None else None
+        return who
 
     async def _record(self, turn: TurnRecord) -> None:
         try:
