@@ -263,8 +263,9 @@ def test_config_show_json_has_validated_profiles_with_env_values_masked(
     assert data["path"] == str(path.resolve())
     assert data["default_agent"] == "main"
     assert data["queues"] == [
-        {"name": "review", "agent_profile": "second", "max_parallel": 3, "warm": 0}
+        {"name": "review", "agent_profile": "second", "max_parallel": 3, "warm": 0, "budget": None}
     ]
+    assert data["limits"] == {"daily": None, "workflow_run": None, "workflows": {}, "providers": {}}
     assert data["workflows"] == ["cli_test_flow"]
     main = data["agents"]["main"]
     assert main["harness"] == "claude-code"

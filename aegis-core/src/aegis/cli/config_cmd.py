@@ -46,10 +46,12 @@ def project_dict(project: Project) -> dict[str, Any]:
                 "agent_profile": q.agent_profile,
                 "max_parallel": q.max_parallel,
                 "warm": q.warm,
+                "budget": q.budget.model_dump() if q.budget else None,
             }
             for q in project.queues.values()
         ],
         "workflows": sorted(project.workflows),
+        "limits": project.limits.model_dump(),
     }
 
 
@@ -126,8 +128,26 @@ def show(ctx: click.Context, as_json: bool) -> None:
             f"  {queue['name']}: agent {queue['agent_profile']}, "
             f"max_parallel={queue['max_parallel']}"
             + (f", warm={queue['warm']}" if queue["warm"] else "")
+            + (f", budget {_budget(queue['budget'])} a day" if queue["budget"] else "")
         )
     if not data["queues"]:
         click.echo("  (none)")
     click.secho("workflows:", bold=True)
     click.echo("  " + (", ".join(data["workflows"]) or "(none)"))
+    limits = data["limits"]
+    if any(limits.values()):
+        click.secho("limits:", bold=True)
+        if limits["daily"]:
+            click.echo(f"  the project: {_budget(limits['daily'])} a day (UTC)")
+        if limits["workflow_run"]:
+            click.echo(f"  each workflow run: {_budget(limits['workflow_run'])}")
+        for name, budget in limits["workflows"].items():
+            click.echo(f"  each run of {name}: {_budget(budget)}")
+        for provider, cap in limits["providers"].items():
+            click.echo(f"  {provider}: {cap} queue worker(s) at once")
+
+
+def _budget(budget: dict[str, Any]) -> str:
+    from aegis.usage.budget import Budget
+
+    return Budget(**budget).describe()
