@@ -45,6 +45,7 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None]]] = {
     "inbox.db emptied": ("inbox.db", empty),
     "inbox.db garbage": ("inbox.db", garbage),
     "questions.db garbage": ("questions.db", garbage),
+    "usage.db garbage": ("usage.db", garbage),
 }
 
 

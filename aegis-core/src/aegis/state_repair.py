@@ -41,7 +41,15 @@ def _stores() -> dict[str, Callable[[Path], _Store]]:
     from aegis.queue.sqlite_backend import DB_NAME as QUEUE_DB
     from aegis.queue.sqlite_backend import SqliteQueueBackend
 
-    return {QUEUE_DB: SqliteQueueBackend, INBOX_DB: InboxStore, QUESTIONS_DB: QuestionStore}
+    from aegis.usage.ledger import DB_NAME as USAGE_DB
+    from aegis.usage.ledger import UsageLedger
+
+    return {
+        QUEUE_DB: SqliteQueueBackend,
+        INBOX_DB: InboxStore,
+        QUESTIONS_DB: QuestionStore,
+        USAGE_DB: UsageLedger,
+    }
 
 
 def repair_state(state_dir: Path) -> list[Repair]:

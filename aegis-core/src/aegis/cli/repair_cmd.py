@@ -13,8 +13,8 @@ from aegis.cli._context import load_project, print_json
 def repair(ctx: click.Context, as_json: bool) -> None:
     """Move damaged state files aside, so that aegis starts again; nothing is deleted.
 
-    aegis refuses to use a damaged .aegis/queue.db, inbox.db or questions.db (empty,
-    truncated, not a database) rather than silently start afresh. This command
+    aegis refuses to use a damaged .aegis/queue.db, inbox.db, questions.db or usage.db
+    (empty, truncated, not a database) rather than silently start afresh. This command
     renames each damaged one (with its -wal and -shm files) to
     NAME.damaged-<UTC time>, where `sqlite3` can still recover rows from it, and
     creates an empty one in its place. A file named .aegis, where the state

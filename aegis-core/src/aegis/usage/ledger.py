@@ -15,7 +15,6 @@ methods block: call them from a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,6 +251,3 @@ def open_ledger(state_dir: Path) -> UsageLedger | None:
     """The project's ledger if it has one (reading never creates it)."""
     path = state_dir / DB_NAME
     return UsageLedger(path) if path.exists() else None
-
-
-__all__: Sequence[str] = ("GROUPS", "GroupBy", "Total", "TurnRecord", "UsageLedger", "utc_day")

@@ -37,7 +37,7 @@ from aegis.errors import StateError
 from aegis.events import TurnEnd, Usage
 from aegis.lifespan import Lifespan
 from aegis.usage.budget import Limits
-from aegis.usage.ceilings import project_reason, queue_reason, run_reason
+from aegis.usage.ceilings import queue_reason, run_reason
 from aegis.usage.ledger import TurnRecord, UsageLedger, utc_day
 from aegis.workflow.errors import WorkflowBudgetExceeded
 
@@ -118,7 +118,10 @@ class UsageRecorder(Lifespan):
     async def lifespan(self) -> AsyncIterator[None]:
         try:
             self._ledger = await anyio.to_thread.run_sync(UsageLedger.for_state_dir, self.state_dir)
-        except StateError as exc:  # aegis runs on; budgets that need the ledger hold
+        except StateError as exc:
+            if exc.damaged:  # refused, as every store of .aegis is: `aegis repair` says how
+                raise
+            # Not writable now (a full disk): aegis runs on; the budgets it covers hold.
             self._broken = exc.message
             log.error("usage is not recorded: %s", exc)
         try:
@@ -285,15 +288,7 @@ class UsageRecorder(Lifespan):
         if reason is not None and run_id in self._runs:
             self._runs.pop(run_id)[1](WorkflowBudgetExceeded(reason))
 
-    # --- the project --------------------------------------------------------------------------
-
-    async def project_hold(self) -> str | None:
-        """Why the project's daily budget stops queues and workflows now, or ``None``."""
-        if self.limits.daily is None or self._ledger is None:
-            return None
-        await self.flush()
-        ledger, day = self._ledger, utc_day(self._clock())
-        return await anyio.to_thread.run_sync(lambda: project_reason(ledger, self.limits, day))
+    # --- telling of it ---------------------------------------------------------------------
 
     def _announce(self, reached: BudgetReached) -> None:
         key = (reached.scope, reached.name)
