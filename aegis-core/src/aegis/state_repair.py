@@ -40,7 +40,6 @@ def _stores() -> dict[str, Callable[[Path], _Store]]:
     from aegis.questions.store import QuestionStore
     from aegis.queue.sqlite_backend import DB_NAME as QUEUE_DB
     from aegis.queue.sqlite_backend import SqliteQueueBackend
-
     from aegis.usage.ledger import DB_NAME as USAGE_DB
     from aegis.usage.ledger import UsageLedger
 
