@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -64,3 +65,17 @@ async def test_the_list_says_it_needs_the_daemon(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no aegis daemon runs for this project" in done.stderr
     assert "aegis notifications --test" in done.stderr
+
+
+def test_json_is_one_object_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from aegis.cli.notifications_cmd import _show
+    from aegis.notify import Notification
+
+    sent = [
+        (1, Notification(kind="task_failed", title="task 1 failed", body="line one\nline two")),
+        (2, Notification(kind="question_asked", title="which branch?", question_id="q1")),
+    ]
+    _show(sent, True, table=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2]
+    assert json.loads(lines[0])["body"] == "line one\nline two"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import click
 
 from aegis.cli._client import run_client
-from aegis.cli._context import load_project, locate_project, print_json, print_table
+from aegis.cli._context import load_project, locate_project, print_table
 from aegis.cli._errors import CliError
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ def notifications(ctx: click.Context, follow: bool, as_json: bool, test: bool) -
 
 def _show(items: list[tuple[int, Notification]], as_json: bool, *, table: bool) -> None:
     if as_json:
+        # One object a line (JSON Lines), so that `--follow --json` can be read line by line.
         for seq, notification in items:
-            print_json({"seq": seq, **notification.payload()})
+            click.echo(json.dumps({"seq": seq, **notification.payload()}, default=str))
         return
     if table:
         if not items:
