@@ -171,11 +171,15 @@ async def test_no_answer_in_time_fails_the_run_with_a_workflow_error(project: Pa
     async with runtime_of(project) as runtime:
         record = await runtime.workflows.run("decide", {"timeout": "0.2"})
         (question,) = await runtime.questions.list_questions(pending_only=False)
-        with pytest.raises(QuestionClosed, match="is expired: it takes no answer"):
+        with pytest.raises(QuestionClosed) as closed:
             await runtime.questions.answer(question.id, "yes")
     assert record.status is RunStatus.failed
     assert record.error == f"question {question.id} got no answer within 0.2s: Ship it?"
     assert question.status is QuestionStatus.expired
+    assert str(closed.value) == (
+        f"question {question.id} is expired (nobody answered it within its timeout): it takes"
+        f" no answer; `aegis workflow resume {record.id}` (a failed or crashed run) asks it anew"
+    )
 
 
 async def test_a_cancelled_run_cancels_its_question(project: Path) -> None:

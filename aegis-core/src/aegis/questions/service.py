@@ -485,7 +485,17 @@ def _closed(question: Question) -> QuestionClosed:
             f"question {question.id} was answered already, by {question.answered_by}: "
             f"{question.answer!r} (the first answer wins)"
         )
-    return QuestionClosed(f"question {question.id} is {question.status.value}: it takes no answer")
+    why = {
+        QuestionStatus.expired: "nobody answered it within its timeout",
+        QuestionStatus.cancelled: "its asker ended or was cancelled first",
+    }.get(question.status)
+    text = f"question {question.id} is {question.status.value}"
+    text += f" ({why})" if why else ""
+    text += ": it takes no answer"
+    if question.run_id is not None:
+        resume = f"aegis workflow resume {question.run_id}"
+        text += f"; `{resume}` (a failed or crashed run) asks it anew"
+    return QuestionClosed(text)
 
 
 def _keep_in_inbox(state_dir: Path, handle: str, text: str, sender: str, key: str) -> None:
