@@ -159,6 +159,7 @@ class ProgressPrinter:
             if event.ok:
                 self._line(handle, f"→ {event.text}")
             else:
-                self._line(handle, f"turn {event.stop_reason.value}: {event.error or ''}", fg="red")
+                said = f": {event.error}" if event.error else ""
+                self._line(handle, f"turn {event.stop_reason.value}{said}", fg="red")
         elif isinstance(event, ev.Error):
             self._line(handle, f"error: {event.message}", fg="red")
