@@ -89,7 +89,8 @@ def worker(
     if not project.queues:
         raise CliError(
             "the project declares no queue: a worker would have nothing to run",
-            hint="declare queues in .aegis.py: queues = [Queue('work', agent_profile=...)]",
+            hint="declare queues in .aegis.py: "
+            "queues = [Queue('work', agent_profile='main', max_parallel=2)]",
         )
     check_store(project)
     serve = list(dict.fromkeys(queue_names)) or list(project.queues)
