@@ -31,11 +31,12 @@ class _When(click.ParamType):  # type: ignore[type-arg]  # generic in recent cli
 
 
 def _tokens(count: int) -> str:
-    if count >= 10_000_000:
-        return f"{count / 1_000_000:.0f}M"
-    if count >= 10_000:
-        return f"{count / 1000:.0f}k"
-    return str(count)
+    """``950``, ``12.3k``, ``4.1M``."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
 
 
 def _cost(total: Total) -> str:
