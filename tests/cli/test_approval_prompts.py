@@ -7,6 +7,7 @@ profile's rule sends the request to a person.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,6 +182,7 @@ def test_without_a_terminal_nothing_is_asked_and_the_request_times_out(project: 
     )
     assert done.returncode == 0, done.stderr
     assert "waits for a person" in done.stderr
+    assert re.search(r"answer it from a terminal: aegis approvals \w+ allow", done.stderr)
     assert "deny by aegis: nobody answered this permission request within 1 s" in done.stderr
     assert "allow [o]nce" not in done.stderr
     assert not (project / "six").exists()

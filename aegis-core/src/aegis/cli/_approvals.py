@@ -51,11 +51,18 @@ def can_prompt() -> bool:
 
 
 class Approver:
-    """Asks the person at the terminal about each permission request, one at a time."""
+    """Asks the person at the terminal about each permission request, one at a time.
 
-    def __init__(self, answer: Answer, *, prompting: bool | None = None) -> None:
+    Where nobody can be asked (``prompting`` false), a request of a daemon's session
+    (``through_daemon``) is shown with the ``aegis approvals`` command that answers it.
+    """
+
+    def __init__(
+        self, answer: Answer, *, prompting: bool | None = None, through_daemon: bool = True
+    ) -> None:
         self.answer = answer
         self.prompting = can_prompt() if prompting is None else prompting
+        self.through_daemon = through_daemon
         self._settled: set[str] = set()
         self._asking: dict[str, anyio.CancelScope] = {}
         self._lock = anyio.Lock()
@@ -66,6 +73,18 @@ class Approver:
         scope = self._asking.get(answer.id)
         if scope is not None:
             scope.cancel()
+
+    def say_how(self, request: PermissionRequest) -> None:
+        """Where nobody is asked (a pipe, a script), say how to answer ``request`` from
+        another terminal, when that is possible (a daemon's session)."""
+        if self.prompting or not self.through_daemon:
+            return
+        click.secho(
+            f"  answer it from a terminal: aegis approvals {request.id} allow, "
+            "session, or deny REASON",
+            dim=True,
+            err=True,
+        )
 
     async def handle(self, request: PermissionRequest) -> None:
         """Ask about ``request`` (unless it is answered meanwhile) and send the answer."""

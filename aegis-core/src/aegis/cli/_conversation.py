@@ -79,6 +79,8 @@ async def converse(
                     if isinstance(event, PermissionRequest) and approver is not None:
                         if approver.prompting:  # else reading a line is never set aside
                             asks_in.send_nowait(event)
+                        else:
+                            approver.say_how(event)
                     elif isinstance(event, PermissionAnswer) and approver is not None:
                         approver.settle(event)
                     elif isinstance(event, UserMessage) and event.sender == "user":

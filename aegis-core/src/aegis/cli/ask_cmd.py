@@ -89,7 +89,9 @@ class AskView:
         own: the events go on meanwhile); an answer from elsewhere ends the question."""
         if self.approver is None:
             return
-        if isinstance(event, PermissionRequest) and self.approver.prompting:
+        if isinstance(event, PermissionRequest) and not self.approver.prompting:
+            self.approver.say_how(event)
+        elif isinstance(event, PermissionRequest):
             self.stop()  # the prompt takes the terminal's last line
             tg.start_soon(self.approver.handle, event)
         elif isinstance(event, PermissionAnswer):
@@ -169,7 +171,7 @@ async def _in_process(project: Project, profile: str, text: str, view: AskView) 
     from aegis.session import SessionManager
 
     async with SessionManager.for_project(project) as sessions, anyio.create_task_group() as tg:
-        view.approver = Approver(local_answer(sessions.approvals))
+        view.approver = Approver(local_answer(sessions.approvals), through_daemon=False)
         with sessions.subscribe() as stream:
 
             async def show() -> None:

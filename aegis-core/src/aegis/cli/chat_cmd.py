@@ -201,7 +201,7 @@ def _in_process(project: Project, profile: str, resume: str | None) -> int:
                     send,
                     state_dir=project.state_dir,
                     renderer=renderer,
-                    approver=Approver(local_answer(runtime.approvals)),
+                    approver=Approver(local_answer(runtime.approvals), through_daemon=False),
                 )
             if ended:
                 click.secho(f"{handle}: {ended}", fg="red", err=True)
