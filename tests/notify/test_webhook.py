@@ -186,6 +186,25 @@ async def test_a_missing_secret_fails_the_delivery_by_the_variable_s_name(
     assert any("$NO_SUCH_VAR, which is not set" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_url_from_the_environment_without_a_scheme_fails_by_the_variable_s_name(
+    host: PluginHost,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEAM_HOOK_URL", "hooks.example.com/T000")
+    channel = WebhookChannel(Webhook(url_env="TEAM_HOOK_URL"))
+    async with Notifier(str(tmp_path), [channel]) as notifier:
+        notifier.send(question())
+        await until(lambda: notifier.failed == 1)
+    assert channel.attempts == 0
+    assert any(
+        "$TEAM_HOOK_URL: the Webhook URL does not start with https://" in r.getMessage()
+        for r in caplog.records
+    )
+    assert not any("T000" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

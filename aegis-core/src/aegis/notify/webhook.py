@@ -21,6 +21,7 @@ from anyio.abc import ByteStream
 
 from aegis import __version__
 from aegis.daemon.http import Exchange
+from aegis.errors import ConfigError
 from aegis.notify.config import Webhook, check_url, environment_value
 from aegis.notify.model import Notification
 
@@ -115,7 +116,14 @@ class WebhookChannel:
             return self.config.url
         assert self.config.url_env is not None
         url = environment_value(self.config.url_env, "the webhook's URL")
-        check_url(url)
+        try:
+            check_url(url)
+        except ConfigError as error:  # say where the URL came from: it is not in .aegis.py
+            raise ConfigError(
+                f"${self.config.url_env}: {error.message}",
+                field="url_env",
+                hint=f"export {self.config.url_env}='https://...' where aegis runs",
+            ) from None
         return url
 
     def _headers(self, body: bytes) -> dict[str, str]:
