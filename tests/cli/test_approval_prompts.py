@@ -186,3 +186,19 @@ def test_without_a_terminal_nothing_is_asked_and_the_request_times_out(project: 
     assert "deny by aegis: nobody answered this permission request within 1 s" in done.stderr
     assert "allow [o]nce" not in done.stderr
     assert not (project / "six").exists()
+    # In a process of its own, no other client can answer: the note says only the timeout will.
+    alone = subprocess.run(
+        [str(AEGIS), "--no-daemon", "ask", "hurried", "make six"],
+        cwd=project,
+        env=clean_env(home=project),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert "nobody can answer it here (no terminal, no daemon): it is refused in 1 s" in (
+        alone.stderr
+    )
+    assert "deny by aegis: nobody answered" in alone.stderr
+    assert not (project / "six").exists()

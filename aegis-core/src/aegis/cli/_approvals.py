@@ -54,7 +54,8 @@ class Approver:
     """Asks the person at the terminal about each permission request, one at a time.
 
     Where nobody can be asked (``prompting`` false), a request of a daemon's session
-    (``through_daemon``) is shown with the ``aegis approvals`` command that answers it.
+    (``through_daemon``) is shown with the ``aegis approvals`` command that answers it,
+    and one of this process's with a note that only its timeout will end it.
     """
 
     def __init__(
@@ -77,14 +78,19 @@ class Approver:
     def say_how(self, request: PermissionRequest) -> None:
         """Where nobody is asked (a pipe, a script), say how to answer ``request`` from
         another terminal, when that is possible (a daemon's session)."""
-        if self.prompting or not self.through_daemon:
+        if self.prompting:
             return
-        click.secho(
-            f"  answer it from a terminal: aegis approvals {request.id} allow, "
-            "session, or deny REASON",
-            dim=True,
-            err=True,
-        )
+        if self.through_daemon:
+            how = (
+                f"answer it from a terminal: aegis approvals {request.id} allow, "
+                "session, or deny REASON"
+            )
+        else:  # the request lives in this process: no other client can reach it
+            how = (
+                f"nobody can answer it here (no terminal, no daemon): it is refused in "
+                f"{request.timeout_s:g} s; run without --no-daemon to answer from elsewhere"
+            )
+        click.secho(f"  {how}", dim=True, err=True)
 
     async def handle(self, request: PermissionRequest) -> None:
         """Ask about ``request`` (unless it is answered meanwhile) and send the answer."""
