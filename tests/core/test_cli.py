@@ -198,6 +198,7 @@ def test_providers_version_is_empty_when_the_executable_fails(fake_bin: Path) ->
 
 SHOW_CONFIG = """\
 from aegis.config import Agent, Approvals
+from aegis.notify import Desktop, Webhook
 from aegis.queue import Queue
 from aegis.workflow import workflow
 from aegis_claude.config import ClaudeCode
@@ -214,6 +215,11 @@ agents = {
 }
 default_agent = "main"
 queues = [Queue("review", agent_profile="second", max_parallel=3)]
+notifications = [
+    Desktop(),
+    Webhook(url="https://hooks.example.com/T0/hook-token", kinds=["task_failed"]),
+    Webhook(url_env="TEAM_HOOK_URL"),
+]
 
 
 @workflow
@@ -267,6 +273,12 @@ def test_config_show_json_has_validated_profiles_with_env_values_masked(
     ]
     assert data["limits"] == {"daily": None, "workflow_run": None, "workflows": {}, "providers": {}}
     assert data["workflows"] == ["cli_test_flow"]
+    assert data["notifications"] == [
+        "desktop",
+        "webhook https://hooks.example.com/…; kinds: task_failed",
+        "webhook (URL from $TEAM_HOOK_URL)",
+    ]
+    assert "hook-token" not in result.output
     main = data["agents"]["main"]
     assert main["harness"] == "claude-code"
     assert main["description"] == "does the work"
@@ -312,6 +324,7 @@ def test_config_show_text_lists_agents_queues_workflows_with_env_masked(
     assert lines[second + 1 : second + 3] == ["      workspace: worktree", "      orchestrate: any"]
     assert "  review: agent second, max_parallel=3" in lines
     assert "  cli_test_flow" in lines
+    assert lines[lines.index("notifications:") + 1] == "  desktop"
 
 
 def test_config_show_reports_bad_config_like_check(project: Path) -> None:

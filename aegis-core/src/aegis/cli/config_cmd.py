@@ -52,7 +52,21 @@ def project_dict(project: Project) -> dict[str, Any]:
         ],
         "workflows": sorted(project.workflows),
         "limits": project.limits.model_dump(),
+        "notifications": [_channel(config) for config in project.notifications],
     }
+
+
+def _channel(config: Any) -> str:
+    """One declared notification channel, as `aegis notifications --test` names it (a
+    webhook's host only: its path may be a token), with what it is limited to."""
+    text = str(config.channel().name)
+    url_env = getattr(config, "url_env", None)
+    if url_env:
+        text += f" (URL from ${url_env})"
+    kinds = getattr(config, "kinds", None)
+    if kinds:
+        text += f"; kinds: {', '.join(sorted(kinds))}"
+    return text
 
 
 def _missing_executables(project: Project) -> list[str]:
@@ -134,6 +148,10 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo("  (none)")
     click.secho("workflows:", bold=True)
     click.echo("  " + (", ".join(data["workflows"]) or "(none)"))
+    if data["notifications"]:
+        click.secho("notifications:", bold=True)
+        for channel in data["notifications"]:
+            click.echo(f"  {channel}")
     limits = data["limits"]
     if any(limits.values()):
         click.secho("limits:", bold=True)

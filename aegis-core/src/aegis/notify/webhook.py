@@ -104,7 +104,8 @@ class WebhookChannel:
     def __init__(self, config: Webhook, *, kinds: frozenset[str] | None = None) -> None:
         self.config = config
         self.kinds = kinds
-        self.name = "webhook"
+        # Named by its host as soon as the URL is known (one from the environment: on delivery).
+        self.name = f"webhook {Target.parse(config.url)}" if config.url else "webhook"
         pauses = sum(min(BACKOFF_FIRST * 2**n, BACKOFF_MAX) for n in range(config.retries))
         # Every attempt may use its whole timeout; a little more for the notifier's clock.
         self.deadline = (config.retries + 1) * config.timeout + pauses + 1.0
