@@ -130,6 +130,26 @@ async def test_send_outside_the_lifespan_drops_and_never_raises(
     assert notifier.dropped == 2
 
 
+async def test_send_while_a_signal_cancels_everything_drops_it_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SIGHUP cancels the runtime whole: the notifier's dispatcher ends with the rest while
+    # a cancelled workflow run, ending, still says it finished.
+    notifier = Notifier(str(tmp_path))
+    caplog.set_level(logging.INFO, "aegis.notify")
+    with anyio.CancelScope() as everything:
+        async with notifier:
+            everything.cancel()
+            try:
+                await anyio.sleep(5)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.sleep(0.05)  # the dispatcher is cancelled meanwhile
+                    notifier.send(failed("as it stops"))
+    assert "could not send a notification" not in caplog.text
+    assert "Traceback" not in caplog.text and notifier.dropped == 1
+
+
 async def test_followers_get_each_notification_sent_while_they_follow(
     host: PluginHost, tmp_path: Path
 ) -> None:

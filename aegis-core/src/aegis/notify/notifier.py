@@ -149,6 +149,11 @@ class Notifier(Lifespan):
                 log.warning(
                     "notification dropped, %d are waiting: %s", self.backlog, notification.title
                 )
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                # Stopping (a signal cancelled everything at once): its channels are gone
+                # while what they were told of still ends, as a run cancelled with them.
+                self.dropped += 1
+                log.info("notification not sent (the notifier stopped): %s", notification.title)
         except Exception:  # never break the caller: a notification is a side effect
             log.exception("could not send a notification")
 

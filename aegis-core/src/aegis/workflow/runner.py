@@ -311,16 +311,21 @@ class WorkflowRunner:
 
         try:
             with self._running[record.id] as scope:
+                # Cancelled from outside too (a signal stops the whole process): then its
+                # sessions' work is abandoned at once rather than drained for nobody.
+                abandoned = True
                 try:
                     values = coerce_arguments(fn, record.arguments)
                     if engine.before_spending is not None:
                         await engine.before_spending()  # a run over budget does not start
                     record.result = await fn(engine, **values)
+                    abandoned = False
                 except Exception as exc:
+                    abandoned = False
                     failure = exc
                     record.traceback = traceback.format_exc()
                 finally:
-                    await engine.finish(cancelled=scope.cancel_called)
+                    await engine.finish(cancelled=abandoned or scope.cancel_called)
             if scope.cancelled_caught:
                 failure = self._failures.get(record.id) or WorkflowError("cancelled")
         except anyio.get_cancelled_exc_class():
