@@ -76,8 +76,10 @@ def questions(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
     A workflow asks with `await engine.ask_human(...)` and waits; an agent asks with
     its aegis_ask_human tool and goes on, and gets the answer in its inbox. Answer
-    one with `aegis answer ID TEXT`. A question whose asker is gone (its workflow
-    run has ended) is listed with a note: nobody waits for its answer.
+    one with `aegis answer ID TEXT`. A question of a workflow run that is not
+    running is listed with a note: `run stopped` (its aegis died; an answer is kept
+    for `aegis workflow resume RUN`) or `asker gone` (the run has ended for good:
+    nothing would read an answer).
 
     \b
     Examples:
