@@ -458,12 +458,16 @@ def resume(ctx: click.Context, run_id: str, detach: bool, as_json: bool) -> None
     project = load_project(ctx)
     record = _find_run(project, run_id)
     if not record.resumable:
+        hint = f"`aegis workflow run {record.workflow}` starts a new run"
+        if record.status.value == "running":
+            hint = f"`aegis workflow cancel {record.id}` stops it"
+            pid = record.owner.split(":")[1] if record.owner else None
+            if pid:  # the daemon's run, or one of `aegis --no-daemon workflow run`
+                hint += f" if the daemon runs it; else Ctrl+C in the aegis process (pid {pid})"
         raise CliError(
             f"run {record.id} is {record.status.value}: only a failed, crashed or cancelled "
             "run can be resumed",
-            hint=f"`aegis workflow cancel {record.id}` stops it"
-            if record.status.value == "running"
-            else f"`aegis workflow run {record.workflow}` starts a new run",
+            hint=hint,
         )
     try:
         require_workflow(record.workflow)
