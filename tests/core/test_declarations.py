@@ -24,11 +24,12 @@ from tests.fixtures.fakes import write_fake_distribution
 def test_queue_is_a_frozen_dataclass_of_name_profile_and_max_parallel() -> None:
     queue = Queue("review", "reviewer", 3)
 
-    # API.md's three fields, in order; `warm` and `workspace` are later, optional ones.
+    # API.md's three fields, in order; `warm`, `workspace` and `budget` are later,
+    # optional ones.
     fields = [f.name for f in dataclasses.fields(Queue)]
-    assert fields == ["name", "agent_profile", "max_parallel", "warm", "workspace"]
+    assert fields == ["name", "agent_profile", "max_parallel", "warm", "workspace", "budget"]
     assert queue == Queue(
-        name="review", agent_profile="reviewer", max_parallel=3, warm=0, workspace=None
+        name="review", agent_profile="reviewer", max_parallel=3, warm=0, workspace=None, budget=None
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         queue.max_parallel = 4  # type: ignore[misc]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aegis.errors import ConfigError
-from aegis.usage.budget import Budget
+
+if TYPE_CHECKING:
+    from aegis.usage.budget import Budget
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -92,7 +95,7 @@ class Queue:
                 hint="'worktree' gives each worker a git worktree and branch of its own; "
                 "leave it out to keep the profile's",
             )
-        if self.budget is not None and not isinstance(self.budget, Budget):
+        if self.budget is not None and not _is_budget(self.budget):
             raise ConfigError(
                 f"queue {self.name!r}: budget must be a Budget, not {self.budget!r}",
                 field="budget",
@@ -106,3 +109,11 @@ class Queue:
                 hint="warm workers and running tasks together never exceed max_parallel: "
                 f"use warm={self.max_parallel} at most, or raise max_parallel",
             )
+
+
+def _is_budget(value: object) -> bool:
+    # Imported only for a queue that has a budget: the models (pydantic) stay out of the
+    # clients that merely read queue records (``aegis workflow run`` through the daemon).
+    from aegis.usage.budget import Budget
+
+    return isinstance(value, Budget)
