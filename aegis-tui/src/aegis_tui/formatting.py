@@ -3,15 +3,6 @@
 from __future__ import annotations
 
 
-def tokens(count: int) -> str:
-    """``950``, ``12.3k``, ``4.1M``."""
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
 def duration(seconds: float) -> str:
     """``0.4s``, ``12s``, ``3m05s``, ``1h02m``."""
     seconds = max(seconds, 0.0)

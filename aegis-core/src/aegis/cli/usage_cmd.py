@@ -30,26 +30,19 @@ class _When(click.ParamType):  # type: ignore[type-arg]  # generic in recent cli
             self.fail(str(exc), param, ctx)
 
 
-def _tokens(count: int) -> str:
-    """``950``, ``12.3k``, ``4.1M``."""
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
 def _cost(total: Total) -> str:
     return "-" if total.cost_usd is None else f"${total.cost_usd:.4f}"
 
 
 def _row(key: str, total: Total) -> list[str]:
+    from aegis.usage.report import short_tokens
+
     return [
         key,
         str(total.turns),
-        _tokens(total.input_tokens),
-        _tokens(total.cache_read_tokens),
-        _tokens(total.output_tokens),
+        short_tokens(total.input_tokens),
+        short_tokens(total.cache_read_tokens),
+        short_tokens(total.output_tokens),
         _cost(total),
     ]
 
@@ -97,7 +90,7 @@ def usage(
     docs/usage.md). Reads the records: needs no daemon.
     """
     from aegis.usage.report import as_json as report_json
-    from aegis.usage.report import usage_report
+    from aegis.usage.report import short_tokens, usage_report
 
     if since is not None and until is not None and since >= until:
         raise CliError("--since is not before --until", hint="the window would be empty")
@@ -119,7 +112,9 @@ def usage(
             what = {"daily": "project, per day", "queue": f"queue {b.name}, per day"}.get(
                 b.scope, f"each run of {b.name}" if b.name else "each workflow run"
             )
-            spent = "-" if b.spent is None else f"{_cost(b.spent)}, {_tokens(b.spent.tokens)} tok"
+            spent = (
+                "-" if b.spent is None else f"{_cost(b.spent)}, {short_tokens(b.spent.tokens)} tok"
+            )
             state = "REACHED" if b.reached else "ok" if b.spent is not None else "-"
             budget_rows.append([what, b.ceiling, spent, state])
         for provider, cap in sorted(report.provider_limits.items()):

@@ -54,6 +54,7 @@ _MAX_INPUT = 4096
 _KEYS = {
     "enter": b"\r",
     "tab": b"\t",
+    "shift+tab": b"\x1b[Z",
     "esc": b"\x1b",
     "escape": b"\x1b",
     "backspace": b"\x7f",
@@ -65,6 +66,7 @@ _KEYS = {
     "home": b"\x1b[H",
     "end": b"\x1b[F",
     "delete": b"\x1b[3~",
+    "insert": b"\x1b[2~",
     "pageup": b"\x1b[5~",
     "pagedown": b"\x1b[6~",
 }

@@ -27,6 +27,15 @@ WHEN_HELP = (
 )
 
 
+def short_tokens(count: int) -> str:
+    """A token count in a few characters: ``950``, ``12.3k``, ``4.1M`` (tables, status lines)."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
+
+
 def parse_when(text: str, *, end: bool = False, now: float | None = None) -> float:
     """Epoch seconds of ``text`` (see :data:`WHEN_HELP`); ``ValueError`` if unreadable.
 

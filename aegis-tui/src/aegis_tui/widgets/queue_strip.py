@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from aegis.usage.report import short_tokens
 from aegis_tui import formatting
 from aegis_tui.needs_you import NEEDS_YOU
 
@@ -80,5 +81,5 @@ def strip_text(
 def _spent_today(text: Text, total: Mapping[str, Any]) -> None:
     text.append(" today ", "dim")
     text.append(formatting.cost(total.get("cost_usd")), "bold")
-    text.append(f" {formatting.tokens(int(total.get('tokens') or 0))} tok", "dim")
+    text.append(f" {short_tokens(int(total.get('tokens') or 0))} tok", "dim")
     text.append(" │", "dim")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from aegis.usage.report import short_tokens
 from aegis_tui import formatting
 from aegis_tui.tab import Tab
 
@@ -38,8 +39,8 @@ def status_text(tab: Tab | None, now: float) -> Text:
         [("", tab.model or "default model")],
         [("perm ", tab.permission)],
         [
-            ("in ", formatting.tokens(usage.input_tokens)),
-            ("out ", formatting.tokens(usage.output_tokens)),
+            ("in ", short_tokens(usage.input_tokens)),
+            ("out ", short_tokens(usage.output_tokens)),
             ("cached ", cached),
         ],
         [("", formatting.cost(usage.cost_usd))],

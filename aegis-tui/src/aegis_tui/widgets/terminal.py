@@ -21,38 +21,20 @@ from textual.message import Message
 from textual.widget import Widget
 
 from aegis.daemon.client import DaemonClient, DaemonError, StreamEnd
+from aegis.terminals.terminal import TerminalError, key_bytes
 from aegis_tui.keys import TERMINAL_PASSES
 
 FPS = 30
 
-_SPECIAL = {
-    "enter": b"\r",
-    "tab": b"\t",
-    "shift+tab": b"\x1b[Z",
-    "backspace": b"\x7f",
-    "escape": b"\x1b",
-    "up": b"\x1b[A",
-    "down": b"\x1b[B",
-    "right": b"\x1b[C",
-    "left": b"\x1b[D",
-    "home": b"\x1b[H",
-    "end": b"\x1b[F",
-    "delete": b"\x1b[3~",
-    "insert": b"\x1b[2~",
-    "pageup": b"\x1b[5~",
-    "pagedown": b"\x1b[6~",
-}
 _COLOURS = {"brown": "yellow", "default": None}
 
 
 def key_data(event: events.Key) -> bytes:
     """The bytes a terminal sends for ``event`` (empty for a key it has none for)."""
-    if event.key in _SPECIAL:
-        return _SPECIAL[event.key]
-    if event.key.startswith("ctrl+") and len(event.key) == len("ctrl+") + 1:
-        letter = event.key[-1]
-        if "a" <= letter <= "z":
-            return bytes([ord(letter) - ord("a") + 1])
+    try:
+        return key_bytes(event.key)  # the keys agents press by name, as a person's
+    except TerminalError:
+        pass  # a printable key, or one a terminal has no bytes for
     if event.character:
         return event.character.encode("utf-8", "surrogateescape")
     return b""
