@@ -42,7 +42,7 @@ from psycopg.rows import dict_row
 from aegis.errors import StateError
 from aegis.events import Usage
 from aegis.queue.backend import INTERRUPTED, PayloadTooLarge
-from aegis.queue.task import ENDED, TaskRecord, Tasks, TaskStatus, new_task_id
+from aegis.queue.task import TaskRecord, Tasks, TaskStatus, new_task_id, require_ending
 from aegis_queue_postgres.migrations import LATEST, current_version, migrate
 
 CONNECT_TIMEOUT = 10
@@ -312,8 +312,7 @@ class PostgresQueueBackend:
         error: str | None = None,
         usage: Usage | None = None,
     ) -> TaskRecord | None:
-        if status not in ENDED:
-            raise ValueError(f"a task ends as done, failed or cancelled, not {status.value}")
+        require_ending(status)
         with self._tx() as conn:
             return self._end(conn, task_id, status, result, error, usage, _ACTIVE)
 

@@ -280,23 +280,21 @@ class QueueManager(Lifespan):
             event.set()
 
     @staticmethod
-    async def _nap(event: anyio.Event, seconds: float) -> None:
-        """Sleep ``seconds``, or less if ``event`` (got before looking) is set."""
+    async def _nap(event: anyio.Event, seconds: float, *also: anyio.Event) -> None:
+        """Sleep ``seconds``, or less if ``event`` or one of ``also`` (each got before
+        looking) is set."""
         with anyio.move_on_after(seconds):
-            await event.wait()
-
-    @staticmethod
-    async def _nap_either(first: anyio.Event, second: anyio.Event, seconds: float) -> None:
-        """Sleep ``seconds``, or less if ``first`` or ``second`` is set."""
-        with anyio.move_on_after(seconds):
+            if not also:
+                await event.wait()
+                return
             async with anyio.create_task_group() as tg:
 
-                async def wake(event: anyio.Event) -> None:
-                    await event.wait()
+                async def wake(one: anyio.Event) -> None:
+                    await one.wait()
                     tg.cancel_scope.cancel()
 
-                tg.start_soon(wake, first)
-                tg.start_soon(wake, second)
+                for one in (event, *also):
+                    tg.start_soon(wake, one)
 
     # --- lifetime ---------------------------------------------------------------------------
 
@@ -527,10 +525,8 @@ class QueueManager(Lifespan):
                     # one is not waited for: its closing is not the caller's time.)
                     await run.done.wait()
                     return await self._require(task_id)
-                if on_worker is None:
-                    await self._nap(ended, self.poll_interval)
-                else:
-                    await self._nap_either(ended, started, self.poll_interval)
+                # Woken by the task's start too while its worker is still to be told.
+                await self._nap(ended, self.poll_interval, *([started] if on_worker else []))
 
     def _in_worktree(self, queue: str) -> bool:
         """Whether the workers of ``queue`` work in worktrees of their own."""

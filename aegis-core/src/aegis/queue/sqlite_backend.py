@@ -15,7 +15,7 @@ from pathlib import Path
 from aegis.events import Usage
 from aegis.queue._sqlite import SqliteFile
 from aegis.queue.backend import INTERRUPTED
-from aegis.queue.task import ENDED, TaskRecord, Tasks, TaskStatus, new_task_id
+from aegis.queue.task import TaskRecord, Tasks, TaskStatus, new_task_id, require_ending
 
 DB_NAME = "queue.db"
 
@@ -153,8 +153,7 @@ class SqliteQueueBackend:
         error: str | None = None,
         usage: Usage | None = None,
     ) -> TaskRecord | None:
-        if status not in ENDED:
-            raise ValueError(f"a task ends as done, failed or cancelled, not {status.value}")
+        require_ending(status)
         with self._write() as db:
             return self._end(db, task_id, status, result, error, usage, _ACTIVE)
 

@@ -33,6 +33,12 @@ class TaskStatus(str, Enum):
 ENDED: tuple[TaskStatus, ...] = (TaskStatus.done, TaskStatus.failed, TaskStatus.cancelled)
 
 
+def require_ending(status: TaskStatus) -> None:
+    """Refuse (``ValueError``) a status a task cannot end as: a backend's ``finish`` check."""
+    if status not in ENDED:
+        raise ValueError(f"a task ends as done, failed or cancelled, not {status.value}")
+
+
 @dataclass(frozen=True)
 class TaskRecord:
     """One task of a queue, as its backend stores it.
