@@ -3,6 +3,7 @@ when idle, and what clients do when it is gone or of another version."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -57,6 +58,9 @@ def test_a_background_daemon_is_detached_private_and_answers_status(project: Pat
     shown = aegis(project, "daemon", "status")
     assert shown.returncode == 0, shown.stderr
     assert f"pid {pid}" in shown.stdout and "0 live" in shown.stdout
+    # `daemon start` returned once the daemon had finished starting: its MCP plane serves.
+    assert "starting" not in shown.stdout
+    assert json.loads(aegis(project, "daemon", "status", "--json").stdout)["ready"] is True
     again = aegis(project, "daemon", "start")
     assert f"already runs (pid {pid})" in again.stdout
 

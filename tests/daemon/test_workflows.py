@@ -18,6 +18,7 @@ from aegis.daemon.client import (
     RunSession,
     StreamEnd,
 )
+from aegis.daemon.protocol import config_digest
 from aegis.events import StateChanged, TurnEnd
 from tests.daemon.conftest import CONFIG, make_project, start_daemon, stop_daemon
 
@@ -196,3 +197,34 @@ async def test_tasks_are_cancelled_retried_and_waited_for_over_the_protocol(
     assert unknown.value.code == "unknown_task"
     for task in await daemon.tasks(queue="work", status="running"):
         await daemon.cancel_task(task["id"])
+
+
+async def test_a_run_started_without_an_event_loop_runs_only_on_the_file_as_it_is(
+    project: Path,
+) -> None:
+    # `aegis workflow run` starts its run in a warm daemon before it starts an event loop,
+    # naming the .aegis.py it means by its digest: a daemon running another version of
+    # the file refuses, and starts nothing.
+    daemon = client(project)
+    before = {r.id for r in await daemon.workflows(limit=100)}
+    with pytest.raises(DaemonError) as refused:
+        await anyio.to_thread.run_sync(
+            lambda: daemon.run_workflow_blocking("pair", {"topic": "x"}, config_digest="0" * 16)
+        )
+    assert refused.value.code == "config_changed"
+    assert refused.value.hint is not None and "aegis daemon restart" in refused.value.hint
+    assert {r.id for r in await daemon.workflows(limit=100)} == before
+
+    digest = config_digest(project / ".aegis.py")
+    assert digest is not None
+    record = await anyio.to_thread.run_sync(
+        lambda: daemon.run_workflow_blocking("pair", {"topic": "now"}, config_digest=digest)
+    )
+    assert record.workflow == "pair" and record.id not in before
+    _, end = await read_log(daemon, record.id)
+    assert end.run.result == "now: hi there | counted 3, one two three four five", end.run
+    with pytest.raises(DaemonError) as unknown:
+        await anyio.to_thread.run_sync(
+            lambda: daemon.run_workflow_blocking("nosuch", config_digest=digest)
+        )
+    assert unknown.value.code == "unknown_workflow"

@@ -7,6 +7,7 @@ plugin commands are added through the ``register_commands`` hook on first need.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -184,3 +185,8 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(141)
+    finally:
+        # The interpreter's shutdown would collect every object still alive, after the
+        # command's last line: 15 to 25 ms of a client's time (a warm `aegis workflow
+        # run`). Frozen objects are left to the process's exit; finalizers still run.
+        gc.freeze()

@@ -27,27 +27,6 @@ def daemon_wanted(ctx: click.Context) -> bool:
     return not (root.obj or {}).get("no_daemon", False)
 
 
-async def current_daemon(project: ProjectFiles, *, name: str) -> DaemonClient | None:
-    """A client of the project's daemon if it answers, running ``.aegis.py`` as the
-    file is now; ``None`` otherwise (no daemon is started).
-
-    Then a command can leave the file to the daemon (which has executed it) instead
-    of executing it again only to check its arguments: about a third of a second
-    off a warm ``aegis workflow run``. One status request, on the command's own
-    event loop.
-    """
-    from aegis.daemon.client import DaemonClient, DaemonError
-    from aegis.daemon.protocol import config_digest
-
-    client = DaemonClient(project.state_dir, name=name)
-    try:
-        status = await client.status()
-    except DaemonError:
-        return None
-    loaded = status.get("config_digest")
-    return client if loaded and loaded == config_digest(project.path) else None
-
-
 async def project_daemon(
     project: ProjectFiles, *, name: str, start: bool = True, quiet: bool = False
 ) -> DaemonClient:

@@ -14,7 +14,8 @@ returns ``True`` when it handled the signal, and any stop signal by passing
 from __future__ import annotations
 
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import anyio
 
@@ -89,3 +90,30 @@ def only_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None
 
     walk(group)
     return leaves[0] if len(leaves) == 1 else None
+
+
+class HeldSignals:
+    """What came while :func:`hold_stop_signals` held the stop signals."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        """Whether a SIGINT (Ctrl+C) came; it was taken, and will not act."""
+
+
+@contextmanager
+def hold_stop_signals() -> Iterator[HeldSignals]:
+    """Hold SIGINT, SIGTERM and SIGHUP for the block, so that none cuts it short.
+
+    For a step that must not be left halfway, like a request whose answer names what it
+    started. Once the block has ended, ``interrupted`` says whether Ctrl+C was pressed
+    meanwhile (the caller acts on it); a SIGTERM or SIGHUP acts as it would have.
+    """
+    held = HeldSignals()
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield held
+    finally:
+        if signal.SIGINT in signal.sigpending():
+            signal.sigtimedwait([signal.SIGINT], 0)
+            held.interrupted = True
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

@@ -17,6 +17,7 @@ from aegis.daemon.protocol import idle_timeout_from_env
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
+    from aegis.daemon.client import DaemonClient
     from aegis.daemon.service import Daemon
 
 IDLE_HELP = (
@@ -139,12 +140,26 @@ def start(ctx: click.Context, idle_timeout: float | None) -> None:
         client = await connect(
             project.path, project.state_dir, name="cli:start", idle_timeout=idle_timeout
         )
-        status = await client.status()
-        click.echo(f"aegis daemon started (pid {status['pid']})")
-        say_if_crashed(client)
+        await _announce_started(client)
         return 0
 
     ctx.exit(run_client(main))
+
+
+async def _announce_started(client: DaemonClient) -> None:
+    """Say that the daemon started, once it is ready (or the start timeout has passed)."""
+    from aegis.daemon.launch import wait_ready
+
+    ready = await wait_ready(client)
+    pid = (await client.status())["pid"]
+    click.echo(f"aegis daemon started (pid {pid})")
+    if not ready:
+        click.secho(
+            "  it is still starting its MCP plane: `aegis daemon logs` shows why it is slow",
+            fg="yellow",
+            err=True,
+        )
+    say_if_crashed(client)
 
 
 def _age(seconds: float) -> str:
@@ -182,7 +197,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         if as_json:
             print_json({"running": True, **info})
             return 0
-        click.echo(f"aegis daemon: pid {info['pid']}, up {_age(info['uptime_s'])}")
+        starting = "" if info.get("ready", True) else " (starting: its MCP plane is loading)"
+        click.echo(f"aegis daemon: pid {info['pid']}, up {_age(info['uptime_s'])}{starting}")
         click.echo(f"  version:  aegis {info['aegis_version']}, protocol {info['protocol']}")
         if info["aegis_version"] != __version__:
             click.secho(
@@ -244,8 +260,7 @@ def restart(ctx: click.Context, idle_timeout: float | None) -> None:
         client = await connect(
             project.path, project.state_dir, name="cli:restart", idle_timeout=idle_timeout
         )
-        click.echo(f"aegis daemon started (pid {(await client.status())['pid']})")
-        say_if_crashed(client)
+        await _announce_started(client)
         return 0
 
     ctx.exit(run_client(main))

@@ -12,7 +12,7 @@ import click
 from aegis.cli._client import run_client
 from aegis.cli._context import Limit, load_project, locate_project, print_json, print_table
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import EXIT_SIGINT, run_command
+from aegis.cli._runtime import EXIT_SIGINT, hold_stop_signals, run_command
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
@@ -127,14 +127,22 @@ def run(
     if daemon_wanted(ctx):
         # A daemon running .aegis.py as it is now has executed the file and checks the
         # name and the arguments: the file is not executed here.
-        try:
-            code = _run_in_daemon(
-                locate_project(ctx), name, arguments, detach=detach, as_json=as_json, warm_only=True
+        located = locate_project(ctx)
+        started = _start_in_warm_daemon(located, name, arguments)
+        if started is not None:
+            record, interrupted = started
+            ctx.exit(
+                _run_in_daemon(
+                    located,
+                    name,
+                    arguments,
+                    detach=detach,
+                    as_json=as_json,
+                    started=record,
+                    interrupted=interrupted,
+                )
             )
-        except _NoWarmDaemon:
-            pass  # none answers, or it runs the file as it was: check it here first
-        else:
-            ctx.exit(code)
+        # None answers, or it runs the file as it was: check the file here first.
     project = load_project(ctx)
     try:
         require_workflow(name)  # before a daemon or a runtime starts for nothing
@@ -158,6 +166,51 @@ def _show_line(stamp: str, message: str) -> None:
     click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
 
+def _start_in_warm_daemon(
+    project: ProjectFiles, name: str, arguments: dict[str, str]
+) -> tuple[RunRecord, bool] | None:
+    """Start the run in the project's daemon if it runs ``.aegis.py`` as the file is now:
+    its record, and whether Ctrl+C was pressed meanwhile; ``None`` if no such daemon
+    answers (nothing was started).
+
+    The first thing a warm ``aegis workflow run`` does, blocking, before it imports and
+    starts an event loop: the daemon starts the run (and its first agent) about 30 ms
+    earlier. Stop signals are held meanwhile (a few milliseconds), so that a Ctrl+C
+    cannot leave a run the command does not know of: the caller cancels it instead.
+    """
+    from aegis.daemon.client import (
+        DaemonClient,
+        DaemonError,
+        DaemonNotRunning,
+        DaemonVersionMismatch,
+    )
+    from aegis.daemon.lock import holder
+    from aegis.daemon.protocol import config_digest, lock_path
+
+    digest = config_digest(project.path)
+    if digest is None or holder(lock_path(project.state_dir)) is None:
+        return None  # no daemon (a socket without one is the usual way's to get past)
+    client = DaemonClient(project.state_dir, name="cli:workflow", timeout=START_TIMEOUT_S)
+    record: RunRecord | None = None
+    with hold_stop_signals() as held:
+        try:
+            record = client.run_workflow_blocking(name, arguments, config_digest=digest)
+        except (DaemonNotRunning, DaemonVersionMismatch):
+            pass  # the usual way starts (or restarts) a daemon first
+        except DaemonError as exc:
+            if exc.code != "config_changed":
+                raise CliError(exc.message, hint=exc.hint) from None
+    if record is None:
+        if held.interrupted:  # Ctrl+C, and nothing was started
+            raise SystemExit(EXIT_SIGINT)
+        return None
+    return record, held.interrupted
+
+
+START_TIMEOUT_S = 10.0
+"""How long a warm daemon may take to start a run (it answers in milliseconds)."""
+
+
 def _run_in_daemon(
     project: ProjectFiles,
     name: str,
@@ -165,18 +218,19 @@ def _run_in_daemon(
     *,
     detach: bool,
     as_json: bool,
-    warm_only: bool = False,
     resume: str | None = None,
+    started: RunRecord | None = None,
+    interrupted: bool = False,
 ) -> int:
     """Run ``name`` (or resume run ``resume``) in the project's daemon (started if none
     runs), and follow it; its exit status.
 
-    ``warm_only``: only in a daemon already running ``.aegis.py`` as the file is now;
-    else :class:`_NoWarmDaemon` is raised at once (nothing was started or run).
+    ``started``: the run, already started (by :func:`_start_in_warm_daemon`), to follow;
+    ``interrupted``: Ctrl+C was pressed as it started (it is cancelled at once).
     """
     client: list[DaemonClient] = []
     run_ids: list[str] = []
-    cancel = {"asked": False}
+    cancel = {"asked": interrupted}
 
     async def cancel_run() -> None:
         from aegis.daemon.client import DaemonError
@@ -200,19 +254,18 @@ def _run_in_daemon(
         return True  # cancelled once submitted (the run id is not known yet)
 
     async def main() -> int:
-        from aegis.cli._client import current_daemon, project_daemon
+        from aegis.cli._client import project_daemon
+        from aegis.daemon.client import DaemonClient
 
-        if warm_only:
-            warm = await current_daemon(project, name="cli:workflow")
-            if warm is None:
-                raise _NoWarmDaemon
-            client.append(warm)
+        if started is not None:
+            client.append(DaemonClient(project.state_dir, name="cli:workflow"))
+            record = started
         else:
             client.append(await project_daemon(project, name="cli:workflow"))
-        if resume is None:
-            record = await client[0].run_workflow(name, arguments)
-        else:
-            record = await client[0].resume_workflow(resume)
+            if resume is None:
+                record = await client[0].run_workflow(name, arguments)
+            else:
+                record = await client[0].resume_workflow(resume)
         run_ids.append(record.id)
         if cancel["asked"]:
             await cancel_run()
@@ -233,10 +286,6 @@ def _run_in_daemon(
         return EXIT_SIGINT if cancel["asked"] else status
 
     return run_client(main, on_sigint=on_sigint)
-
-
-class _NoWarmDaemon(Exception):
-    """No daemon runs ``.aegis.py`` as it is now (``warm_only``)."""
 
 
 async def _watch(client: DaemonClient, run_id: str) -> RunRecord:

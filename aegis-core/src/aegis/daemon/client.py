@@ -20,7 +20,8 @@ Importing this module is cheap (no MCP SDK, no HTTP library beyond h11).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,15 @@ from aegis.daemon import http
 from aegis.daemon.protocol import (
     API_PREFIX,
     CLIENT_HEADER,
+    CONFIG_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     VERSION_HEADER,
     socket_path,
 )
-from aegis.events import Event, PermissionAnswer, from_dict
 
 if TYPE_CHECKING:
+    from aegis.events import Event, PermissionAnswer
     from aegis.notify import Notification
     from aegis.questions import Question
     from aegis.workflow.records import RunRecord
@@ -233,7 +235,7 @@ class DaemonClient:
     async def _call(
         self, method: str, target: str, data: Any = None, *, timeout: float | None = None
     ) -> Any:
-        try:
+        with self._transport_errors(method, target):
             reply = await http.request(
                 self.socket,
                 method,
@@ -243,6 +245,29 @@ class DaemonClient:
                 connect_timeout=self.connect_timeout,
                 timeout=timeout or self.timeout,
             )
+        return self._answer(reply)
+
+    def _call_blocking(
+        self, method: str, target: str, data: Any, headers: Mapping[str, str]
+    ) -> Any:
+        """:meth:`_call` without an event loop (see :func:`aegis.daemon.http.request_blocking`),
+        with ``headers`` added to the request."""
+        with self._transport_errors(method, target):
+            reply = http.request_blocking(
+                self.socket,
+                method,
+                API_PREFIX + target,
+                data=data,
+                headers={**self._headers, **headers},
+                timeout=self.timeout,
+            )
+        return self._answer(reply)
+
+    @contextmanager
+    def _transport_errors(self, method: str, target: str) -> Iterator[None]:
+        """Turn a failure to reach the daemon or to get its answer into a :class:`DaemonError`."""
+        try:
+            yield
         except http.NotListening as exc:
             raise DaemonNotRunning(exc.path, stale=not exc.missing) from None
         except TimeoutError:
@@ -257,6 +282,9 @@ class DaemonClient:
                 hint="`aegis daemon logs` shows what it does",
                 code="connection_lost",
             ) from exc
+
+    def _answer(self, reply: http.Reply) -> Any:
+        """The JSON body of ``reply``, once checked (:meth:`_check`)."""
         try:
             body = reply.json()
         except ValueError:
@@ -346,6 +374,8 @@ class DaemonClient:
         """The events of ``handle`` numbered above ``after``: the past ones, then (with
         ``follow``) the live ones until the session ends. The last item is a
         :class:`StreamEnd` saying why the stream ended (absent if the connection broke)."""
+        from aegis.events import from_dict
+
         target = f"/sessions/{quote(handle)}/events?after={after}"
         if not follow:
             target += "&follow=false"
@@ -509,6 +539,25 @@ class DaemonClient:
         result = await self._call("POST", "/workflows", {"name": name, "args": dict(args or {})})
         return _run_record(result)
 
+    def run_workflow_blocking(
+        self, name: str, args: Mapping[str, str] | None = None, *, config_digest: str
+    ) -> RunRecord:
+        """:meth:`run_workflow`, blocking, in a daemon running the ``.aegis.py`` whose
+        :func:`~aegis.daemon.protocol.config_digest` is ``config_digest`` only.
+
+        A command's first request, sent before it starts an event loop, so that the run
+        starts without waiting for the imports of one (``aegis workflow run`` in a warm
+        daemon). A daemon running another version of the file raises :class:`DaemonError`
+        (code ``config_changed``) and runs nothing.
+        """
+        result = self._call_blocking(
+            "POST",
+            "/workflows",
+            {"name": name, "args": dict(args or {})},
+            {CONFIG_HEADER: config_digest},
+        )
+        return _run_record(result)
+
     async def workflows(self, limit: int = 20) -> list[RunRecord]:
         """The ``limit`` latest workflow runs of the project, newest first."""
         result = await self._call("GET", f"/workflows?limit={limit}")
@@ -586,6 +635,8 @@ class DaemonClient:
         result = await self._call(
             "POST", f"/approvals/{quote(approval_id)}", {"decision": decision, "reason": reason}
         )
+        from aegis.events import PermissionAnswer, from_dict
+
         answer = from_dict(result["answer"])
         assert isinstance(answer, PermissionAnswer)
         return bool(result["taken"]), answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,61 +62,78 @@ async def _connect(path: Path, timeout: float) -> SocketStream:
     try:
         with anyio.fail_after(timeout), reachable(path) as address:
             return await anyio.connect_unix(address)
-    except FileNotFoundError:
-        raise NotListening(path, missing=True) from None
     except OSError as exc:
-        if exc.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK, errno.ENOTDIR):
-            # ENOTDIR: `.aegis` is a file; there is no socket (starting a daemon says why).
-            missing = exc.errno in (errno.ENOENT, errno.ENOTDIR)
-            raise NotListening(path, missing=missing) from None
+        _raise_not_listening(path, exc)
         raise
 
 
-class Exchange:
-    """One request and its response on one connection (``host``: its ``Host`` header)."""
+def _raise_not_listening(path: Path, error: OSError) -> None:
+    """Raise :class:`NotListening` when connecting failed with ``error`` because nothing
+    listens at ``path``."""
+    if error.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK, errno.ENOTDIR):
+        # ENOTDIR: `.aegis` is a file; there is no socket (starting a daemon says why).
+        missing = error.errno in (errno.ENOENT, errno.ENOTDIR)
+        raise NotListening(path, missing=missing) from None
 
-    def __init__(self, stream: ByteStream, host: str = "aegis") -> None:
+
+class Exchange:
+    """One request and its response on one connection (``host``: its ``Host`` header).
+
+    The HTTP itself (h11's state: what to send, what was received) is in
+    :meth:`request_bytes` and :meth:`feed`, free of I/O, so that :func:`request_blocking`
+    shares it.
+    """
+
+    def __init__(self, stream: ByteStream | None, host: str = "aegis") -> None:
         self.stream = stream
         self.host = host
         self.conn = h11.Connection(h11.CLIENT)
 
-    async def send_request(
+    def request_bytes(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
-    ) -> None:
+    ) -> bytes:
+        """The whole request, to be sent in one write: a server that answers before
+        reading the body (an unknown id) and closes must not break a second write."""
         fields = [("Host", self.host), ("Connection", "close"), *headers.items()]
         if body is not None:
             fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        # One write: a server that answers before reading the body (an unknown id) and
-        # closes must not break a second write of this request.
         data = self.conn.send(h11.Request(method=method, target=target, headers=fields)) or b""
         if body:
             data += self.conn.send(h11.Data(data=body)) or b""
         data += self.conn.send(h11.EndOfMessage()) or b""
-        await self.stream.send(data)
+        return data
+
+    def feed(self, data: bytes | None) -> Any:
+        """Take ``data`` received (``b""``: the connection closed; ``None``: nothing new) and
+        return the next event of the response, or ``h11.NEED_DATA``."""
+        if data is not None:
+            self.conn.receive_data(data)
+        try:
+            return self.conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            # Closed before a whole answer (a daemon that died as it started): a broken
+            # connection, for the caller to handle as one, not a parsing failure.
+            raise ConnectionError(f"the connection broke: {exc}") from None
+
+    async def send_request(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
+    ) -> None:
+        assert self.stream is not None
+        await self.stream.send(self.request_bytes(method, target, headers, body))
 
     async def _next(self) -> Any:
-        while True:
+        assert self.stream is not None
+        event = self.feed(None)
+        while event is h11.NEED_DATA:
             try:
-                event = self.conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                # Closed before a whole answer (a daemon that died as it started): a broken
-                # connection, for the caller to handle as one, not a parsing failure.
-                raise ConnectionError(f"the connection broke: {exc}") from None
-            if event is h11.NEED_DATA:
-                try:
-                    data = await self.stream.receive(CHUNK)
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    data = b""
-                self.conn.receive_data(data)
-                continue
-            return event
+                data = await self.stream.receive(CHUNK)
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                data = b""
+            event = self.feed(data)
+        return event
 
     async def head(self) -> Head:
-        event = await self._next()
-        if not isinstance(event, h11.Response):
-            raise ConnectionError(f"unexpected reply from the daemon: {event!r}")
-        headers = {name.decode().lower(): value.decode() for name, value in event.headers}
-        return Head(event.status_code, headers)
+        return _head(await self._next())
 
     async def body(self) -> AsyncIterator[bytes]:
         while True:
@@ -124,6 +142,13 @@ class Exchange:
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 return
+
+
+def _head(event: Any) -> Head:
+    if not isinstance(event, h11.Response):
+        raise ConnectionError(f"unexpected reply from the daemon: {event!r}")
+    headers = {name.decode().lower(): value.decode() for name, value in event.headers}
+    return Head(event.status_code, headers)
 
 
 def _encode(data: Any) -> bytes | None:
@@ -152,6 +177,51 @@ async def request(
             head = await exchange.head()
             body = b"".join([chunk async for chunk in exchange.body()])
     return Reply(head.status, head.headers, body)
+
+
+def request_blocking(
+    path: Path,
+    method: str,
+    target: str,
+    *,
+    data: Any = None,
+    headers: Mapping[str, str] = {},
+    timeout: float = 60.0,
+) -> Reply:
+    """:func:`request` for a command that has no event loop running yet, blocking.
+
+    A command whose first request starts work in the daemon (``aegis workflow run``)
+    sends it this way, before it imports and starts an event loop (about 30 ms): the
+    daemon starts the work that much earlier. Raises what :func:`request` raises.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)  # TimeoutError on connecting, sending and receiving
+        try:
+            with reachable(path) as address:
+                sock.connect(address)
+        except OSError as exc:
+            _raise_not_listening(path, exc)
+            raise
+        exchange = Exchange(None)
+        sock.sendall(exchange.request_bytes(method, target, headers, _encode(data)))
+        body: list[bytes] = []
+        head: Head | None = None
+        while True:
+            event = exchange.feed(None)
+            if event is h11.NEED_DATA:
+                try:
+                    received = sock.recv(CHUNK)
+                except ConnectionResetError:
+                    received = b""
+                event = exchange.feed(received)
+            if event is h11.NEED_DATA:
+                continue
+            if head is None:
+                head = _head(event)
+            elif isinstance(event, h11.Data):
+                body.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return Reply(head.status, head.headers, b"".join(body))
 
 
 @asynccontextmanager

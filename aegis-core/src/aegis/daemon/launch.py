@@ -246,6 +246,25 @@ async def wait_until_answering(
         await anyio.sleep(_POLL_S)
 
 
+async def wait_ready(client: DaemonClient) -> bool:
+    """Wait until the daemon has finished starting (its MCP plane serves: agents spawned
+    from then on do not wait for it); whether it did within the start timeout.
+
+    ``aegis daemon start`` waits for this, so that a daemon it started is warm: the
+    commands that follow do not share the machine with its start. A command that
+    starts the daemon on its way does not: its agent starts meanwhile.
+    """
+    deadline = time.monotonic() + start_timeout()
+    while not (await client.status()).get("ready", True):
+        if time.monotonic() >= deadline:
+            return False
+        await anyio.sleep(_READY_POLL_S)
+    return True
+
+
+_READY_POLL_S = 0.05
+
+
 def _running(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:

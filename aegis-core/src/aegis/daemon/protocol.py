@@ -24,6 +24,10 @@ VERSION_HEADER = "Aegis-Version"
 """Sent both ways: the aegis version of the sender."""
 CLIENT_HEADER = "Aegis-Client"
 """Sent by clients: a short name for ``status`` (``cli:attach``, ``tui``)."""
+CONFIG_HEADER = "Aegis-Config-Digest"
+"""Sent by a client that wants its request served only by a daemon running ``.aegis.py``
+as the file is now: its :func:`config_digest`. Another daemon answers 409
+``config_changed`` and does nothing."""
 
 IDLE_TIMEOUT_ENV = "AEGIS_DAEMON_IDLE_TIMEOUT"
 """Seconds an idle daemon waits before it exits (``0``: never)."""

@@ -28,6 +28,7 @@ from aegis import __version__
 from aegis.daemon.protocol import (
     API_PREFIX,
     CLIENT_HEADER,
+    CONFIG_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     VERSION_HEADER,
@@ -125,6 +126,15 @@ def _endpoint(handler: Handler) -> Handler:
                 f"this daemon speaks protocol {PROTOCOL_VERSION} (aegis {__version__}); "
                 f"the client speaks {spoken}",
                 "restart the daemon with the client's aegis: `aegis daemon restart`",
+            ).response()
+        wanted = request.headers.get(CONFIG_HEADER)
+        if wanted is not None and wanted != daemon.config_digest:
+            return ApiError(
+                409,
+                "config_changed",
+                f"this daemon runs {daemon.project.path.name} as it was when it started, "
+                "not as it is now",
+                "`aegis daemon restart` loads the file as it is (its sessions end)",
             ).response()
         daemon.requests += 1
         try:
@@ -242,6 +252,7 @@ async def status(request: Request) -> Response:
             "uptime_s": round(time.time() - daemon.started_at, 3),
             "idle_timeout_s": daemon.idle_timeout,
             "idle": await daemon.idle(serving=1),
+            "ready": daemon.runtime.mcp is None or daemon.runtime.mcp.serving,
             "config_digest": daemon.config_digest,
             "sessions": {
                 "live": sum(1 for s in sessions if s.state.live),

@@ -132,6 +132,11 @@ class McpPlane(Lifespan):
         self._serving: anyio.Event | None = None
         self._listening_since = 0.0
 
+    @property
+    def serving(self) -> bool:
+        """Whether the server answers requests (it starts a second or so after the plane)."""
+        return self._serving is not None and self._serving.is_set()
+
     async def wait_serving(self) -> None:
         """Return once the server answers requests (connections made before wait in the
         kernel's queue: nobody needs to call this but to measure)."""
