@@ -10,7 +10,8 @@ process of its own):
   workflow is one ``engine.delegate`` to a queue whose worker is a claude session. The
   daemon the command starts is stopped after the round (untimed).
 * **workflow run, warm**: the same with the daemon already running (started before the
-  round, untimed).
+  round with ``aegis daemon start``, untimed, which returns once the daemon has
+  finished starting: its MCP plane serves).
 * **workflow run, warm, warm worker**: the same on a queue declared with ``warm=1``,
   once its warm worker is ready.
 * **delegate**: one ``engine.delegate`` in-process (a :class:`~aegis.runtime.Runtime`

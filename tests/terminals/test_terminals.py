@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 from pathlib import Path
 
 import anyio
@@ -203,3 +204,20 @@ async def test_the_integration_of_each_shell_gives_exit_statuses(
             "by-4",
         )
         assert terminal.integrated
+
+
+async def test_ctrl_c_interrupts_a_command_even_when_aegis_ignores_it(tmp_path: Path) -> None:
+    # A daemon started in the background by a script (`aegis daemon run &`) ignores
+    # SIGINT; its terminals' shells must not inherit that, or Ctrl+C would stop nothing.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        async with TerminalRegistry(tmp_path / ".aegis", tmp_path, env=ENV) as registry:
+            terminal = await registry.spawn("keys", by="user")
+            long = await terminal.run("sleep 300", by="user", timeout=0.5)
+            assert long.status == "timeout"
+            await terminal.write(b"\x03", "user")
+            await until(lambda: not terminal.busy, timeout=10)
+            [stopped] = await terminal.commands()
+            assert stopped.exit == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -208,14 +208,12 @@ def request_blocking(
         head: Head | None = None
         while True:
             event = exchange.feed(None)
-            if event is h11.NEED_DATA:
+            while event is h11.NEED_DATA:
                 try:
                     received = sock.recv(CHUNK)
                 except ConnectionResetError:
                     received = b""
                 event = exchange.feed(received)
-            if event is h11.NEED_DATA:
-                continue
             if head is None:
                 head = _head(event)
             elif isinstance(event, h11.Data):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -260,4 +261,17 @@ def info(terminal: Terminal) -> TerminalInfo:
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str], rows: int, cols: int) -> object:
     from ptyprocess import PtyProcess  # type: ignore[import-untyped]
 
-    return PtyProcess.spawn(argv, cwd=str(cwd), env=env, dimensions=(rows, cols))
+    return PtyProcess.spawn(
+        argv, cwd=str(cwd), env=env, dimensions=(rows, cols), preexec_fn=_default_signals
+    )
+
+
+def _default_signals() -> None:
+    """In the shell's process, before it starts: Ctrl+C and Ctrl+\\ act as in any terminal.
+
+    A process started in the background by a script (``aegis daemon run &``) ignores
+    SIGINT and SIGQUIT, and what it starts inherits that: the shell's commands could
+    not be interrupted from the terminal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
