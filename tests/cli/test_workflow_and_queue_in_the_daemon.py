@@ -274,3 +274,27 @@ def test_a_run_on_a_daemon_that_runs_the_file_as_it_is_leaves_it_to_the_daemon(
     wrong = aegis(root, "workflow", "run", "greet", "extra=1")
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_a_cold_run_starts_the_daemon_while_it_checks_the_file(tmp_path: Path) -> None:
+    # With no daemon, `workflow run` starts one at once and executes .aegis.py to check
+    # it meanwhile (the two starts overlap). A mistake in the file is the command's
+    # error, as without the daemon; the daemon, which cannot load the file either,
+    # exits as it starts, and leaves its own word on it in its log.
+    config = tmp_path / ".aegis.py"
+    config.write_text(CONFIG + "\nraise RuntimeError('broken on purpose')\n")
+    broken = aegis(tmp_path, "workflow", "run", "greet")
+    assert broken.returncode == 1, broken.stderr
+    assert broken.stderr.startswith("error: ") and "broken on purpose" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    log = tmp_path / ".aegis" / "daemon.log"
+    wait_until(lambda: "broken on purpose" in log.read_text(), 30, "the daemon's error")
+    wait_until(lambda: processes_in(tmp_path) == [], 30, "the daemon to exit")
+    assert daemon_pid(tmp_path) is None
+
+    config.write_text(CONFIG)
+    ran = aegis(tmp_path, "workflow", "run", "greet")
+    assert (ran.returncode, ran.stdout) == (0, "hi there\n"), ran.stderr
+    assert daemon_pid(tmp_path) is not None
+    assert aegis(tmp_path, "daemon", "stop").returncode == 0
+    assert processes_in(tmp_path) == []

@@ -18,6 +18,7 @@ from aegis.cli._runtime import run_command
 
 if TYPE_CHECKING:
     from aegis.daemon.client import DaemonClient, DaemonError
+    from aegis.daemon.launch import Starting
     from aegis.project_files import ProjectFiles
 
 
@@ -28,7 +29,12 @@ def daemon_wanted(ctx: click.Context) -> bool:
 
 
 async def project_daemon(
-    project: ProjectFiles, *, name: str, start: bool = True, quiet: bool = False
+    project: ProjectFiles,
+    *,
+    name: str,
+    start: bool = True,
+    quiet: bool = False,
+    starting: Starting | None = None,
 ) -> DaemonClient:
     """A client of ``project``'s daemon, which is started first when none answers.
 
@@ -43,13 +49,16 @@ async def project_daemon(
     a busy one is left running, with a warning saying how to restart it. ``quiet``:
     a full-screen frontend, which owns the terminal: nothing is asked or said on
     stderr (another version is raised; ``client.started`` holds a crash report).
+    ``starting``: the daemon this command started ahead (:func:`~aegis.daemon.launch.start_early`).
     """
     from aegis.daemon.client import DaemonVersionMismatch
     from aegis.daemon.launch import connect, stop
     from aegis.daemon.protocol import config_digest
 
     try:
-        client = await connect(project.path, project.state_dir, name=name, start=start)
+        client = await connect(
+            project.path, project.state_dir, name=name, start=start, starting=starting
+        )
     except DaemonVersionMismatch as exc:
         if quiet or not (start and _on_terminal() and await _restart_wanted(project, exc)):
             raise
@@ -58,7 +67,8 @@ async def project_daemon(
         client = await connect(project.path, project.state_dir, name=name)
     if not quiet:
         say_if_crashed(client)
-    status = await client.status()
+    # A daemon this client has just started: its status is fresh.
+    status = client.started or await client.status()
     loaded, now = status.get("config_digest"), config_digest(project.path)
     if loaded is None or now is None or loaded == now:
         return client

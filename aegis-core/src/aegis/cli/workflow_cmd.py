@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from aegis.cli._runtime import EXIT_SIGINT, hold_stop_signals, run_command
 if TYPE_CHECKING:
     from aegis.config.loader import Project
     from aegis.daemon.client import DaemonClient
+    from aegis.daemon.launch import Starting
     from aegis.project_files import ProjectFiles
     from aegis.workflow.records import RunRecord
 
@@ -120,8 +123,6 @@ def run(
       aegis workflow run branch_review base=main --detach
     """
     from aegis.cli._client import daemon_wanted
-    from aegis.workflow import WorkflowError
-    from aegis.workflow.registry import require_workflow
 
     arguments = _parse_args(pairs + args)
     if daemon_wanted(ctx):
@@ -142,20 +143,51 @@ def run(
                     interrupted=interrupted,
                 )
             )
-        # None answers, or it runs the file as it was: check the file here first.
+        # None answers, or it runs the file as it was: the file is checked here. With no
+        # daemon, one starts meanwhile (two processes, two cores: a cold run's start
+        # overlaps with the check); if the file has a mistake, it exits as it starts.
+        with _started_early(located) as starting:
+            project = load_project(ctx)
+            _require_workflow(name)
+            ctx.exit(
+                _run_in_daemon(
+                    project, name, arguments, detach=detach, as_json=as_json, starting=starting
+                )
+            )
     project = load_project(ctx)
-    try:
-        require_workflow(name)  # before a daemon or a runtime starts for nothing
-    except WorkflowError as exc:
-        raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
-    if daemon_wanted(ctx):
-        ctx.exit(_run_in_daemon(project, name, arguments, detach=detach, as_json=as_json))
+    _require_workflow(name)
     if detach:
         raise CliError(
             "--detach needs the daemon (the run would end with this command)",
             hint="drop --no-daemon (or AEGIS_NO_DAEMON)",
         )
     ctx.exit(_run_here(project, name, arguments, as_json=as_json))
+
+
+def _require_workflow(name: str) -> None:
+    """Raise the CLI's error when there is no workflow ``name``."""
+    from aegis.workflow import WorkflowError
+    from aegis.workflow.registry import require_workflow
+
+    try:
+        require_workflow(name)
+    except WorkflowError as exc:
+        raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
+
+
+@contextmanager
+def _started_early(project: ProjectFiles) -> Iterator[Starting | None]:
+    """The project's daemon, started now if none runs (``None`` if one does), for a
+    command that checks ``.aegis.py`` before it needs the daemon; its launcher is let go
+    however the command ends."""
+    from aegis.daemon.launch import release, start_early
+
+    starting = start_early(project.path, project.state_dir)
+    try:
+        yield starting
+    finally:
+        if starting is not None:
+            release(starting.launcher)  # a no-op once connecting has let it go
 
 
 SESSION_TAIL_S = 10.0
@@ -221,12 +253,14 @@ def _run_in_daemon(
     resume: str | None = None,
     started: RunRecord | None = None,
     interrupted: bool = False,
+    starting: Starting | None = None,
 ) -> int:
     """Run ``name`` (or resume run ``resume``) in the project's daemon (started if none
     runs), and follow it; its exit status.
 
     ``started``: the run, already started (by :func:`_start_in_warm_daemon`), to follow;
-    ``interrupted``: Ctrl+C was pressed as it started (it is cancelled at once).
+    ``interrupted``: Ctrl+C was pressed as it started (it is cancelled at once);
+    ``starting``: the daemon, started ahead by this command.
     """
     client: list[DaemonClient] = []
     run_ids: list[str] = []
@@ -261,7 +295,7 @@ def _run_in_daemon(
             client.append(DaemonClient(project.state_dir, name="cli:workflow"))
             record = started
         else:
-            client.append(await project_daemon(project, name="cli:workflow"))
+            client.append(await project_daemon(project, name="cli:workflow", starting=starting))
             if resume is None:
                 record = await client[0].run_workflow(name, arguments)
             else:
@@ -501,8 +535,6 @@ def resume(ctx: click.Context, run_id: str, detach: bool, as_json: bool) -> None
       aegis workflow resume 20260101-120000-execute_plan-1a2b --detach
     """
     from aegis.cli._client import daemon_wanted
-    from aegis.workflow import WorkflowError
-    from aegis.workflow.registry import require_workflow
 
     project = load_project(ctx)
     record = _find_run(project, run_id)
@@ -518,10 +550,7 @@ def resume(ctx: click.Context, run_id: str, detach: bool, as_json: bool) -> None
             "run can be resumed",
             hint=hint,
         )
-    try:
-        require_workflow(record.workflow)
-    except WorkflowError as exc:
-        raise CliError(str(exc), hint="`aegis workflow list` lists the workflows") from None
+    _require_workflow(record.workflow)
     if daemon_wanted(ctx):
         ctx.exit(
             _run_in_daemon(

@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -102,6 +103,35 @@ def log_tail(state_dir: Path, lines: int = 5) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@dataclass(frozen=True)
+class Starting:
+    """A daemon this client started, and has not yet seen answer."""
+
+    launcher: subprocess.Popen[bytes]
+    """Its launcher (see :func:`spawn_daemon`), to :func:`release` once it answers."""
+    log_from: int
+    """The size of its log before it started: what it writes is after."""
+
+
+def start_daemon(
+    config_path: Path, state_dir: Path, *, idle_timeout: float | None = None
+) -> Starting:
+    """Start the project's daemon (:func:`spawn_daemon`) without waiting for it. Blocking
+    (it starts a process)."""
+    log_from = _log_size(state_dir)
+    return Starting(spawn_daemon(config_path, state_dir, idle_timeout=idle_timeout), log_from)
+
+
+def start_early(config_path: Path, state_dir: Path) -> Starting | None:
+    """Start the daemon now if none holds the project's lock, for a command that will
+    need it and has work of its own to do first (``aegis workflow run`` executes
+    ``.aegis.py`` to check it): the two starts overlap. Pass the result to
+    :func:`connect`, and :func:`release` its launcher if the command ends before."""
+    if holder(lock_path(state_dir)) is not None:
+        return None
+    return start_daemon(config_path, state_dir)
+
+
 async def connect(
     config_path: Path,
     state_dir: Path,
@@ -109,15 +139,17 @@ async def connect(
     name: str = "client",
     start: bool = True,
     idle_timeout: float | None = None,
+    starting: Starting | None = None,
 ) -> DaemonClient:
     """A client of the project's daemon, starting the daemon first if none answers.
 
+    ``starting``: the daemon was started already (:func:`start_early`); wait for it.
     Raises :class:`DaemonNotRunning` (``start=False``), :class:`DaemonError` when a
     started daemon does not answer in time or exits (its log says why), or
     :class:`~aegis.daemon.client.DaemonVersionMismatch`.
     """
     client = DaemonClient(state_dir, name=name)
-    pid = holder(lock_path(state_dir))
+    pid = holder(lock_path(state_dir)) if starting is None else None
     if pid is not None:
         try:
             await client.status(timeout=PROBE_TIMEOUT)
@@ -137,17 +169,17 @@ async def connect(
         log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
         await wait_until_answering(client, None, state_dir, log_from=log_from)
         return client
-    if not start:
-        raise DaemonNotRunning(socket_path(state_dir), stale=socket_path(state_dir).exists())
-    log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
-    launcher = await anyio.to_thread.run_sync(
-        lambda: spawn_daemon(config_path, state_dir, idle_timeout=idle_timeout)
-    )
+    if starting is None:
+        if not start:
+            raise DaemonNotRunning(socket_path(state_dir), stale=socket_path(state_dir).exists())
+        starting = await anyio.to_thread.run_sync(
+            lambda: start_daemon(config_path, state_dir, idle_timeout=idle_timeout)
+        )
     try:
-        await wait_until_answering(client, launcher, state_dir, log_from=log_from)
+        await wait_until_answering(client, starting.launcher, state_dir, log_from=starting.log_from)
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(release, launcher)
+            await anyio.to_thread.run_sync(release, starting.launcher)
     client.started = await client.status()
     return client
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -212,7 +213,15 @@ class McpPlane(Lifespan):
         """Import the SDK and build the server (the imports in a worker thread: over a
         second of them must not stall the event loop), then serve until ``stop``."""
         # Not cancellable: an import cannot be stopped halfway; it ends within seconds.
-        self.registry = await anyio.to_thread.run_sync(_load_sdk)
+        # Meanwhile the event loop takes the interpreter lock back after a tenth of the
+        # usual wait (5 ms): it serves the runtime's first requests and starts its first
+        # agents while the import runs, and each of its wake-ups would wait that long.
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(previous / 10)
+        try:
+            self.registry = await anyio.to_thread.run_sync(_load_sdk)
+        finally:
+            sys.setswitchinterval(previous)
         if stop.is_set():
             return
         # The low-level Server, not MCPServer: MCPServer() calls logging.basicConfig(),
