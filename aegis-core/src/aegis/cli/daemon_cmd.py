@@ -150,12 +150,13 @@ async def _announce_started(client: DaemonClient) -> None:
     """Say that the daemon started, once it is ready (or the start timeout has passed)."""
     from aegis.daemon.launch import wait_ready
 
+    pid = (client.started or await client.status())["pid"]
     ready = await wait_ready(client)
-    pid = (await client.status())["pid"]
     click.echo(f"aegis daemon started (pid {pid})")
     if not ready:
         click.secho(
-            "  it is still starting its MCP plane: `aegis daemon logs` shows why it is slow",
+            "  it has not finished starting (its MCP plane): `aegis daemon status` shows "
+            "whether it runs, `aegis daemon logs` what it does",
             fg="yellow",
             err=True,
         )

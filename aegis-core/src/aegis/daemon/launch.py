@@ -280,18 +280,23 @@ async def wait_until_answering(
 
 async def wait_ready(client: DaemonClient) -> bool:
     """Wait until the daemon has finished starting (its MCP plane serves: agents spawned
-    from then on do not wait for it); whether it did within the start timeout.
+    from then on do not wait for it); whether it did (not if the start timeout passed
+    first, or if it exited meanwhile).
 
     ``aegis daemon start`` waits for this, so that a daemon it started is warm: the
     commands that follow do not share the machine with its start. A command that
     starts the daemon on its way does not: its agent starts meanwhile.
     """
     deadline = time.monotonic() + start_timeout()
-    while not (await client.status()).get("ready", True):
+    while True:
+        try:
+            if (await client.status()).get("ready", True):
+                return True
+        except DaemonNotRunning:
+            return False  # it has exited since (an idle timeout shorter than its start)
         if time.monotonic() >= deadline:
             return False
         await anyio.sleep(_READY_POLL_S)
-    return True
 
 
 _READY_POLL_S = 0.05
