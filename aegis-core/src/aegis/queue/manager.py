@@ -330,12 +330,7 @@ class QueueManager(Lifespan):
         if self._stopping:
             return
         with anyio.CancelScope(shield=True):
-            self._stopping = True
-            self._stopped_at = time.monotonic()
-            self._signal("stopping")
-            for queue in self.queues:
-                self._signal(f"wake:{queue}")
-            await self._close_warm()
+            await self.stop_taking()
             with anyio.move_on_after(self.shutdown_grace):
                 while self._dispatchers:  # a claim in flight still starts its task
                     await self._nap(self._event("dispatchers"), math.inf)
@@ -347,10 +342,7 @@ class QueueManager(Lifespan):
         # Shielded: an orderly stop must finish even when the stop is a cancellation.
         with anyio.CancelScope(shield=True):
             await self.wind_down()
-            for run in list(self._running.values()):
-                run.stop(TaskStatus.failed)
-            while self._running:
-                await self._nap(self._event("ended"), math.inf)
+            await self._stop_running()
             with anyio.move_on_after(self.shutdown_grace):
                 await self._deliver_callbacks()
             tg.cancel_scope.cancel()
@@ -408,10 +400,14 @@ class QueueManager(Lifespan):
         once each end is recorded (each with its one callback) and its worker closed."""
         with anyio.CancelScope(shield=True):
             self._interrupt_reason = reason
-            for run in list(self._running.values()):
-                run.stop(TaskStatus.failed)
-            while self._running:
-                await self._nap(self._event("ended"), math.inf)
+            await self._stop_running()
+
+    async def _stop_running(self) -> None:
+        """Stop every task this process runs (failed) and wait until each end is recorded."""
+        for run in list(self._running.values()):
+            run.stop(TaskStatus.failed)
+        while self._running:
+            await self._nap(self._event("ended"), math.inf)
 
     # --- the public surface ------------------------------------------------------------
 
