@@ -8,28 +8,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from aegis_tui.screens.choice import ChoiceScreen
 
-class CloseTerminal(ModalScreen[str | None]):
+
+class CloseTerminal(ChoiceScreen):
     """``enter``/``d`` detaches (the default), ``k`` kills the terminal, ``escape`` stays.
 
     Dismissed with ``"detach"``, ``"kill"`` or ``None``.
-    """
-
-    DEFAULT_CSS = """
-    CloseTerminal {
-        align: center middle;
-    }
-    CloseTerminal > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        border: round $warning;
-        background: $surface;
-        padding: 0 1;
-    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -60,6 +47,3 @@ class CloseTerminal(ModalScreen[str | None]):
                     " stay",
                 )
             )
-
-    def action_choose(self, choice: str | None) -> None:
-        self.dismiss(choice)

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from aegis.daemon.client import DaemonClient, DaemonError
@@ -23,7 +21,8 @@ from aegis_tui import formatting
 from aegis_tui.needs_you import NEEDS_YOU, listed_request, what_it_asks
 from aegis_tui.screens.ask_text import AskText
 from aegis_tui.screens.pick import Pick
-from aegis_tui.widgets.key_bar import KeyBar, mark_short
+from aegis_tui.screens.reloading import ReloadingScreen
+from aegis_tui.widgets.key_bar import KeyBar
 
 log = logging.getLogger("aegis.tui")
 
@@ -108,7 +107,7 @@ async def waiting_in(client: DaemonClient) -> list[Waiting]:
     return sorted(items, key=lambda w: w.at)
 
 
-class NeedsYouScreen(Screen[None]):
+class NeedsYouScreen(ReloadingScreen):
     """The approvals and questions waiting, re-read every second."""
 
     DEFAULT_CSS = """
@@ -117,6 +116,7 @@ class NeedsYouScreen(Screen[None]):
     NeedsYouScreen #detail { height: 1fr; max-height: 12; border-top: solid $panel; padding: 0 1; }
     """
 
+    FOCUS = "#waiting"
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape,f8", "app.pop_screen", "Back"),
         ("f5", "refresh", "Refresh"),
@@ -151,18 +151,6 @@ class NeedsYouScreen(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(id="detail-text")
         yield KeyBar(KEYS)
-
-    def on_resize(self, event: events.Resize) -> None:
-        mark_short(self, event.size.height)
-
-    async def on_mount(self) -> None:
-        self.query_one(WaitingTable).focus()
-        await self.reload()
-        if self.refresh_every:
-            self.set_interval(self.refresh_every, self.reload)
-
-    async def action_refresh(self) -> None:
-        await self.reload()
 
     async def reload(self) -> None:
         """Read what waits again."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from rich.text import Text
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from aegis.queue.task import TaskRecord
 from aegis_tui import formatting
-from aegis_tui.widgets.key_bar import KeyBar, mark_short
+from aegis_tui.screens.reloading import ReloadingScreen
+from aegis_tui.widgets.key_bar import KeyBar
 from aegis_tui.widgets.queue_strip import COLUMNS, strip_text
 from aegis_tui.widgets.transcript import TranscriptView
 
@@ -99,7 +100,7 @@ def workers_text(workers: Sequence[dict[str, Any]]) -> str:
     )
 
 
-class QueueDashboard(Screen[None]):
+class QueueDashboard(ReloadingScreen):
     """The tasks of every queue, refreshed every second; enter in the box enqueues."""
 
     DEFAULT_CSS = """
@@ -116,6 +117,7 @@ class QueueDashboard(Screen[None]):
     QueueDashboard.-short #detail { border-top: none; }
     """
 
+    FOCUS = "#payload"
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape,f2", "app.pop_screen", "Back"),
         ("f5", "refresh", "Refresh"),
@@ -157,18 +159,6 @@ class QueueDashboard(Screen[None]):
         with VerticalScroll(id="detail"):
             yield Static(id="detail-text")
         yield KeyBar(KEYS)
-
-    def on_resize(self, event: events.Resize) -> None:
-        mark_short(self, event.size.height)
-
-    async def on_mount(self) -> None:
-        self.query_one("#payload", Input).focus()
-        await self.reload()
-        if self.refresh_every:
-            self.set_interval(self.refresh_every, self.reload)
-
-    async def action_refresh(self) -> None:
-        await self.reload()
 
     async def reload(self) -> None:
         """Read the counts and the tasks again."""

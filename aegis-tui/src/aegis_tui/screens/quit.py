@@ -8,30 +8,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aegis_tui.quitting import Running
+from aegis_tui.screens.choice import ChoiceScreen
 
 
-class QuitChoice(ModalScreen[str | None]):
+class QuitChoice(ChoiceScreen):
     """Says what runs; ``enter``/``d`` detaches, ``s`` stops everything, ``escape`` stays.
 
     Dismissed with ``"detach"``, ``"stop"`` or ``None``.
-    """
-
-    DEFAULT_CSS = """
-    QuitChoice {
-        align: center middle;
-    }
-    QuitChoice > Vertical {
-        width: 72;
-        max-width: 100%;
-        height: auto;
-        border: round $warning;
-        background: $surface;
-        padding: 0 1;
-    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,6 +45,3 @@ class QuitChoice(ModalScreen[str | None]):
                     " stay",
                 )
             )
-
-    def action_choose(self, choice: str | None) -> None:
-        self.dismiss(choice)

@@ -12,17 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from aegis.workflow.runner import RunRecord
 from aegis_tui import formatting
 from aegis_tui.screens.ask_text import AskText
-from aegis_tui.widgets.key_bar import KeyBar, mark_short
+from aegis_tui.screens.reloading import ReloadingScreen
+from aegis_tui.widgets.key_bar import KeyBar
 
 KEYS = (
     ("esc", "Back"),
@@ -93,7 +92,7 @@ def outcome(run: RunRecord, width: int = 50) -> str:
     return ""
 
 
-class WorkflowRuns(Screen[None]):
+class WorkflowRuns(ReloadingScreen):
     """A table of runs (read again every few seconds) and the log of the highlighted one.
 
     ``runs`` reads the runs, newest first; ``sessions`` the handles of a run's
@@ -110,6 +109,7 @@ class WorkflowRuns(Screen[None]):
     WorkflowRuns.-short #log { border-top: none; }
     """
 
+    FOCUS = "#runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         ("escape,f3", "app.pop_screen", "Back"),
         ("n", "start", "Start a run"),
@@ -152,18 +152,6 @@ class WorkflowRuns(Screen[None]):
         with VerticalScroll(id="log"):
             yield Static(id="log-text")
         yield KeyBar(KEYS)
-
-    def on_resize(self, event: events.Resize) -> None:
-        mark_short(self, event.size.height)
-
-    async def on_mount(self) -> None:
-        self.query_one("#runs", DataTable).focus()
-        await self.reload()
-        if self.refresh_every:
-            self.set_interval(self.refresh_every, self.reload)
-
-    async def action_refresh(self) -> None:
-        await self.reload()
 
     async def reload(self) -> None:
         """Read the runs again."""
