@@ -188,5 +188,6 @@ def main() -> None:
     finally:
         # The interpreter's shutdown would collect every object still alive, after the
         # command's last line: 15 to 25 ms of a client's time (a warm `aegis workflow
-        # run`). Frozen objects are left to the process's exit; finalizers still run.
+        # run`). Frozen objects are left to the process's exit (what only the collector
+        # would free is not finalized; what reference counting frees still is).
         gc.freeze()

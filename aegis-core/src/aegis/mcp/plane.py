@@ -32,9 +32,10 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -99,6 +100,40 @@ def _load_sdk() -> ToolRegistry:
     from aegis.mcp.tools import ToolRegistry
 
     return ToolRegistry.from_plugins()
+
+
+LOADING_SWITCH_S = 0.0005
+"""The interpreter's switch interval while the SDK loads (the usual one: 5 ms)."""
+
+_switch_lock = threading.Lock()
+_loading = 0
+_usual_switch_s = 0.0
+
+
+@contextmanager
+def _quick_lock_handover() -> Iterator[None]:
+    """While the block runs, threads hand the interpreter lock over after
+    :data:`LOADING_SWITCH_S`, not the usual 5 ms.
+
+    The SDK loads in a worker thread for about a second, while the event loop serves
+    the runtime's first requests and starts its first agents: each of the loop's
+    wake-ups would wait up to the usual interval for the lock. The interval belongs to
+    the process: the first of several planes loading at once sets it, the last puts
+    the usual one back.
+    """
+    global _loading, _usual_switch_s
+    with _switch_lock:
+        if _loading == 0:
+            _usual_switch_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(_usual_switch_s, LOADING_SWITCH_S))
+        _loading += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _loading -= 1
+            if _loading == 0:
+                sys.setswitchinterval(_usual_switch_s)
 
 
 class RedactedHeaders(dict[str, str]):
@@ -213,15 +248,8 @@ class McpPlane(Lifespan):
         """Import the SDK and build the server (the imports in a worker thread: over a
         second of them must not stall the event loop), then serve until ``stop``."""
         # Not cancellable: an import cannot be stopped halfway; it ends within seconds.
-        # Meanwhile the event loop takes the interpreter lock back after a tenth of the
-        # usual wait (5 ms): it serves the runtime's first requests and starts its first
-        # agents while the import runs, and each of its wake-ups would wait that long.
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(previous / 10)
-        try:
+        with _quick_lock_handover():
             self.registry = await anyio.to_thread.run_sync(_load_sdk)
-        finally:
-            sys.setswitchinterval(previous)
         if stop.is_set():
             return
         # The low-level Server, not MCPServer: MCPServer() calls logging.basicConfig(),
