@@ -66,20 +66,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     stop_daemon(folder)
 
 
-@pytest.fixture
-def tmux(project: Path) -> Iterator[Tmux]:
-    terminal = Tmux(project)
-    yield terminal
-    terminal.kill()
-
-
-def start(tmux: Tmux, project: Path, *args: str) -> None:
-    command = " ".join([str(AEGIS), *args])
-    tmux.start(f"{command}; echo aegis-exited-$?; sleep 60", env=clean_env(home=project))
-
-
 def test_chat_asks_and_the_answer_reaches_the_agent(project: Path, tmux: Tmux) -> None:
-    start(tmux, project, "chat")
+    tmux.start_aegis(project, "chat")
     tmux.wait_for(r"^> ?$")
     tmux.keys("make one", "Enter")
     tmux.wait_for(r"\? bash \[execute\] touch one waits for a person")
@@ -115,7 +103,7 @@ async def test_attach_asks_about_a_request_that_waits_already(project: Path, tmu
     listed = aegis(project, "approvals")
     assert listed.returncode == 0, listed.stderr
     assert handle in listed.stdout and "bash [execute]" in listed.stdout
-    start(tmux, project, "attach", handle)
+    tmux.start_aegis(project, "attach", handle)
     tmux.wait_for(r"\? bash \[execute\] touch three waits for a person")
     tmux.wait_for(ASKED)
     tmux.keys("s", "Enter")
@@ -162,7 +150,7 @@ async def test_aegis_approvals_answers_once(project: Path) -> None:
 
 
 def test_ask_asks_on_a_terminal(project: Path, tmux: Tmux) -> None:
-    start(tmux, project, "ask", "offline", "'make five'")
+    tmux.start_aegis(project, "ask", "offline", "'make five'")
     tmux.wait_for(ASKED)
     tmux.keys("o", "Enter")
     tmux.wait_for(r"^asked for five$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,19 +42,6 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def tmux(project: Path) -> Iterator[Tmux]:
-    terminal = Tmux(project)
-    yield terminal
-    terminal.kill()
-
-
-def start(tmux: Tmux, project: Path, *args: str) -> None:
-    # `; sleep` keeps the window (and what aegis printed) after aegis exits.
-    command = " ".join([str(AEGIS), *args])
-    tmux.start(f"{command}; echo aegis-exited-$?; sleep 60", env=clean_env(home=project))
-
-
 def lines(screen: str) -> list[str]:
     return [line.rstrip() for line in screen.splitlines() if line.strip()]
 
@@ -73,7 +60,7 @@ def prompt_is_last(count: int) -> Callable[[str], bool]:
 
 
 def test_chat_prompt_comes_after_the_whole_reply_every_turn(project: Path, tmux: Tmux) -> None:
-    start(tmux, project, "chat")
+    tmux.start_aegis(project, "chat")
     tmux.wait_for(PROMPT)
     for turn in range(1, 4):
         tmux.keys("two lines", "Enter")
@@ -89,7 +76,7 @@ def test_chat_prompt_comes_after_the_whole_reply_every_turn(project: Path, tmux:
 def test_chat_keeps_a_private_history_per_project_and_says_how_to_come_back(
     project: Path, tmux: Tmux
 ) -> None:
-    start(tmux, project, "chat")
+    tmux.start_aegis(project, "chat")
     tmux.wait_for(PROMPT)
     tmux.keys("hello", "Enter")
     tmux.wait_for(r"^hi there\n" + PROMPT)
@@ -117,7 +104,7 @@ def test_chat_keeps_a_private_history_per_project_and_says_how_to_come_back(
 def test_ctrl_c_at_the_chat_prompt_says_how_to_leave_and_keeps_chatting(
     project: Path, tmux: Tmux
 ) -> None:
-    start(tmux, project, "chat")
+    tmux.start_aegis(project, "chat")
     tmux.wait_for(PROMPT)
     tmux.keys("C-c")
     tmux.wait_for(r"\(Ctrl\+D leaves\)\n" + PROMPT)
@@ -131,7 +118,7 @@ def test_ctrl_c_at_the_chat_prompt_says_how_to_leave_and_keeps_chatting(
 def test_ask_on_a_terminal_shows_what_the_agent_does_and_for_how_long(
     project: Path, tmux: Tmux
 ) -> None:
-    start(tmux, project, "ask", "offline", "sleeper")
+    tmux.start_aegis(project, "ask", "offline", "sleeper")
     tmux.wait_for(SPINNER.format(activity="running bash"))
     first = int(tmux.wait_for(SPINNER.format(activity="running bash")).group(1))
     # The elapsed time counts up while the tool runs.
@@ -148,7 +135,7 @@ def test_ask_on_a_terminal_shows_what_the_agent_does_and_for_how_long(
 
 
 def test_ask_spinner_says_thinking_and_leaves_the_answer_clean(project: Path, tmux: Tmux) -> None:
-    start(tmux, project, "ask", "offline", "slow")
+    tmux.start_aegis(project, "ask", "offline", "slow")
     tmux.wait_for(SPINNER.format(activity="thinking"))
     tmux.keys("C-c")
     tmux.wait_for("aegis-exited-130")
@@ -210,7 +197,7 @@ def test_ask_names_a_forgotten_profile_without_waiting_for_stdin(project: Path) 
 def test_ask_without_a_message_on_a_terminal_says_what_it_waits_for(
     project: Path, tmux: Tmux
 ) -> None:
-    start(tmux, project, "ask", "offline")
+    tmux.start_aegis(project, "ask", "offline")
     tmux.wait_for("reading the message from the terminal: type it, then press Ctrl\\+D")
     tmux.keys("hello", "Enter", "C-d")
     tmux.wait_for(r"^hi there$")

@@ -13,7 +13,6 @@ import pytest
 from aegis import __version__
 from aegis.testing.processes import alive
 from tests.daemon.conftest import aegis, daemon_pid, make_project, stop_daemon
-from tests.fixtures.fakes import AEGIS, clean_env
 from tests.support import other_daemon
 from tests.support.tmux import Tmux
 
@@ -68,8 +67,7 @@ def test_on_a_terminal_the_client_offers_a_restart_that_says_what_stops(
 ) -> None:
     other = run_other_daemon(project, live=1, running=2)
     try:
-        command = f"{AEGIS} ask offline hello; echo aegis-exited-$?; sleep 60"
-        tmux.start(command, env=clean_env(home=project))
+        tmux.start_aegis(project, "ask", "offline", "hello")
         tmux.wait_for(MISMATCH.replace("(", r"\(").replace(")", r"\)"))
         tmux.wait_for(
             r"Restart it with this aegis\? it runs 1 session and 2 tasks: they would be "
@@ -82,7 +80,7 @@ def test_on_a_terminal_the_client_offers_a_restart_that_says_what_stops(
 
         again = Tmux(project, width=160)
         try:
-            again.start(command, env=clean_env(home=project))
+            again.start_aegis(project, "ask", "offline", "hello")
             again.wait_for(r"\[y/N\]")
             again.keys("y", "Enter")
             again.wait_for(r"^hi there$", timeout=120)

@@ -43,6 +43,15 @@ class Tmux:
             check=True, env=env,
         )  # fmt: skip
 
+    def start_aegis(self, project: Path, *args: str) -> None:
+        """Run ``aegis ARGS`` in the window, in ``project``'s clean environment (its own
+        HOME); ``aegis-exited-N`` shows its exit status once it ends, and the window
+        stays, with what it printed."""
+        from tests.fixtures.fakes import AEGIS, clean_env
+
+        command = " ".join([str(AEGIS), *args])
+        self.start(f"{command}; echo aegis-exited-$?; sleep 60", env=clean_env(home=project))
+
     def keys(self, *keys: str) -> None:
         """Type ``keys`` (tmux key names such as ``Enter``, ``C-c``, ``Up``, or text)."""
         self._run("send-keys", "-t", "aegis", *keys)

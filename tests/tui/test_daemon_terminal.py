@@ -14,7 +14,6 @@ import pytest
 from aegis.daemon.client import DaemonClient
 from tests.daemon.conftest import daemon_pid, start_daemon
 from tests.e2e.test_exit_paths import processes_in
-from tests.fixtures.fakes import AEGIS, clean_env
 from tests.support.tmux import Tmux
 from tests.tui.helpers import write_project
 
@@ -24,12 +23,6 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     terminal = Tmux(tmp_path, width=110, height=32)
     yield terminal
     terminal.kill()
-
-
-def open_tui(tmux: Tmux, project: Path, *args: str) -> None:
-    # `; sleep` keeps the window (and what aegis printed) after aegis exits.
-    command = " ".join([str(AEGIS), *args])
-    tmux.start(f"{command}; echo aegis-exited-$?; sleep 60", env=clean_env(home=project))
 
 
 def tasks(project: Path) -> list[dict[str, object]]:
@@ -66,7 +59,7 @@ def test_a_task_runs_on_after_the_tui_detaches_and_the_next_tui_shows_it_done(
     tmp_path: Path, tmux: Tmux
 ) -> None:
     write_project(tmp_path, slow=8)
-    open_tui(tmux, tmp_path)
+    tmux.start_aegis(tmp_path)
     tmux.wait_for("session started")
     daemon = daemon_pid(tmp_path)
     assert daemon is not None  # the TUI started the project's daemon
@@ -92,7 +85,7 @@ def test_a_task_runs_on_after_the_tui_detaches_and_the_next_tui_shows_it_done(
 
 
 def shows_it_done(tmux: Tmux, project: Path, daemon: int) -> None:
-    open_tui(tmux, project)
+    tmux.start_aegis(project)
     tmux.wait_for("session started")
     assert daemon_pid(project) == daemon  # the same daemon all along
     tmux.keys("F2")
@@ -114,7 +107,7 @@ def shows_it_done(tmux: Tmux, project: Path, daemon: int) -> None:
 
 def test_no_daemon_runs_its_own_daemon_and_stops_it_on_quit(tmp_path: Path, tmux: Tmux) -> None:
     write_project(tmp_path)
-    open_tui(tmux, tmp_path, "--no-daemon")
+    tmux.start_aegis(tmp_path, "--no-daemon")
     tmux.wait_for("session started")
     daemon = daemon_pid(tmp_path)
     assert daemon is not None and parent_of(daemon) == pane_pid(tmux)  # the TUI's own process
@@ -129,7 +122,7 @@ def test_no_daemon_runs_its_own_daemon_and_stops_it_on_quit(tmp_path: Path, tmux
 def test_no_daemon_refuses_to_start_beside_a_running_daemon(tmp_path: Path, tmux: Tmux) -> None:
     write_project(tmp_path)
     pid = start_daemon(tmp_path)
-    open_tui(tmux, tmp_path, "--no-daemon")
+    tmux.start_aegis(tmp_path, "--no-daemon")
     screen = tmux.wait_for("aegis-exited-1").string
     assert f"error: an aegis daemon already runs for this project (pid {pid})" in screen
     assert "hint: a bare `aegis` attaches to it" in screen
