@@ -145,8 +145,9 @@ async def test_a_daemon_killed_mid_task_leaves_no_orphan_worktree_and_loses_no_b
             records = root / ".aegis" / "worktrees"
 
             def caught() -> bool:
-                folders = [folder for folder in records.glob("*") if folder.is_dir()]
-                edited = any((f / "shared.txt").read_text() == "half-done\n" for f in folders)
+                # A folder can be there before git has checked its files out.
+                edits = [f / "shared.txt" for f in records.glob("*") if f.is_dir()]
+                edited = any(e.is_file() and e.read_text() == "half-done\n" for e in edits)
                 return edited and started.exists()
 
             wait_until(caught, 120, "the workers to be at work")
