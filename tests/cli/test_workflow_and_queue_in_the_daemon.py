@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import daemon_pid, wait_until
+from tests.daemon.conftest import daemon_pid
 from tests.e2e.test_exit_paths import processes_in, start
 from tests.fixtures.fakes import aegis_in
 from tests.support.daemons import stop_daemons_under
+from tests.support.waiting import wait_until
 
 CONFIG = """
 from aegis.builtins.scripted import Scripted, ScriptRule

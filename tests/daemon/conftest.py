@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,15 +49,6 @@ def aegis(project: Path, *args: str, timeout: float = 120) -> subprocess.Complet
 def daemon_pid(project: Path) -> int | None:
     """The pid of the daemon holding the project's lock, or None."""
     return holder(lock_path(project / ".aegis"))
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_daemon(project: Path, *args: str) -> int:

@@ -15,8 +15,9 @@ from anyio.abc import Process
 
 from aegis.daemon.client import DaemonClient
 from aegis.daemon.launch import connect
-from tests.daemon.conftest import aegis, daemon_pid, make_project, stop_daemon, wait_until
+from tests.daemon.conftest import aegis, daemon_pid, make_project, stop_daemon
 from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.waiting import wait_until
 
 
 def sessions(project: Path) -> dict[str, dict[str, Any]]:

@@ -16,15 +16,9 @@ from aegis.events import TurnEnd
 from aegis.queue.backend import INTERRUPTED
 from aegis.session.transcript import MAX_LAG_S
 from aegis.testing.processes import alive, wait_gone
-from tests.daemon.conftest import (
-    aegis,
-    daemon_pid,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
+from tests.support.waiting import wait_until
 
 
 def test_after_kill_9_the_next_client_starts_a_daemon_that_recovers(tmp_path: Path) -> None:

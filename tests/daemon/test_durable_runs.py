@@ -16,16 +16,9 @@ from typing import Any
 import pytest
 
 from aegis.testing.processes import alive, wait_gone
-from tests.daemon.conftest import (
-    CONFIG,
-    aegis,
-    daemon_pid,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import CONFIG, aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
+from tests.support.waiting import wait_until
 
 WORKFLOWS = '''
 import anyio

@@ -27,16 +27,10 @@ from aegis.daemon.client import (
 from aegis.daemon.lock import DaemonLock
 from aegis.daemon.protocol import lock_path, socket_path
 from aegis.testing.processes import alive, wait_gone
-from tests.daemon.conftest import (
-    aegis,
-    daemon_pid,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
 from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

@@ -14,16 +14,10 @@ from aegis.daemon.client import DaemonClient, Numbered
 from aegis.events import SessionStarted, TextDelta, TurnEnd, UserMessage
 from aegis.testing.fakemodel import FakeModelServer, Reply, Script, shell_call
 from aegis.testing.processes import wait_gone
-from tests.daemon.conftest import (
-    aegis,
-    daemon_pid,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import agents_in, cmdline, processes_in
 from tests.support.clis import claude_env
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -13,14 +13,9 @@ import pytest
 
 from aegis.daemon.client import DaemonClient, SessionSummary, StreamEnd
 from aegis.events import Event, SessionStarted, TurnEnd, UserMessage
-from tests.daemon.conftest import (
-    aegis,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import aegis, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import alive, processes_in
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

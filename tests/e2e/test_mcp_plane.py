@@ -33,10 +33,11 @@ from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from tests.mcp.support import handoff_line, running, spawn
-from tests.queue.fakes import POLL, fake_workers, until
+from tests.queue.fakes import POLL, fake_workers
 from tests.session.fake_provider import Fake, FakeDriver
 from tests.support.clis import GEMINI_MODEL, CliName, cli_env, cli_path
 from tests.support.rawclients import gemini_acp, opencode_acp
+from tests.support.waiting import until
 
 __all__ = ["fake_workers"]
 

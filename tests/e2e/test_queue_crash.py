@@ -12,7 +12,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.testing.processes import wait_gone
 from tests.e2e.test_exit_paths import processes_in
 from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.waiting import wait_until
 
 TASKS = 100
 MAX_PARALLEL = 4
@@ -52,15 +52,6 @@ def serve(project: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def max_overlap(tasks: list[TaskRecord]) -> int:

@@ -14,8 +14,9 @@ from aegis.events import UserMessage
 from aegis.inbox import InboxRouter
 from aegis.plugins import get_host
 from aegis.session import SessionManager, UnknownSession
-from tests.queue.fakes import AGENTS, POLL, until
+from tests.queue.fakes import AGENTS, POLL
 from tests.session.fake_provider import FakeDriver
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -56,7 +57,7 @@ async def test_a_message_for_a_closed_session_is_kept_and_delivered_when_it_is_l
         assert FakeDriver.instances[-1].prompts == []
         await sessions.spawn("boss", handle=handle, resume="fake-session")
         revived = FakeDriver.instances[-1]
-        await until(lambda: revived.prompts == ["first", "second"])
+        await until(lambda: revived.prompts == ["first", "second"], timeout=5)
         assert await inbox.pending(handle) == []
 
 
@@ -96,7 +97,7 @@ async def test_kept_messages_survive_a_restart(tmp_path: Path) -> None:
         assert await inbox.deliver(handle, "again", "agent:x", key="k") is False  # same key
         await sessions.spawn("boss", handle=handle, resume="fake-session")
         revived = FakeDriver.instances[-1]
-        await until(lambda: revived.prompts == ["while you were out"])
+        await until(lambda: revived.prompts == ["while you were out"], timeout=5)
         assert await inbox.pending(handle) == []
 
 
@@ -109,7 +110,7 @@ async def test_a_message_kept_by_another_process_reaches_the_session_live_here(
         # The other process does not have the session live: it keeps the message...
         assert await elsewhere.deliver(handle, "from afar", "agent:y") is False
         # ...and this process's router finds it on its next look.
-        await until(lambda: driver.prompts == ["from afar"])
+        await until(lambda: driver.prompts == ["from afar"], timeout=5)
 
 
 class Refuser:

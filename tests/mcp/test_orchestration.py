@@ -18,8 +18,9 @@ from aegis.queue import Queue
 from aegis.runtime import Runtime
 from aegis.session import SessionState
 from tests.mcp.support import AGENTS, WORKERS, Spawned, as_agent, error, ok, spawn
-from tests.queue.fakes import POLL, driver_for, until
+from tests.queue.fakes import POLL, driver_for
 from tests.session.fake_provider import Fake, FakeDriver
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -96,7 +97,9 @@ async def test_helpers_are_closed_with_their_owner_unless_kept(tmp_path: Path) -
             grandchild = ok(await client.call_tool("aegis_spawn", {"profile": "worker"}))
         await runtime.sessions.close(lead.handle)
         closed = [helper["handle"], named["handle"], grandchild["handle"]]
-        await until(lambda: all(state(runtime, h) is SessionState.closed for h in closed))
+        await until(
+            lambda: all(state(runtime, h) is SessionState.closed for h in closed), timeout=5
+        )
         kept_state = state(runtime, kept["handle"])
     assert (helper["state"], helper["keep"], kept["keep"]) == ("ready", False, True)
     assert named["handle"] == "w-1"
@@ -116,7 +119,7 @@ async def test_an_agent_closes_and_interrupts_only_what_it_spawned(tmp_path: Pat
             mine = ok(await client.call_tool("aegis_spawn", {"profile": "helper"}))["handle"]
             driver = FakeDriver.instances[-1]
             runtime.sessions.send(mine, "hold this")
-            await until(lambda: driver.prompts != [])
+            await until(lambda: driver.prompts != [], timeout=5)
             interrupted = ok(await client.call_tool("aegis_interrupt", {"target": mine}))
             await runtime.sessions.drain(mine, timeout=5)
             refused_close = error(
@@ -174,7 +177,7 @@ async def test_an_agent_cancels_only_the_tasks_it_enqueued(tmp_path: Path) -> No
 
             # The queue's one worker is held by the lead's first task: the others wait.
             running = await enqueue("hold the worker")
-            await until(lambda: driver_for("hold the worker") is not None)
+            await until(lambda: driver_for("hold the worker") is not None, timeout=5)
             worker = (await queues.get(running)).worker_handle  # type: ignore[union-attr]
             not_a_helper = error(await client.call_tool("aegis_close", {"target": worker}))
             waiting = await enqueue("wait your turn")

@@ -22,8 +22,8 @@ from aegis.plugins import get_host
 from aegis.queue import Queue
 from aegis.runtime import Runtime
 from tests.mcp.support import Spawned, as_agent, error, make_project, ok, running, spawn, text
-from tests.queue.fakes import until
 from tests.session.fake_provider import FakeDriver
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -278,11 +278,11 @@ async def test_a_task_running_at_a_stop_keeps_its_tools_and_finishes_within_the_
 
         runtime: Runtime = await tg.start(serve)
         task_id = await runtime.queues.enqueue("work", "hold on")
-        await until(lambda: any(d.prompts == ["hold on"] for d in FakeDriver.instances))
+        await until(lambda: any(d.prompts == ["hold on"] for d in FakeDriver.instances), timeout=5)
         driver = next(d for d in FakeDriver.instances if d.prompts == ["hold on"])
         (info,) = [s for s in runtime.sessions.list_sessions() if s.profile == "worker"]
         stop.cancel()
-        await until(lambda: runtime.queues._stopping)
+        await until(lambda: runtime.queues._stopping, timeout=5)
         async with as_agent(Spawned(info.handle, driver)) as client:
             meta = ok(await client.call_tool("aegis_meta", {}))
         driver.release.set()

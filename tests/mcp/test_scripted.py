@@ -18,8 +18,9 @@ from aegis.config.loader import Project
 from aegis.queue import Queue
 from aegis.runtime import Runtime
 from tests.mcp.support import handoff_line
-from tests.queue.fakes import POLL, until
+from tests.queue.fakes import POLL
 from tests.session.fake_provider import Fake, FakeDriver
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 

@@ -13,7 +13,7 @@ from aegis.workflow import WorkflowEngine, workflow
 from aegis.workflow import registry as workflow_registry
 from aegis.workflow.runner import load_runs
 from tests.mcp.support import as_agent, handoff_line, ok, running, spawn, user_messages
-from tests.queue.fakes import until
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -121,7 +121,7 @@ async def test_a_handoff_to_a_busy_agent_waits_in_its_inbox_and_is_delivered_in_
         lead = await spawn(runtime, "lead")
         helper = await spawn(runtime, "helper")
         runtime.sessions.send(helper.handle, "hold on to this", sender="user")
-        await until(lambda: helper.driver.prompts == ["hold on to this"])
+        await until(lambda: helper.driver.prompts == ["hold on to this"], timeout=5)
         async with as_agent(lead) as client:
             first = ok(
                 await client.call_tool(
@@ -161,7 +161,7 @@ async def test_a_handoff_to_a_closed_session_is_held_until_it_is_resumed(tmp_pat
             )
         assert helper.driver.prompts == []
         revived = await spawn(runtime, "helper", handle=helper.handle, resume="fake-1")
-        await until(lambda: len(revived.driver.prompts) == 1)
+        await until(lambda: len(revived.driver.prompts) == 1, timeout=5)
     assert answer["status"] == "held"
     assert revived.driver.prompts == [f"{handoff_line(lead.handle)}\n\nwhen you are back"]
 
@@ -177,7 +177,7 @@ async def test_enqueue_with_callback_delivers_the_result_to_the_caller_exactly_o
             )
             task_id = queued["task_id"]
             await runtime.queues.wait(task_id, timeout=5)
-            await until(lambda: len(lead.driver.prompts) == 1)
+            await until(lambda: len(lead.driver.prompts) == 1, timeout=5)
             # The outbox is delivered at least once; the inbox key makes it exactly once.
             await runtime.queues._deliver_callbacks()
             await anyio.sleep(0.2)
@@ -246,7 +246,7 @@ async def test_run_workflow_answers_at_once_and_its_outcome_reaches_the_caller(
                 crashed = ok(
                     await client.call_tool("aegis_run_workflow", {"name": "mcp_test_crash"})
                 )
-            await until(lambda: len(lead.driver.prompts) == 3)
+            await until(lambda: len(lead.driver.prompts) == 3, timeout=5)
         messages = [e for _, e in user_messages(events)]
     run_id = started["run_id"]
     assert started["workflow"] == "mcp_test_greet" and run_id in started["detail"]
@@ -274,7 +274,7 @@ async def test_a_large_workflow_outcome_reaches_the_caller_cut_and_the_run_recor
             lead = await spawn(runtime)
             async with as_agent(lead) as client:
                 started = ok(await client.call_tool("aegis_run_workflow", {"name": "mcp_test_big"}))
-            await until(lambda: len(lead.driver.prompts) == 1)
+            await until(lambda: len(lead.driver.prompts) == 1, timeout=5)
     finally:
         workflow_registry._project.pop("mcp_test_big", None)
     run_id = started["run_id"]

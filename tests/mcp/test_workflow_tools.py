@@ -22,7 +22,8 @@ from aegis.session.transcript import read_records
 from aegis.workflow import WorkflowEngine, workflow
 from aegis.workflow import registry as workflow_registry
 from aegis.workflow.runner import RunRecord, RunStatus, load_run
-from tests.queue.fakes import POLL, until
+from tests.queue.fakes import POLL
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

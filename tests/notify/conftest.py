@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import anyio
 import pytest
 
 from aegis.plugins import PluginHost, reset_plugins
@@ -16,10 +15,3 @@ def host() -> Iterator[PluginHost]:
     reset_plugins(host)
     yield host
     reset_plugins()
-
-
-async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    """Wait until ``condition()`` holds (a test's bound, not a measure)."""
-    with anyio.fail_after(timeout):
-        while not condition():
-            await anyio.sleep(0.01)

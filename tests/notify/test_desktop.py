@@ -11,7 +11,7 @@ import pytest
 
 from aegis.notify import Desktop, Notification, Notifier
 from aegis.plugins import PluginHost
-from tests.notify.conftest import until
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,8 @@ from aegis.plugins import PluginHost
 from aegis.runtime import Runtime
 from aegis.session import SessionState
 from aegis.workflow.runner import RunStatus
-from tests.notify.conftest import until
 from tests.notify.hookserver import HookServer, hook_server
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

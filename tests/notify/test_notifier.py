@@ -17,7 +17,7 @@ import pytest
 from aegis import hookimpl
 from aegis.notify import Notification, Notifier
 from aegis.plugins import PluginHost
-from tests.notify.conftest import until
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

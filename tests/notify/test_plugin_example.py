@@ -11,8 +11,8 @@ import pytest
 from aegis.notify import Notification, Notifier
 from aegis.plugins import PluginHost
 from tests.example_notifier import aegis_slack
-from tests.notify.conftest import until
 from tests.notify.hookserver import hook_server
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

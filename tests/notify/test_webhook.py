@@ -21,8 +21,8 @@ from aegis.errors import ConfigError
 from aegis.notify import Notification, Notifier, Webhook
 from aegis.notify.webhook import WebhookChannel
 from aegis.plugins import PluginHost
-from tests.notify.conftest import until
 from tests.notify.hookserver import hook_server
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

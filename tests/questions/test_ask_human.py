@@ -6,7 +6,6 @@ gets the answer, or the news of its expiry, in its inbox."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -23,6 +22,7 @@ from aegis.questions import (
 )
 from aegis.runtime import Runtime
 from aegis.workflow.runner import RunRecord, RunStatus
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -76,12 +76,6 @@ def runtime_of(root: Path) -> Runtime:
     return runtime
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
-    with anyio.fail_after(timeout):
-        while not await condition():  # type: ignore[misc]
-            await anyio.sleep(POLL)
-
-
 async def pending(runtime: Runtime, count: int) -> list[Question]:
     found: list[Question] = []
 
@@ -89,7 +83,7 @@ async def pending(runtime: Runtime, count: int) -> list[Question]:
         found[:] = await runtime.questions.list_questions()
         return len(found) >= count
 
-    await until(enough, f"{count} pending question(s)")
+    await until(enough, what=f"{count} pending question(s)")
     return found
 
 
@@ -110,7 +104,7 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
         async def notified() -> bool:
             return any(n.kind == "question_asked" for n in runtime.notifier.recent)
 
-        await until(notified, "the notification")
+        await until(notified, what="the notification")
         (told,) = [n for n in runtime.notifier.recent if n.kind == "question_asked"]
         assert (told.question_id, told.run_id, told.session) == (first.id, first.run_id, None)
         assert told.title == f"{first.asker} asks: Ship it?"
@@ -122,7 +116,7 @@ async def test_a_workflow_waits_for_the_answer_and_the_first_answer_wins(project
         with pytest.raises(QuestionClosed, match="answered already, by client:test: 'yes'"):
             await runtime.questions.answer(first.id, "no")
         # The run goes on to its second question; free text this time.
-        await until(lambda: _has_question(runtime, "Any last words?"), "the second question")
+        await until(lambda: _has_question(runtime, "Any last words?"), what="the second question")
         (second,) = await runtime.questions.list_questions()
         await runtime.questions.answer(second.id, "ship it \udcff")
         # A frontend's long poll with a version of an earlier daemon answers at once.
@@ -192,7 +186,7 @@ async def test_a_cancelled_run_cancels_its_question(project: Path) -> None:
         tg.start_soon(run)
         (question,) = await pending(runtime, 1)
         assert question.run_id is not None and runtime.workflows.cancel(question.run_id)
-        await until(lambda: _no_pending(runtime), "the question cancelled")
+        await until(lambda: _no_pending(runtime), what="the question cancelled")
     assert records[0].status is RunStatus.failed and records[0].error == "cancelled"
     (settled,) = await _all(project)
     assert settled.status is QuestionStatus.cancelled
@@ -223,12 +217,12 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
         (told,) = [n for n in runtime.notifier.recent if n.kind == "question_asked"]
         assert (told.question_id, told.session) == (question.id, handle)
         await runtime.questions.answer(question.id, "postgresql")
-        await until(lambda: _inbox_has(runtime, handle, 2), "the answer in the inbox")
+        await until(lambda: _inbox_has(runtime, handle, 2), what="the answer in the inbox")
 
         # A question with a timeout: nobody answers, the agent is told it expired.
         hurried = await sessions.request(handle, "in a hurry: deploy?")
         assert hurried.ok
-        await until(lambda: _inbox_has(runtime, handle, 4), "the expiry in the inbox")
+        await until(lambda: _inbox_has(runtime, handle, 4), what="the expiry in the inbox")
 
         # Answered by another process (`aegis --no-daemon answer`): the answer waits in
         # the project's inbox database until the runtime where the agent lives hands it on.
@@ -236,7 +230,7 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
         (again,) = await runtime.questions.list_questions()
         async with Questions(project / ".aegis", watch=False) as elsewhere:
             await elsewhere.answer(again.id, "sqlite")
-        await until(lambda: _inbox_has(runtime, handle, 6), "the other answer in the inbox")
+        await until(lambda: _inbox_has(runtime, handle, 6), what="the other answer in the inbox")
         await sessions.drain(handle, timeout=10)
         messages = _messages(runtime, handle)
     answer, expiry, other = messages[1], messages[3], messages[5]
@@ -270,13 +264,13 @@ async def test_a_run_asking_again_under_its_id_gets_the_answer_given_before(
         tg.start_soon(run)
         (ship,) = await pending(runtime, 1)
         await runtime.questions.answer(ship.id, "no")
-        await until(lambda: _has_question(runtime, "Any last words?"), "the second question")
+        await until(lambda: _has_question(runtime, "Any last words?"), what="the second question")
         assert runtime.workflows.cancel("the-run")
 
         async def ended() -> bool:
             return len(records) == 1
 
-        await until(ended, "the first attempt's end")
+        await until(ended, what="the first attempt's end")
         assert records[0].status is RunStatus.failed
 
         tg.start_soon(run)

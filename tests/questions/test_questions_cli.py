@@ -16,16 +16,9 @@ import pytest
 
 from aegis.daemon.client import DaemonClient
 from aegis.questions import Question, QuestionStatus, QuestionStore
-from tests.daemon.conftest import (
-    CONFIG,
-    aegis,
-    daemon_pid,
-    make_project,
-    start_daemon,
-    stop_daemon,
-    wait_until,
-)
+from tests.daemon.conftest import CONFIG, aegis, daemon_pid, make_project, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import start
+from tests.support.waiting import wait_until
 
 WORKFLOW = '''
 from aegis.workflow import workflow

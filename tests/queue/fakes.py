@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from aegis import hookimpl
@@ -168,10 +167,3 @@ def driver_for(payload: str) -> FakeDriver | None:
         if driver.prompts[:1] == [payload]:
             return driver
     return None
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` is true (fails the test after ``timeout`` seconds)."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.005)

@@ -14,8 +14,9 @@ from aegis.queue import Queue
 from aegis.queue.manager import SHUTDOWN_INTERRUPTED, NotRetryable, UnknownQueue, UnknownTask
 from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.session import SessionState
-from tests.queue.fakes import WHOLE_TEXT, driver_for, running, undeliver_callbacks, until
+from tests.queue.fakes import WHOLE_TEXT, driver_for, running, undeliver_callbacks
 from tests.session.fake_provider import FakeDriver
+from tests.support.waiting import until
 
 # Every test runs on the SQLite backend and on the PostgreSQL one (a real server).
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers", "queue_store")]
@@ -44,7 +45,10 @@ async def test_tasks_start_in_fifo_order_and_never_more_than_max_parallel_at_onc
         ids = [await env.queues.enqueue("review", f"hold {i}") for i in range(7)]
         released: list[FakeDriver] = []
         while len(released) < len(ids):
-            await until(lambda: len([d for d in FakeDriver.instances if d.prompts]) > len(released))
+            await until(
+                lambda: len([d for d in FakeDriver.instances if d.prompts]) > len(released),
+                timeout=5,
+            )
             holding = [d for d in FakeDriver.instances if d.prompts and d not in released]
             assert len(holding) <= REVIEW.max_parallel
             await anyio.sleep(0.03)  # leave time for a wrongful third worker to start
@@ -68,7 +72,7 @@ async def test_a_task_records_the_whole_final_text_of_the_turn_and_its_usage(
         task_id = await env.queues.enqueue("review", "chunks please")
         task = await env.queues.wait(task_id, timeout=5)
         handle = task.worker_handle or ""
-        await until(lambda: env.sessions.get(handle).state is SessionState.closed)
+        await until(lambda: env.sessions.get(handle).state is SessionState.closed, timeout=5)
         worker = env.sessions.get(handle)
     assert task.status is TaskStatus.done and task.error is None
     assert task.result == WHOLE_TEXT
@@ -118,14 +122,14 @@ async def test_the_callback_reaches_the_agent_exactly_once_even_when_the_outbox_
                 "review", "chunks", sender=f"agent:{boss}", callback=True
             )
             await env.queues.wait(task_id, timeout=5)
-            await until(lambda: len(boss_driver.prompts) == 1)
+            await until(lambda: len(boss_driver.prompts) == 1, timeout=5)
             # Marked delivered (in a worker thread, after the delivery): un-marking it
             # before would be undone by that mark.
-            await until(lambda: not env.backend.pending_callbacks())
+            await until(lambda: not env.backend.pending_callbacks(), timeout=5)
             # A crash between delivering and marking delivered: the outbox sends it again.
             undeliver_callbacks(env.backend)
             assert [t.id for t in env.backend.pending_callbacks()] == [task_id]
-            await until(lambda: not env.backend.pending_callbacks())
+            await until(lambda: not env.backend.pending_callbacks(), timeout=5)
             await env.sessions.drain(boss, timeout=5)
         messages = [event async for _, event in events if isinstance(event, UserMessage)]
     assert len(boss_driver.prompts) == 1 and len(messages) == 1
@@ -148,7 +152,7 @@ async def test_cancelling_a_queued_task_means_it_never_runs(tmp_path: Path) -> N
     async with running(tmp_path, SERIAL) as env:
         first = await env.queues.enqueue("serial", "hold first")
         second = await env.queues.enqueue("serial", "second")
-        await until(lambda: driver_for("hold first") is not None)
+        await until(lambda: driver_for("hold first") is not None, timeout=5)
         cancelled = await env.queues.cancel(second)
         driver = driver_for("hold first")
         assert driver is not None
@@ -167,13 +171,13 @@ async def test_cancelling_a_running_task_stops_and_closes_its_worker(tmp_path: P
         task_id = await env.queues.enqueue(
             "review", "hold on", sender=f"agent:{boss}", callback=True
         )
-        await until(lambda: driver_for("hold on") is not None)
+        await until(lambda: driver_for("hold on") is not None, timeout=5)
         worker = driver_for("hold on")
         cancelled = await env.queues.cancel(task_id)
         handle = cancelled.worker_handle or ""
         assert worker is not None and worker.exited
         assert env.sessions.get(handle).state is SessionState.closed
-        await until(lambda: len(boss_driver.prompts) == 1)
+        await until(lambda: len(boss_driver.prompts) == 1, timeout=5)
         again = await env.queues.cancel(task_id)  # cancelling an ended task changes nothing
     assert cancelled.status is TaskStatus.cancelled and cancelled.error == "cancelled"
     assert again == cancelled
@@ -185,7 +189,7 @@ async def test_a_task_cancelled_by_another_process_is_stopped_by_the_one_running
 ) -> None:
     async with running(tmp_path, REVIEW) as env:
         task_id = await env.queues.enqueue("review", "hold tight")
-        await until(lambda: driver_for("hold tight") is not None)
+        await until(lambda: driver_for("hold tight") is not None, timeout=5)
         # Another aegis process (here: a second, non-dispatching manager) cancels it.
         async with running(tmp_path, REVIEW, dispatch=False) as other:
             assert (await other.queues.cancel(task_id)).status is TaskStatus.cancelled
@@ -248,7 +252,7 @@ async def test_stopping_interrupts_running_tasks_and_keeps_queued_ones_for_the_n
             "serial", "hold forever", sender=f"agent:{boss}", callback=True
         )
         queued_id = await env.queues.enqueue("serial", "later")
-        await until(lambda: driver_for("hold forever") is not None)
+        await until(lambda: driver_for("hold forever") is not None, timeout=5)
         boss_driver = FakeDriver.instances[0]
     shutdown = SHUTDOWN_INTERRUPTED.format(grace=0.2)
     assert boss_driver.prompts and shutdown in boss_driver.prompts[0]
@@ -262,7 +266,8 @@ async def test_stopping_interrupts_running_tasks_and_keeps_queued_ones_for_the_n
         later = await env.queues.wait(queued_id, timeout=5)
         retry_id = await env.queues.retry(running_id)
         await until(
-            lambda: len([d for d in FakeDriver.instances if d.prompts == ["hold forever"]]) == 2
+            lambda: len([d for d in FakeDriver.instances if d.prompts == ["hold forever"]]) == 2,
+            timeout=5,
         )
         FakeDriver.instances[-1].release.set()
         again = await env.queues.wait(retry_id, timeout=5)

@@ -11,9 +11,10 @@ import pytest
 from aegis.events import UserMessage
 from aegis.queue import Queue
 from aegis.queue.task import TaskStatus
-from tests.queue.fakes import driver_for, running, until
+from tests.queue.fakes import driver_for, running
 from tests.session.fake_provider import FakeDriver
 from tests.support.postgres import PostgresServer
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -35,7 +36,7 @@ async def test_a_server_restart_mid_task_loses_and_doubles_nothing(
             before = await env.queues.enqueue(
                 "serial", "before", sender=f"agent:{boss}", callback=True
             )
-            await until(lambda: driver_for("hold on") is not None)
+            await until(lambda: driver_for("hold on") is not None, timeout=5)
             # The server goes away and comes back while the task runs.
             await anyio.to_thread.run_sync(postgres_server.restart)
             worker = driver_for("hold on")
@@ -77,7 +78,7 @@ async def test_a_task_longer_than_its_lease_runs_on_while_the_manager_beats(
     try:
         async with running(tmp_path, SERIAL, recover_interval=0.2) as env:
             task_id = await env.queues.enqueue("serial", "hold long")
-            await until(lambda: driver_for("hold long") is not None)
+            await until(lambda: driver_for("hold long") is not None, timeout=5)
             await anyio.sleep(3.0)  # three leases, each renewed by the manager's heartbeats
             worker = driver_for("hold long")
             assert worker is not None

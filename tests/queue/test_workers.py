@@ -24,9 +24,10 @@ from aegis.queue.task import TaskRecord, TaskStatus
 from aegis.testing.processes import wait_gone
 from tests.e2e.test_exit_paths import cmdline, processes_in
 from tests.fixtures.fakes import AEGIS, aegis_in, clean_env, write_fake_distribution
-from tests.queue.fakes import open_backend, running, until
+from tests.queue.fakes import open_backend, running
 from tests.session.fake_provider import FakeDriver
 from tests.support.postgres import PASSWORD_ENV
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 

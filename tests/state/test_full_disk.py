@@ -15,8 +15,9 @@ from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskStatus
 from aegis.session import SessionManager
 from tests.fixtures.disk import fill
-from tests.queue.fakes import AGENTS, POLL, driver_for, fake_workers, until
+from tests.queue.fakes import AGENTS, POLL, driver_for, fake_workers
 from tests.state.conftest import CONFIG, aegis
+from tests.support.waiting import until
 
 __all__ = ["fake_workers"]
 
@@ -76,7 +77,7 @@ async def test_a_task_ending_on_a_full_disk_keeps_its_result_until_space_returns
         ) as queues,
     ):
         task_id = await queues.enqueue("work", "hold then answer")
-        await until(lambda: driver_for("hold then answer") is not None)
+        await until(lambda: driver_for("hold then answer") is not None, timeout=5)
         second = await queues.enqueue("work", "hold as well")
         filler = fill(small_disk)
         try:

@@ -16,7 +16,7 @@ from aegis.canvas import parse
 from aegis.workflow import WorkflowEngine, workflow
 from aegis.workflow import registry as workflow_registry
 from tests.mcp.support import as_agent, ok, running, spawn
-from tests.queue.fakes import until
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 

@@ -24,7 +24,8 @@ from aegis.process import tagged_pids
 from aegis.runtime import Runtime
 from aegis.terminals import TerminalRegistry, read_ledger
 from aegis.terminals.terminal import MAX_LINES, OUTPUT_HEAD, OUTPUT_TAIL, REPLAY_BYTES
-from tests.queue.fakes import POLL, until
+from tests.queue.fakes import POLL
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,9 @@ from aegis.config.loader import Project
 from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
-from tests.queue.fakes import POLL, until
+from tests.queue.fakes import POLL
 from tests.support.clis import cli_env, cli_path
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 

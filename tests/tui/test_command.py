@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from aegis.cli import AegisGroup, cli
+from tests.support.waiting import wait_until
 from tests.tui.helpers import write_project
 
 AEGIS = Path(sys.executable).parent / "aegis"
@@ -131,14 +132,6 @@ def sent_messages(root: Path) -> list[str]:
     return texts
 
 
-def until_true(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_a_long_paste_is_folded_and_sent_whole_and_ctrl_j_starts_a_new_line(
     tmp_path: Path, tmux: Tmux
 ) -> None:
@@ -155,10 +148,10 @@ def test_a_long_paste_is_folded_and_sent_whole_and_ctrl_j_starts_a_new_line(
     tmux._run("paste-buffer", "-p", "-b", "paste", "-t", "aegis")
     tmux.wait_for("[pasted 52 lines]")
     tmux.keys(" thanks", "Enter")
-    until_true(lambda: len(sent_messages(tmp_path)) == 1, "the pasted message")
+    wait_until(lambda: len(sent_messages(tmp_path)) == 1, 20, "the pasted message")
     assert sent_messages(tmp_path) == [f"look at this: {pasted} thanks"]
     tmux.keys("first line", "C-j", "second line", "Enter")
-    until_true(lambda: len(sent_messages(tmp_path)) == 2, "the two-line message")
+    wait_until(lambda: len(sent_messages(tmp_path)) == 2, 20, "the two-line message")
     assert sent_messages(tmp_path)[1] == "first line\nsecond line"
 
 
@@ -180,10 +173,10 @@ def test_alt_digits_switch_tabs_in_a_terminal_that_sends_alt_as_escape(
     tmux.wait_for(" 2 ")
     tmux.keys("C-t")
     tmux.wait_for(" 3 ")
-    until_true(lambda: active() == 2, "the third tab active")
+    wait_until(lambda: active() == 2, 20, "the third tab active")
     tmux.keys("M-1")  # tmux sends ESC 1, as xterm and most terminals do
-    until_true(lambda: active() == 0, "alt+1 to show the first tab")
+    wait_until(lambda: active() == 0, 20, "alt+1 to show the first tab")
     tmux.keys("M-2")
-    until_true(lambda: active() == 1, "alt+2 to show the second tab")
+    wait_until(lambda: active() == 1, 20, "alt+2 to show the second tab")
     screen = tmux.screen()
     assert "¡" not in screen and "™" not in screen  # nothing typed into the box

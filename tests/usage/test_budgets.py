@@ -30,6 +30,7 @@ from aegis.session.transcript import read_records
 from aegis.usage.ledger import UsageLedger
 from aegis.workflow.runner import RunStatus
 from tests.fixtures.fakes import aegis_in
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -97,12 +98,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-async def until(condition: object, timeout: float = 60.0) -> None:
-    with anyio.fail_after(timeout):
-        while not condition():  # type: ignore[operator]
-            await anyio.sleep(0.05)
-
-
 def aegis(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return aegis_in(project, "--no-daemon", *args, timeout=120)
 
@@ -129,7 +124,7 @@ async def test_a_queue_stops_at_its_budget_with_tasks_left_queued_and_the_reason
         # Two tasks at $0.25 reach the $0.50 ceiling: the other two wait, and stay.
         assert seen == [TaskStatus.done] * 2 + [TaskStatus.queued] * 2
         assert "queue capped's budget is reached ($0.50 of $0.50 today" in queues.held["capped"]
-        await until(lambda: any(n.kind == "budget_reached" for n in notified.got))
+        await until(lambda: any(n.kind == "budget_reached" for n in notified.got), timeout=60)
     reached = [n for n in notified.got if n.kind == "budget_reached"]
     assert len(reached) == 1
     assert "capped" in reached[0].body and reached[0].project == str(project)

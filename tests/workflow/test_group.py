@@ -14,8 +14,8 @@ import pytest
 
 from aegis.session import SessionManager, SessionState
 from aegis.workflow import GroupReply, WorkflowError
-from tests.queue.fakes import until
 from tests.session.fake_provider import FakeDriver
+from tests.support.waiting import until
 from tests.workflow.test_engine import engine_for, sessions_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_provider")]
@@ -40,10 +40,10 @@ async def test_all_returns_every_reply_in_the_order_of_the_targets(tmp_path: Pat
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(ask)
-            await until(lambda: da.prompts and db.prompts and dc.prompts)
+            await until(lambda: da.prompts and db.prompts and dc.prompts, timeout=5)
             for driver, handle in ((db, b), (dc, c), (da, a)):  # they answer b, c, a
                 driver.release.set()
-                await until(lambda h=handle: sessions.get(h).state is SessionState.ready)
+                await until(lambda h=handle: sessions.get(h).state is SessionState.ready, timeout=5)
         await sessions.flush_transcripts()
         senders = _senders(sessions, a)
     assert [r.handle for r in replies] == [a, b, c]
@@ -59,7 +59,7 @@ async def test_first_returns_at_the_first_answer_and_stops_the_other_turns(
         (a, da), (b, db), (c, dc) = await three(sessions)
         # c is busy with earlier work: the group's message waits in its inbox.
         sessions.send(c, "hold this earlier work")
-        await until(lambda: dc.prompts != [])
+        await until(lambda: dc.prompts != [], timeout=5)
         engine = engine_for(sessions)
         replies: list[GroupReply] = []
 
@@ -68,7 +68,7 @@ async def test_first_returns_at_the_first_answer_and_stops_the_other_turns(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(ask)
-            await until(lambda: len(da.prompts) == 1 and len(db.prompts) == 1)
+            await until(lambda: len(da.prompts) == 1 and len(db.prompts) == 1, timeout=5)
             db.release.set()
         await sessions.drain(a, timeout=5)
         dc.release.set()
@@ -93,10 +93,10 @@ async def test_the_cap_sends_to_one_target_at_a_time(tmp_path: Path) -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(ask)
-            await until(lambda: da.prompts != [])
+            await until(lambda: da.prompts != [], timeout=5)
             b_before = list(db.prompts)
             da.release.set()
-            await until(lambda: db.prompts != [])
+            await until(lambda: db.prompts != [], timeout=5)
             db.release.set()
     assert b_before == []  # b got nothing while a held the only place
     assert [(r.handle, r.status) for r in replies] == [(a, "ok"), (b, "ok")]

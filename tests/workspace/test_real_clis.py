@@ -29,9 +29,10 @@ from aegis.workspace import LandConflict, WorktreeState, land
 from aegis_claude.config import ClaudeCode
 from aegis_gemini.config import GeminiCLI
 from aegis_opencode.config import OpenCode
-from tests.daemon.conftest import aegis, daemon_pid, start_daemon, stop_daemon, wait_until
+from tests.daemon.conftest import aegis, daemon_pid, start_daemon, stop_daemon
 from tests.e2e.test_exit_paths import processes_in
 from tests.support.clis import GEMINI_MODEL, claude_env, gemini_env, opencode_env
+from tests.support.waiting import wait_until
 from tests.workspace.test_worktrees import branches, git, repository, worktrees
 
 pytestmark = pytest.mark.anyio
