@@ -56,6 +56,12 @@ class Tmux:
         """Type ``keys`` (tmux key names such as ``Enter``, ``C-c``, ``Up``, or text)."""
         self._run("send-keys", "-t", "aegis", *keys)
 
+    def paste(self, path: Path) -> None:
+        """Paste the text of the file ``path`` as a terminal does: bracketed if the command
+        asked for that, line breaks sent as CR."""
+        self._run("load-buffer", "-b", "paste", str(path))
+        self._run("paste-buffer", "-p", "-b", "paste", "-t", "aegis")
+
     def screen(self) -> str:
         return self._run("capture-pane", "-p", "-t", "aegis")
 

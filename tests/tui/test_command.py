@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import re
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from aegis.cli import AegisGroup, cli
+from tests.support.tmux import Tmux
 from tests.support.waiting import wait_until
 from tests.tui.helpers import write_project
-
-AEGIS = Path(sys.executable).parent / "aegis"
 
 
 def test_the_plugin_adds_tui_and_makes_it_the_default_command() -> None:
@@ -44,74 +38,16 @@ def test_an_unknown_profile_is_refused_with_the_profiles_there_are(tmp_path: Pat
     assert "no agent profile 'nobody' (profiles: planner, worker)" in result.output
 
 
-class Tmux:
-    """A tmux server of its own (its socket in the test's folder), running one command."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.socket = str(cwd / f"tmux-{uuid.uuid4().hex[:6]}.sock")
-        self.cwd = cwd
-
-    def _run(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True
-        )
-        return done.stdout
-
-    def start(self, command: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AEGIS_")}
-        env["TERM"] = "xterm-256color"
-        subprocess.run(
-            ["tmux", "-S", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "aegis",
-             "-x", "110", "-y", "32", "-c", str(self.cwd), command],
-            check=True, env=env,
-        )  # fmt: skip
-
-    def keys(self, *keys: str) -> None:
-        self._run("send-keys", "-t", "aegis", *keys)
-
-    def screen(self) -> str:
-        return self._run("capture-pane", "-p", "-t", "aegis")
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never showed; the screen:\n{screen}")
-            time.sleep(0.2)
-
-    def alive(self) -> bool:
-        return (
-            subprocess.run(
-                ["tmux", "-S", self.socket, "has-session", "-t", "aegis"], capture_output=True
-            ).returncode
-            == 0
-        )
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    assert shutil.which("tmux"), "tmux is needed (Debian: apt-get install tmux)"
-    session = Tmux(tmp_path)
-    yield session
-    session.kill()
-
-
 def test_bare_aegis_opens_the_tui_and_talks_to_the_offline_agent(
     tmp_path: Path, tmux: Tmux
 ) -> None:
     write_project(tmp_path)
-    # `; sleep` keeps the window (and what aegis printed) after aegis exits.
-    tmux.start(f"{AEGIS}; echo aegis-exited-$?; sleep 30")
-    tmux.wait_for("planner [scripted/scripted]")
+    tmux.start_aegis(tmp_path)
+    tmux.wait_for(re.escape("planner [scripted/scripted]"))
     tmux.wait_for("session started")
     tmux.keys("hello", "Enter")
-    screen = tmux.wait_for("Hi! What shall we build today?")
+    tmux.wait_for(re.escape("Hi! What shall we build today?"))
+    screen = tmux.screen()
     assert "you" in screen and "hello" in screen
     tmux.keys("C-t")
     tmux.wait_for(" 2 ")
@@ -140,13 +76,11 @@ def test_a_long_paste_is_folded_and_sent_whole_and_ctrl_j_starts_a_new_line(
     lines[10] = ""  # an empty line inside
     pasted = "\n".join(lines)
     (tmp_path / "paste.txt").write_text(pasted)
-    tmux.start(f"{AEGIS}; sleep 30")
+    tmux.start_aegis(tmp_path)
     tmux.wait_for("session started")
     tmux.keys("look at this: ")
-    # As a terminal does: bracketed (the app asked for it), line breaks sent as CR.
-    tmux._run("load-buffer", "-b", "paste", str(tmp_path / "paste.txt"))
-    tmux._run("paste-buffer", "-p", "-b", "paste", "-t", "aegis")
-    tmux.wait_for("[pasted 52 lines]")
+    tmux.paste(tmp_path / "paste.txt")  # bracketed, as the app asked
+    tmux.wait_for(re.escape("[pasted 52 lines]"))
     tmux.keys(" thanks", "Enter")
     wait_until(lambda: len(sent_messages(tmp_path)) == 1, 20, "the pasted message")
     assert sent_messages(tmp_path) == [f"look at this: {pasted} thanks"]
@@ -167,7 +101,7 @@ def test_alt_digits_switch_tabs_in_a_terminal_that_sends_alt_as_escape(
         except (OSError, ValueError, KeyError):
             return -1
 
-    tmux.start(f"{AEGIS}; sleep 30")
+    tmux.start_aegis(tmp_path)
     tmux.wait_for("session started")
     tmux.keys("C-t")
     tmux.wait_for(" 2 ")

@@ -5,24 +5,15 @@ refuses to start beside a running one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import pytest
 
 from aegis.daemon.client import DaemonClient
 from tests.daemon.conftest import daemon_pid, start_daemon
 from tests.e2e.test_exit_paths import processes_in
 from tests.support.tmux import Tmux
 from tests.tui.helpers import write_project
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    terminal = Tmux(tmp_path, width=110, height=32)
-    yield terminal
-    terminal.kill()
 
 
 def tasks(project: Path) -> list[dict[str, object]]:
