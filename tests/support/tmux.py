@@ -62,6 +62,10 @@ class Tmux:
         self._run("load-buffer", "-b", "paste", str(path))
         self._run("paste-buffer", "-p", "-b", "paste", "-t", "aegis")
 
+    def pane_pid(self) -> int:
+        """The pid of the window's first process: the shell running the command."""
+        return int(self._run("display-message", "-p", "-t", "aegis", "#{pane_pid}"))
+
     def screen(self) -> str:
         return self._run("capture-pane", "-p", "-t", "aegis")
 

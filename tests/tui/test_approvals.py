@@ -24,7 +24,6 @@ from tests.fixtures.fakes import AEGIS, clean_env
 from tests.support.clis import claude_env
 from tests.support.tmux import Tmux
 from tests.tui.helpers import make_app, no_mcp, until, write_project
-from tests.tui.test_daemon_terminal import pane_pid
 
 
 def _touch(request: ModelRequest) -> Reply:
@@ -81,7 +80,7 @@ def test_a_person_allows_a_real_claude_s_command_in_its_tab_and_denies_one_from_
             tmux.keys("C-q")
             tmux.wait_for("aegis-exited-0", timeout=60)
             # Nothing of aegis's is left: no daemon, no claude (the window's `sleep` is its own).
-            assert processes_in(project, exclude=pane_pid(tmux)) == []
+            assert processes_in(project, exclude=tmux.pane_pid()) == []
         finally:
             tmux.kill()
 

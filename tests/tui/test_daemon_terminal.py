@@ -25,11 +25,6 @@ def tasks(project: Path) -> list[dict[str, object]]:
     return anyio.run(ask)
 
 
-def pane_pid(tmux: Tmux) -> int:
-    """The pid of the shell running in the window (aegis is its child)."""
-    return int(tmux._run("display-message", "-p", "-t", "aegis", "#{pane_pid}"))
-
-
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -101,7 +96,7 @@ def test_no_daemon_runs_its_own_daemon_and_stops_it_on_quit(tmp_path: Path, tmux
     tmux.start_aegis(tmp_path, "--no-daemon")
     tmux.wait_for("session started")
     daemon = daemon_pid(tmp_path)
-    assert daemon is not None and parent_of(daemon) == pane_pid(tmux)  # the TUI's own process
+    assert daemon is not None and parent_of(daemon) == tmux.pane_pid()  # the TUI's own process
     tmux.keys("hello", "Enter")
     tmux.wait_for("Hi! What shall we build today?")
     tmux.keys("C-q")  # stops its daemon: no question, nothing left running
