@@ -11,9 +11,13 @@ process of its own):
   daemon the command starts is stopped after the round (untimed).
 * **workflow run, warm**: the same with the daemon already running (started before the
   round with ``aegis daemon start``, untimed, which returns once the daemon has
-  finished starting: its MCP plane serves).
-* **workflow run, warm, warm worker**: the same on a queue declared with ``warm=1``,
-  once its warm worker is ready.
+  finished starting: its MCP plane serves) and idle, as between two commands a person
+  types: the warm worker of the other queue ready, no other session live (each warm
+  command below waits for that, untimed).
+* **ask, warm**: ``aegis ask worker PROMPT`` on that daemon: the command a user types
+  instead of ``claude -p``, one turn in a new session of the daemon.
+* **workflow run, warm, warm worker**: the warm run on a queue declared with
+  ``warm=1``, whose warm worker is ready.
 * **delegate**: one ``engine.delegate`` in-process (a :class:`~aegis.runtime.Runtime`
   running, a :class:`~aegis.workflow.WorkflowEngine` on it), timed around the call, to
   a queue without a warm worker and to one with a ready warm worker.
@@ -127,27 +131,34 @@ class Project:
 
         return holder(lock_path(self.root / ".aegis"))
 
-    def wait_warm_worker(self) -> None:
-        """Until the daemon shows a ready warm worker of queue ``hot``."""
+    def settle(self) -> None:
+        """Until the daemon is idle, as between commands a person types: its warm worker
+        of queue ``hot`` ready, and no other session live (a worker closes tens of
+        milliseconds after its task, a warm worker starts as the daemon does)."""
         from aegis.daemon.client import DaemonClient
 
         client = DaemonClient(self.root / ".aegis", name="bench")
 
-        async def ready() -> bool:
-            return any(
-                s.started_by == "queue:hot" and s.state == "ready" for s in await client.sessions()
-            )
+        async def idle() -> bool:
+            live = [s for s in await client.sessions() if s.state not in ("closed", "failed")]
+            return [(s.started_by, s.state) for s in live] == [("queue:hot", "ready")]
 
         deadline = time.monotonic() + 60
-        while not anyio.run(ready):
+        while not anyio.run(idle):
             if time.monotonic() > deadline:
-                raise RuntimeError("no warm worker of queue hot became ready")
+                raise RuntimeError("the daemon did not settle (warm worker ready, no other)")
             time.sleep(0.05)
 
 
 def _workflow_runs(project: Project) -> dict[str, list[float]]:
     """Raw, cold, warm and warm-with-a-warm-worker rounds, alternating."""
-    samples: dict[str, list[float]] = {"raw": [], "cold": [], "warm": [], "warm worker": []}
+    samples: dict[str, list[float]] = {
+        "raw": [],
+        "cold": [],
+        "warm": [],
+        "ask": [],
+        "warm worker": [],
+    }
     project.raw()  # warm-ups: the file-system cache, the CLI's first start
     project.aegis("workflow", "run", "oneshot")
     for _ in range(ROUNDS):
@@ -155,8 +166,11 @@ def _workflow_runs(project: Project) -> dict[str, list[float]]:
         samples["raw"].append(project.raw())
         samples["cold"].append(project.aegis("workflow", "run", "oneshot"))
         project.quiet("daemon", "start")
+        project.settle()
         samples["warm"].append(project.aegis("workflow", "run", "oneshot"))
-        project.wait_warm_worker()
+        project.settle()
+        samples["ask"].append(project.aegis("ask", "worker", PROMPT))
+        project.settle()
         samples["warm worker"].append(project.aegis("workflow", "run", "oneshot_hot"))
     project.quiet("daemon", "stop")
     return samples
@@ -255,6 +269,7 @@ def _report(
     labels: list[tuple[str, str, Callable[[float], str]]] = [
         ("cold", "workflow run, cold (no daemon)", lambda r: _goal("cold", r)),
         ("warm", "workflow run, warm (daemon running)", lambda r: _goal("warm", r)),
+        ("ask", "ask, warm (daemon running)", lambda r: ""),
         ("warm worker", "workflow run, warm, queue with a warm worker", lambda r: ""),
     ]
     for key, label, goal in labels:

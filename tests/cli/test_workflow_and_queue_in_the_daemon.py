@@ -246,7 +246,7 @@ def test_an_idle_daemon_is_restarted_to_run_the_changed_config_and_a_busy_one_is
     assert "spawned " in watched.stderr and f"cancelled: {stuck}" in watched.stderr
 
 
-def test_a_run_on_a_daemon_that_runs_the_file_as_it_is_leaves_it_to_the_daemon(
+def test_a_run_or_an_ask_on_a_daemon_running_the_file_as_it_is_leaves_it_to_the_daemon(
     tmp_path: Path,
 ) -> None:
     # The client does not execute .aegis.py again when the daemon runs it as it is now
@@ -275,6 +275,19 @@ def test_a_run_on_a_daemon_that_runs_the_file_as_it_is_leaves_it_to_the_daemon(
     wrong = aegis(root, "workflow", "run", "greet", "extra=1")
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+    # `aegis ask` likewise, with its message as an argument or piped: the daemon starts
+    # the session and checks the profile.
+    asked = start(root, "ask", "offline", "hello")
+    piped = start(root, "ask", "offline", "-", stdin=subprocess.PIPE)
+    assert asked.communicate(timeout=120)[0] == "hi there\n", asked.stderr
+    assert piped.communicate("hello", timeout=120)[0] == "hi there\n", piped.stderr
+    assert (asked.returncode, piped.returncode) == (0, 0)
+    assert set(executed.read_text().split()) == loaders
+    nobody = aegis(root, "ask", "nobody", "hello")
+    assert nobody.returncode == 1
+    assert nobody.stderr == "error: no agent profile 'nobody'\n  hint: profiles: offline\n"
+    assert [row["profile"] for row in sessions(root).values()].count("nobody") == 0
 
 
 def test_a_cold_run_starts_the_daemon_while_it_checks_the_file(tmp_path: Path) -> None:

@@ -9,12 +9,12 @@ unless the user opted out for this command (``aegis --no-daemon ...`` or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import run_command
+from aegis.cli._runtime import EXIT_SIGINT, hold_stop_signals, run_command
 
 if TYPE_CHECKING:
     from aegis.daemon.client import DaemonClient, DaemonError
@@ -22,10 +22,66 @@ if TYPE_CHECKING:
     from aegis.project_files import ProjectFiles
 
 
+T = TypeVar("T")
+
+
 def daemon_wanted(ctx: click.Context) -> bool:
     """Whether this command should go through the daemon (no ``--no-daemon``)."""
     root = ctx.find_root()
     return not (root.obj or {}).get("no_daemon", False)
+
+
+def warm_request(
+    project: ProjectFiles, *, name: str, request: Callable[[DaemonClient, str], T]
+) -> tuple[T, bool] | None:
+    """The answer of ``request(client, digest)``, sent blocking to the project's daemon if
+    one runs ``.aegis.py`` as the file is now (``digest``: its
+    :func:`~aegis.daemon.protocol.config_digest`, for the request's ``Aegis-Config-Digest``),
+    and whether Ctrl+C was pressed meanwhile; ``None`` if no such daemon answered (no
+    daemon, another version, another ``.aegis.py``): nothing was started, and the command
+    goes the usual way (:func:`project_daemon`).
+
+    A command's first request on a warm daemon, sent before the command imports what it
+    needs for the rest and starts an event loop, so that the daemon starts the work (an
+    agent) tens of milliseconds earlier, and without executing ``.aegis.py`` here: the
+    daemon checks what the request names. Stop signals are held meanwhile (milliseconds),
+    so that a Ctrl+C cannot leave work started that the command does not know of: the
+    caller stops it when the second value is true. A Ctrl+C when nothing was started
+    exits with status 130; another error of the daemon is the command's error.
+    """
+    from aegis.daemon.client import (
+        DaemonClient,
+        DaemonError,
+        DaemonNotRunning,
+        DaemonVersionMismatch,
+    )
+    from aegis.daemon.launch import PROBE_TIMEOUT, not_answering, starting_up
+    from aegis.daemon.lock import holder
+    from aegis.daemon.protocol import config_digest, lock_path
+
+    digest = config_digest(project.path)
+    pid = holder(lock_path(project.state_dir))
+    if digest is None or pid is None:
+        return None  # no daemon (a socket without one is the usual way's to get past)
+    client = DaemonClient(project.state_dir, name=name, timeout=PROBE_TIMEOUT)
+    answer: list[T] = []
+    with hold_stop_signals() as held:
+        try:
+            answer.append(request(client, digest))
+        except (DaemonNotRunning, DaemonVersionMismatch):
+            pass  # the usual way starts (or restarts) a daemon first
+        except DaemonError as exc:
+            stuck = exc.code == "timeout" and not starting_up(project.state_dir)
+            if stuck:
+                exc = not_answering(project.state_dir, pid)
+            if stuck or exc.code not in ("config_changed", "timeout"):
+                raise CliError(exc.message, hint=exc.hint) from None
+            # Another .aegis.py, or a daemon still starting: the usual way (it waits).
+    if not answer:
+        if held.interrupted:
+            raise SystemExit(EXIT_SIGINT)
+        return None
+    return answer[0], held.interrupted
 
 
 async def project_daemon(

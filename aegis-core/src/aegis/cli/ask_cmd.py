@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import anyio
 import click
 
-from aegis.cli._client import daemon_wanted, run_client
-from aegis.cli._context import load_project, read_text_argument, require_profile
+from aegis.cli._client import daemon_wanted, run_client, warm_request
+from aegis.cli._context import load_project, locate_project, read_text_argument, require_profile
 from aegis.cli._render import ConsoleRenderer, event_json
-from aegis.cli._runtime import run_command
+from aegis.cli._runtime import EXIT_SIGINT, run_command
 from aegis.events import Event, PermissionAnswer, PermissionRequest, StateChanged, TurnEnd
 
 if TYPE_CHECKING:
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from aegis.cli._approvals import Approver
     from aegis.cli._spinner import Spinner
     from aegis.config.loader import Project
+    from aegis.daemon.client import DaemonClient
+
+CLIENT = "cli:ask"
+"""Who the command is, to the daemon."""
 
 CLOSE_WAIT_S = 30.0
 """How long ``ask`` waits, on its way out, for the daemon to end its session."""
@@ -51,9 +55,26 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
       aegis ask claude "Summarise README.md" > summary.txt
       git diff | aegis ask reviewer -
     """
+    text: str | None = None
+    if daemon_wanted(ctx) and (message not in (None, "-") or not sys.stdin.isatty()):
+        # The message is at hand (nobody types it): a daemon running .aegis.py as it is
+        # now starts the session at once, and checks the profile; the file is not
+        # executed here.
+        located = locate_project(ctx)
+        text = given = read_text_argument(message, "the message")
+        started = warm_request(
+            located, name=CLIENT, request=lambda client, digest: _spawn(client, profile, digest)
+        )
+        if started is not None:
+            from aegis.daemon.client import DaemonClient
+
+            handle, interrupted = started
+            client = DaemonClient(located.state_dir, name=CLIENT)
+            view = AskView(profile, as_json=as_json)
+            ctx.exit(run_client(lambda: _follow(client, handle, given, view, interrupted)))
     project = load_project(ctx)
-    require_profile(project, profile)  # before waiting on stdin for a message
-    text = read_text_argument(message, "the message")
+    require_profile(project, profile)  # before waiting on a terminal for a message
+    text = text if text is not None else read_text_argument(message, "the message")
     view = AskView(profile, as_json=as_json)
     if daemon_wanted(ctx):
         ctx.exit(run_client(lambda: _through_daemon(project, profile, text, view)))
@@ -120,17 +141,35 @@ class AskView:
             self.spinner.stop()
 
 
+def _spawn(client: DaemonClient, profile: str, digest: str) -> str:
+    """Start the session in a warm daemon running ``.aegis.py`` as it is now; its handle."""
+    started_by = f"client:{client.name}"
+    return client.spawn_blocking(profile, started_by=started_by, config_digest=digest).handle
+
+
 async def _through_daemon(project: Project, profile: str, text: str, view: AskView) -> int:
-    """The turn in a session of the project's daemon, closed after it."""
-    from aegis.cli._approvals import Approver
+    """The turn in a new session of the project's daemon (started if none runs)."""
     from aegis.cli._client import project_daemon
+
+    client = await project_daemon(project, name=CLIENT)
+    handle = (await client.spawn(profile, wait=False, started_by=f"client:{client.name}")).handle
+    return await _follow(client, handle, text, view)
+
+
+async def _follow(
+    client: DaemonClient, handle: str, text: str, view: AskView, interrupted: bool = False
+) -> int:
+    """Send ``text`` to session ``handle`` of the daemon, just started, show its events
+    and close it after its turn; ``interrupted``: Ctrl+C was pressed as it started (it
+    is closed at once)."""
+    from aegis.cli._approvals import Approver
     from aegis.daemon.client import DaemonError, Numbered
 
-    client = await project_daemon(project, name="cli:ask")
     view.approver = Approver(client.answer_approval)
-    handle = (await client.spawn(profile, wait=False, started_by=f"client:{client.name}")).handle
     closed = False
     try:
+        if interrupted:
+            return EXIT_SIGINT  # the session is closed below
         async with anyio.create_task_group() as tg:
             tg.start_soon(view.spin)
             try:

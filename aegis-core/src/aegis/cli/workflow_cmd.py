@@ -14,7 +14,7 @@ import click
 from aegis.cli._client import run_client
 from aegis.cli._context import Limit, load_project, locate_project, print_json, print_table
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import EXIT_SIGINT, hold_stop_signals, run_command
+from aegis.cli._runtime import EXIT_SIGINT, run_command
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
@@ -122,14 +122,20 @@ def run(
       aegis workflow run tdd_loop predicate="pytest -q" task="fix the bug"
       aegis workflow run branch_review base=main --detach
     """
-    from aegis.cli._client import daemon_wanted
+    from aegis.cli._client import daemon_wanted, warm_request
 
     arguments = _parse_args(pairs + args)
     if daemon_wanted(ctx):
         # A daemon running .aegis.py as it is now has executed the file and checks the
         # name and the arguments: the file is not executed here.
         located = locate_project(ctx)
-        started = _start_in_warm_daemon(located, name, arguments)
+        started = warm_request(
+            located,
+            name="cli:workflow",
+            request=lambda client, digest: client.run_workflow_blocking(
+                name, arguments, config_digest=digest
+            ),
+        )
         if started is not None:
             record, interrupted = started
             ctx.exit(
@@ -198,51 +204,6 @@ def _show_line(stamp: str, message: str) -> None:
     click.secho(f"{stamp[11:19]} {message}", dim=True, err=True)
 
 
-def _start_in_warm_daemon(
-    project: ProjectFiles, name: str, arguments: dict[str, str]
-) -> tuple[RunRecord, bool] | None:
-    """Start the run in the project's daemon if it runs ``.aegis.py`` as the file is now:
-    its record, and whether Ctrl+C was pressed meanwhile; ``None`` if no such daemon
-    answers (nothing was started).
-
-    The first thing a warm ``aegis workflow run`` does, blocking, before it imports and
-    starts an event loop: the daemon starts the run (and its first agent) about 30 ms
-    earlier. Stop signals are held meanwhile (a few milliseconds), so that a Ctrl+C
-    cannot leave a run the command does not know of: the caller cancels it instead.
-    """
-    from aegis.daemon.client import (
-        DaemonClient,
-        DaemonError,
-        DaemonNotRunning,
-        DaemonVersionMismatch,
-    )
-    from aegis.daemon.lock import holder
-    from aegis.daemon.protocol import config_digest, lock_path
-
-    digest = config_digest(project.path)
-    if digest is None or holder(lock_path(project.state_dir)) is None:
-        return None  # no daemon (a socket without one is the usual way's to get past)
-    client = DaemonClient(project.state_dir, name="cli:workflow", timeout=START_TIMEOUT_S)
-    record: RunRecord | None = None
-    with hold_stop_signals() as held:
-        try:
-            record = client.run_workflow_blocking(name, arguments, config_digest=digest)
-        except (DaemonNotRunning, DaemonVersionMismatch):
-            pass  # the usual way starts (or restarts) a daemon first
-        except DaemonError as exc:
-            if exc.code != "config_changed":
-                raise CliError(exc.message, hint=exc.hint) from None
-    if record is None:
-        if held.interrupted:  # Ctrl+C, and nothing was started
-            raise SystemExit(EXIT_SIGINT)
-        return None
-    return record, held.interrupted
-
-
-START_TIMEOUT_S = 10.0
-"""How long a warm daemon may take to start a run (it answers in milliseconds)."""
-
-
 def _run_in_daemon(
     project: ProjectFiles,
     name: str,
@@ -258,7 +219,7 @@ def _run_in_daemon(
     """Run ``name`` (or resume run ``resume``) in the project's daemon (started if none
     runs), and follow it; its exit status.
 
-    ``started``: the run, already started (by :func:`_start_in_warm_daemon`), to follow;
+    ``started``: the run, already started (by :func:`~aegis.cli._client.warm_request`), to follow;
     ``interrupted``: Ctrl+C was pressed as it started (it is cancelled at once);
     ``starting``: the daemon, started ahead by this command.
     """

@@ -342,16 +342,26 @@ class DaemonClient:
         may then be the earlier session's). With ``wait``, returns once it is ready (a
         :class:`DaemonError` with code ``session_failed`` if it could not start).
         """
-        data: dict[str, Any] = {"wait": wait, "started_by": started_by}
-        if profile is not None:
-            data["profile"] = profile
-        if handle is not None:
-            data["handle"] = handle
-        if resume is not None:
-            data["resume"] = resume
+        data = _spawn_body(profile, handle, wait=wait, resume=resume, started_by=started_by)
         return SessionSummary.from_json(
             await self._call("POST", "/sessions", data, timeout=timeout)
         )
+
+    def spawn_blocking(
+        self, profile: str, *, started_by: str, config_digest: str
+    ) -> SessionSummary:
+        """:meth:`spawn` (not waiting for the session to be ready), blocking, in a daemon
+        running the ``.aegis.py`` whose :func:`~aegis.daemon.protocol.config_digest` is
+        ``config_digest`` only (else :class:`DaemonError` ``config_changed``: nothing is
+        started). A command's first request, as :meth:`run_workflow_blocking` is."""
+        data = _spawn_body(profile, None, wait=False, resume=None, started_by=started_by)
+        result = self._call_blocking("POST", "/sessions", data, {CONFIG_HEADER: config_digest})
+        return SessionSummary.from_json(result)
+
+    def send_blocking(self, handle: str, text: str, *, sender: str = "user") -> None:
+        """:meth:`send`, blocking."""
+        target = f"/sessions/{quote(handle)}/messages"
+        self._call_blocking("POST", target, {"text": text, "sender": sender}, {})
 
     async def close(self, handle: str) -> SessionSummary:
         """End session ``handle`` and stop its agent."""
@@ -789,6 +799,25 @@ class DaemonClient:
         run that has ended, with ``asker_gone``."""
         data = {"answer": answer, "sender": sender}
         return _question(await self._call("POST", f"/questions/{quote(question_id)}", data))
+
+
+def _spawn_body(
+    profile: str | None,
+    handle: str | None,
+    *,
+    wait: bool,
+    resume: str | None,
+    started_by: str,
+) -> dict[str, Any]:
+    """The body of ``POST /sessions``."""
+    data: dict[str, Any] = {"wait": wait, "started_by": started_by}
+    if profile is not None:
+        data["profile"] = profile
+    if handle is not None:
+        data["handle"] = handle
+    if resume is not None:
+        data["resume"] = resume
+    return data
 
 
 def _run_record(data: dict[str, Any]) -> RunRecord:

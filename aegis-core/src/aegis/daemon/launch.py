@@ -159,12 +159,8 @@ async def connect(
         except DaemonError as exc:
             if exc.code != "timeout":
                 raise
-            if not _starting(state_dir):
-                raise DaemonError(
-                    f"the aegis daemon (pid {pid or '?'}) does not answer",
-                    hint=f"`aegis daemon restart` restarts it; its log: {log_path(state_dir)}",
-                    code="timeout",
-                ) from None
+            if not starting_up(state_dir):
+                raise not_answering(state_dir, pid) from None
         # Another client's daemon, starting: wait for it as for one's own.
         log_from = await anyio.to_thread.run_sync(_log_size, state_dir)
         await wait_until_answering(client, None, state_dir, log_from=log_from)
@@ -184,9 +180,19 @@ async def connect(
     return client
 
 
-def _starting(state_dir: Path) -> bool:
+def not_answering(state_dir: Path, pid: int | None) -> DaemonError:
+    """The error for daemon ``pid``, which holds the lock and has long started, but does
+    not answer: what to do, and where its log is."""
+    return DaemonError(
+        f"the aegis daemon (pid {pid or '?'}) does not answer",
+        hint=f"`aegis daemon restart` restarts it; its log: {log_path(state_dir)}",
+        code="timeout",
+    )
+
+
+def starting_up(state_dir: Path) -> bool:
     """Whether the daemon holding the lock took it less than the start timeout ago (it
-    writes its pid into the lock file as it takes it)."""
+    writes its pid into the lock file as it takes it): one still starting."""
     try:
         return time.time() - lock_path(state_dir).stat().st_mtime < start_timeout()
     except OSError:
