@@ -246,7 +246,7 @@ def test_an_idle_daemon_is_restarted_to_run_the_changed_config_and_a_busy_one_is
     assert "spawned " in watched.stderr and f"cancelled: {stuck}" in watched.stderr
 
 
-def test_a_run_or_an_ask_on_a_daemon_running_the_file_as_it_is_leaves_it_to_the_daemon(
+def test_run_ask_and_enqueue_on_a_daemon_running_the_file_as_it_is_leave_it_to_the_daemon(
     tmp_path: Path,
 ) -> None:
     # The client does not execute .aegis.py again when the daemon runs it as it is now
@@ -288,6 +288,23 @@ def test_a_run_or_an_ask_on_a_daemon_running_the_file_as_it_is_leaves_it_to_the_
     assert nobody.returncode == 1
     assert nobody.stderr == "error: no agent profile 'nobody'\n  hint: profiles: offline\n"
     assert [row["profile"] for row in sessions(root).values()].count("nobody") == 0
+
+    # And `aegis queue enqueue`: the daemon queues the task and checks the queue's name.
+    loaders = set(executed.read_text().split())  # `aegis ps` executes the file
+    queued = aegis(root, "queue", "enqueue", "work", "review this")
+    assert queued.returncode == 0, queued.stderr
+    task_id = queued.stdout.strip()
+    assert f"queued as {task_id}; the aegis daemon (pid {daemon_pid(root)}) runs it" in (
+        queued.stderr
+    )
+    waited = aegis(root, "queue", "enqueue", "work", "review that", "--wait")
+    assert (waited.returncode, waited.stdout) == (0, "reviewed that\n"), waited.stderr
+    assert set(executed.read_text().split()) == loaders
+    shown = json.loads(aegis(root, "queue", "show", task_id, "--json").stdout)
+    assert (shown["status"], shown["result"]) == ("done", "reviewed this")
+    nowhere = aegis(root, "queue", "enqueue", "nope", "x")
+    assert nowhere.returncode == 1
+    assert nowhere.stderr == "error: no queue 'nope'\n  hint: queues: other, work\n"
 
 
 def test_a_cold_run_starts_the_daemon_while_it_checks_the_file(tmp_path: Path) -> None:

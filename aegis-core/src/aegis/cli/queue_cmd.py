@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -9,12 +10,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from aegis.cli._client import run_client
-from aegis.cli._context import Limit, load_project, print_json, print_table, read_text_argument
+from aegis.cli._context import (
+    Limit,
+    load_project,
+    locate_project,
+    print_json,
+    print_table,
+    read_text_argument,
+)
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import run_command
+from aegis.cli._runtime import EXIT_SIGINT, run_command
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
+    from aegis.project_files import ProjectFiles
     from aegis.queue.manager import QueueManager
     from aegis.queue.task import TaskRecord
 
@@ -266,24 +275,42 @@ def enqueue(
       aegis queue enqueue work "Fix the flaky test in tests/test_io.py"
       git diff | aegis queue enqueue reviewers - --wait
     """
-    from aegis.cli._client import daemon_wanted
+    from aegis.cli._client import daemon_wanted, warm_request
 
+    text: str | None = None
+    if daemon_wanted(ctx) and (payload != "-" or not sys.stdin.isatty()):
+        # The payload is at hand (nobody types it): a daemon running .aegis.py as it is
+        # now queues the task at once, and checks the queue's name; the file is not
+        # executed here.
+        located = locate_project(ctx)
+        text = given = read_text_argument(payload, "the payload")
+        queued = warm_request(
+            located,
+            name=CLIENT,
+            request=lambda client, digest: client.enqueue_blocking(
+                queue_name, given, config_digest=digest
+            ),
+        )
+        if queued is not None:
+            from aegis.queue.task import TaskRecord
+
+            record, interrupted = queued
+            task = TaskRecord.from_dict(record)
+            # Ctrl+C as it was queued: it stays queued, as after Ctrl+C in --wait.
+            status = _queued_in_daemon(
+                located, task, wait=wait and not interrupted, timeout=timeout, as_json=as_json
+            )
+            ctx.exit(EXIT_SIGINT if interrupted else status)
     project = load_project(ctx)
     if queue_name not in project.queues:
-        known = ", ".join(project.queues) or "none are declared in .aegis.py"
-        raise CliError(f"no queue {queue_name!r}", hint=f"queues: {known}")
-    payload = read_text_argument(payload, "the payload")
+        from aegis.queue.manager import UnknownQueue
+
+        unknown = UnknownQueue(queue_name, project.queues)
+        raise CliError(unknown.what, hint=unknown.hint)
+    payload = text if text is not None else read_text_argument(payload, "the payload")
     if daemon_wanted(ctx):
-        task = _enqueue_in_daemon(project, queue_name, payload, wait=wait, timeout=timeout)
-        if as_json:
-            print_json(task.as_dict())
-        elif not wait:
-            click.echo(task.id)
-        elif task.status.value == "done":
-            click.echo(task.result or "")
-        else:
-            click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
-        ctx.exit(0 if not wait or task.status.value == "done" else 1)
+        task = _enqueue_in_daemon(project, queue_name, payload)
+        ctx.exit(_queued_in_daemon(project, task, wait=wait, timeout=timeout, as_json=as_json))
 
     async def add_and_maybe_wait(queues: QueueManager) -> TaskRecord:
         task_id = await queues.enqueue(queue_name, payload, sender="user")
@@ -302,16 +329,24 @@ def enqueue(
         raise _timed_out(timeout) from None
     except PayloadTooLarge as exc:
         raise CliError(str(exc), hint=exc.hint) from None
+    status = _show_enqueued(task, wait=wait, as_json=as_json)
+    if not wait and not as_json:
+        _say_who_runs(project, task)
+    ctx.exit(status)
+
+
+def _show_enqueued(task: TaskRecord, *, wait: bool, as_json: bool) -> int:
+    """Print ``task``: as JSON, its id, or (``wait``: it has ended) its result or error;
+    the command's exit status (1 when it waited for a task that did not succeed)."""
     if as_json:
         print_json(task.as_dict())
     elif not wait:
         click.echo(task.id)
-        _say_who_runs(project, task)
     elif task.status.value == "done":
         click.echo(task.result or "")
     else:
         click.secho(f"{task.id} {task.status.value}: {task.error}", fg="red", err=True)
-    ctx.exit(0 if not wait or task.status.value == "done" else 1)
+    return 0 if not wait or task.status.value == "done" else 1
 
 
 def _timed_out(timeout: float | None) -> CliError:
@@ -321,11 +356,12 @@ def _timed_out(timeout: float | None) -> CliError:
     )
 
 
-def _enqueue_in_daemon(
-    project: Project, queue_name: str, payload: str, *, wait: bool, timeout: float | None
-) -> TaskRecord:
-    """Enqueue on the project's daemon (started if none runs); with ``wait``, wait for the
-    task's end there."""
+CLIENT = "cli:queue"
+"""Who the queue commands are, to the daemon."""
+
+
+def _enqueue_in_daemon(project: Project, queue_name: str, payload: str) -> TaskRecord:
+    """Enqueue on the project's daemon (started if none runs): the task, queued."""
     from aegis.queue.task import TaskRecord
 
     box: list[TaskRecord] = []
@@ -333,23 +369,51 @@ def _enqueue_in_daemon(
     async def main() -> int:
         from aegis.cli._client import project_daemon
 
-        client = await project_daemon(project, name="cli:queue")
-        task = TaskRecord.from_dict(await client.enqueue(queue_name, payload))
-        if not wait:
-            pid = (await client.status())["pid"]
-            click.secho(
-                f"queued as {task.id}; the aegis daemon (pid {pid}) runs it: "
-                f"`aegis queue show {task.id}` shows how it goes",
-                dim=True,
-                err=True,
-            )
-        else:
-            click.secho(f"{task.id} queued on {queue_name}; waiting…", dim=True, err=True)
-            try:
-                task = TaskRecord.from_dict(await client.wait_task(task.id, timeout=timeout))
-            except TimeoutError:
-                raise _timed_out(timeout) from None
-        box.append(task)
+        client = await project_daemon(project, name=CLIENT)
+        box.append(TaskRecord.from_dict(await client.enqueue(queue_name, payload)))
+        return 0
+
+    status = run_client(main)
+    if not box:
+        raise SystemExit(status)
+    return box[0]
+
+
+def _queued_in_daemon(
+    project: ProjectFiles, task: TaskRecord, *, wait: bool, timeout: float | None, as_json: bool
+) -> int:
+    """Say what became of ``task``, queued in the project's daemon: its id and who runs
+    it, or (with ``wait``) its result once it has ended there; the exit status."""
+    if not wait:
+        from aegis.daemon.lock import holder
+        from aegis.daemon.protocol import lock_path
+
+        pid = holder(lock_path(project.state_dir)) or "?"
+        click.secho(
+            f"queued as {task.id}; the aegis daemon (pid {pid}) runs it: "
+            f"`aegis queue show {task.id}` shows how it goes",
+            dim=True,
+            err=True,
+        )
+    else:
+        click.secho(f"{task.id} queued on {task.queue}; waiting…", dim=True, err=True)
+        task = _wait_in_daemon(project, task.id, timeout)
+    return _show_enqueued(task, wait=wait, as_json=as_json)
+
+
+def _wait_in_daemon(project: ProjectFiles, task_id: str, timeout: float | None) -> TaskRecord:
+    """Task ``task_id`` once it has ended in the project's daemon."""
+    from aegis.daemon.client import DaemonClient
+    from aegis.queue.task import TaskRecord
+
+    box: list[TaskRecord] = []
+
+    async def main() -> int:
+        client = DaemonClient(project.state_dir, name=CLIENT)
+        try:
+            box.append(TaskRecord.from_dict(await client.wait_task(task_id, timeout=timeout)))
+        except TimeoutError:
+            raise _timed_out(timeout) from None
         return 0
 
     status = run_client(main)

@@ -456,6 +456,21 @@ class DaemonClient:
         )
         return result
 
+    def enqueue_blocking(
+        self, queue: str, payload: str, *, config_digest: str, sender: str = "user"
+    ) -> dict[str, Any]:
+        """:meth:`enqueue`, blocking, in a daemon running the ``.aegis.py`` whose
+        :func:`~aegis.daemon.protocol.config_digest` is ``config_digest`` only (else
+        :class:`DaemonError` ``config_changed``: nothing is queued). A command's first
+        request, as :meth:`run_workflow_blocking` is."""
+        result: dict[str, Any] = self._call_blocking(
+            "POST",
+            f"/queues/{quote(queue)}/tasks",
+            {"payload": payload, "sender": sender},
+            {CONFIG_HEADER: config_digest},
+        )
+        return result
+
     async def queues(self) -> dict[str, dict[str, int]]:
         """Each declared queue's task counts by status: ``{queue: {status: n}}``."""
         result = await self._call("GET", "/queues")

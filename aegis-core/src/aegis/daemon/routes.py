@@ -90,7 +90,7 @@ def _as_api_error(error: Exception) -> ApiError | None:
     if isinstance(error, UnknownRun):
         return ApiError(404, "unknown_run", str(error), "`aegis workflow runs` lists the runs")
     if isinstance(error, UnknownQueue):
-        return ApiError(404, "unknown_queue", str(error))
+        return ApiError(404, "unknown_queue", error.what, error.hint)
     if isinstance(error, PayloadTooLarge):
         return ApiError(413, "payload_too_large", str(error), error.hint)
     if isinstance(error, SessionClosed):

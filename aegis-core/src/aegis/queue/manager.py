@@ -65,7 +65,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +112,15 @@ _WARM_RETRY_MAX = 60.0  # ... doubling up to this
 
 
 class UnknownQueue(LookupError):
-    """No queue of that name is declared."""
+    """No queue of that name is declared: ``no queue 'x' (queues: a, b)``."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.what = f"no queue {name!r}"
+        listed = ", ".join(sorted(known)) or "none are declared in .aegis.py"
+        self.hint = f"queues: {listed}"
+        """The queues there are (``queues: a, b``)."""
+        super().__init__(f"{self.what} ({self.hint})")
 
 
 class UnknownTask(LookupError):
@@ -218,8 +226,7 @@ class QueueManager(Lifespan):
         self.queues: dict[str, Queue] = dict(queues)
         unknown = sorted(set(serve or ()) - set(self.queues))
         if unknown:
-            known = ", ".join(sorted(self.queues)) or "none are declared in .aegis.py"
-            raise UnknownQueue(f"no queue {unknown[0]!r} (queues: {known})")
+            raise UnknownQueue(unknown[0], self.queues)
         self.serve: frozenset[str] = frozenset(self.queues if serve is None else serve)
         """The queues whose tasks this process runs, when it dispatches."""
         if max_running is not None and max_running < 1:
@@ -414,8 +421,7 @@ class QueueManager(Lifespan):
     def _queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
         if queue is None:
-            known = ", ".join(sorted(self.queues)) or "none are declared in .aegis.py"
-            raise UnknownQueue(f"no queue {name!r} (queues: {known})")
+            raise UnknownQueue(name, self.queues)
         return queue
 
     async def enqueue(
