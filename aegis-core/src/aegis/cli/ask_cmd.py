@@ -56,10 +56,12 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
       git diff | aegis ask reviewer -
     """
     text: str | None = None
-    if daemon_wanted(ctx) and (message not in (None, "-") or not sys.stdin.isatty()):
-        # The message is at hand (nobody types it): a daemon running .aegis.py as it is
-        # now starts the session at once, and checks the profile; the file is not
-        # executed here.
+    at_hand = message is not None and (message != "-" or not sys.stdin.isatty())
+    if daemon_wanted(ctx) and at_hand:
+        # The message is at hand (an argument, or `-` for the piped input): a daemon
+        # running .aegis.py as it is now starts the session at once, and checks the
+        # profile; the file is not executed here. Without MESSAGE, the profile is
+        # checked first: `aegis ask hello` is a forgotten message more often than not.
         located = locate_project(ctx)
         text = given = read_text_argument(message, "the message")
         started = warm_request(
