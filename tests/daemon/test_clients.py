@@ -120,6 +120,13 @@ def test_chat_keep_leaves_its_session_to_attach_and_chat_closes_its_own(project:
         await DaemonClient(project / ".aegis").close(handle)
 
     anyio.run(close)
+    # The daemon, which runs .aegis.py as it is, checks the profile: in the CLI's words.
+    nobody = aegis(project, "chat", "nobody")
+    assert (nobody.returncode, nobody.stdout) == (1, "")
+    assert nobody.stderr.splitlines() == [
+        "error: no agent profile 'nobody'",
+        "  hint: profiles: offline",
+    ]
 
 
 async def read_until(process: Process, text: str, seen: bytearray) -> None:

@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import click
 
-from aegis.cli._client import daemon_wanted, run_client
-from aegis.cli._context import load_project, require_profile
+from aegis.cli._client import daemon_wanted, run_client, warm_request
+from aegis.cli._context import load_project, locate_project, require_profile
 from aegis.cli._conversation import interrupt_through
 from aegis.cli._errors import CliError
-from aegis.cli._runtime import run_command
+from aegis.cli._runtime import EXIT_SIGINT, run_command
 from aegis.events import StateChanged
 
 if TYPE_CHECKING:
     from aegis.config.loader import Project
     from aegis.daemon.client import DaemonClient, SessionSummary
+    from aegis.project_files import ProjectFiles
+
+CLIENT = "cli:chat"
+"""Who the command is, to the daemon."""
 
 CLOSE_WAIT_S = 30.0
 """How long leaving waits for the daemon to close the session (it stops its agent)."""
@@ -56,6 +60,20 @@ def chat(ctx: click.Context, profile: str | None, resume: str | None, keep: bool
       aegis chat reviewer --keep
       aegis chat reviewer --resume 4f1c2a9e-...
     """
+    if daemon_wanted(ctx):
+        # A daemon running .aegis.py as it is now starts the session at once, and checks
+        # the profile; the file is not executed here.
+        located = locate_project(ctx)
+        started = warm_request(
+            located,
+            name=CLIENT,
+            request=lambda client, digest: client.spawn_blocking(
+                profile, started_by=f"client:{CLIENT}", config_digest=digest, resume=resume
+            ),
+        )
+        if started is not None:
+            session, interrupted = started
+            ctx.exit(_through_daemon(located, session.profile, resume, keep, session, interrupted))
     project = load_project(ctx)
     chosen = profile or project.default_agent
     require_profile(project, chosen)  # before the runtime starts for nothing
@@ -87,8 +105,16 @@ def _come_back(profile: str, resume_id: str | None) -> None:
         )
 
 
-def _through_daemon(project: Project, profile: str, resume: str | None, keep: bool) -> int:
-    """Chat with a session the daemon runs (spawned for this chat)."""
+def _through_daemon(
+    project: ProjectFiles,
+    profile: str,
+    resume: str | None,
+    keep: bool,
+    spawned: SessionSummary | None = None,
+    interrupted: bool = False,
+) -> int:
+    """Chat with a session the daemon runs (spawned for this chat, or ``spawned`` by
+    the command's first request; ``interrupted``: Ctrl+C was pressed meanwhile)."""
     state: dict[str, Any] = {}
 
     async def main() -> int:
@@ -96,14 +122,20 @@ def _through_daemon(project: Project, profile: str, resume: str | None, keep: bo
         from aegis.cli._client import project_daemon
         from aegis.cli._conversation import converse, daemon_events
         from aegis.cli._render import ConsoleRenderer
+        from aegis.daemon.client import DaemonClient
 
-        client = await project_daemon(project, name="cli:chat")
-        session = await client.spawn(
-            profile, wait=False, resume=resume, started_by=f"client:{client.name}"
-        )
+        if spawned is None:
+            client = await project_daemon(project, name=CLIENT)
+            session = await client.spawn(
+                profile, wait=False, resume=resume, started_by=f"client:{client.name}"
+            )
+        else:
+            client, session = DaemonClient(project.state_dir, name=CLIENT), spawned
         handle = session.handle
         state.update(client=client, handle=handle)
         try:
+            if interrupted:
+                return EXIT_SIGINT  # the session is closed below
             session = await started(client, handle)
             if session.state == "failed":
                 raise CliError(session.error or f"session {handle!r} failed to start")

@@ -348,13 +348,18 @@ class DaemonClient:
         )
 
     def spawn_blocking(
-        self, profile: str, *, started_by: str, config_digest: str
+        self,
+        profile: str | None,
+        *,
+        started_by: str,
+        config_digest: str,
+        resume: str | None = None,
     ) -> SessionSummary:
         """:meth:`spawn` (not waiting for the session to be ready), blocking, in a daemon
         running the ``.aegis.py`` whose :func:`~aegis.daemon.protocol.config_digest` is
         ``config_digest`` only (else :class:`DaemonError` ``config_changed``: nothing is
         started). A command's first request, as :meth:`run_workflow_blocking` is."""
-        data = _spawn_body(profile, None, wait=False, resume=None, started_by=started_by)
+        data = _spawn_body(profile, None, wait=False, resume=resume, started_by=started_by)
         result = self._call_blocking("POST", "/sessions", data, {CONFIG_HEADER: config_digest})
         return SessionSummary.from_json(result)
 
