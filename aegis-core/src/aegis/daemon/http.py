@@ -4,7 +4,8 @@ Why not a general HTTP client library: the one the environment offers takes abou
 half a second to import, and every ``aegis`` command that talks to the daemon would
 pay it. The protocol needs little: one request per connection (``Connection:
 close``), JSON bodies, and a response body read whole or streamed (Server-Sent
-Events). h11 does the parsing; nothing here is specific to aegis.
+Events). h11 does the parsing; nothing here is specific to aegis. The connections
+come from :mod:`aegis.daemon.unixstream`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 import anyio
 import h11
-from anyio.abc import ByteStream, SocketStream
+from anyio.abc import ByteStream
 
 from aegis.daemon.unixpath import reachable
+from aegis.daemon.unixstream import connect_unix
 
 CHUNK = 65536
 
@@ -58,10 +60,10 @@ class Reply:
         return json.loads(self.body) if self.body else None
 
 
-async def _connect(path: Path, timeout: float) -> SocketStream:
+async def _connect(path: Path, timeout: float) -> ByteStream:
     try:
         with anyio.fail_after(timeout), reachable(path) as address:
-            return await anyio.connect_unix(address)
+            return await connect_unix(address)
     except OSError as exc:
         _raise_not_listening(path, exc)
         raise
