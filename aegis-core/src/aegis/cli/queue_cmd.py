@@ -29,25 +29,42 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+CLIENT = "cli:queue"
+"""Who the queue commands are, to the daemon."""
+
+
+def _result_of(
+    work: Callable[[], Awaitable[T]],
+    run: Callable[[Callable[[], Awaitable[int]]], int] = run_client,
+) -> T:
+    """What ``work`` returns, run by ``run`` (:func:`~aegis.cli._client.run_client`, or
+    :func:`~aegis.cli._runtime.run_command` for work in this process); when it did not
+    finish (Ctrl+C, a signal), the command exits with the status ``run`` gave."""
+    box: list[T] = []
+
+    async def main() -> int:
+        box.append(await work())
+        return 0
+
+    status = run(main)
+    if not box:
+        raise SystemExit(status)
+    return box[0]
+
 
 def _with_queues(
     project: Project, action: Callable[[QueueManager], Awaitable[T]], *, dispatch: bool = False
 ) -> T:
     """Run ``action`` with the project's QueueManager (dispatching tasks only if asked)."""
     check_store(project)
-    box: list[T] = []
 
-    async def main() -> int:
+    async def work() -> T:
         from aegis.runtime import Runtime
 
         async with Runtime(project, dispatch=dispatch, mcp=False) as runtime:
-            box.append(await action(runtime.queues))
-        return 0
+            return await action(runtime.queues)
 
-    status = run_command(main)
-    if not box:
-        raise SystemExit(status)
-    return box[0]
+    return _result_of(work, run_command)
 
 
 def check_store(project: Project) -> None:
@@ -356,27 +373,17 @@ def _timed_out(timeout: float | None) -> CliError:
     )
 
 
-CLIENT = "cli:queue"
-"""Who the queue commands are, to the daemon."""
-
-
 def _enqueue_in_daemon(project: Project, queue_name: str, payload: str) -> TaskRecord:
     """Enqueue on the project's daemon (started if none runs): the task, queued."""
     from aegis.queue.task import TaskRecord
 
-    box: list[TaskRecord] = []
-
-    async def main() -> int:
+    async def work() -> TaskRecord:
         from aegis.cli._client import project_daemon
 
         client = await project_daemon(project, name=CLIENT)
-        box.append(TaskRecord.from_dict(await client.enqueue(queue_name, payload)))
-        return 0
+        return TaskRecord.from_dict(await client.enqueue(queue_name, payload))
 
-    status = run_client(main)
-    if not box:
-        raise SystemExit(status)
-    return box[0]
+    return _result_of(work)
 
 
 def _queued_in_daemon(
@@ -406,20 +413,14 @@ def _wait_in_daemon(project: ProjectFiles, task_id: str, timeout: float | None) 
     from aegis.daemon.client import DaemonClient
     from aegis.queue.task import TaskRecord
 
-    box: list[TaskRecord] = []
-
-    async def main() -> int:
+    async def work() -> TaskRecord:
         client = DaemonClient(project.state_dir, name=CLIENT)
         try:
-            box.append(TaskRecord.from_dict(await client.wait_task(task_id, timeout=timeout)))
+            return TaskRecord.from_dict(await client.wait_task(task_id, timeout=timeout))
         except TimeoutError:
             raise _timed_out(timeout) from None
-        return 0
 
-    status = run_client(main)
-    if not box:
-        raise SystemExit(status)
-    return box[0]
+    return _result_of(work)
 
 
 def _say_who_runs(project: Project, task: TaskRecord) -> None:
@@ -478,27 +479,20 @@ def _task_command_in_daemon(project: Project, task_id: str, action: str) -> Task
     from aegis.daemon.client import DaemonClient, DaemonError, DaemonNotRunning
     from aegis.queue.task import TaskRecord
 
-    box: list[TaskRecord | None] = []
-
-    async def main() -> int:
-        client = DaemonClient(project.state_dir, name="cli:queue")
+    async def work() -> TaskRecord | None:
+        client = DaemonClient(project.state_dir, name=CLIENT)
         try:
             if action == "cancel":
-                box.append(TaskRecord.from_dict(await client.cancel_task(task_id)))
-            else:
-                box.append(TaskRecord.from_dict(await client.retry_task(task_id)))
+                return TaskRecord.from_dict(await client.cancel_task(task_id))
+            return TaskRecord.from_dict(await client.retry_task(task_id))
         except DaemonNotRunning:
-            box.append(None)
+            return None
         except DaemonError as exc:
             if exc.code not in ("unknown_task", "not_retryable"):
                 raise
             raise CliError(exc.message, hint="`aegis queue tasks` lists the tasks") from None
-        return 0
 
-    status = run_client(main)
-    if not box:
-        raise SystemExit(status)
-    return box[0]
+    return _result_of(work)
 
 
 @queue.command()

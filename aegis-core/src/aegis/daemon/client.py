@@ -363,11 +363,6 @@ class DaemonClient:
         result = self._call_blocking("POST", "/sessions", data, {CONFIG_HEADER: config_digest})
         return SessionSummary.from_json(result)
 
-    def send_blocking(self, handle: str, text: str, *, sender: str = "user") -> None:
-        """:meth:`send`, blocking."""
-        target = f"/sessions/{quote(handle)}/messages"
-        self._call_blocking("POST", target, {"text": text, "sender": sender}, {})
-
     async def close(self, handle: str) -> SessionSummary:
         """End session ``handle`` and stop its agent."""
         result = await self._call("POST", f"/sessions/{quote(handle)}/close")
