@@ -136,6 +136,7 @@ class Project:
         of queue ``hot`` ready, and no other session live (a worker closes tens of
         milliseconds after its task, a warm worker starts as the daemon does)."""
         from aegis.daemon.client import DaemonClient
+        from tests.support.waiting import wait_until
 
         client = DaemonClient(self.root / ".aegis", name="bench")
 
@@ -143,11 +144,7 @@ class Project:
             live = [s for s in await client.sessions() if s.state not in ("closed", "failed")]
             return [(s.started_by, s.state) for s in live] == [("queue:hot", "ready")]
 
-        deadline = time.monotonic() + 60
-        while not anyio.run(idle):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the daemon did not settle (warm worker ready, no other)")
-            time.sleep(0.05)
+        wait_until(lambda: anyio.run(idle), 60, "an idle daemon (warm worker ready, no other)")
 
 
 def _workflow_runs(project: Project) -> dict[str, list[float]]:

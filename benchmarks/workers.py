@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from aegis.queue.backend import QueueBackend
@@ -32,6 +31,7 @@ from aegis.queue.sqlite_backend import SqliteQueueBackend
 from aegis.queue.task import TaskStatus
 from benchmarks import Result
 from benchmarks._stats import load_result, median, p90
+from tests.support.waiting import wait_until
 
 WORKERS = (1, 2, 4, 8)
 MAX_PARALLEL = 4
@@ -62,14 +62,6 @@ def _project(folder: Path, url: str | None) -> Path:
     return folder
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _start_workers(project: Path, count: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     procs = []
     for n in range(count):
@@ -88,7 +80,7 @@ def _start_workers(project: Path, count: int, env: dict[str, str]) -> list[subpr
         log.close()
     for n in range(count):
         # Serving once the MCP plane is up and the banner printed.
-        _wait(
+        wait_until(
             lambda n=n: b"a second one interrupts" in (project / f"worker-{n}.log").read_bytes(),
             120,
             f"worker {n} to start",
@@ -119,7 +111,7 @@ def _measure(backend: QueueBackend) -> tuple[list[float], float]:
             found = backend.get(task_id)
             return found is not None and found.status.ended
 
-        _wait(ended, 60, f"probe {i}")
+        wait_until(ended, 60, f"probe {i}")
         done = backend.get(task.id)
         assert done is not None
         assert done.status is TaskStatus.done, done
@@ -131,7 +123,7 @@ def _measure(backend: QueueBackend) -> tuple[list[float], float]:
     def batch_over() -> bool:
         return sum(1 for t in backend.list(limit=BATCH) if t.status.ended) == BATCH
 
-    _wait(batch_over, 600, "the batch")
+    wait_until(batch_over, 600, "the batch")
     tasks = [backend.get(i) for i in ids]
     first = min(t.created_at for t in tasks if t is not None)
     last = max(t.finished_at or 0.0 for t in tasks if t is not None)
