@@ -46,6 +46,12 @@ def require_profile(project: Project, profile: str) -> None:
         )
 
 
+def text_at_hand(value: str | None) -> bool:
+    """Whether :func:`read_text_argument` has ``value`` without waiting for a person: it
+    is given, as itself or as ``-`` with standard input piped (not a terminal)."""
+    return value is not None and (value != "-" or not sys.stdin.isatty())
+
+
 def read_text_argument(value: str | None, what: str) -> str:
     """A message-like argument: ``-`` (or none) reads standard input; empty is refused.
 

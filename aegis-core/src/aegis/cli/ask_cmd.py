@@ -10,7 +10,13 @@ import anyio
 import click
 
 from aegis.cli._client import daemon_wanted, run_client, warm_request
-from aegis.cli._context import load_project, locate_project, read_text_argument, require_profile
+from aegis.cli._context import (
+    load_project,
+    locate_project,
+    read_text_argument,
+    require_profile,
+    text_at_hand,
+)
 from aegis.cli._render import ConsoleRenderer, event_json
 from aegis.cli._runtime import EXIT_SIGINT, run_command
 from aegis.events import Event, PermissionAnswer, PermissionRequest, StateChanged, TurnEnd
@@ -56,8 +62,7 @@ def ask(ctx: click.Context, profile: str, message: str | None, as_json: bool) ->
       git diff | aegis ask reviewer -
     """
     text: str | None = None
-    at_hand = message is not None and (message != "-" or not sys.stdin.isatty())
-    if daemon_wanted(ctx) and at_hand:
+    if daemon_wanted(ctx) and text_at_hand(message):
         # The message is at hand (an argument, or `-` for the piped input): a daemon
         # running .aegis.py as it is now starts the session at once, and checks the
         # profile; the file is not executed here. Without MESSAGE, the profile is

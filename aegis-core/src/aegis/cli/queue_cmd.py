@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +16,7 @@ from aegis.cli._context import (
     print_json,
     print_table,
     read_text_argument,
+    text_at_hand,
 )
 from aegis.cli._errors import CliError
 from aegis.cli._runtime import EXIT_SIGINT, run_command
@@ -295,7 +295,7 @@ def enqueue(
     from aegis.cli._client import daemon_wanted, warm_request
 
     text: str | None = None
-    if daemon_wanted(ctx) and (payload != "-" or not sys.stdin.isatty()):
+    if daemon_wanted(ctx) and text_at_hand(payload):
         # The payload is at hand (nobody types it): a daemon running .aegis.py as it is
         # now queues the task at once, and checks the queue's name; the file is not
         # executed here.
