@@ -35,6 +35,7 @@ from aegis_claude.config import ClaudeCode
 from tests.mcp.support import handoff_line, running, spawn
 from tests.queue.fakes import POLL, fake_workers
 from tests.session.fake_provider import Fake, FakeDriver
+from tests.support import transcripts
 from tests.support.clis import GEMINI_MODEL, CliName, cli_env, cli_path
 from tests.support.rawclients import gemini_acp, opencode_acp
 from tests.support.waiting import until
@@ -101,7 +102,7 @@ async def test_claude_hands_off_to_a_peer_through_the_plane(
             await runtime.sessions.spawn("lead", "lead")
             end = await runtime.sessions.request("lead", "please hand it over")
             await until(lambda: peer.prompts != [], timeout=10)
-        transcript = runtime.sessions.transcript_path("lead").read_text()
+        transcript = await transcripts.text(runtime.sessions, "lead")
     first, second = model.requests[:2]
     assert TOOL_NAMES["claude"] in first.tools
     assert "You are agent `lead` (profile `lead`)" in first.system  # the preamble

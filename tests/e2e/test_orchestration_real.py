@@ -17,9 +17,9 @@ from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.runtime import Runtime
 from aegis.session import SessionState
-from aegis.session.transcript import read_records
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
+from tests.support import transcripts
 from tests.support.clis import claude_env
 
 pytestmark = pytest.mark.anyio
@@ -89,10 +89,9 @@ async def test_claude_lists_spawns_asks_a_group_and_closes_its_helpers(tmp_path:
             end = await sessions.request(lead, "orchestrate now")
             helpers = lead_model.helpers
             states = {h: sessions.get(h).state for h in [*helpers, outsider]}
-            await sessions.flush_transcripts()
             received = [
                 r
-                for r in read_records(sessions.transcript_path(helpers[0]))
+                for r in await transcripts.records(sessions, helpers[0])
                 if r["type"] == "user_message"
             ]
     assert end.ok, end.error

@@ -20,6 +20,7 @@ from aegis.runtime import Runtime
 from tests.mcp.support import handoff_line
 from tests.queue.fakes import POLL
 from tests.session.fake_provider import Fake, FakeDriver
+from tests.support import transcripts
 from tests.support.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
@@ -67,14 +68,12 @@ async def test_a_scripted_agent_calls_the_plane_as_itself(tmp_path: Path) -> Non
         refused = await sessions.request(caller, "message myself")
         delegated = await sessions.request(caller, "delegate this")
         await until(lambda: peer.prompts != [], timeout=10)
+
         # The task's callback reaches the scripted agent's inbox: it echoes it.
-        await until(
-            lambda: any(
-                "on queue 'work': ok." in line
-                for line in sessions.transcript_path(caller).read_text().splitlines()
-            ),
-            timeout=10,
-        )
+        async def called_back() -> bool:
+            return "on queue 'work': ok." in await transcripts.text(sessions, caller)
+
+        await until(called_back, timeout=10)
         await sessions.drain(caller, timeout=10)
     assert meta.ok and '"handle": "caller"' in (meta.text or "")
     assert '"profile": "caller"' in (meta.text or "")

@@ -18,11 +18,11 @@ from aegis.config.loader import Project
 from aegis.mcp.context import ToolContext, ToolError
 from aegis.runtime import Runtime
 from aegis.session import SessionState
-from aegis.session.transcript import read_records
 from aegis.workflow import WorkflowEngine, workflow
 from aegis.workflow import registry as workflow_registry
 from aegis.workflow.runner import RunRecord, RunStatus, load_run
 from tests.queue.fakes import POLL
+from tests.support import transcripts
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
@@ -127,18 +127,19 @@ async def test_an_agent_cancels_a_run_and_resumes_it_through_the_plane(tmp_path:
         assert (resumed["run_id"], resumed["attempt"]) == (run_id, 2)
         assert "resuming from checkpoints: started" in resumed["detail"]
 
-        def outcome() -> list[str]:
+        async def outcome() -> list[str]:
             return [
                 r["text"]
-                for r in read_records(sessions.transcript_path(lead))
+                for r in await transcripts.records(sessions, lead)
                 if r.get("type") == "user_message" and r.get("sender") == f"workflow:{run_id}"
             ]
 
         # Its outcome reaches the agent that resumed it, as one message from the run.
         await sessions.drain(lead, timeout=30)
-        await until(lambda: outcome() != [], timeout=30)
+        await until(outcome, timeout=30)
+        told = await outcome()
         unknown = await sessions.request(lead, "status nosuch")
         assert "no workflow run 'nosuch'" in (unknown.text or "")
-    assert outcome() == [f"Workflow mcp_stuck (run {run_id}, attempt 2) ended: ok.\n\nwent"]
+    assert told == [f"Workflow mcp_stuck (run {run_id}, attempt 2) ended: ok.\n\nwent"]
     final = load_run(runtime.state_dir, run_id)
     assert final is not None and (final.status, final.attempt) == (RunStatus.ok, 2)

@@ -5,8 +5,8 @@ gets the answer, or the news of its expiry, in its inbox."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -22,6 +22,7 @@ from aegis.questions import (
 )
 from aegis.runtime import Runtime
 from aegis.workflow.runner import RunRecord, RunStatus
+from tests.support import transcripts
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
@@ -196,10 +197,9 @@ async def _no_pending(runtime: Runtime) -> bool:
     return not await runtime.questions.list_questions()
 
 
-def _messages(runtime: Runtime, handle: str) -> list[dict[str, str]]:
-    path = runtime.sessions.transcript_path(handle)
-    events = [json.loads(line) for line in path.read_text().splitlines()]
-    return [e for e in events if e["type"] == "user_message"]
+async def _messages(runtime: Runtime, handle: str) -> list[dict[str, Any]]:
+    records = await transcripts.records(runtime.sessions, handle)
+    return [r for r in records if r["type"] == "user_message"]
 
 
 async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
@@ -232,7 +232,7 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
             await elsewhere.answer(again.id, "sqlite")
         await until(lambda: _inbox_has(runtime, handle, 6), what="the other answer in the inbox")
         await sessions.drain(handle, timeout=10)
-        messages = _messages(runtime, handle)
+        messages = await _messages(runtime, handle)
     answer, expiry, other = messages[1], messages[3], messages[5]
     assert other["sender"] == "user" and other["text"].endswith("Answer: SQLite")
     assert answer["sender"] == "user"
@@ -246,7 +246,7 @@ async def test_an_agent_asks_through_its_tool_and_gets_the_answer_in_its_inbox(
 
 
 async def _inbox_has(runtime: Runtime, handle: str, count: int) -> bool:
-    return len(_messages(runtime, handle)) >= count
+    return len(await _messages(runtime, handle)) >= count
 
 
 async def test_a_run_asking_again_under_its_id_gets_the_answer_given_before(

@@ -25,6 +25,7 @@ from aegis.runtime import Runtime
 from aegis.terminals import TerminalRegistry, read_ledger
 from aegis.terminals.terminal import MAX_LINES, OUTPUT_HEAD, OUTPUT_TAIL, REPLAY_BYTES
 from tests.queue.fakes import POLL
+from tests.support import transcripts
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
@@ -60,8 +61,12 @@ RUNNER = Scripted(
 WATCHER = Scripted(rules=(tool("follow it", "aegis_term_subscribe", {"name": "shared"}),))
 
 
-def transcript(runtime: Runtime, handle: str) -> str:
-    return runtime.sessions.transcript_path(handle).read_text()
+async def transcript(runtime: Runtime, handle: str) -> str:
+    return await transcripts.text(runtime.sessions, handle)
+
+
+async def _holds(runtime: Runtime, handle: str, text: str) -> bool:
+    return text in await transcript(runtime, handle)
 
 
 async def test_agents_share_a_terminal_and_its_subscriber_is_woken(tmp_path: Path) -> None:
@@ -85,8 +90,8 @@ async def test_agents_share_a_terminal_and_its_subscriber_is_woken(tmp_path: Pat
         assert (result["exit"], result["output"], result["status"]) == (3, "made-42", "done")
 
         # The watcher's inbox gets the wake-up: the scripted agent echoes it.
-        await until(lambda: "exited with status 3" in transcript(runtime, watcher), timeout=20)
-        wake = transcript(runtime, watcher)
+        await until(lambda: _holds(runtime, watcher, "exited with status 3"), timeout=20)
+        wake = await transcript(runtime, watcher)
         assert "command #1 `echo made-$((6*7)); (exit 3)` (run by runner)" in wake
         assert "made-42" in wake
 
@@ -103,9 +108,9 @@ async def test_agents_share_a_terminal_and_its_subscriber_is_woken(tmp_path: Pat
             (1, "runner", 3),
             (2, "runner", 130),
         ]
-        await until(lambda: "exited with status 130" in transcript(runtime, watcher), timeout=20)
+        await until(lambda: _holds(runtime, watcher, "exited with status 130"), timeout=20)
         await sessions.drain(runner, timeout=10)
-        assert "Terminal shared:" not in transcript(runtime, runner)
+        assert "Terminal shared:" not in await transcript(runtime, runner)
         # A person types a command: it is recorded as theirs.
         await terminal.write(b"echo typed\r", "user")
         await until(lambda: terminal.last_seq == 3 and not terminal.busy, timeout=10)
@@ -116,7 +121,7 @@ async def test_agents_share_a_terminal_and_its_subscriber_is_woken(tmp_path: Pat
             0,
             "typed",
         )
-        await until(lambda: "`echo typed` (run by user)" in transcript(runtime, runner), timeout=20)
+        await until(lambda: _holds(runtime, runner, "`echo typed` (run by user)"), timeout=20)
         shell_pid, tag = terminal.pid, terminal.tag
     # Stopping the runtime stopped the shell and all it started.
     assert tagged_pids(tag) == []

@@ -18,6 +18,7 @@ from aegis.runtime import Runtime
 from aegis.testing.fakemodel import FakeModelServer, ModelRequest, Reply, Script, mcp_call
 from aegis_claude.config import ClaudeCode
 from tests.queue.fakes import POLL
+from tests.support import transcripts
 from tests.support.clis import cli_env, cli_path
 from tests.support.waiting import until
 
@@ -89,13 +90,12 @@ async def test_claude_and_the_offline_agent_share_a_terminal(tmp_path: Path) -> 
                 built = await sessions.request(lead, "please run the build")
                 assert built.ok
                 # The offline agent is woken by claude's command, through its inbox.
-                await until(
-                    lambda: (
-                        "`echo claude-$((40+2))` (run by lead) exited with status 0"
-                        in sessions.transcript_path(offline).read_text()
-                    ),
-                    timeout=30,
-                )
+                woken = "`echo claude-$((40+2))` (run by lead) exited with status 0"
+
+                async def told() -> bool:
+                    return woken in await transcripts.text(sessions, offline)
+
+                await until(told, timeout=30)
                 ran = await sessions.request(offline, "run mine")
                 assert json.loads((ran.text or "")[len("tool: ") :])["output"] == "offline-2"
                 # ... and claude by the offline agent's: a new turn to its model.

@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aegis.cli import AegisGroup, cli
+from aegis.session.transcript import read_records
 from tests.support.tmux import Tmux
 from tests.support.waiting import wait_until
 from tests.tui.helpers import write_project
@@ -61,10 +62,8 @@ def sent_messages(root: Path) -> list[str]:
     """The user messages every session of the project received, from the transcripts."""
     texts = []
     for path in sorted((root / ".aegis" / "sessions").glob("*/transcript.jsonl")):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("type") == "user_message":
-                texts.append(record["text"])
+        # read_records: the daemon may be writing the last line as it is read
+        texts += [r["text"] for r in read_records(path) if r.get("type") == "user_message"]
     return texts
 
 

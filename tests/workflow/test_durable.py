@@ -14,11 +14,11 @@ from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.runtime import Runtime
-from aegis.session.transcript import read_records
 from aegis.workflow import PredicateFailed, WorkflowEngine, WorkflowError, workflow
 from aegis.workflow import registry as workflow_registry
 from aegis.workflow.plan import PlanError, parse_plan
 from aegis.workflow.runner import NotResumable, RunStatus, load_run
+from tests.support import transcripts
 
 pytestmark = pytest.mark.anyio
 
@@ -96,9 +96,9 @@ async def runtime(tmp_path: Path, test_workflows: None) -> AsyncIterator[Runtime
         yield runtime
 
 
-def user_messages(runtime: Runtime, handle: str) -> list[str]:
-    path = runtime.sessions.transcript_path(handle)
-    return [r["text"] for r in read_records(path) if r.get("type") == "user_message"]
+async def user_messages(runtime: Runtime, handle: str) -> list[str]:
+    records = await transcripts.records(runtime.sessions, handle)
+    return [r["text"] for r in records if r.get("type") == "user_message"]
 
 
 async def test_a_failed_run_resumes_under_its_id_and_skips_the_steps_it_checkpointed(
@@ -149,12 +149,12 @@ async def test_bash_predicate_sends_each_failure_to_the_session_it_names(
     record = await runtime.workflows.run("durable_predicate", {"check": check})
     assert record.status is RunStatus.ok, record.error
     assert record.result == "fixes: 2"
-    feedback = [m for m in user_messages(runtime, "worker") if m.startswith("fix: ")]
+    feedback = [m for m in await user_messages(runtime, "worker") if m.startswith("fix: ")]
     assert feedback == [
         f"fix: `{check}` exit 1 (retry 1/3) fixes: 0\n",
         f"fix: `{check}` exit 1 (retry 2/3) fixes: 1\n",
     ]
-    assert user_messages(runtime, "bystander") == []
+    assert await user_messages(runtime, "bystander") == []
     assert "check passed after 2 retries" in [m for _, m in record.log]
 
 
@@ -168,7 +168,7 @@ async def test_bash_predicate_raises_with_the_last_result_when_retries_run_out(
     assert failed.error == "`echo still broken; exit 3` still fails (exit 3) after 2 retries:\n" + (
         "still broken"
     )
-    assert len([m for m in user_messages(runtime, "worker") if m.startswith("fix: ")]) == 2
+    assert len([m for m in await user_messages(runtime, "worker") if m.startswith("fix: ")]) == 2
     engine = WorkflowEngine(
         workflow_name="t",
         workflow_run_id="r",
@@ -185,7 +185,7 @@ async def test_bash_predicate_raises_with_the_last_result_when_retries_run_out(
         )
     assert (raised.value.result.returncode, raised.value.retries) == (4, 1)
     await engine.finish()  # closed: its transcript is complete
-    assert user_messages(runtime, handle)[-1] == "exit was 4"
+    assert (await user_messages(runtime, handle))[-1] == "exit was 4"
 
 
 PLAN = """# Greetings
@@ -230,7 +230,7 @@ async def test_execute_plan_checks_each_slice_and_resumes_from_the_first_not_don
     assert list(failed.checkpoints) == ["slice-1"]
     handles = [line.split()[1] for _, line in failed.log if line.startswith("spawned ")]
     assert len(handles) == 2 and handles[0] == failed.checkpoints["slice-1"]["by"]
-    told = user_messages(runtime, handles[1])
+    told = await user_messages(runtime, handles[1])
     assert told[0].startswith("You are carrying out slice 2 of the plan PLAN.md.")
     assert "Context every slice gets." in told[0] and "Write 2." in told[0]
     assert told[1].startswith("The check `test ! -e broken` fails (exit 1, retry 1 of 1)")

@@ -15,6 +15,7 @@ import pytest
 from aegis.session import SessionManager, SessionState
 from aegis.workflow import GroupReply, WorkflowError
 from tests.session.fake_provider import FakeDriver
+from tests.support import transcripts
 from tests.support.waiting import until
 from tests.workflow.test_engine import engine_for, sessions_for
 
@@ -44,8 +45,7 @@ async def test_all_returns_every_reply_in_the_order_of_the_targets(tmp_path: Pat
             for driver, handle in ((db, b), (dc, c), (da, a)):  # they answer b, c, a
                 driver.release.set()
                 await until(lambda h=handle: sessions.get(h).state is SessionState.ready, timeout=5)
-        await sessions.flush_transcripts()
-        senders = _senders(sessions, a)
+        senders = await _senders(sessions, a)
     assert [r.handle for r in replies] == [a, b, c]
     assert [r.status for r in replies] == ["ok", "ok", "ok"]
     assert replies[0].text == "reply: hold on, then say hi"
@@ -138,8 +138,6 @@ async def test_a_failed_turn_is_a_reply_and_bad_targets_send_nothing(tmp_path: P
     assert da.prompts == ["die now"]
 
 
-def _senders(sessions: SessionManager, handle: str) -> list[str]:
-    from aegis.session.transcript import read_records
-
-    records = read_records(sessions.transcript_path(handle))
+async def _senders(sessions: SessionManager, handle: str) -> list[str]:
+    records = await transcripts.records(sessions, handle)
     return [r["sender"] for r in records if r["type"] == "user_message"]
