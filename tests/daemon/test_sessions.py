@@ -16,6 +16,7 @@ from aegis.events import SessionStarted, StateChanged, TurnEnd, UserMessage
 from aegis.session.transcript import read_records
 from tests.daemon.conftest import aegis
 from tests.fixtures.fakes import AEGIS, clean_env
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -84,8 +85,10 @@ async def test_subscribing_from_zero_and_from_the_middle_replays_then_goes_live(
     assert [e.text for e in ends][-1] == "counted 2, one two three four five"
 
     # The numbers are the transcript's.
-    await anyio.sleep(1.5)  # the transcript writer's longest lag
-    on_disk = list(read_records(project / ".aegis" / "sessions" / handle / "transcript.jsonl"))
+    path = project / ".aegis" / "sessions" / handle / "transcript.jsonl"
+    # The daemon's transcript writer lags the events by up to a second.
+    await until(lambda: len(list(read_records(path))) >= len(from_zero), what="the transcript")
+    on_disk = list(read_records(path))
     assert [r["seq"] for r in on_disk][: len(from_zero)] == [i.seq for i in from_zero]
     await daemon.close(handle)
 
