@@ -4,20 +4,23 @@ the execute_plan workflow resumed from its first slice not done."""
 
 from __future__ import annotations
 
+import contextlib
 import stat
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from aegis.builtins.scripted import Scripted, ScriptedToolCall, ScriptRule
 from aegis.config import Agent
 from aegis.config.loader import Project
 from aegis.runtime import Runtime
-from aegis.workflow import PredicateFailed, WorkflowEngine, WorkflowError, workflow
+from aegis.workflow import PredicateFailed, WorkflowEngine, WorkflowError, runner, workflow
 from aegis.workflow import registry as workflow_registry
 from aegis.workflow.plan import PlanError, parse_plan
-from aegis.workflow.runner import NotResumable, RunStatus, load_run
+from aegis.workflow.runner import NotResumable, RunRecord, RunStatus, load_run
 from tests.support import transcripts
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +132,43 @@ async def test_a_failed_run_resumes_under_its_id_and_skips_the_steps_it_checkpoi
         await runtime.workflows.resume(failed.id)
     with pytest.raises(NotResumable, match="no workflow run 'nosuch'"):
         await runtime.workflows.resume("nosuch")
+
+
+async def test_of_two_runtimes_resuming_one_run_at_once_only_one_resumes_it(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the daemon and an `aegis --no-daemon workflow resume` would: each finds the run
+    # failed. Each load here waits (up to a bound) for the other to have loaded too, the
+    # worst interleaving; claiming under the records' lock lets only the first go on.
+    failed = await runtime.workflows.run("durable_steps")
+    (tmp_path / "fixed").touch()
+    both_loaded = threading.Barrier(2)
+
+    def load_at_once(state_dir: Path, run_id: str) -> RunRecord | None:
+        record = load_run(state_dir, run_id)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_loaded.wait(timeout=0.5)  # in vain when the other waits for the lock
+        return record
+
+    monkeypatch.setattr(runner, "load_run", load_at_once)
+    outcomes: list[str] = []
+
+    async def resume(other: Runtime) -> None:
+        try:
+            outcomes.append((await other.workflows.resume(failed.id)).status.value)
+        except NotResumable as exc:
+            outcomes.append(str(exc))
+
+    async with Runtime(runtime.project, mcp=False) as second, anyio.create_task_group() as tg:
+        tg.start_soon(resume, runtime)
+        tg.start_soon(resume, second)
+    assert sorted(outcomes) == [
+        "ok",
+        f"run {failed.id} is running: only a failed, crashed or cancelled run can be resumed",
+    ]
+    assert STEPS == ["one", "two", "two", "three"]
+    on_disk = load_run(runtime.state_dir, failed.id)
+    assert on_disk is not None and (on_disk.status, on_disk.attempt) == (RunStatus.ok, 2)
 
 
 async def test_a_payload_json_cannot_hold_crashes_the_run_saying_so(runtime: Runtime) -> None:

@@ -6,15 +6,19 @@ the daemon, the TUI) reads them without importing the engine and the plugin host
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from aegis.private_files import private_dir
 from aegis.queue.owner import is_owner_alive
 
 STALE_RUN = "interrupted: the aegis process running this workflow stopped without ending it"
@@ -121,3 +125,21 @@ def load_runs(state_dir: Path) -> list[RunRecord]:
             continue
     records.sort(key=lambda r: r.started_at)
     return records
+
+
+@contextmanager
+def records_locked(state_dir: Path) -> Iterator[None]:
+    """Hold the project's lock on its run records (an exclusive ``flock`` on the
+    ``workflows`` folder) for a read-check-write of one, such as claiming a run to
+    resume it: two processes (the daemon and an ``aegis --no-daemon`` command) must
+    not both find a failed run and both resume it.
+
+    Blocking (it may wait for another process's few milliseconds): call it off the
+    event loop. The kernel drops the lock when its holder dies.
+    """
+    fd = os.open(private_dir(state_dir / "workflows"), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # which lets the lock go

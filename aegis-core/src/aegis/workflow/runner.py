@@ -33,7 +33,14 @@ from aegis.queue.owner import current_owner, is_owner_alive
 from aegis.text import clean_text
 from aegis.workflow.engine import WorkflowEngine, now_iso
 from aegis.workflow.errors import WorkflowError
-from aegis.workflow.records import STALE_RUN, RunRecord, RunStatus, load_run, load_runs
+from aegis.workflow.records import (
+    STALE_RUN,
+    RunRecord,
+    RunStatus,
+    load_run,
+    load_runs,
+    records_locked,
+)
 from aegis.workflow.registry import WorkflowFn, require_workflow
 
 if TYPE_CHECKING:
@@ -211,20 +218,10 @@ class WorkflowRunner:
         such run, it ended ``ok``, or it is running; :class:`WorkflowError` when its
         workflow no longer exists. Otherwise as :meth:`run`.
         """
-        record = await anyio.to_thread.run_sync(load_run, self.state_dir, run_id)
-        if record is None:
-            raise NotResumable(f"no workflow run {run_id!r}")
-        if run_id in self._running or not record.resumable:
-            raise NotResumable(
-                f"run {run_id} is {record.status.value}: only a failed, crashed or "
-                "cancelled run can be resumed"
-            )
-        fn = require_workflow(record.workflow)
+        if run_id in self._running:
+            raise NotResumable(f"run {run_id} is running")
+        record, fn = await anyio.to_thread.run_sync(self._claim, run_id)
         done = list(record.checkpoints)
-        record.status, record.error, record.traceback = RunStatus.running, None, None
-        record.result, record.finished_at = None, None
-        record.owner = current_owner()
-        record.attempt += 1
         return await self._execute(
             fn,
             record,
@@ -234,6 +231,30 @@ class WorkflowRunner:
             resumed=f"resumed (attempt {record.attempt}); checkpoints: "
             + (", ".join(done) or "none"),
         )
+
+    def _claim(self, run_id: str) -> tuple[RunRecord, WorkflowFn]:
+        """Mark run ``run_id`` as running again, in this process, if it may be resumed;
+        return it with its workflow.
+
+        Under the records' lock, so that of two processes resuming one run at once the
+        second finds it running (its owner alive) and is refused. Blocking.
+        """
+        with records_locked(self.state_dir):
+            record = load_run(self.state_dir, run_id)
+            if record is None:
+                raise NotResumable(f"no workflow run {run_id!r}")
+            if not record.resumable:
+                raise NotResumable(
+                    f"run {run_id} is {record.status.value}: only a failed, crashed or "
+                    "cancelled run can be resumed"
+                )
+            fn = require_workflow(record.workflow)  # before it is marked: it may be gone
+            record.status, record.error, record.traceback = RunStatus.running, None, None
+            record.result, record.finished_at = None, None
+            record.owner = current_owner()
+            record.attempt += 1
+            self._save(record)
+            return record, fn
 
     async def wait(self, run_id: str) -> None:
         """Wait until run ``run_id`` has ended, if it runs in this process now."""
@@ -366,23 +387,26 @@ class WorkflowRunner:
         Blocking (it reads every record): call it off the event loop. Records
         without an owner (written before owners were recorded) are left alone.
         """
-        recovered = []
-        for record in load_runs(self.state_dir):
-            if record.status is not RunStatus.running or record.owner is None:
-                continue
-            if is_owner_alive(record.owner):
-                continue
-            record.status = RunStatus.crashed
-            record.error = STALE_RUN
-            record.finished_at = time.time()
-            try:
-                self._save(record)
-            except OSError:
-                logging.getLogger("aegis.workflow").exception(
-                    "cannot end the stale run record %s", record.id
-                )
-                continue
-            recovered.append(record)
+        recovered: list[RunRecord] = []
+        if not self.runs_dir.is_dir():
+            return recovered
+        with records_locked(self.state_dir):  # not a run another process claims meanwhile
+            for record in load_runs(self.state_dir):
+                if record.status is not RunStatus.running or record.owner is None:
+                    continue
+                if is_owner_alive(record.owner):
+                    continue
+                record.status = RunStatus.crashed
+                record.error = STALE_RUN
+                record.finished_at = time.time()
+                try:
+                    self._save(record)
+                except OSError:
+                    logging.getLogger("aegis.workflow").exception(
+                        "cannot end the stale run record %s", record.id
+                    )
+                    continue
+                recovered.append(record)
         return recovered
 
     async def _save_off_loop(self, record: RunRecord) -> None:
