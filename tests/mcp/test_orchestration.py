@@ -239,6 +239,48 @@ async def test_a_group_of_two_answers_in_order_and_refuses_the_caller(tmp_path: 
     assert "max_concurrency" in bad_cap
 
 
+async def test_a_group_to_an_agent_waiting_for_the_caller_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    # a asks b, b asks c (their turns hold), then c asks a, or b: each would answer only
+    # once the asker's turn has ended, which waits for that answer.
+    async with runtime_for(tmp_path) as runtime:
+        a, b, c = [await spawn(runtime, "helper") for _ in range(3)]
+        async with (
+            as_agent(a) as as_a,
+            as_agent(b) as as_b,
+            as_agent(c) as as_c,
+            anyio.create_task_group() as tg,
+        ):
+            tg.cancel_scope.deadline = anyio.current_time() + 60  # not the groups' 600 s
+            tg.start_soon(as_a.call_tool, "aegis_group", {"targets": [b.handle], "message": "hold"})
+            await until(lambda: b.driver.prompts != [], timeout=10)
+            tg.start_soon(as_b.call_tool, "aegis_group", {"targets": [c.handle], "message": "hold"})
+            await until(lambda: c.driver.prompts != [], timeout=10)
+            back = error(
+                await as_c.call_tool("aegis_group", {"targets": [a.handle], "message": "hi"})
+            )
+            direct = error(
+                await as_c.call_tool("aegis_group", {"targets": [b.handle], "message": "hi"})
+            )
+            tg.cancel_scope.cancel()
+        # Nothing was sent, and once those groups are over c may ask them.
+        async with as_agent(c) as as_c:
+            later = ok(
+                await as_c.call_tool(
+                    "aegis_group", {"targets": [a.handle, b.handle], "message": "hi"}
+                )
+            )
+    assert back == (
+        f"{a.handle} is waiting through {b.handle} for your answer (aegis_group): it cannot "
+        "answer you before your turn has ended, so this would only wait until the timeout. "
+        f"End your turn first, or leave {a.handle} out"
+    )
+    assert direct.startswith(f"{b.handle} is waiting for your answer (aegis_group)")
+    assert [p for p in a.driver.prompts if p.endswith("hi")] == [a.driver.prompts[-1]]
+    assert later["answered"] == 2
+
+
 async def test_waiting_on_a_group_is_cancelled_with_the_call(tmp_path: Path) -> None:
     """A client that goes away mid-group (its CLI was interrupted) stops the turns it began."""
     async with runtime_for(tmp_path) as runtime:

@@ -339,7 +339,7 @@ async def aegis_group(
 
     With wait='first' you get the first answer; the others' turns are stopped. A target
     that has not answered when the timeout comes has its turn stopped too. You cannot be
-    one of the targets."""
+    one of the targets, nor ask one that is waiting for your answer."""
     from aegis.session.group import GroupError, ask_group
 
     check_size("message", message)

@@ -14,14 +14,21 @@ the message when one of them has answered). ``wait="first"`` returns once one ta
 has answered successfully; ``timeout`` bounds the whole group. Either way the turns
 still running are stopped (a message still waiting in a target's inbox is taken
 back, a running turn is interrupted), and targets not yet sent to are not sent to.
+
+An agent's group (``sender`` ``agent:<handle>``) holds that agent's turn until the
+answers come, and a target's answer is the end of a turn of its own: a target that
+is itself waiting, directly or through others, for the asking agent could answer
+only after the timeout. Such a group is refused before anything is sent.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+from weakref import WeakKeyDictionary
 
 import anyio
 
@@ -110,6 +117,67 @@ async def ask_group(
     repeated, or an option is wrong. Cancelling the call stops the turns it started.
     """
     check_group(sessions, handles, wait=wait, max_concurrency=max_concurrency, timeout=timeout)
+    with _waiting(sessions, sender, handles):
+        return await _ask(sessions, handles, message, sender, wait, max_concurrency, timeout)
+
+
+_WAITS: WeakKeyDictionary[SessionManager, list[tuple[str, frozenset[str]]]] = WeakKeyDictionary()
+"""Per session manager: (agent, targets) of each agent's group under way."""
+
+
+@contextmanager
+def _waiting(sessions: SessionManager, sender: str, handles: Sequence[str]) -> Iterator[None]:
+    """Record that agent ``sender`` waits for ``handles`` for the block, after refusing
+    with :class:`GroupError` a target that waits for the agent (which would never answer
+    in time). Senders other than agents (a workflow) wait without a turn of their own."""
+    if not sender.startswith("agent:"):
+        yield
+        return
+    waiter = sender.removeprefix("agent:")
+    waits = _WAITS.setdefault(sessions, [])
+    for target in handles:
+        chain = _waits_for(waits, target, waiter)
+        if chain:
+            through = "".join(f" through {h}" for h in chain[1:-1])
+            raise GroupError(
+                f"{target} is waiting{through} for your answer (aegis_group): it cannot "
+                "answer you before your turn has ended, so this would only wait until the "
+                f"timeout. End your turn first, or leave {target} out"
+            )
+    entry = (waiter, frozenset(handles))
+    waits.append(entry)
+    try:
+        yield
+    finally:
+        waits.remove(entry)
+
+
+def _waits_for(waits: list[tuple[str, frozenset[str]]], start: str, goal: str) -> list[str] | None:
+    """The chain of agents from ``start`` to ``goal``, each waiting for the next, if any."""
+    chains = [[start]]
+    seen = {start}
+    while chains:
+        chain = chains.pop(0)
+        for waiter, targets in waits:
+            if waiter != chain[-1]:
+                continue
+            if goal in targets:
+                return [*chain, goal]
+            for target in targets - seen:
+                seen.add(target)
+                chains.append([*chain, target])
+    return None
+
+
+async def _ask(
+    sessions: SessionManager,
+    handles: Sequence[str],
+    message: str,
+    sender: str,
+    wait: GroupWait,
+    max_concurrency: int | None,
+    timeout: float | None,
+) -> list[GroupReply]:
     replies: list[GroupReply | None] = [None] * len(handles)
     sent: list[Delivery | None] = [None] * len(handles)
     limiter = anyio.CapacityLimiter(max_concurrency or len(handles))
