@@ -58,6 +58,22 @@ def test_message_chunks_stream_and_the_turn_text_joins_every_message() -> None:
     assert text == "Hello there\n\nSecond."
 
 
+def test_a_second_prompt_within_the_turn_starts_a_message_of_its_own() -> None:
+    # gemini sends no message ids: without the boundary, the text before a person's
+    # reasons for a refusal and the answer to them would run together.
+    t, events = translator()
+    t.begin_turn()
+    t.handle(chunk("agent_message_chunk", "I could not write it."))
+    t.next_prompt()
+    t.handle(chunk("agent_message_chunk", "Understood."))
+    text = t.end_turn()
+    assert [e for e in events if isinstance(e, AssistantMessage)] == [
+        AssistantMessage("I could not write it."),
+        AssistantMessage("Understood."),
+    ]
+    assert text == "I could not write it.\n\nUnderstood."
+
+
 def test_opencode_tool_call_is_announced_once_with_its_complete_input() -> None:
     t, events = translator()
     t.begin_turn()

@@ -84,8 +84,9 @@ def test_chat_asks_and_the_answer_reaches_the_agent(project: Path, tmux: Tmux) -
     tmux.keys("not two, please", "Enter")
     tmux.wait_for(r"deny by client:cli:chat: not two, please")
     tmux.wait_for(r"✗ .*refused")
-    # ACP carries no reason: aegis tells the agent in the same turn.
-    tmux.wait_for(r"\[aegis\] A person refused your tool call")
+    # ACP carries no reason: aegis tells the agent in the same turn, whose answer to it
+    # (the offline agent echoes it) is a message of its own, on a line of its own.
+    tmux.wait_for(r"^asked for two\necho: \[aegis\] A person refused your tool call")
     assert not (project / "two").exists()
     tmux.keys("C-d")
     tmux.wait_for("aegis-exited-0")

@@ -251,6 +251,7 @@ class AcpDriver(ProcessDriver[C]):
                 # A person's reasons for refusing tools reach the agent within the turn.
                 while self._refusals and stop is StopReason.end_turn:
                     said, self._refusals = self._refusals, []
+                    self.translator.next_prompt()
                     result = await client.prompt(session_id, [_text_block(_refused(said))])
                     stop = self._stop_reason(result.get("stopReason"))
             if self._cancel_overdue:

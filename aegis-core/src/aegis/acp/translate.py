@@ -261,6 +261,12 @@ class UpdateTranslator:
         self._message_id = None
         self._cost_at_start = self.state.cost
 
+    def next_prompt(self) -> None:
+        """Another prompt goes out within the turn (a person's reasons for refusing a tool):
+        the assistant text so far is a message of its own, not the start of the next."""
+        self._flush_message()
+        self._message_id = None
+
     def end_turn(self) -> str:
         """The turn is over: finish what is open and return all its assistant text."""
         self._flush_message()

@@ -93,7 +93,7 @@ class ConsoleRenderer:
         elif isinstance(event, ev.AssistantMessage):
             if not self._streamed:
                 self._out(event.text)
-                self._newline()
+            self._newline()  # the next message starts on a line of its own
         elif isinstance(event, ev.ToolCall):
             summary = event.title or _short(json.dumps(event.input, ensure_ascii=False))
             self._note(f"⏺ {event.name} [{event.kind.value}] {summary}", fg="cyan")
