@@ -13,6 +13,7 @@ from aegis.daemon.client import DaemonClient, DaemonNotRunning
 from aegis_tui.app import AegisApp
 from aegis_tui.screens.queues import QueueDashboard
 from aegis_tui.screens.quit import QuitChoice
+from aegis_tui.state import load_state
 from tests.tui.helpers import daemon_of, make_app, ready, transcript, until, write_project
 
 pytestmark = pytest.mark.anyio
@@ -140,3 +141,48 @@ async def test_a_daemon_stopped_under_the_tui_is_said_in_its_tabs(tmp_path: Path
             assert "✖ the aegis daemon stopped" in transcript(app)
             await pilot.press("ctrl+q")  # nothing answers what runs: it leaves
             await until(pilot, lambda: app.return_code is not None)
+
+
+async def test_terminal_tabs_open_again_in_the_next_tui_while_their_terminals_run(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path)
+    async with daemon_of(project) as daemon:
+        await daemon.spawn_terminal("build")  # an agent's, say
+        app = make_app(project, client=daemon)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.wait_ready()
+            await until(pilot, ready(app, "alpha"))
+            await pilot.press("f6", "down", "enter")  # a new terminal: shell
+            await until(pilot, lambda: app.current is not None and app.current.terminal == "shell")
+            await pilot.press("f6", "enter")  # the first choice: build
+            await until(pilot, lambda: app.current is not None and app.current.terminal == "build")
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: app.return_code is not None or _asks_to_quit(app))
+            if app.return_code is None:
+                await pilot.press("enter")  # detach
+                await until(pilot, lambda: app.return_code is not None)
+        state = load_state(tmp_path / ".aegis" / "tui.json")
+        assert state is not None
+        assert (state.terminals, state.active_terminal) == (("shell", "build"), "build")
+        await daemon.close_terminal("shell")  # ended meanwhile: its tab is not restored
+
+        again = make_app(project, client=daemon, handles=())
+        async with again.run_test(size=(100, 30)) as pilot:
+            await again.wait_ready()
+            assert [(t.handle, t.terminal) for t in again.tabs] == [
+                ("alpha", None),
+                ("terminal:build", "build"),
+            ]
+            assert again.current is again.tabs[1]  # the tab shown when the last TUI quit
+            said = [n.message for n in again._notifications]
+            assert "terminal tab not restored (its shell has ended): shell" in said
+            await pilot.press("alt+1")
+            await until(pilot, lambda: again.current is again.tabs[0])
+        state = load_state(tmp_path / ".aegis" / "tui.json")
+        assert state is not None
+        assert (state.terminals, state.active_terminal, state.active) == (("build",), None, 0)
+
+
+def _asks_to_quit(app: AegisApp) -> bool:
+    return isinstance(app.screen, QuitChoice)

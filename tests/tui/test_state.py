@@ -24,6 +24,8 @@ def test_a_saved_state_loads_back_the_same(tmp_path: Path) -> None:
         tabs=(TabRecord("alpha", "planner", "s-1"), TabRecord("beta", "worker", None)),
         active=1,
         history=("hello", "list"),
+        terminals=("shell", "build"),
+        active_terminal="build",
     )
     save_state(path, state)
     assert load_state(path) == state
@@ -66,6 +68,8 @@ def test_an_active_index_out_of_range_is_clamped(tmp_path: Path) -> None:
         ),
         ('{"version": 1, "active": "x"}', "`active` is not a number"),
         ('{"version": 1, "history": [1]}', "`history` is not a list of strings"),
+        ('{"version": 1, "terminals": ["shell", ""]}', "`terminals` is not a list of names"),
+        ('{"version": 1, "terminals": [], "active_terminal": "x"}', "is not one of `terminals`"),
     ],
 )
 def test_a_damaged_state_file_says_what_is_wrong(tmp_path: Path, content: str, reason: str) -> None:

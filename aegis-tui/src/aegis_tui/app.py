@@ -8,14 +8,15 @@ ask``, ``chat``, a workflow): its transcript from its first event (a Line API
 view), its state dot, its unseen-output marker; queue workers show in the queue
 dashboard. The tabs are remembered in ``.aegis/tui.json``: the next time aegis
 opens in the project, a tab whose session still runs is attached to again, and one
-whose session has ended is resumed. Quitting detaches: the agents go on.
+whose session has ended is resumed; a shared terminal's tab opens again if the
+daemon still runs the terminal. Quitting detaches: the agents go on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any, ClassVar
 
@@ -389,7 +390,14 @@ class AegisApp(App[int]):
         for session in live.values():
             if is_tab(session) and session.handle not in self._by_handle:
                 await self._attach_tab(session)
-        if state is not None and self.tabs:
+        if state is not None and state.terminals:
+            await self._restore_terminal_tabs(state.terminals)
+        shown = None
+        if state is not None and state.active_terminal is not None:
+            shown = self._by_handle.get(f"terminal:{state.active_terminal}")
+        if shown is not None:
+            self.select_tab(self.tabs.index(shown))
+        elif state is not None and self.tabs:
             self.select_tab(min(state.active, len(self.tabs) - 1))
         elif self.tabs:
             self.select_tab(0)
@@ -555,12 +563,30 @@ class AegisApp(App[int]):
             return
         self._follow_tab(tab, last)
 
+    async def _restore_terminal_tabs(self, names: Sequence[str]) -> None:
+        """Open again the tabs of the terminals ``names`` that the daemon still runs (a
+        terminal that has ended since is left out, saying so)."""
+        if self.client is None:
+            return
+        try:
+            alive = {str(t["name"]) for t in await self.client.terminals() if t["alive"]}
+        except TALK_ERRORS as exc:
+            self.notify(f"could not list the terminals: {said(exc)}", severity="warning")
+            return
+        gone = [name for name in names if name not in alive]
+        for name in names:
+            if name in alive:
+                await self.open_terminal_tab(name, select=False)
+        if gone:
+            self.notify(f"terminal tab not restored (its shell has ended): {', '.join(gone)}")
+
     # --- the state file ----------------------------------------------------------------------
 
     def snapshot(self) -> TuiState:
         """What ``tui.json`` should say now."""
-        # Terminal tabs are not kept: the terminals live in the daemon, f6 opens them again.
         sessions = [t for t in self.tabs if t.terminal is None]
+        # Terminals are kept by name: they live in the daemon, and reopen if still there.
+        terminals = [t.terminal for t in self.tabs if t.terminal is not None and t.live]
         shown = self.current
         active = sessions.index(shown) if shown in sessions else min(self.active, len(sessions))
         return TuiState(
@@ -569,6 +595,8 @@ class AegisApp(App[int]):
             ),
             active=max(min(active, len(sessions) - 1), 0),
             history=tuple(self._history),
+            terminals=tuple(terminals),
+            active_terminal=shown.terminal if shown is not None and shown.live else None,
         )
 
     def save_soon(self) -> None:
@@ -1036,12 +1064,16 @@ class AegisApp(App[int]):
             chosen,
         )
 
-    async def open_terminal_tab(self, name: str, *, new: bool = False) -> Tab | None:
+    async def open_terminal_tab(
+        self, name: str, *, new: bool = False, select: bool = True
+    ) -> Tab | None:
         """Show shared terminal ``name`` in a tab (the one it has, or a new one); ``new``:
-        start it in the daemon first (the person's shell, in the project's folder)."""
+        start it in the daemon first (the person's shell, in the project's folder);
+        ``select``: make it the tab shown."""
         handle = f"terminal:{name}"
         if handle in self._by_handle:
-            self.select_tab(self.tabs.index(self._by_handle[handle]))
+            if select:
+                self.select_tab(self.tabs.index(self._by_handle[handle]))
             return self._by_handle[handle]
         if self.client is None:
             return None
@@ -1059,7 +1091,10 @@ class AegisApp(App[int]):
         self._by_handle[handle] = tab
         self._terminal_views[handle] = view
         await self.main.query_one("#views", ContentSwitcher).mount(view)
-        self.select_tab(self.tabs.index(tab))
+        if select:
+            self.select_tab(self.tabs.index(tab))
+        else:
+            self._refresh_chrome()
         return tab
 
     def _close_terminal_tab(self, tab: Tab) -> None:

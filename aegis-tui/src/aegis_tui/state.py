@@ -1,7 +1,8 @@
 """What the TUI remembers between runs: ``.aegis/tui.json``.
 
 The file holds the open tabs (handle, agent profile, the harness session id
-that resuming needs, and the name the user gave the tab), which tab was active,
+that resuming needs, and the name the user gave the tab), the shared terminals
+shown in tabs (by name: the terminals live in the daemon), which tab was active,
 and the input history. It is written atomically (a temporary file, then a
 rename), so a crash leaves the old or the new file, never half of one; a file
 damaged some other way raises :class:`BrokenState`, and :func:`set_aside` moves it
@@ -54,6 +55,10 @@ class TuiState:
     """Index of the active tab."""
     history: tuple[str, ...] = field(default=())
     """Messages typed in the input box, oldest first."""
+    terminals: tuple[str, ...] = ()
+    """The names of the shared terminals shown in tabs, in the order of their tabs."""
+    active_terminal: str | None = None
+    """The terminal whose tab was active (then ``active`` is not), if one was."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,8 @@ class TuiState:
             ],
             "active": self.active,
             "history": list(self.history[-HISTORY_KEPT:]),
+            "terminals": list(self.terminals),
+            **({"active_terminal": self.active_terminal} if self.active_terminal else {}),
         }
 
 
@@ -123,7 +130,13 @@ def _parse(path: Path, data: Any) -> TuiState:
     if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
         raise BrokenState(path, "`history` is not a list of strings")
     active = min(max(active, 0), max(len(tabs) - 1, 0))
-    return TuiState(tuple(tabs), active, tuple(history))
+    terminals = data.get("terminals", [])  # absent in files of older versions
+    if not isinstance(terminals, list) or not all(isinstance(t, str) and t for t in terminals):
+        raise BrokenState(path, "`terminals` is not a list of names")
+    active_terminal = data.get("active_terminal")
+    if active_terminal is not None and active_terminal not in terminals:
+        raise BrokenState(path, "`active_terminal` is not one of `terminals`")
+    return TuiState(tuple(tabs), active, tuple(history), tuple(terminals), active_terminal)
 
 
 def save_state(path: Path, state: TuiState) -> None:
