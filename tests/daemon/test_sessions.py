@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from aegis.daemon import http
-from aegis.daemon.client import DaemonClient, DaemonError, Numbered, StreamEnd
+from aegis.daemon.client import DaemonClient, DaemonError, Numbered, SessionSummary, StreamEnd
 from aegis.daemon.protocol import PROTOCOL_HEADER, socket_path
 from aegis.events import SessionStarted, StateChanged, TurnEnd, UserMessage
 from aegis.session.transcript import read_records
@@ -222,12 +222,25 @@ async def test_a_client_of_another_protocol_version_is_refused(project: Path) ->
 
 async def test_queue_tasks_enqueued_through_the_daemon_run_there(project: Path) -> None:
     daemon = client(project)
-    task = await daemon.enqueue("work", "hello")
-    assert task["status"] in ("queued", "running") and task["sender"] == "user"
-    with anyio.fail_after(60):
-        while (await daemon.task(task["id"]))["status"] != "done":
-            await anyio.sleep(0.1)
+    seen: list[SessionSummary] = []
+
+    async def watch() -> None:
+        async for item in client(project).watch_sessions():
+            if isinstance(item, SessionSummary):
+                seen.append(item)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        task = await daemon.enqueue("work", "hello")
+        assert task["status"] in ("queued", "running") and task["sender"] == "user"
+        with anyio.fail_after(60):
+            while (await daemon.task(task["id"]))["status"] != "done":
+                await anyio.sleep(0.1)
+        tg.cancel_scope.cancel()
     done = await daemon.task(task["id"])
+    # Named a queue's worker from the first sight of it on (a frontend shows no tab).
+    sightings = [s.started_by for s in seen if s.handle == done["worker_handle"]]
+    assert sightings and set(sightings) == {"queue:work"}, sightings
     assert done["result"] == "hi there"
     assert task["id"] in [t["id"] for t in await daemon.tasks(queue="work")]
     assert (await daemon.queues())["work"]["done"] >= 1

@@ -685,8 +685,9 @@ class AegisApp(App[int]):
         """A tab for ``session`` if it is a new live one of the daemon, not this TUI's own
         (those it spawns get their tab from :meth:`open_tab`) nor closed here.
 
-        A session is listed as soon as it has an event; a queue's worker or a workflow's
-        session may be named so only a moment later: its tab, opened here, then goes.
+        Queue workers and workflow sessions are not tabs (their spawner names them from
+        their first event on); a tab opened here for a session the daemon later says is
+        one (a daemon of an older aegis, which named them late) goes.
         """
         tab = self._by_handle.get(session.handle)
         if tab is not None and session.handle in self._auto:

@@ -237,7 +237,7 @@ async def aegis_spawn(
             f"(aegis_close) first. {_yours(ctx)}"
         )
     try:
-        spawned = await ctx.sessions.spawn(profile, handle, wait=False)
+        spawned = await ctx.sessions.spawn(profile, handle, wait=False, started_by=ctx.sender)
     except (HandleTaken, ValueError) as exc:
         raise ToolError(f"{exc}; leave handle out to get a new one") from None
     except (ConfigError, WorkspaceError) as exc:

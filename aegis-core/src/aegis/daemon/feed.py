@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from aegis.events import Event, StateChanged, UserMessage, to_dict
+from aegis.events import Event, StateChanged, to_dict
 from aegis.session.manager import SessionManager
 from aegis.session.transcript import read_records
 
@@ -45,8 +45,6 @@ class SessionLog:
     seq: int = 0
     first_at: float = field(default_factory=time.time)
     ended: bool = False
-    first_sender: str | None = None
-    """Who sent its first message (``queue:<name>`` for a queue's worker)."""
 
 
 class EventFeed:
@@ -73,8 +71,6 @@ class EventFeed:
             if isinstance(event, StateChanged):
                 # A closed session resumed under its handle lives again.
                 log.ended = event.state in ENDED_STATES
-            elif isinstance(event, UserMessage) and log.first_sender is None:
-                log.first_sender = event.sender
             record = as_record(event, log.seq, time.time())
             for listener in self._listeners.get(handle, ()):
                 listener.send_nowait(record)

@@ -194,41 +194,16 @@ def _client(request: Request) -> str:
 # --- views ------------------------------------------------------------------------------
 
 
-def session_view(daemon: Daemon, info: SessionInfo, workers: dict[str, str]) -> dict[str, Any]:
+def session_view(daemon: Daemon, info: SessionInfo) -> dict[str, Any]:
     """A session as the protocol shows it: the session's snapshot, plus its event count,
-    who started it and when."""
+    who started it (as its spawner said, from its first event on) and when."""
     log = daemon.feed.logs.get(info.handle)
-    first = log.first_sender if log else None
-    started_by = (
-        daemon.started_by.get(info.handle)
-        or workers.get(info.handle)
-        # A queue's worker gets the task as its first message, from `queue:<name>`.
-        or (first if first and first.startswith("queue:") else None)
-        or _run_of(daemon, info.handle)
-        or "aegis"
-    )
     return {
         **info.as_dict(),
         "seq": log.seq if log else 0,
         "started_at": log.first_at if log else None,
-        "started_by": started_by,
+        "started_by": info.started_by or "aegis",
     }
-
-
-def _run_of(daemon: Daemon, handle: str) -> str | None:
-    """``workflow:<run id>`` for a session a workflow run of this daemon spawned."""
-    for run_id, run_log in daemon.runs.logs.items():
-        if handle in run_log.sessions:
-            return f"workflow:{run_id}"
-    return None
-
-
-async def _workers(daemon: Daemon) -> dict[str, str]:
-    """``{worker handle: "queue:<name>"}`` for the running queue tasks and the warm workers."""
-    queues = daemon.runtime.queues
-    tasks = await queues.list_tasks(status="running", limit=None)
-    warm = {handle: f"queue:{name}" for handle, name in queues.warm_workers().items()}
-    return warm | {t.worker_handle: f"queue:{t.queue}" for t in tasks if t.worker_handle}
 
 
 # --- endpoints --------------------------------------------------------------------------
@@ -278,23 +253,20 @@ async def list_sessions(request: Request) -> Response:
             _session_changes(daemon),
             lambda stopping: {"reason": "daemon stopping" if stopping else "ended"},
         )
-    workers = await _workers(daemon)
     infos = daemon.runtime.sessions.list_sessions()
-    return _ok({"sessions": [session_view(daemon, info, workers) for info in infos]})
+    return _ok({"sessions": [session_view(daemon, info) for info in infos]})
 
 
 async def _session_changes(daemon: Daemon) -> AsyncGenerator[dict[str, Any], None]:
-    """Each session now, then each session again when it appears, changes state, or is
-    known to be a queue's worker or a workflow run's (a moment after it appears)."""
-    shown: dict[str, tuple[str, str]] = {}
+    """Each session now, then each session again when it appears or changes state."""
+    shown: dict[str, str] = {}
     seq = 0
     while True:
         changed = daemon.feed.sessions_changed()  # before looking: no change is missed
-        workers = await _workers(daemon)
         for info in daemon.runtime.sessions.list_sessions():
-            view = session_view(daemon, info, workers)
-            if shown.get(info.handle) != (info.state.value, view["started_by"]):
-                shown[info.handle] = (info.state.value, view["started_by"])
+            view = session_view(daemon, info)
+            if shown.get(info.handle) != info.state.value:
+                shown[info.handle] = info.state.value
                 seq += 1
                 yield {"seq": seq, "t": round(time.time(), 3), "type": "session", "session": view}
         await changed.wait()
@@ -317,31 +289,31 @@ async def spawn(request: Request) -> Response:
             f"profiles: {', '.join(daemon.project.agents)}",
         )
     sessions = daemon.runtime.sessions
-    handle = await sessions.spawn(profile, handle, wait=False, resume=resume)
-    daemon.started_by[handle] = _sender({"sender": data.get("started_by", "user")})
+    started_by = _sender({"sender": data.get("started_by", "user")})
+    handle = await sessions.spawn(profile, handle, wait=False, resume=resume, started_by=started_by)
     if data.get("wait", True):
         await sessions.wait_ready(handle)
-    return _ok(session_view(daemon, sessions.get(handle), {}), 201)
+    return _ok(session_view(daemon, sessions.get(handle)), 201)
 
 
 async def show_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     info = daemon.runtime.sessions.get(request.path_params["handle"])
-    return _ok(session_view(daemon, info, await _workers(daemon)))
+    return _ok(session_view(daemon, info))
 
 
 async def close_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     handle = request.path_params["handle"]
     await daemon.runtime.sessions.close(handle)
-    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle), {}))
+    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle)))
 
 
 async def interrupt_session(request: Request) -> Response:
     daemon: Daemon = request.app.state.daemon
     handle = request.path_params["handle"]
     await daemon.runtime.sessions.interrupt(handle)
-    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle), {}))
+    return _ok(session_view(daemon, daemon.runtime.sessions.get(handle)))
 
 
 async def send_message(request: Request) -> Response:

@@ -85,8 +85,6 @@ class Daemon:
         self.started_at = time.time()
         self.config_digest = config_digest(project.path)
         """Of the ``.aegis.py`` this daemon loaded: a client whose file differs says so."""
-        self.started_by: dict[str, str] = {}
-        """Who spawned each session through the API (``user``, ``client:<name>``)."""
         self.attached: list[Attached] = []
         self.requests = 0
         """Requests being served now (event streams included)."""

@@ -928,9 +928,12 @@ class QueueManager(Lifespan):
 
     async def _spawn(self, queue: Queue, *, wait: bool = True) -> str:
         """A new worker of ``queue``: its profile, in the queue's workspace if it names one."""
-        if queue.workspace is None:
-            return await self.sessions.spawn(queue.agent_profile, wait=wait)
-        return await self.sessions.spawn(queue.agent_profile, wait=wait, workspace=queue.workspace)
+        return await self.sessions.spawn(
+            queue.agent_profile,
+            wait=wait,
+            workspace=queue.workspace,
+            started_by=f"queue:{queue.name}",
+        )
 
     def _ready(self, handle: str) -> bool:
         try:

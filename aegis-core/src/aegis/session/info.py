@@ -48,6 +48,10 @@ class SessionInfo:
     """The name of the git worktree it works in (``workspace="worktree"``), else ``None``."""
     branch: str | None = None
     """The branch of that worktree (``aegis/<name>``)."""
+    started_by: str | None = None
+    """Who started it, as its spawner said: ``queue:<name>`` (a queue's worker),
+    ``workflow:<run id>``, ``agent:<handle>`` (an agent's helper), a client (``client:ask``);
+    ``None`` when not said."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -154,6 +154,7 @@ class SessionManager(Lifespan):
         resume: str | None = None,
         cwd: Path | None = None,
         workspace: str | None = None,
+        started_by: str | None = None,
     ) -> str:
         """Start a session of agent ``profile`` and return its handle.
 
@@ -167,7 +168,8 @@ class SessionManager(Lifespan):
         the profile's (``"project"`` or ``"worktree"``): a worktree session works in
         a git worktree of its own (:mod:`aegis.workspace`), made before this returns
         (a :class:`~aegis.workspace.WorkspaceError` if it cannot be); a resumed one
-        works in the worktree its conversation ran in.
+        works in the worktree its conversation ran in. ``started_by`` says who starts
+        it (:attr:`SessionInfo.started_by`), known from its first event on.
         """
         if self._tg is None:
             raise RuntimeError("use the SessionManager in an `async with` block")
@@ -192,7 +194,14 @@ class SessionManager(Lifespan):
                 worktree = await self._worktree(handle, agent, resume)
                 folder = self._inside(worktree, folder)
             session = Session(
-                handle, profile, agent, folder, self._sink, seq=seq, worktree=worktree
+                handle,
+                profile,
+                agent,
+                folder,
+                self._sink,
+                seq=seq,
+                worktree=worktree,
+                started_by=started_by,
             )
             # Written before the session is registered: a spawn that fails here (a
             # full disk) leaves no session that close_all would wait for in vain.

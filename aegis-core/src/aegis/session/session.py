@@ -61,15 +61,17 @@ class Session:
         *,
         seq: int = 0,
         worktree: WorktreeRecord | None = None,
+        started_by: str | None = None,
     ) -> None:
         """``seq``: the number of the handle's last event so far (a resumed session's
         numbers go on from its earlier run's). ``worktree``: the git worktree it works
-        in, if its workspace is one."""
+        in, if its workspace is one. ``started_by``: who started it, if said."""
         self.handle = handle
         self.profile = profile
         self.agent = agent
         self.cwd = cwd
         self.worktree = worktree
+        self.started_by = started_by
         self.state = SessionState.starting
         self.harness_session_id: str | None = None
         self.model: str | None = agent.model
@@ -119,6 +121,7 @@ class Session:
             error=self.error,
             worktree=self.worktree.name if self.worktree else None,
             branch=self.worktree.branch if self.worktree else None,
+            started_by=self.started_by,
         )
 
     async def changed(self) -> None:

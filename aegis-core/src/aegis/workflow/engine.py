@@ -166,10 +166,12 @@ class WorkflowEngine:
         """
         await self._may_spend()
         try:
-            if workspace is None:
-                handle = await self._bridge.spawn(profile, handle)
-            else:
-                handle = await self._bridge.spawn(profile, handle, workspace=workspace)
+            handle = await self._bridge.spawn(
+                profile,
+                handle,
+                workspace=workspace,
+                started_by=self.sender,
+            )
         except Exception as exc:
             raise WorkflowError(f"could not spawn {profile!r}: {exc}") from exc
         self._spawned_handles.append(handle)
