@@ -187,8 +187,6 @@ class AegisApp(App[int]):
         self._terminal_ids = 0
         self._following: dict[str, anyio.CancelScope] = {}
         """The event stream of each tab's session, and of each watched worker (``watch:``)."""
-        self._auto: set[str] = set()
-        """Tabs opened because the daemon listed their session (started elsewhere)."""
         self._closed_here: set[str] = set()
         """Sessions whose tab was closed here: the session list does not bring them back."""
         self._tg: TaskGroup | None = None
@@ -685,15 +683,8 @@ class AegisApp(App[int]):
         """A tab for ``session`` if it is a new live one of the daemon, not this TUI's own
         (those it spawns get their tab from :meth:`open_tab`) nor closed here.
 
-        Queue workers and workflow sessions are not tabs (their spawner names them from
-        their first event on); a tab opened here for a session the daemon later says is
-        one (a daemon of an older aegis, which named them late) goes.
-        """
-        tab = self._by_handle.get(session.handle)
-        if tab is not None and session.handle in self._auto:
-            if session.started_by.startswith(NOT_TABS):
-                await self._drop_tab(tab)
-            return
+        Queue workers and workflow sessions are not tabs: their spawner names them from
+        their first event on (``started_by``)."""
         if (
             is_tab(session)
             and session.started_by != SENDER
@@ -701,7 +692,6 @@ class AegisApp(App[int]):
             and session.handle not in self._closed_here
             and not self._stopping.is_set()
         ):
-            self._auto.add(session.handle)
             await self._attach_tab(session)
             self.save_soon()
 
@@ -943,7 +933,6 @@ class AegisApp(App[int]):
         index = self.tabs.index(tab)
         self.tabs.remove(tab)
         del self._by_handle[tab.handle]
-        self._auto.discard(tab.handle)
         self._unfollow(tab.handle)
         view: TranscriptView | TerminalView = (
             self._views.pop(tab.handle)
