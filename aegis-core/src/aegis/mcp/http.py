@@ -15,6 +15,7 @@ uvicorn is made to behave like a well-mannered component of a larger program:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -33,11 +34,30 @@ GRACE_S = 3.0
 
 
 class _Server(uvicorn.Server):
+    _wake: asyncio.Event | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # aegis owns SIGINT/SIGTERM (see aegis.cli._runtime): a stop comes from
         # request_stop(), never from a signal handler installed behind its back.
         yield
+
+    async def main_loop(self) -> None:
+        # uvicorn's own loop looks at should_exit every 0.1 s: woken by stop() instead,
+        # a stopping runtime does not wait for the next look. A tick every second
+        # still refreshes the Date header (on_tick does that at each tenth count).
+        self._wake = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter += 10
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    def stop(self) -> None:
+        """Ask the server to stop (its loop wakes at once)."""
+        self.should_exit = True
+        if self._wake is not None:
+            self._wake.set()
 
 
 class LocalHttpServer:
@@ -87,7 +107,7 @@ class LocalHttpServer:
 
     def request_stop(self) -> None:
         """Stop accepting connections and start closing the open ones (returns at once)."""
-        self._server.should_exit = True
+        self._server.stop()
 
     async def wait_stopped(self) -> None:
         """Wait until the server has stopped; after the grace period, close what is left."""
