@@ -257,6 +257,47 @@ def test_a_daemon_that_never_answers_is_reported_not_waited_for(project: Path) -
     ]
 
 
+def test_a_second_ctrl_c_stops_waiting_for_a_daemon_that_never_answers(project: Path) -> None:
+    state = project / ".aegis"
+    state.mkdir(mode=0o700)
+    hung = DaemonLock(lock_path(state))
+    hung.acquire()
+    an_hour_ago = time.time() - 3600
+    os.utime(lock_path(state), (an_hour_ago, an_hour_ago))
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mute.bind(str(socket_path(state)))
+    mute.listen()
+    mute.settimeout(30)
+    asking = subprocess.Popen(
+        [AEGIS, "ask", "offline", "hello"],
+        cwd=project,
+        env=clean_env(home=project),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        conn, _ = mute.accept()  # its first request is sent: it waits for the answer
+        assert asking.stderr is not None
+        asking.send_signal(signal.SIGINT)
+        first = asking.stderr.readline()
+        asking.send_signal(signal.SIGINT)
+        _, rest = asking.communicate(timeout=30)
+        conn.close()
+    finally:
+        asking.kill()
+        mute.close()
+        hung.release()
+    assert asking.returncode == 130
+    assert first == "waiting for the aegis daemon's answer; Ctrl+C again stops waiting\n"
+    # Given up at once: not the error the 10 s timeout would have given.
+    assert rest.splitlines() == [
+        f"error: stopped waiting for the aegis daemon (pid {os.getpid()}): what this command "
+        "asked of it may have started all the same",
+        "  hint: `aegis ps` and `aegis workflow runs` show what runs; `aegis daemon restart` "
+        "restarts a daemon that does not answer",
+    ]
+
+
 class OtherVersionDaemon:
     """A server on the project's socket answering as a daemon of protocol 2 would."""
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from aegis.cli._errors import CliError
-from aegis.cli._runtime import EXIT_SIGINT, hold_stop_signals, run_command
+from aegis.cli._errors import CliError, show_error
+from aegis.cli._runtime import EXIT_SIGINT, GaveUp, hold_stop_signals, run_command
 
 if TYPE_CHECKING:
     from aegis.daemon.client import DaemonClient, DaemonError
@@ -47,7 +47,9 @@ def warm_request(
     daemon checks what the request names. Stop signals are held meanwhile (milliseconds),
     so that a Ctrl+C cannot leave work started that the command does not know of: the
     caller stops it when the second value is true. A Ctrl+C when nothing was started
-    exits with status 130; another error of the daemon is the command's error.
+    exits with status 130; a second Ctrl+C while the daemon has not answered (it is
+    stuck) stops waiting, saying that the work may have started, and exits with 130;
+    another error of the daemon is the command's error.
     """
     from aegis.daemon.client import (
         DaemonClient,
@@ -65,18 +67,27 @@ def warm_request(
         return None  # no daemon (a socket without one is the usual way's to get past)
     client = DaemonClient(project.state_dir, name=name, timeout=PROBE_TIMEOUT)
     answer: list[T] = []
-    with hold_stop_signals() as held:
-        try:
-            answer.append(request(client, digest))
-        except (DaemonNotRunning, DaemonVersionMismatch):
-            pass  # the usual way starts (or restarts) a daemon first
-        except DaemonError as exc:
-            stuck = exc.code == "timeout" and not starting_up(project.state_dir)
-            if stuck:
-                exc = not_answering(project.state_dir, pid)
-            if stuck or exc.code not in ("config_changed", "timeout"):
-                raise CliError(exc.message, hint=exc.hint) from None
-            # Another .aegis.py, or a daemon still starting: the usual way (it waits).
+    try:
+        with hold_stop_signals() as held:
+            try:
+                answer.append(request(client, digest))
+            except (DaemonNotRunning, DaemonVersionMismatch):
+                pass  # the usual way starts (or restarts) a daemon first
+            except DaemonError as exc:
+                stuck = exc.code == "timeout" and not starting_up(project.state_dir)
+                if stuck:
+                    exc = not_answering(project.state_dir, pid)
+                if stuck or exc.code not in ("config_changed", "timeout"):
+                    raise CliError(exc.message, hint=exc.hint) from None
+                # Another .aegis.py, or a daemon still starting: the usual way (it waits).
+    except GaveUp:
+        show_error(
+            f"stopped waiting for the aegis daemon (pid {pid}): what this command asked of "
+            "it may have started all the same",
+            hint="`aegis ps` and `aegis workflow runs` show what runs; `aegis daemon restart` "
+            "restarts a daemon that does not answer",
+        )
+        raise SystemExit(EXIT_SIGINT) from None
     if not answer:
         if held.interrupted:
             raise SystemExit(EXIT_SIGINT)

@@ -14,6 +14,7 @@ returns ``True`` when it handled the signal, and any stop signal by passing
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -100,20 +101,40 @@ class HeldSignals:
         """Whether a SIGINT (Ctrl+C) came; it was taken, and will not act."""
 
 
+class GaveUp(KeyboardInterrupt):
+    """A second Ctrl+C while :func:`hold_stop_signals` held the first: stop waiting."""
+
+
+HELD_NOTE = "waiting for the aegis daemon's answer; Ctrl+C again stops waiting"
+"""Said at the first Ctrl+C in a held step (a step of milliseconds that takes longer)."""
+
+
 @contextmanager
 def hold_stop_signals() -> Iterator[HeldSignals]:
     """Hold SIGINT, SIGTERM and SIGHUP for the block, so that none cuts it short.
 
     For a step that must not be left halfway, like a request whose answer names what it
     started. Once the block has ended, ``interrupted`` says whether Ctrl+C was pressed
-    meanwhile (the caller acts on it); a SIGTERM or SIGHUP acts as it would have.
+    meanwhile (the caller acts on it); a SIGTERM or SIGHUP acts as it would have. A
+    second Ctrl+C (the step takes long: a daemon that does not answer) raises
+    :class:`GaveUp` in the block: the person chose not to wait.
     """
     held = HeldSignals()
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def interrupted(signum: int, frame: object) -> None:
+        if held.interrupted:
+            raise GaveUp
+        held.interrupted = True
+        # A blocking call interrupted by the signal goes on once this returns (PEP 475).
+        print(HELD_NOTE, file=sys.stderr, flush=True)
+
+    others = set(STOP_SIGNALS) - {signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, others)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:  # a background job's ignored SIGINT stays ignored
+        signal.signal(signal.SIGINT, interrupted)
     try:
         yield held
     finally:
-        if signal.SIGINT in signal.sigpending():
-            signal.sigtimedwait([signal.SIGINT], 0)
-            held.interrupted = True
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, others)
