@@ -11,7 +11,11 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from anyio.abc import ByteStream
 
+from aegis.daemon import http
+from aegis.daemon.client import DaemonClient, DaemonError
+from aegis.daemon.protocol import socket_path
 from aegis.daemon.unixstream import connect_unix
 
 pytestmark = pytest.mark.anyio
@@ -66,3 +70,26 @@ async def test_the_stream_sends_receives_and_ends(tmp_path: Path) -> None:
                     pass
                 else:
                     raise AssertionError("no end of stream")
+
+
+async def test_a_daemon_that_closes_before_reading_the_request_is_a_broken_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A daemon that exits as it starts may take a client's connection and close it: the
+    # request then fails as it is sent, which the client reports (and a starting client
+    # waits on) as a lost connection, never as a traceback.
+    path = socket_path(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()
+
+        async def connect_then_closed(address: str) -> ByteStream:
+            stream = await connect_unix(address)
+            peer, _ = server.accept()  # queued by the kernel: at once
+            peer.close()  # before a byte of the request is sent
+            return stream
+
+        monkeypatch.setattr(http, "connect_unix", connect_then_closed)
+        with pytest.raises(DaemonError) as lost:
+            await DaemonClient(tmp_path, name="test").status(timeout=5)
+    assert lost.value.code == "connection_lost"

@@ -121,7 +121,12 @@ class Exchange:
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
     ) -> None:
         assert self.stream is not None
-        await self.stream.send(self.request_bytes(method, target, headers, body))
+        try:
+            await self.stream.send(self.request_bytes(method, target, headers, body))
+        except anyio.BrokenResourceError as exc:
+            # Closed before the request was taken (a daemon that exited as it started):
+            # a broken connection, as when it closes before a whole answer.
+            raise ConnectionError(f"the connection broke: {exc.__cause__ or exc}") from None
 
     async def _next(self) -> Any:
         assert self.stream is not None
