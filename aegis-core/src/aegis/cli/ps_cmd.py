@@ -29,7 +29,8 @@ def ps(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """List the live sessions of the project's daemon.
 
     Shows each session's handle, agent profile, state, who started it (`user`, a
-    client, `queue:NAME`), its age and its cost so far. `aegis attach HANDLE` joins
+    client, `queue:NAME`, `workflow:RUN`, `agent:HANDLE` for an agent's helper), its
+    age and its cost so far. `aegis attach HANDLE` joins
     one; `aegis logs HANDLE` prints its transcript. Does not start the daemon.
     """
     project = load_project(ctx)
