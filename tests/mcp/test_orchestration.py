@@ -264,13 +264,20 @@ async def test_a_group_to_an_agent_waiting_for_the_caller_is_refused_at_once(
                 await as_c.call_tool("aegis_group", {"targets": [b.handle], "message": "hi"})
             )
             tg.cancel_scope.cancel()
-        # Nothing was sent, and once those groups are over c may ask them.
+        # Nothing was sent, and once those groups are over (their calls given up: the
+        # plane stops them a moment later) c may ask both.
+        answers: list[dict[str, Any]] = []
         async with as_agent(c) as as_c:
-            later = ok(
-                await as_c.call_tool(
+
+            async def asked() -> bool:
+                result = await as_c.call_tool(
                     "aegis_group", {"targets": [a.handle, b.handle], "message": "hi"}
                 )
-            )
+                answers.extend([] if result.is_error else [ok(result)])
+                return not result.is_error
+
+            await until(asked, timeout=20)
+        [later] = answers
     assert back == (
         f"{a.handle} is waiting through {b.handle} for your answer (aegis_group): it cannot "
         "answer you before your turn has ended, so this would only wait until the timeout. "

@@ -179,6 +179,8 @@ async def test_terminal_tabs_open_again_in_the_next_tui_while_their_terminals_ru
             assert "terminal tab not restored (its shell has ended): shell" in said
             await pilot.press("alt+1")
             await until(pilot, lambda: again.current is again.tabs[0])
+            await pilot.press("ctrl+q")  # nothing at work: no question
+            await until(pilot, lambda: again.return_code is not None)
         state = load_state(tmp_path / ".aegis" / "tui.json")
         assert state is not None
         assert (state.terminals, state.active_terminal, state.active) == (("build",), None, 0)
