@@ -11,7 +11,7 @@ from types import FrameType
 
 import pytest
 
-from aegis.cli._runtime import hold_stop_signals
+from aegis.cli._runtime import GaveUp, hold_stop_signals
 
 
 @pytest.fixture
@@ -53,3 +53,33 @@ def test_sigterm_in_the_block_acts_once_the_block_has_ended(received: list[int])
         assert received == []
     assert received == [signal.SIGTERM]
     assert not held.interrupted
+
+
+def test_a_second_ctrl_c_in_the_block_gives_up(
+    received: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    def press_twice() -> None:
+        with hold_stop_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            assert "Ctrl+C again stops waiting" in capsys.readouterr().err
+            os.kill(os.getpid(), signal.SIGINT)
+            raise AssertionError("the second Ctrl+C should have given up")
+
+    with pytest.raises(GaveUp):
+        press_twice()
+    assert received == []
+    os.kill(os.getpid(), signal.SIGINT)
+    assert received == [signal.SIGINT]  # the handler before the block is back
+
+
+def test_ctrl_c_is_taken_in_the_block_even_where_it_was_ignored() -> None:
+    # A command started as a background job inherits SIGINT ignored; a person's kill -INT
+    # (or Ctrl+C once it is in the foreground) still counts, as in the rest of the command.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with hold_stop_signals() as held:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert held.interrupted
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -287,7 +287,7 @@ def test_a_second_ctrl_c_stops_waiting_for_a_daemon_that_never_answers(project: 
         asking.kill()
         mute.close()
         hung.release()
-    assert asking.returncode == 130
+    assert asking.returncode == 130, first + rest
     assert first == "waiting for the aegis daemon's answer; Ctrl+C again stops waiting\n"
     # Given up at once: not the error the 10 s timeout would have given.
     assert rest.splitlines() == [

@@ -130,9 +130,8 @@ def hold_stop_signals() -> Iterator[HeldSignals]:
 
     others = set(STOP_SIGNALS) - {signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, others)
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.SIG_IGN:  # a background job's ignored SIGINT stays ignored
-        signal.signal(signal.SIGINT, interrupted)
+    # Taken even where it was ignored (a background job's): as run_command takes it next.
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         yield held
     finally:
