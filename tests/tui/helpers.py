@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from aegis.config.loader import Project, load_project
 from aegis.daemon.client import DaemonClient
@@ -140,6 +141,14 @@ def transcript(app: AegisApp, handle: str | None = None) -> str:
     tab = app.tab_named(handle) if handle else app.current
     assert tab is not None
     return "\n".join(block.plain() for block in app.view_of(tab).timeline.blocks)
+
+
+def screen_text(app: AegisApp, screen: type[Screen[Any]]) -> str:
+    """The text of the ``Static`` widgets of the screen shown, if it is a ``screen``
+    (empty otherwise, and until it has composed them: wait for what it should say)."""
+    if not isinstance(app.screen, screen):
+        return ""
+    return " ".join(str(w.render()) for w in app.screen.query("Static"))
 
 
 def ready(app: AegisApp, *handles: str) -> Callable[[], bool]:

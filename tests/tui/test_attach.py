@@ -14,7 +14,15 @@ from aegis_tui.app import AegisApp
 from aegis_tui.screens.queues import QueueDashboard
 from aegis_tui.screens.quit import QuitChoice
 from aegis_tui.state import load_state
-from tests.tui.helpers import daemon_of, make_app, ready, transcript, until, write_project
+from tests.tui.helpers import (
+    daemon_of,
+    make_app,
+    ready,
+    screen_text,
+    transcript,
+    until,
+    write_project,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -31,9 +39,8 @@ async def test_quitting_detaches_the_turn_goes_on_and_attaching_again_shows_it(
             await pilot.press(*"slow", "enter")
             await until(pilot, lambda: app.tab_named("alpha").state == "busy")
             await pilot.press("ctrl+q")
-            await until(pilot, lambda: isinstance(app.screen, QuitChoice))
-            question = " ".join(str(w.render()) for w in app.screen.query("Static"))
-            assert "1 session busy (alpha)" in question and "detach" in question
+            await until(pilot, lambda: "detach" in screen_text(app, QuitChoice))
+            assert "1 session busy (alpha)" in screen_text(app, QuitChoice)
             await pilot.press("enter")  # the default: detach
             await until(pilot, lambda: app.return_code is not None)
         assert app.return_code == 0
@@ -96,9 +103,9 @@ async def test_stopping_everything_cancels_tasks_closes_sessions_and_stops_the_d
                 tg.start_soon(read_all, other, "alpha")
                 await until(pilot, lambda: attached(app, "cli:attach"))
             await pilot.press("ctrl+q")
-            await until(pilot, lambda: isinstance(app.screen, QuitChoice))
-            question = " ".join(str(w.render()) for w in app.screen.query("Static"))
-            assert "1 queue task running, 0 queued" in question
+            await until(
+                pilot, lambda: "1 queue task running, 0 queued" in screen_text(app, QuitChoice)
+            )
             await pilot.press("s")
             await until(pilot, lambda: app.return_code is not None, timeout=30)
         if another_client:  # the daemon goes on for it, with nothing left to run

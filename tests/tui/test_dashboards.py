@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.screen import Screen
+from textual.widget import Widget
 
 from aegis.queue.task import TaskStatus
 from aegis.workflow.runner import load_runs
@@ -40,7 +43,7 @@ async def test_a_running_task_shows_its_worker_live_is_cancelled_then_retried(
         task = dashboard.tasks[-1]
         await pilot.press("tab")  # to the task list
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, WorkerTranscript))
+        await until(pilot, lambda: _shows(app, WorkerTranscript, TranscriptView))
         view = app.screen.query_one(TranscriptView)
 
         def text() -> str:
@@ -136,7 +139,7 @@ async def test_a_workflow_s_sessions_are_not_tabs_and_open_from_its_run(tmp_path
         await pilot.pause()
         assert f"sessions: {handle}" in str(runs.query_one("#log-text").render())
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, WorkerTranscript))
+        await until(pilot, lambda: _shows(app, WorkerTranscript, TranscriptView))
         assert app.screen.handle == handle  # type: ignore[attr-defined]
         view = app.screen.query_one(TranscriptView)
         await until(pilot, lambda: "count slowly" in view.visible_text())
@@ -169,3 +172,8 @@ def test_run_times_read_relative_and_arguments_parse() -> None:
     with pytest.raises(ValueError, match="not key=value"):
         parse_start("wait_for seconds")
     assert full_result({"a": [1]}) == '{\n  "a": [\n    1\n  ]\n}'
+
+
+def _shows(app: AegisApp, screen: type[Screen[Any]], widget: type[Widget]) -> bool:
+    """Whether the screen shown is a ``screen`` that has composed its ``widget``."""
+    return isinstance(app.screen, screen) and bool(app.screen.query(widget))

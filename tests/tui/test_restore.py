@@ -9,7 +9,7 @@ import pytest
 
 from aegis_tui.screens.broken_state import BrokenStateScreen
 from aegis_tui.state import load_state
-from tests.tui.helpers import make_app, ready, transcript, until, write_project
+from tests.tui.helpers import make_app, ready, screen_text, transcript, until, write_project
 
 pytestmark = pytest.mark.anyio
 
@@ -79,9 +79,8 @@ async def test_a_damaged_state_file_offers_a_fresh_start_and_keeps_it_aside(
     path.write_text('{"version": 1, "tabs": [{"handle": ')
     app = make_app(project)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, BrokenStateScreen))
-        message = " ".join(str(w.render()) for w in app.screen.query("Static"))
-        assert "is not valid JSON" in message and "tui.json.broken" in message
+        await until(pilot, lambda: "tui.json.broken" in screen_text(app, BrokenStateScreen))
+        assert "is not valid JSON" in screen_text(app, BrokenStateScreen)
         await pilot.press("enter")
         await app.wait_ready()
         await until(pilot, ready(app, "alpha"))
