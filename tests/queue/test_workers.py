@@ -27,7 +27,7 @@ from tests.fixtures.fakes import AEGIS, aegis_in, clean_env, write_fake_distribu
 from tests.queue.fakes import open_backend, running
 from tests.session.fake_provider import FakeDriver
 from tests.support.postgres import PASSWORD_ENV
-from tests.support.waiting import until
+from tests.support.waiting import until, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fake_workers")]
 
@@ -436,6 +436,9 @@ def test_the_agents_a_killed_worker_left_are_stopped_by_the_next_worker_of_its_h
     left = subprocess.Popen(["sleep", "60"], env={**os.environ, TAG_VARIABLE: "deadbeef.1"})
     mine = leftovers.record(state, current_owner())  # alive: kept, its agents untouched
     try:
+        # Until it has exec'd, the child shows this process's environment, without the tag.
+        environ = Path(f"/proc/{left.pid}/environ")
+        wait_until(lambda: b"deadbeef.1" in environ.read_bytes(), 10, "sleep to start")
         assert leftovers.sweep(state) == [left.pid]
         assert left.wait(timeout=10) == -signal.SIGKILL
         assert not note.exists()
